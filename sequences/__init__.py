@@ -1,0 +1,1 @@
+"""Followup's domain and engine: models, enrollment, scheduling, rendering, sending, inbound mail."""

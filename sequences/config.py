@@ -1,0 +1,213 @@
+"""Settings read from the environment, each with a default that runs embedded."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+EMBEDDED_SECRET = "embedded-insecure-secret-change-me"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where outbound mail goes: parsed from FOLLOWUP_SMTP_URL."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ssl: bool = False  # smtps:// (implicit TLS)
+    starttls: bool = False
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the service reads; built once at start by `load_settings`."""
+
+    database_url: str
+    redis_url: str | None
+    smtp: SmtpSettings
+    base_url: str
+    secret_keys: tuple[str, ...] = field(repr=False)
+    instance_path: Path
+    production: bool
+    sink_dir: Path
+    mail_domain: str
+    default_from_email: str
+    default_from_name: str
+    ip_truncate: bool
+    inbound_max_bytes: int
+    send_lease_seconds: int = 300
+    max_send_attempts: int = 8
+
+    @property
+    def secret_key(self) -> str:
+        """The key new tokens are signed with (the first of the list)."""
+        return self.secret_keys[0]
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    """Read NAME, or the contents of the file named by NAME_FILE (Docker secrets)."""
+    value = env.get(name)
+    if value is not None and value != "":
+        return value
+    file_name = env.get(name + "_FILE")
+    if file_name:
+        try:
+            return Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE: cannot read {file_name}: {exc.strerror}") from None
+    return None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum}, got {value}")
+    return value
+
+
+def parse_smtp_url(raw: str, name: str = "FOLLOWUP_SMTP_URL") -> SmtpSettings:
+    """Parse smtp://user:password@host:port?starttls=true&timeout=30 (or smtps://)."""
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"{name}: not a valid URL ({exc})") from None
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ConfigError(f"{name}: scheme must be smtp:// or smtps://, got {raw.split(':')[0]!r}")
+    if not parts.hostname:
+        raise ConfigError(f"{name}: no host in {parts.scheme}:// URL")
+    options: dict[str, str] = {}
+    for pair in filter(None, parts.query.split("&")):
+        key, _, value = pair.partition("=")
+        options[key.lower()] = value
+    unknown = set(options) - {"starttls", "timeout"}
+    if unknown:
+        raise ConfigError(f"{name}: unknown option(s) {', '.join(sorted(unknown))}")
+    starttls_raw = options.get("starttls", "false").lower()
+    if starttls_raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{name}: starttls must be true or false, got {starttls_raw!r}")
+    try:
+        timeout = float(options.get("timeout", "30"))
+    except ValueError:
+        raise ConfigError(f"{name}: timeout must be a number of seconds") from None
+    ssl = parts.scheme == "smtps"
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port or (465 if ssl else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        ssl=ssl,
+        starttls=starttls_raw in ("true", "1", "yes"),
+        timeout=timeout,
+    )
+
+
+def _database_url(env: Mapping[str, str], instance: Path) -> str:
+    raw = _get(env, "FOLLOWUP_DATABASE_URL")
+    if raw is None:
+        return f"sqlite:///{instance / 'followup.db'}"
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(
+            f"FOLLOWUP_DATABASE_URL: not a database URL: {raw.split(':')[0]}:..."
+        ) from None
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"FOLLOWUP_DATABASE_URL: sqlite or postgresql expected, got {backend!r}")
+    if backend == "postgresql" and url.drivername == "postgresql":
+        # psycopg 3 is what we ship; SQLAlchemy's bare "postgresql" means psycopg2.
+        raw = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return raw
+
+
+def _base_url(env: Mapping[str, str]) -> str:
+    raw = _get(env, "FOLLOWUP_BASE_URL") or "http://127.0.0.1:8000"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"FOLLOWUP_BASE_URL: expected http(s)://host[:port], got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    raw = _get(env, "FOLLOWUP_REDIS_URL")
+    if raw is None:
+        return None
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"FOLLOWUP_REDIS_URL: expected redis://host:port/db, got {raw!r}")
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment; raise ConfigError naming the bad variable."""
+    env = os.environ if env is None else env
+    production = _bool(env, "FOLLOWUP_PRODUCTION", False)
+    instance = Path(_get(env, "FOLLOWUP_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+    database_url = _database_url(env, instance)
+    secret_raw = _get(env, "FOLLOWUP_SECRET_KEY")
+    if secret_raw is None:
+        if production:
+            raise ConfigError(
+                "FOLLOWUP_SECRET_KEY: required in production (FOLLOWUP_PRODUCTION=true)"
+            )
+        if not database_url.startswith("sqlite"):
+            raise ConfigError(
+                "FOLLOWUP_SECRET_KEY: required when FOLLOWUP_DATABASE_URL is not SQLite"
+            )
+        secret_raw = EMBEDDED_SECRET
+    # A comma-separated list: the first signs, all verify, so a rotated key keeps old links alive.
+    keys = tuple(k.strip() for k in secret_raw.split(",") if k.strip())
+    if not keys:
+        raise ConfigError("FOLLOWUP_SECRET_KEY: empty")
+    if production and any(len(k) < 16 for k in keys):
+        raise ConfigError("FOLLOWUP_SECRET_KEY: each key must be at least 16 characters")
+    base_url = _base_url(env)
+    mail_domain = _get(env, "FOLLOWUP_MAIL_DOMAIN") or (urlsplit(base_url).hostname or "localhost")
+    return Settings(
+        database_url=database_url,
+        redis_url=_redis_url(env),
+        smtp=parse_smtp_url(_get(env, "FOLLOWUP_SMTP_URL") or "smtp://127.0.0.1:1025"),
+        base_url=base_url,
+        secret_keys=keys,
+        instance_path=instance,
+        production=production,
+        sink_dir=Path(_get(env, "FOLLOWUP_SINK_DIR") or instance / "mail").resolve(),
+        mail_domain=mail_domain,
+        default_from_email=_get(env, "FOLLOWUP_FROM_EMAIL") or f"sales@{mail_domain}",
+        default_from_name=_get(env, "FOLLOWUP_FROM_NAME") or "Followup",
+        ip_truncate=_bool(env, "FOLLOWUP_IP_TRUNCATE", False),
+        inbound_max_bytes=_int(env, "FOLLOWUP_INBOUND_MAX_BYTES", 25 * 1024 * 1024, minimum=1024),
+        send_lease_seconds=_int(env, "FOLLOWUP_SEND_LEASE_SECONDS", 300, minimum=1),
+        max_send_attempts=_int(env, "FOLLOWUP_MAX_SEND_ATTEMPTS", 8, minimum=1),
+    )

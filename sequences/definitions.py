@@ -1,0 +1,217 @@
+"""Sequence definitions: validate, create, update, export (API bodies and YAML/JSON files alike)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from .errors import ValidationError
+from .models import Sequence, Step
+from .rendering import validate
+from .schedule import ScheduleError, is_valid_timezone, parse_duration, parse_window
+
+STEP_TYPES = ("email", "call", "task")
+STEP_KEYS = {
+    "type",
+    "delay",
+    "business_days",
+    "subject",
+    "body_html",
+    "body_text",
+    "thread_with",
+    "notes",
+    "options",
+    "title",
+}
+SEQUENCE_KEYS = {"name", "timezone", "send_window", "settings", "steps", "mailbox_id"}
+
+
+def _problem(message: str, field: str, line: int | None = None) -> dict[str, object]:
+    item: dict[str, object] = {"field": field, "message": message}
+    if line is not None:
+        item["line"] = line
+    return item
+
+
+def clean_steps(raw_steps: object) -> list[dict[str, Any]]:
+    """Validate a list of step definitions; collect every problem before raising."""
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise ValidationError("steps: a non-empty list of steps is required", field="steps")
+    problems: list[dict[str, object]] = []
+    steps: list[dict[str, Any]] = []
+    email_positions: set[int] = set()
+    for index, raw in enumerate(raw_steps):
+        where = f"steps[{index}]"
+        if not isinstance(raw, dict):
+            problems.append(_problem("must be an object", where))
+            continue
+        unknown = sorted(set(raw) - STEP_KEYS)
+        if unknown:
+            problems.append(_problem(f"unknown key {unknown[0]!r}", f"{where}.{unknown[0]}"))
+        step_type = raw.get("type", "email")
+        if step_type not in STEP_TYPES:
+            problems.append(
+                _problem(f"type must be one of {', '.join(STEP_TYPES)}", f"{where}.type")
+            )
+            continue
+        delay = raw.get("delay", "PT0S")
+        try:
+            parse_duration(delay)
+        except ScheduleError as exc:
+            problems.append(_problem(str(exc), f"{where}.delay"))
+        clean: dict[str, Any] = {
+            "position": index,
+            "type": step_type,
+            "delay": delay,
+            "business_days": bool(raw.get("business_days", False)),
+            "notes": raw.get("notes"),
+            "options": raw.get("options") or {},
+        }
+        if not isinstance(clean["options"], dict):
+            problems.append(_problem("options must be an object", f"{where}.options"))
+            clean["options"] = {}
+        if step_type == "email":
+            for key in ("subject", "body_html"):
+                if not isinstance(raw.get(key), str) or not raw[key].strip():
+                    problems.append(
+                        _problem(f"{key} is required for an email step", f"{where}.{key}")
+                    )
+            if raw.get("body_text") is not None and not isinstance(raw["body_text"], str):
+                problems.append(_problem("body_text must be a string", f"{where}.body_text"))
+            for key in ("subject", "body_html", "body_text"):
+                if isinstance(raw.get(key), str):
+                    for p in validate(key, raw[key]):
+                        problems.append(_problem(p.message, f"{where}.{key}", p.line))
+            thread_with = raw.get("thread_with")
+            if thread_with is not None and (
+                not isinstance(thread_with, int) or thread_with not in email_positions
+            ):
+                problems.append(
+                    _problem(
+                        "thread_with must be the index of an earlier email step",
+                        f"{where}.thread_with",
+                    )
+                )
+            clean.update(
+                subject=raw.get("subject"),
+                body_html=raw.get("body_html"),
+                body_text=raw.get("body_text"),
+                thread_with=thread_with,
+            )
+            email_positions.add(index)
+        else:
+            title = raw.get("title") or raw.get("subject")
+            clean.update(subject=title, body_html=None, body_text=None, thread_with=None)
+        steps.append(clean)
+    if problems:
+        first = problems[0]
+        raise ValidationError(
+            f"{first['field']}: {first['message']}"
+            + (f" (line {first['line']})" if "line" in first else ""),
+            field=str(first["field"]),
+            details=problems,
+        )
+    return steps
+
+
+def clean_sequence(data: object, *, partial: bool = False) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValidationError("body must be a JSON object")
+    unknown = sorted(set(data) - SEQUENCE_KEYS)
+    if unknown:
+        raise ValidationError(f"{unknown[0]}: unknown field", field=unknown[0])
+    out: dict[str, Any] = {}
+    if "name" in data or not partial:
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise ValidationError("name: required, at most 200 characters", field="name")
+        out["name"] = name.strip()
+    if "timezone" in data:
+        if not isinstance(data["timezone"], str) or not is_valid_timezone(data["timezone"]):
+            raise ValidationError("timezone: not an IANA time zone", field="timezone")
+        out["timezone"] = data["timezone"]
+    if "send_window" in data:
+        try:
+            parse_window(data["send_window"])
+        except ScheduleError as exc:
+            raise ValidationError(f"send_window: {exc}", field="send_window") from None
+        out["send_window"] = data["send_window"] or None
+    if "settings" in data:
+        if not isinstance(data["settings"], dict):
+            raise ValidationError("settings: must be an object", field="settings")
+        out["settings"] = data["settings"]
+    if "mailbox_id" in data:
+        out["mailbox_id"] = data["mailbox_id"]
+    if "steps" in data or not partial:
+        out["steps"] = clean_steps(data.get("steps"))
+    return out
+
+
+def _apply_steps(
+    sequence: Sequence, steps: list[dict[str, Any]], session: Session | None = None
+) -> None:
+    if sequence.steps:
+        sequence.steps.clear()
+        if session is not None:
+            session.flush()  # old rows go before new ones take their positions
+    for step in steps:
+        sequence.steps.append(Step(**step))
+
+
+def create_sequence(
+    session: Session, team_id: int, owner_id: int | None, data: object, now: datetime
+) -> Sequence:
+    values = clean_sequence(data)
+    steps = values.pop("steps")
+    sequence = Sequence(team_id=team_id, owner_id=owner_id, created_at=now, **values)
+    sequence.settings = values.get("settings") or {}
+    _apply_steps(sequence, steps)
+    session.add(sequence)
+    session.flush()
+    return sequence
+
+
+def update_sequence(session: Session, sequence: Sequence, data: object) -> Sequence:
+    """Edit a sequence in place; enrollments keep their position by step index."""
+    values = clean_sequence(data, partial=True)
+    steps = values.pop("steps", None)
+    for key, value in values.items():
+        setattr(sequence, key, value)
+    if steps is not None:
+        _apply_steps(sequence, steps, session)
+        session.flush()
+    return sequence
+
+
+def sequence_json(sequence: Sequence) -> dict[str, Any]:
+    return {
+        "id": sequence.id,
+        "name": sequence.name,
+        "timezone": sequence.timezone,
+        "send_window": sequence.send_window,
+        "settings": sequence.settings or {},
+        "mailbox_id": sequence.mailbox_id,
+        "steps": [step_json(s) for s in sequence.steps],
+    }
+
+
+def step_json(step: Step) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": step.type, "delay": step.delay}
+    if step.business_days:
+        out["business_days"] = True
+    if step.type == "email":
+        out["subject"] = step.subject
+        out["body_html"] = step.body_html
+        if step.body_text:
+            out["body_text"] = step.body_text
+        if step.thread_with is not None:
+            out["thread_with"] = step.thread_with
+    elif step.subject:
+        out["title"] = step.subject
+    if step.notes:
+        out["notes"] = step.notes
+    if step.options:
+        out["options"] = step.options
+    return out

@@ -1,0 +1,324 @@
+"""The data model: teams, users, prospects, sequences, enrollments, messages, events, tasks."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names so Alembic diffs are the same on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class EnrollmentStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    REPLIED = "replied"
+    CONVERTED = "converted"
+    MEETING_BOOKED = "meeting_booked"
+    BOUNCED = "bounced"
+    UNSUBSCRIBED = "unsubscribed"
+    FAILED = "failed"
+    UNENROLLED = "unenrolled"
+
+
+class ProspectStatus(enum.StrEnum):
+    ACTIVE = "active"
+    REPLIED = "replied"
+    CONVERTED = "converted"
+    BOUNCED = "bounced"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class MessageStatus(enum.StrEnum):
+    CLAIMED = "claimed"  # a worker owns it; SMTP DATA not begun, safe to retry
+    SENDING = "sending"  # DATA is being sent; a crash here leaves the outcome unknown
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # could not be decided; flagged for review, never resent blindly
+    CANCELLED = "cancelled"  # stopped before DATA (the prospect replied, the step was paused)
+    RECEIVED = "received"  # inbound
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    is_manager: Mapped[bool] = mapped_column(Boolean, default=False)
+    signature: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    team: Mapped[Team] = relationship()
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # The key is shown once; we keep a lookup prefix and a SHA-256 of the whole (keys are random
+    # 32-byte strings, so a slow KDF would add nothing but latency to every API call).
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class Mailbox(Base):
+    __tablename__ = "mailboxes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    from_name: Mapped[str] = mapped_column(String(200))
+    from_email: Mapped[str] = mapped_column(String(320))
+    reply_to: Mapped[str | None] = mapped_column(String(320))
+    smtp_url: Mapped[str | None] = mapped_column(String(1000))  # None: FOLLOWUP_SMTP_URL
+    daily_limit: Mapped[int] = mapped_column(Integer, default=500)
+    hourly_limit: Mapped[int | None] = mapped_column(Integer)
+    min_gap_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Prospect(Base):
+    __tablename__ = "prospects"
+    __table_args__ = (UniqueConstraint("team_id", "email", name="uq_prospects_team_email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default=ProspectStatus.ACTIVE)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User | None] = relationship()
+
+
+class Sequence(Base):
+    __tablename__ = "sequences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # {"days": [0..6], "start": "08:00", "end": "17:00"}; None sends at any hour.
+    send_window: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    steps: Mapped[list[Step]] = relationship(
+        back_populates="sequence", order_by="Step.position", cascade="all, delete-orphan"
+    )
+
+
+class Step(Base):
+    __tablename__ = "steps"
+    __table_args__ = (UniqueConstraint("sequence_id", "position", name="uq_steps_position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sequence_id: Mapped[int] = mapped_column(ForeignKey("sequences.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(10), default="email")  # email | call | task
+    delay: Mapped[str] = mapped_column(String(40), default="PT0S")  # ISO 8601 duration
+    business_days: Mapped[bool] = mapped_column(Boolean, default=False)
+    subject: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    thread_with: Mapped[int | None] = mapped_column(Integer)  # position of an earlier email step
+    notes: Mapped[str | None] = mapped_column(Text)  # call script / task instructions
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # variants, auto-skip, ...
+
+    sequence: Mapped[Sequence] = relationship(back_populates="steps")
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        # The scheduler's query: active enrollments whose next step is due. Partial, so its size
+        # grows with the number waiting, not with every enrollment that ever finished.
+        Index(
+            "ix_enrollments_due",
+            "next_due_at",
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+        Index("ix_enrollments_prospect_status", "prospect_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id"))
+    sequence_id: Mapped[int] = mapped_column(ForeignKey("sequences.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=EnrollmentStatus.ACTIVE)
+    current_step: Mapped[int] = mapped_column(Integer, default=0)  # position of the next step
+    next_due_at: Mapped[datetime | None]
+    enqueued_at: Mapped[datetime | None]  # last hand-off to the broker (re-found if lost)
+    paused_until: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    prospect: Mapped[Prospect] = relationship()
+    sequence: Mapped[Sequence] = relationship()
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        # Exactly one outbound email per (enrollment, step): the database refuses a second.
+        UniqueConstraint("enrollment_id", "step_position", name="uq_messages_enrollment_step"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Random, unguessable id that tracking tokens carry instead of the row id.
+    token_id: Mapped[str] = mapped_column(String(32), unique=True)
+    direction: Mapped[str] = mapped_column(String(3), default="out")  # out | in
+    prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id"), index=True)
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    step_position: Mapped[int | None] = mapped_column(Integer)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"))
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)  # RFC 5322 Message-ID
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)
+    to_email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(10), default=MessageStatus.CLAIMED)
+    variant: Mapped[str | None] = mapped_column(String(10))
+    error: Mapped[str | None] = mapped_column(Text)
+    # attempts doubles as the claim's version: a worker only moves a message it claimed.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]  # a claim older than this was abandoned by its worker
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    links: Mapped[list[Link]] = relationship(order_by="Link.position", cascade="all, delete-orphan")
+
+
+class Link(Base):
+    __tablename__ = "links"
+    __table_args__ = (UniqueConstraint("message_id", "position", name="uq_links_message_position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(Text)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)  # the honeypot no human sees
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_prospect_at", "prospect_id", "at"),
+        Index("ix_events_message_type", "message_id", "type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id"))
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    type: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime]
+    verdict: Mapped[str | None] = mapped_column(String(10))  # human | machine (opens, clicks)
+    reason: Mapped[str | None] = mapped_column(String(40))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_owner_open", "owner_id", "status", "due_at"),
+        UniqueConstraint("enrollment_id", "step_position", name="uq_tasks_enrollment_step"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    step_position: Mapped[int | None] = mapped_column(Integer)
+    prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    type: Mapped[str] = mapped_column(String(10))  # call | task
+    title: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | done | skipped
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    completed_at: Mapped[datetime | None]

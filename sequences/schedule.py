@@ -1,0 +1,131 @@
+"""Scheduling math: ISO 8601 delays, business days, send windows in the prospect's time zone."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Container, Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import isodate
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ScheduleError(ValueError):
+    """A delay, window or time zone that cannot be used."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """P3D, PT4H, PT30S, P1W... Months and years are refused: their length is ambiguous."""
+    if not isinstance(text, str) or not text.startswith("P"):
+        raise ScheduleError(f"not an ISO 8601 duration: {text!r} (examples: PT0S, PT4H, P3D)")
+    try:
+        value = isodate.parse_duration(text)
+    except (isodate.ISO8601Error, ValueError):
+        raise ScheduleError(
+            f"not an ISO 8601 duration: {text!r} (examples: PT0S, PT4H, P3D)"
+        ) from None
+    if not isinstance(value, timedelta):
+        raise ScheduleError(f"months and years are ambiguous; use days or weeks: {text!r}")
+    if value < timedelta(0):
+        raise ScheduleError(f"a delay cannot be negative: {text!r}")
+    return value
+
+
+def zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
+    for candidate in (name, fallback, "UTC"):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def is_valid_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def add_business_days(
+    start: datetime, days: int, tz: ZoneInfo, holidays: Container[date] = ()
+) -> datetime:
+    """Move `days` working days forward in `tz`, skipping weekends and holidays."""
+    local = start.astimezone(tz)
+    moved = 0
+    while moved < days:
+        local += timedelta(days=1)
+        if local.weekday() < 5 and local.date() not in holidays:
+            moved += 1
+    return local.astimezone(start.tzinfo)
+
+
+def apply_delay(
+    start: datetime,
+    delay: str,
+    *,
+    business_days: bool = False,
+    tz: ZoneInfo | None = None,
+    holidays: Container[date] = (),
+) -> datetime:
+    """When a step with this delay comes due, counted from `start`."""
+    duration = parse_duration(delay)
+    if not business_days:
+        return start + duration
+    whole_days = duration.days
+    rest = duration - timedelta(days=whole_days)
+    return add_business_days(start, whole_days, tz or ZoneInfo("UTC"), holidays) + rest
+
+
+def parse_window(window: Mapping[str, Any] | None) -> tuple[frozenset[int], time, time] | None:
+    """{"days": ["mon".."fri"], "start": "08:00", "end": "17:00"} -> (weekdays, start, end)."""
+    if not window:
+        return None
+    try:
+        days_raw = window.get("days", DAY_NAMES[:5])
+        days = frozenset(
+            DAY_NAMES.index(d.lower()[:3]) if isinstance(d, str) else int(d) for d in days_raw
+        )
+        start = time.fromisoformat(str(window.get("start", "00:00")))
+        end = time.fromisoformat(str(window.get("end", "23:59")))
+    except (ValueError, TypeError, AttributeError):
+        raise ScheduleError(
+            'send window must look like {"days": ["mon", "fri"], "start": "08:00", "end": "17:00"}'
+        ) from None
+    if not days or not days <= set(range(7)):
+        raise ScheduleError("send window needs at least one day, mon to sun")
+    if end <= start:
+        raise ScheduleError("send window must end after it starts")
+    return days, start, end
+
+
+def next_opening(when: datetime, window: Mapping[str, Any] | None, tz: ZoneInfo) -> datetime:
+    """`when` if it lies inside the send window, else the window's next opening."""
+    parsed = parse_window(window)
+    if parsed is None:
+        return when
+    days, start, end = parsed
+    local = when.astimezone(tz)
+    for offset in range(8):
+        day = (local + timedelta(days=offset)).date()
+        if day.weekday() not in days:
+            continue
+        opens = datetime.combine(day, start, tz)
+        closes = datetime.combine(day, end, tz)
+        if offset == 0 and opens <= local < closes:
+            return when
+        if local < opens:
+            return opens.astimezone(when.tzinfo)
+    raise ScheduleError("send window never opens")  # unreachable for a parsed window
+
+
+def jitter(when: datetime, max_seconds: int, rng: random.Random | None = None) -> datetime:
+    """Spread a batch so its emails do not leave in the same second."""
+    if max_seconds <= 0:
+        return when
+    return when + timedelta(seconds=(rng or random).uniform(0, max_seconds))

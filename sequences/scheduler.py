@@ -1,0 +1,93 @@
+"""Finds due steps in the database and hands them to the broker; safe to run as several copies."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from .db import session_scope
+from .models import Enrollment, EnrollmentStatus
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[int, int], None]
+
+
+def claim_due(
+    session: Session, now: datetime, *, limit: int = 500, requeue_after: timedelta
+) -> list[tuple[int, int]]:
+    """Mark up to `limit` due enrollments as handed off and return (enrollment, step) pairs.
+
+    An enrollment handed off more than `requeue_after` ago and still due is handed off again:
+    the broker may have lost the message (Redis restarted), and sending is idempotent. Rows
+    locked by another scheduler are skipped on PostgreSQL (SKIP LOCKED); SQLite serialises
+    writers, which gives the same result.
+    """
+    rows = session.execute(
+        select(Enrollment.id, Enrollment.current_step)
+        .where(
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+            Enrollment.next_due_at <= now,
+            or_(Enrollment.enqueued_at.is_(None), Enrollment.enqueued_at < now - requeue_after),
+        )
+        .order_by(Enrollment.next_due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Enrollment)
+    ).all()
+    if rows:
+        session.execute(
+            update(Enrollment)
+            .where(Enrollment.id.in_([r.id for r in rows]))
+            .values(enqueued_at=now),
+            execution_options={"synchronize_session": False},
+        )
+    return [(r.id, r.current_step) for r in rows]
+
+
+def resume_paused(session: Session, now: datetime) -> int:
+    """Paused-until-a-date enrollments (auto-replies) whose date has passed become active."""
+    from .enrollment import resume
+
+    count = 0
+    for enrollment in session.scalars(
+        select(Enrollment)
+        .where(Enrollment.status == EnrollmentStatus.PAUSED, Enrollment.paused_until <= now)
+        .limit(500)
+        .with_for_update(skip_locked=True)
+    ):
+        resume(session, enrollment, now)
+        count += 1
+    return count
+
+
+def tick(rt: Runtime, enqueue: Enqueue, *, limit: int = 500) -> int:
+    """One pass: claim what is due, commit, then enqueue. Returns how many were enqueued."""
+    now = rt.clock.now()
+    requeue_after = timedelta(seconds=rt.settings.send_lease_seconds)
+    with session_scope(rt.sessions) as session:
+        resume_paused(session, now)
+        due = claim_due(session, now, limit=limit, requeue_after=requeue_after)
+    # Enqueued only after the commit: a crash here loses nothing, the rows are re-found later.
+    for enrollment_id, position in due:
+        enqueue(enrollment_id, position)
+    return len(due)
+
+
+def run_forever(
+    rt: Runtime, enqueue: Enqueue, stop: threading.Event, interval: float = 1.0
+) -> None:
+    """Tick until `stop` is set; a database outage is logged and retried, never fatal."""
+    while not stop.is_set():
+        try:
+            count = tick(rt, enqueue)
+        except Exception:
+            log.exception("scheduler tick failed; retrying")
+            count = 0
+        if count == 0:
+            stop.wait(interval)

@@ -1,0 +1,171 @@
+"""Sending through SMTP: one reused connection, and a hook just before the point of no return."""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+
+from .config import SmtpSettings
+
+
+class TemporaryFailure(Exception):
+    """4xx or a lost connection before DATA: nothing was delivered, try again later."""
+
+
+class PermanentFailure(Exception):
+    """5xx: do not retry. `code` and `reply` are the server's words."""
+
+    def __init__(self, code: int, reply: str) -> None:
+        super().__init__(f"{code} {reply}")
+        self.code = code
+        self.reply = reply
+
+    @property
+    def recipient_bad(self) -> bool:
+        """5.1.x: the address itself does not exist (RFC 3463)."""
+        return self.reply.lstrip().startswith("5.1.") or (
+            self.code in (550, 551, 553)
+            and ("5.1." in self.reply or "user unknown" in self.reply.lower())
+        )
+
+
+class OutcomeUnknown(Exception):
+    """The connection broke after the data was sent and before the reply: maybe delivered."""
+
+
+@dataclass
+class SendResult:
+    code: int
+    reply: str
+
+
+def _decode(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+class SmtpTransport:
+    """Keeps one SMTP connection open per thread and reconnects when it drops."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self._local = threading.local()
+        self._open: set[smtplib.SMTP] = set()  # every thread's connection, to close at shutdown
+        self._open_lock = threading.Lock()
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        conn: smtplib.SMTP
+        if s.ssl:
+            conn = smtplib.SMTP_SSL(
+                s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+            )
+        else:
+            conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        conn.ehlo()
+        if s.starttls:
+            conn.starttls(context=ssl.create_default_context())
+            conn.ehlo()
+        if s.username:
+            conn.login(s.username, s.password or "")
+        return conn
+
+    def _connection(self) -> smtplib.SMTP:
+        conn: smtplib.SMTP | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            try:
+                if conn.noop()[0] == 250:
+                    return conn
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._drop()
+        conn = self._connect()
+        self._local.conn = conn
+        with self._open_lock:
+            self._open.add(conn)
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with self._open_lock:
+                self._open.discard(conn)
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def close(self) -> None:
+        """Close every thread's connection (at shutdown)."""
+        with self._open_lock:
+            conns, self._open = list(self._open), set()
+        for conn in conns:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                conn.quit()
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def send(
+        self,
+        message: EmailMessage,
+        envelope_from: str,
+        recipient: str,
+        before_data: Callable[[], None] | None = None,
+    ) -> SendResult:
+        """Send one message. `before_data` runs after RCPT is accepted, right before DATA.
+
+        Raises TemporaryFailure, PermanentFailure or OutcomeUnknown.
+        """
+        payload = message.as_bytes(policy=SMTP_POLICY)
+        try:
+            conn = self._connection()
+            options = ["SMTPUTF8"] if _needs_utf8(envelope_from, recipient) else []
+            code, reply = conn.mail(envelope_from, options)
+            self._check(conn, code, reply)
+            code, reply = conn.rcpt(recipient)
+            self._check(conn, code, reply)
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise TemporaryFailure(f"connection failed before DATA: {exc}") from None
+        if before_data is not None:
+            try:
+                before_data()
+            except BaseException:
+                self._reset(conn)
+                raise
+        try:
+            code, reply = conn.data(payload)
+        except smtplib.SMTPDataError as exc:
+            self._reset(conn)
+            self._raise_for(exc.smtp_code, _decode(exc.smtp_error))
+            raise  # unreachable: _raise_for always raises for non-2xx
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._drop()
+            raise OutcomeUnknown(f"connection lost during DATA: {exc}") from None
+        return SendResult(code, _decode(reply))
+
+    def _reset(self, conn: smtplib.SMTP) -> None:
+        try:
+            conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    def _check(self, conn: smtplib.SMTP, code: int, reply: bytes) -> None:
+        if 200 <= code < 300:
+            return
+        self._reset(conn)
+        self._raise_for(code, _decode(reply))
+
+    @staticmethod
+    def _raise_for(code: int, reply: str) -> None:
+        if 400 <= code < 500 or code < 200:
+            raise TemporaryFailure(f"{code} {reply}")
+        raise PermanentFailure(code, reply)
+
+
+def _needs_utf8(*addresses: str) -> bool:
+    return any(not a.isascii() for a in addresses)

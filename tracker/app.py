@@ -1,0 +1,42 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from sequences import runtime
+from sequences.config import load_settings
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. `config` may carry RUNTIME (tests, `followup run`) and Flask settings."""
+    config = dict(config or {})
+    rt = config.pop("RUNTIME", None)
+    if rt is None:
+        rt = runtime.build(load_settings())
+        runtime.install(rt)
+    app = Flask(__name__, template_folder=str(TEMPLATES / "pages"), static_folder=None)
+    app.config.update(
+        SECRET_KEY=rt.settings.secret_key,
+        MAX_CONTENT_LENGTH=rt.settings.inbound_max_bytes + 1024 * 1024,
+        JSON_SORT_KEYS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=rt.settings.base_url.startswith("https://"),
+    )
+    app.config.update(config)
+    app.extensions["followup"] = rt
+
+    from . import api, db, errors, health, track
+
+    db.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(track.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    return app

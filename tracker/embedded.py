@@ -1,0 +1,92 @@
+"""`followup run`: the web app, a Dramatiq worker, the scheduler and an SMTP sink in one process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import partial
+
+import click
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from sequences import runtime
+from sequences.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _first_user_key(rt: runtime.Runtime) -> str | None:
+    """On an empty database, create a first manager and an API key, and return the key."""
+    from sequences.accounts import create_api_key, create_user
+    from sequences.db import session_scope
+    from sequences.models import User
+
+    with session_scope(rt.sessions) as session:
+        if session.scalar(select(User.id).limit(1)) is not None:
+            return None
+        user = create_user(session, "admin@example.com", name="Admin", manager=True)
+        return create_api_key(session, user, rt.clock.now(), "created by followup run")
+
+
+def run_all(settings: Settings, host: str, port: int, *, sink: bool = True) -> None:
+    import dramatiq
+
+    from sequences.migrate import upgrade
+    from sequences.scheduler import run_forever
+    from sequences.sink import start_sink, was_delivered
+
+    from .app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    upgrade(settings.database_url)
+    rt = runtime.build(settings)
+    runtime.install(rt)
+
+    controller = None
+    if sink:
+        controller = start_sink(settings.sink_dir, settings.smtp.host, settings.smtp.port)
+        # The sink is ours, so it can tell whether a message reached it after a crash mid-send.
+        rt.extras["delivery_probe"] = partial(was_delivered, settings.sink_dir)
+
+    from sequences.actors import enqueue_step
+    from sequences.broker import broker
+
+    worker = dramatiq.Worker(broker, worker_threads=2)
+    worker.start()
+    stop = threading.Event()
+    scheduler = threading.Thread(target=run_forever, args=(rt, enqueue_step, stop), daemon=True)
+    scheduler.start()
+
+    app = create_app({"RUNTIME": rt})
+    server = make_server(host, port, app, threaded=True)
+    key = _first_user_key(rt)
+
+    click.echo("")
+    click.echo(f"  Followup is running: http://{host}:{port}/")
+    click.echo(f"  Database:   {settings.database_url}")
+    if controller is not None:
+        click.echo(
+            f"  Mail sink:  smtp://{settings.smtp.host}:{settings.smtp.port}, captured mail in {settings.sink_dir}"
+        )
+        click.echo("              list it with: followup sink list")
+    else:
+        click.echo(f"  Mail goes to smtp://{settings.smtp.host}:{settings.smtp.port}")
+    if key:
+        click.echo("  First user: admin@example.com (manager). API key, shown once:")
+        click.echo(f"              {key}")
+    else:
+        click.echo("  API key:    followup api-key create --user <email>")
+    click.echo("  Stop with Ctrl-C.")
+    click.echo("")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.server_close()
+        worker.stop()
+        if controller is not None:
+            controller.stop()
+        rt.dispose()
