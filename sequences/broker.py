@@ -32,15 +32,18 @@ def _middleware() -> list[dramatiq.Middleware]:
     ]
 
 
-def make_broker(redis_url: str | None) -> dramatiq.Broker:
+def make_broker(redis_url: str | None, namespace: str = "followup") -> dramatiq.Broker:
     if redis_url:
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=redis_url, middleware=_middleware())  # type: ignore[no-untyped-call]
+        return RedisBroker(url=redis_url, namespace=namespace, middleware=_middleware())  # type: ignore[no-untyped-call]
     broker = StubBroker(middleware=_middleware())
     broker.emit_after("process_boot")
     return broker
 
 
-broker = make_broker(os.environ.get("FOLLOWUP_REDIS_URL") or None)
+broker = make_broker(
+    os.environ.get("FOLLOWUP_REDIS_URL") or None,
+    os.environ.get("FOLLOWUP_REDIS_NAMESPACE") or "followup",
+)
 dramatiq.set_broker(broker)

@@ -48,6 +48,7 @@ class Settings:
     default_from_name: str
     ip_truncate: bool
     inbound_max_bytes: int
+    redis_namespace: str = "followup"
     send_lease_seconds: int = 300
     max_send_attempts: int = 8
 
@@ -208,6 +209,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         default_from_name=_get(env, "FOLLOWUP_FROM_NAME") or "Followup",
         ip_truncate=_bool(env, "FOLLOWUP_IP_TRUNCATE", False),
         inbound_max_bytes=_int(env, "FOLLOWUP_INBOUND_MAX_BYTES", 25 * 1024 * 1024, minimum=1024),
+        redis_namespace=_get(env, "FOLLOWUP_REDIS_NAMESPACE") or "followup",
         send_lease_seconds=_int(env, "FOLLOWUP_SEND_LEASE_SECONDS", 300, minimum=1),
         max_send_attempts=_int(env, "FOLLOWUP_MAX_SEND_ATTEMPTS", 8, minimum=1),
     )

@@ -21,19 +21,19 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Create or migrate the schema at `url` to `revision`."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Create or migrate the schema at `url` to `revision` (every branch head by default)."""
     command.upgrade(alembic_config(url), revision)
 
 
-def current_revision(url: str) -> str | None:
+def current_revisions(url: str) -> tuple[str, ...]:
     engine = null_pool_engine(url)
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return tuple(MigrationContext.configure(conn).get_current_heads())
     finally:
         engine.dispose()
 
 
-def head_revision(url: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+def head_revisions(url: str) -> tuple[str, ...]:
+    return tuple(ScriptDirectory.from_config(alembic_config(url)).get_heads())

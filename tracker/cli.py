@@ -189,11 +189,11 @@ def db() -> None:
 @_clean_errors
 def db_upgrade() -> None:
     """Create or migrate the schema of FOLLOWUP_DATABASE_URL."""
-    from sequences.migrate import current_revision, upgrade
+    from sequences.migrate import current_revisions, upgrade
 
     settings = _settings()
     upgrade(settings.database_url)
-    click.echo(f"database at revision {current_revision(settings.database_url)}")
+    click.echo(f"database at revision {', '.join(current_revisions(settings.database_url))}")
 
 
 @main.group()
