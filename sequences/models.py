@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -147,6 +148,17 @@ class Mailbox(Base):
     min_gap_seconds: Mapped[int] = mapped_column(Integer, default=0)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Sending limits shared by every worker: one row, reserved with a compare-and-set UPDATE
+    # (sequences/limits.py). The windows are the current UTC hour and day.
+    hour_start: Mapped[datetime | None]
+    hour_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    day_start: Mapped[datetime | None]
+    day_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_send_at: Mapped[datetime | None]
+    # Warm-up: a new mailbox's daily limit grows by N a day until it reaches daily_limit.
+    warmup_per_day: Mapped[int | None] = mapped_column(Integer)
+    bounce_pause_rate: Mapped[float | None] = mapped_column(Float)  # e.g. 0.05: pause above 5 %
+    paused_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Prospect(Base):
@@ -245,6 +257,8 @@ class Message(Base):
     __table_args__ = (
         # Exactly one outbound email per (enrollment, step): the database refuses a second.
         UniqueConstraint("enrollment_id", "step_position", name="uq_messages_enrollment_step"),
+        # A mailbox's recent sends (bounce rate over the last N).
+        Index("ix_messages_mailbox_created", "mailbox_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
