@@ -85,3 +85,10 @@ def user_for_key(session: Session, key: str) -> User | None:
     if not hmac.compare_digest(row.key_hash, _digest(key)):
         return None
     return row.user
+
+
+def revoke_api_key(session: Session, key: ApiKey, now: datetime) -> None:
+    """Stop a key from working; the row stays so its use can still be audited."""
+    if key.revoked_at is None:
+        key.revoked_at = now
+        session.flush()
