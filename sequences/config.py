@@ -51,6 +51,8 @@ class Settings:
     redis_namespace: str = "followup"
     send_lease_seconds: int = 300
     max_send_attempts: int = 8
+    auto_reply_pause_days: int = 7  # when an out-of-office names no return date
+    soft_bounce_limit: int = 3  # temporary bounces before an address counts as bounced
 
     @property
     def secret_key(self) -> str:
@@ -208,8 +210,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         default_from_email=_get(env, "FOLLOWUP_FROM_EMAIL") or f"sales@{mail_domain}",
         default_from_name=_get(env, "FOLLOWUP_FROM_NAME") or "Followup",
         ip_truncate=_bool(env, "FOLLOWUP_IP_TRUNCATE", False),
-        inbound_max_bytes=_int(env, "FOLLOWUP_INBOUND_MAX_BYTES", 25 * 1024 * 1024, minimum=1024),
+        # 40 MB: a 25 MB attachment, the common provider limit, is ~34 MB once base64-encoded.
+        inbound_max_bytes=_int(env, "FOLLOWUP_INBOUND_MAX_BYTES", 40 * 1024 * 1024, minimum=1024),
         redis_namespace=_get(env, "FOLLOWUP_REDIS_NAMESPACE") or "followup",
         send_lease_seconds=_int(env, "FOLLOWUP_SEND_LEASE_SECONDS", 300, minimum=1),
         max_send_attempts=_int(env, "FOLLOWUP_MAX_SEND_ATTEMPTS", 8, minimum=1),
+        auto_reply_pause_days=_int(env, "FOLLOWUP_AUTO_REPLY_PAUSE_DAYS", 7, minimum=1),
+        soft_bounce_limit=_int(env, "FOLLOWUP_SOFT_BOUNCE_LIMIT", 3, minimum=1),
     )

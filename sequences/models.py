@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -144,6 +145,8 @@ class Mailbox(Base):
     from_email: Mapped[str] = mapped_column(String(320))
     reply_to: Mapped[str | None] = mapped_column(String(320))
     smtp_url: Mapped[str | None] = mapped_column(String(1000))  # None: FOLLOWUP_SMTP_URL
+    # imaps://user:password@host:993/INBOX: polled for replies (read-only; see imap_poll.py).
+    imap_url: Mapped[str | None] = mapped_column(String(1000))
     daily_limit: Mapped[int] = mapped_column(Integer, default=500)
     hourly_limit: Mapped[int | None] = mapped_column(Integer)
     min_gap_seconds: Mapped[int] = mapped_column(Integer, default=0)
@@ -354,3 +357,48 @@ class Task(Base):
     status: Mapped[str] = mapped_column(String(10), default="open")  # open | done | skipped
     outcome: Mapped[str | None] = mapped_column(String(30))
     completed_at: Mapped[datetime | None]
+
+
+class InboundMessage(Base):
+    """One received email (reply, auto-reply, bounce...), kept whatever it was: none is dropped."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_messages_verdict", "verdict", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The sender's Message-ID (or "sha256:<hex>" of the bytes without one): the same mail
+    # delivered twice, by two sources or a retried webhook, is processed once.
+    dedupe_key: Mapped[str] = mapped_column(String(998), unique=True)
+    source: Mapped[str] = mapped_column(String(10))  # smtp | imap | api
+    received_at: Mapped[datetime]
+    verdict: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    prospect_id: Mapped[int | None] = mapped_column(ForeignKey("prospects.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))  # what it answers
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id"))
+    enrollment_ids: Mapped[list[Any]] = mapped_column(default=list)
+    from_email: Mapped[str | None] = mapped_column(String(320))
+    envelope_from: Mapped[str | None] = mapped_column(String(998))
+    recipients: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)  # the new words, quoted history stripped
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # None when oversize
+
+
+class ImapCursor(Base):
+    """How far IMAP polling has read a mailbox folder, so a restart reads nothing twice."""
+
+    __tablename__ = "imap_cursors"
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "folder", name="uq_imap_cursors_mailbox_folder"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id"))
+    folder: Mapped[str] = mapped_column(String(200))
+    # UIDs are only comparable within one UIDVALIDITY (RFC 3501); both are 32-bit unsigned.
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime]
