@@ -31,11 +31,21 @@ def _clean_errors(func: F) -> F:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+            click.echo(
+                f"error: database not ready ({reason}); run `followup db upgrade` "
+                "and check FOLLOWUP_DATABASE_URL",
+                err=True,
+            )
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 

@@ -1,0 +1,173 @@
+"""The production topology as real processes: gunicorn, a dramatiq worker, the scheduler, the sink,
+on PostgreSQL and Redis; and `followup run`, the embedded mode, as a real process too."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sequences.sink import free_port, read_messages
+
+from .conftest import REDIS_URL, require_service
+from .procs import FOLLOWUP, Proc, http, production_stack, run_cli, wait_for
+
+BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+LINK = "https://example.com/brochure.pdf?utm_source=followup#page=2"
+
+pytestmark = pytest.mark.slow
+
+
+def _slice_over_http(base: str, key: str, sink_dir: Path, procs_log: Any) -> None:
+    auth = {"Authorization": f"Bearer {key}"}
+    prospect = http(
+        "POST",
+        f"{base}/api/v1/prospects",
+        {"email": "ana@prospect.example", "first_name": "Ana", "fields": {"deadline": "March"}},
+        auth,
+    )
+    assert prospect.status == 201, prospect.body
+    sequence = http(
+        "POST",
+        f"{base}/api/v1/sequences",
+        {
+            "name": "Welcome",
+            "steps": [
+                {
+                    "type": "email",
+                    "delay": "PT0S",
+                    "subject": "Thanks, {{ first_name }}",
+                    "body_html": f'<p>Before {{{{ fields.deadline }}}}: <a href="{LINK}">the brochure</a></p>',
+                }
+            ],
+        },
+        auth,
+    )
+    assert sequence.status == 201, sequence.body
+    enrollment = http(
+        "POST",
+        f"{base}/api/v1/enrollments",
+        {"prospect_id": prospect.json()["id"], "sequence_id": sequence.json()["id"]},
+        auth,
+    )
+    assert enrollment.status == 201, enrollment.body
+
+    messages = wait_for(
+        lambda: read_messages(sink_dir), 60, "the email in the sink\n" + procs_log()
+    )
+    assert len(messages) == 1
+    html = messages[0].message.get_body(("html",)).get_content()
+    assert "Before March" in html
+    pixel = re.search(r'src="([^"]+/o/[^"]+\.gif)"', html).group(1)  # type: ignore[union-attr]
+    click = re.search(r'href="([^"]+/c/[^"]+)"', html).group(1)  # type: ignore[union-attr]
+    assert pixel.startswith(base) and click.startswith(base)
+
+    wait_for(
+        lambda: (
+            http(
+                "GET", f"{base}/api/v1/enrollments/{enrollment.json()['id']}", headers=auth
+            ).json()["status"]
+            == "finished"
+        ),
+        30,
+        "the enrollment to finish",
+    )
+    # The prospect reads it a while later (classification treats a hit within seconds as a prefetch).
+    assert http("GET", pixel, headers={"User-Agent": BROWSER}).status == 200
+    redirect = http("GET", click, headers={"User-Agent": BROWSER})
+    assert redirect.status == 302 and redirect.headers["location"] == LINK
+    tampered = http("GET", click[:-3] + ("AAA" if not click.endswith("AAA") else "BBB"))
+    assert tampered.status == 404 and "location" not in tampered.headers
+
+    activity = http(
+        "GET", f"{base}/api/v1/prospects/{prospect.json()['id']}/activity", headers=auth
+    ).json()
+    types = {e["type"] for e in activity["events"]}
+    assert {"enrolled", "sent", "open", "click"} <= types
+    assert sum(1 for e in activity["events"] if e["type"] in ("open", "click")) == 2
+
+
+def test_production_processes_send_and_track_on_postgres_and_redis(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+    with production_stack(postgres_url, REDIS_URL, tmp_path) as stack:
+        key = stack.api_key()
+        stack.start_sink()
+        stack.start_web()
+        stack.start_worker()
+        stack.start_scheduler()
+        health = http("GET", stack.web_url + "/healthz")
+        assert health.status == 200 and health.json() == {
+            "status": "ok",
+            "database": "ok",
+            "broker": "ok",
+        }
+        # The email's tracking links point at FOLLOWUP_BASE_URL, which is this gunicorn.
+        try:
+            _slice_over_http(stack.web_url, key, stack.sink_dir, stack.logs)
+        except AssertionError:
+            print(stack.logs())
+            raise
+
+
+def test_healthz_reports_unreachable_broker_as_503(postgres_url: str, tmp_path: Path) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    with production_stack(postgres_url, dead, tmp_path) as stack:
+        stack.start_web(workers=1)
+        health = http("GET", stack.web_url + "/healthz")
+        assert health.status == 503
+        assert health.json()["database"] == "ok" and health.json()["broker"].startswith("error")
+
+
+def test_followup_run_starts_everything_embedded(tmp_path: Path) -> None:
+    """`make run` in miniature: one process, SQLite, in-process broker, local sink."""
+    port, smtp_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")}
+    env.update(
+        FOLLOWUP_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+        PYTHONUNBUFFERED="1",
+        FOLLOWUP_BASE_URL=f"http://127.0.0.1:{port}",
+    )
+    # Run from an empty folder: the instance folder (database, captured mail) is made there.
+    proc = Proc(
+        "run", [FOLLOWUP, "run", "--port", str(port)], env, tmp_path / "run.log", cwd=tmp_path
+    )
+    proc.start()
+    try:
+        printed = wait_for(
+            lambda: "Stop with Ctrl-C" in proc.log() and proc.log(), 60, "followup run to start"
+        )
+        assert f"http://127.0.0.1:{port}/" in printed
+        assert f"smtp://127.0.0.1:{smtp_port}" in printed
+        key = re.search(r"^\s+(fu_\S+)$", printed, re.MULTILINE).group(1)  # type: ignore[union-attr]
+        assert (tmp_path / "instance" / "followup.db").exists()
+        _slice_over_http(f"http://127.0.0.1:{port}", key, tmp_path / "instance" / "mail", proc.log)
+        listed = run_cli(
+            ["sink", "list"], {**env, "FOLLOWUP_INSTANCE_PATH": str(tmp_path / "instance")}
+        )
+        assert "1 message(s)" in listed.stdout and "Thanks, Ana" in listed.stdout
+    finally:
+        proc.stop()
+    assert "Traceback" not in proc.log(), proc.log()
+
+
+def test_second_start_reuses_the_database_and_prints_how_to_get_a_key(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")}
+    env.update(FOLLOWUP_INSTANCE_PATH=str(tmp_path / "instance"))
+    assert run_cli(["db", "upgrade"], env).returncode == 0
+    assert run_cli(["user", "create", "--email", "me@example.com"], env).returncode == 0
+    port, smtp_port = free_port(), free_port()
+    env.update(FOLLOWUP_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", PYTHONUNBUFFERED="1")
+    proc = Proc("run", [FOLLOWUP, "run", "--port", str(port)], env, tmp_path / "run.log").start()
+    try:
+        printed = wait_for(
+            lambda: "Stop with Ctrl-C" in proc.log() and proc.log(), 60, "followup run"
+        )
+        assert "followup api-key create --user" in printed
+        assert "fu_" not in printed
+    finally:
+        proc.stop()
