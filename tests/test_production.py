@@ -171,3 +171,24 @@ def test_second_start_reuses_the_database_and_prints_how_to_get_a_key(tmp_path: 
         assert "fu_" not in printed
     finally:
         proc.stop()
+
+
+def test_compose_file_runs_the_commands_these_tests_run() -> None:
+    import yaml
+
+    compose = yaml.safe_load((Path(__file__).parent.parent / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker", "scheduler", "sink"} <= set(services)
+    commands = {
+        name: services[name]["command"][:2]
+        for name in ("web", "worker", "scheduler", "sink", "migrate")
+    }
+    assert commands == {
+        "web": ["followup", "web"],
+        "worker": ["followup", "worker"],
+        "scheduler": ["followup", "scheduler"],
+        "sink": ["followup", "sink"],
+        "migrate": ["followup", "db"],
+    }
+    assert services["worker"]["environment"]["FOLLOWUP_REDIS_URL"].startswith("redis://")
+    assert services["web"]["environment"]["FOLLOWUP_DATABASE_URL"].startswith("postgresql")
