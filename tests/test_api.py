@@ -1,0 +1,176 @@
+"""The JSON API's contract: authentication on every route, JSON errors that name the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import Cast
+
+
+def test_every_api_route_requires_a_key(app: Any, client: Any) -> None:
+    routes = [
+        r
+        for r in app.url_map.iter_rules()
+        if r.rule.startswith("/api/v1") and "openapi" not in r.rule
+    ]
+    assert routes
+    for rule in routes:
+        path = rule.rule
+        for arg in rule.arguments:
+            path = path.replace(f"<int:{arg}>", "1").replace(f"<{arg}>", "x")
+            path = path.replace(f"<any(pause, resume, unenroll):{arg}>", "pause")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = client.open(
+                path, method=method, headers={"Authorization": "Bearer fu_nope_nope"}
+            )
+            assert response.status_code == 401, (method, path)
+            assert response.json["error"]["message"]
+
+
+def test_a_revoked_or_malformed_key_is_refused(client: Any, cast: Cast) -> None:
+    for header in ("", "Bearer", "Basic abc", f"Bearer {cast.rep_key}x", f"Token {cast.rep_key}"):
+        assert client.get("/api/v1/prospects", headers={"Authorization": header}).status_code == 401
+    assert client.get("/api/v1/prospects", headers=cast.auth()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "a@b"}, "email"),
+        ({"email": "x@example.com\r\nBcc: victim@example.com"}, "email"),
+        ({}, "email"),
+        ({"email": "a@example.com", "first_name": 5}, "first_name"),
+        ({"email": "a@example.com", "first_name": "Evil\nBcc: x"}, "first_name"),
+        ({"email": "a@example.com", "timezone": "Mars/Olympus"}, "timezone"),
+        ({"email": "a@example.com", "fields": ["a"]}, "fields"),
+        ({"email": "a@example.com", "favourite": "x"}, "favourite"),
+    ],
+)
+def test_invalid_prospect_is_422_naming_the_field(
+    client: Any, cast: Cast, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/api/v1/prospects", json=body, headers=cast.auth())
+    assert response.status_code == 422
+    assert response.json["error"]["field"] == field
+
+
+def test_body_that_is_not_json_is_a_clear_error(client: Any, cast: Cast) -> None:
+    for data, content_type in (
+        ("{", "application/json"),
+        ("email=a@b.c", "application/x-www-form-urlencoded"),
+        ("[1, 2]", "application/json"),
+    ):
+        response = client.post(
+            "/api/v1/prospects", data=data, content_type=content_type, headers=cast.auth()
+        )
+        assert response.status_code == 422
+        assert "JSON object" in response.json["error"]["message"]
+
+
+def test_duplicate_prospect_is_409(client: Any, cast: Cast) -> None:
+    assert (
+        client.post(
+            "/api/v1/prospects", json={"email": "dup@example.com"}, headers=cast.auth()
+        ).status_code
+        == 201
+    )
+    response = client.post(
+        "/api/v1/prospects", json={"email": "dup@EXAMPLE.com"}, headers=cast.auth()
+    )
+    assert response.status_code == 409
+
+
+def test_unknown_ids_and_methods_answer_json(client: Any, cast: Cast) -> None:
+    for path in (
+        "/api/v1/prospects/999",
+        "/api/v1/enrollments/999",
+        "/api/v1/sequences/999",
+        "/api/v1/prospects/999/activity",
+        "/api/v1/nothing-here",
+    ):
+        response = client.get(path, headers=cast.auth())
+        assert response.status_code == 404 and response.is_json, path
+    response = client.delete("/api/v1/prospects", headers=cast.auth())
+    assert response.status_code == 405 and response.is_json
+
+
+def test_invalid_sequence_is_422_with_step_and_line(client: Any, cast: Cast) -> None:
+    response = client.post(
+        "/api/v1/sequences",
+        json={
+            "name": "Bad",
+            "steps": [
+                {"type": "email", "subject": "Hi", "body_html": "<p>ok</p>"},
+                {
+                    "type": "email",
+                    "delay": "P3D",
+                    "subject": "Hi {{ first_name }",
+                    "body_html": "<p>line one</p>\n<p>{{ favourite_colour }}</p>",
+                },
+            ],
+        },
+        headers=cast.auth(),
+    )
+    assert response.status_code == 422
+    details = response.json["error"]["details"]
+    assert {k: details[0][k] for k in ("field", "line")} == {"field": "steps[1].subject", "line": 1}
+    assert details[1]["field"] == "steps[1].body_html" and details[1]["line"] == 2
+    assert "favourite_colour" in details[1]["message"]
+    for steps, field in (
+        (
+            [{"type": "email", "delay": "3 days", "subject": "s", "body_html": "b"}],
+            "steps[0].delay",
+        ),
+        ([{"type": "fax"}], "steps[0].type"),
+        ([], "steps"),
+    ):
+        response = client.post(
+            "/api/v1/sequences", json={"name": "x", "steps": steps}, headers=cast.auth()
+        )
+        assert response.status_code == 422 and response.json["error"]["field"] == field
+
+
+def test_enrolling_twice_is_refused_with_a_reason(client: Any, cast: Cast) -> None:
+    prospect = client.post(
+        "/api/v1/prospects", json={"email": "once@example.com"}, headers=cast.auth()
+    ).json
+    sequence = client.post(
+        "/api/v1/sequences",
+        json={
+            "name": "S",
+            "steps": [{"type": "email", "delay": "P1D", "subject": "s", "body_html": "b"}],
+        },
+        headers=cast.auth(),
+    ).json
+    body = {"prospect_id": prospect["id"], "sequence_id": sequence["id"]}
+    assert client.post("/api/v1/enrollments", json=body, headers=cast.auth()).status_code == 201
+    again = client.post("/api/v1/enrollments", json=body, headers=cast.auth())
+    assert again.status_code == 409 and "already active" in again.json["error"]["message"]
+    forced = client.post("/api/v1/enrollments", json={**body, "force": True}, headers=cast.auth())
+    assert forced.status_code == 201
+
+
+def test_a_rep_cannot_see_another_reps_prospect_but_a_manager_can(
+    client: Any, cast: Cast, rt: Any
+) -> None:
+    from sequences.accounts import create_api_key, create_user
+
+    with rt.sessions.begin() as s:
+        other = create_user(s, "olga@example.com", name="Olga")
+        other_key = create_api_key(s, other, rt.clock.now())
+    prospect = client.post(
+        "/api/v1/prospects", json={"email": "mine@example.com"}, headers=cast.auth()
+    ).json
+    assert (
+        client.get(f"/api/v1/prospects/{prospect['id']}", headers=cast.auth(other_key)).status_code
+        == 404
+    )
+    assert (
+        client.get(
+            f"/api/v1/prospects/{prospect['id']}", headers=cast.auth(cast.manager_key)
+        ).status_code
+        == 200
+    )
