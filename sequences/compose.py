@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html as html_lib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import destinations
 from .links import html_to_text, rewrite_html, rewrite_text
 from .rendering import prospect_context, render
 from .tokens import make_token
@@ -23,8 +25,14 @@ class TrackingUrls:
     def pixel(self, token_id: str) -> str:
         return f"{self.base_url}/o/{make_token(self.keys, 'o', token_id)}.gif"
 
-    def click(self, token_id: str, position: int) -> str:
-        return f"{self.base_url}/c/{make_token(self.keys, 'c', token_id, position)}"
+    def click(self, token_id: str, position: int, url: str | None = None) -> str:
+        """The click URL; given the destination, it carries it signed (clicks work with the DB down)."""
+        token = make_token(self.keys, "c", token_id, position)
+        blob = destinations.carry(self.keys, token, url) if url is not None else None
+        return f"{self.base_url}/c/{token}/{blob}" if blob else f"{self.base_url}/c/{token}"
+
+    def document(self, token_id: str, position: int) -> str:
+        return f"{self.base_url}/d/{make_token(self.keys, 'd', token_id, position)}"
 
     def unsubscribe(self, token_id: str) -> str:
         return f"{self.base_url}/u/{make_token(self.keys, 'u', token_id)}"
@@ -64,12 +72,34 @@ class _LinkTable:
             position = len(self.rows)
             self._positions[url] = position
             self.rows.append((position, url, False))
-        return self.urls.click(self.token_id, position)
+        return self.urls.click(self.token_id, position, url)
+
+    def document(self, document_id: int) -> str:
+        url = f"{DOCUMENT_SCHEME}{document_id}"
+        position = self._positions.get(url)
+        if position is None:
+            position = len(self.rows)
+            self._positions[url] = position
+            self.rows.append((position, url, False))
+        return self.urls.document(self.token_id, position)
 
     def honeypot(self) -> str:
         position = len(self.rows)
-        self.rows.append((position, self.urls.base_url + "/", True))
-        return self.urls.click(self.token_id, position)
+        url = self.urls.base_url + "/"
+        self.rows.append((position, url, True))
+        return self.urls.click(self.token_id, position, url)
+
+
+# A step shares a hosted file with <a href="document:42">: sent as a tracked /d/<token> link.
+DOCUMENT_SCHEME = "document:"
+_DOCUMENT_HREF = re.compile(r"""(\bhref\s*=\s*)(["'])\s*document:(\d{1,9})\s*\2""", re.IGNORECASE)
+
+
+def _share_documents(body: str, table: _LinkTable) -> str:
+    return _DOCUMENT_HREF.sub(
+        lambda m: f'{m.group(1)}"{html_lib.escape(table.document(int(m.group(3))), quote=True)}"',
+        body,
+    )
 
 
 def _insert_before_body_end(body: str, snippet: str) -> str:
@@ -103,6 +133,8 @@ def compose(
         subject = render(subject_template, context, html=False)
     subject = " ".join(subject.split())  # a subject is one line, whatever the template did
     body_html = render(html_template, context, html=True)
+    table = _LinkTable(urls, token_id)
+    body_html = _share_documents(body_html, table)
     body_text = (
         render(text_template, context, html=False) if text_template else html_to_text(body_html)
     )
@@ -116,10 +148,9 @@ def compose(
     if unsubscribe_url not in body_text:
         body_text = body_text.rstrip("\n") + f"\n\n--\nUnsubscribe: {unsubscribe_url}\n"
     if not track:
-        return Composed(subject, body_html, body_text)
+        return Composed(subject, body_html, body_text, table.rows)
 
-    table = _LinkTable(urls, token_id)
-    skip = (urls.base_url + "/u/",)
+    skip = (urls.base_url + "/u/", urls.base_url + "/d/")
     body_html = rewrite_html(body_html, table, skip)
     body_text = rewrite_text(body_text, table, skip)
     # A link no person can see or click: only machines that follow every link reach it.

@@ -1,18 +1,44 @@
-"""Records opens, clicks and unsubscribes from tracking tokens."""
+"""Opens, clicks, document views and unsubscribes: from a tracking hit to an event with a verdict.
+
+The web layer checks the token (no database), spools the hit (spool.py) and answers. Writing
+happens in `write_hits`, batch by batch, in the order hits arrived: it finds the message,
+classifies each hit with the message's history (classify.py), keeps every raw hit, marks
+repeats, adds an inferred open when a person clicked a message whose images were blocked, and
+refuses a hit id it already wrote (exactly once).
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .classify import Hit, classify
+from .classify import HUMAN, INFERRED, MACHINE, SCANNER, Hit, Prior, Rules, classify_in_context
+from .classify import rules as default_rules
 from .enrollment import mark_prospect, record, stop_prospect
-from .models import EnrollmentStatus, Event, Link, Message, Prospect, ProspectStatus
-from .tokens import read_token
+from .models import (
+    Document,
+    EnrollmentStatus,
+    Event,
+    Link,
+    Message,
+    Prospect,
+    ProspectStatus,
+)
+from .tokens import TokenData, read_token
+
+log = logging.getLogger(__name__)
+
+KIND_LETTERS = {"open": "o", "click": "c", "document": "d"}
+DOCUMENT_SCHEME = "document:"
 
 
 def truncate_ip(ip: str | None) -> str | None:
@@ -34,18 +60,6 @@ class Request:
     user_agent: str
 
 
-def _message(
-    session: Session, keys: tuple[str, ...], token: str, kind: str
-) -> tuple[Message, int] | None:
-    data = read_token(keys, token, kind)
-    if data is None:
-        return None
-    message = session.scalar(select(Message).where(Message.token_id == data.token_id))
-    if message is None:
-        return None
-    return message, data.position
-
-
 def _clean_ip(ip: str | None, truncate: bool) -> str | None:
     if not ip:
         return None
@@ -56,75 +70,328 @@ def _clean_ip(ip: str | None, truncate: bool) -> str | None:
     return truncate_ip(ip) if truncate else ip
 
 
-def record_open(
-    session: Session,
-    keys: tuple[str, ...],
+def make_hit(
+    kind: str,
     token: str,
     req: Request,
     now: datetime,
     *,
     truncate: bool = False,
-) -> Event | None:
-    """Record an open for a valid pixel token; None (and nothing stored) otherwise."""
-    found = _message(session, keys, token, "o")
-    if found is None:
+    url: str | None = None,
+) -> dict[str, Any]:
+    """The spool record for one hit: everything the writer needs, with a unique id."""
+    record_: dict[str, Any] = {
+        "id": uuid.uuid4().hex,
+        "kind": kind,
+        "token": token,
+        "at": now.isoformat(),
+        "method": req.method[:10],
+        "ip": _clean_ip(req.ip, truncate),
+        "ua": req.user_agent[:1000],
+    }
+    if url is not None:
+        record_["url"] = url
+    return record_
+
+
+# -- reading what was stored at send time ---------------------------------------------------
+
+
+def message_for(
+    session: Session, keys: tuple[str, ...], token: str, kind: str
+) -> tuple[Message, int] | None:
+    data = read_token(keys, token, kind)
+    if data is None:
         return None
-    message, _ = found
-    since = now - message.sent_at if message.sent_at else None
-    verdict = classify(Hit("open", req.method, req.user_agent, req.ip, since))
-    event = record(
-        session,
-        "open",
-        now,
-        prospect_id=message.prospect_id,
-        enrollment_id=message.enrollment_id,
-        message_id=message.id,
+    message = session.scalar(select(Message).where(Message.token_id == data.token_id))
+    return None if message is None else (message, data.position)
+
+
+def stored_destination(session: Session, data: TokenData) -> str | None:
+    """The URL of this message's link, as stored at send time."""
+    return session.scalar(
+        select(Link.url)
+        .join(Message, Message.id == Link.message_id)
+        .where(Message.token_id == data.token_id, Link.position == data.position)
     )
-    event.verdict, event.reason = verdict.verdict, verdict.reason
-    event.ip, event.user_agent = _clean_ip(req.ip, truncate), req.user_agent[:1000]
-    return event
 
 
-def record_click(
-    session: Session,
-    keys: tuple[str, ...],
-    token: str,
-    req: Request,
-    now: datetime,
-    *,
-    truncate: bool = False,
-) -> tuple[Event, str] | None:
-    """Record a click; return the event and the stored destination, or None for a bad token."""
-    found = _message(session, keys, token, "c")
+def document_for(
+    session: Session, keys: tuple[str, ...], token: str
+) -> tuple[Message, Document] | None:
+    """The message and the document behind a /d/<token> link, or None."""
+    found = message_for(session, keys, token, "d")
     if found is None:
         return None
     message, position = found
-    link = session.scalar(
-        select(Link).where(Link.message_id == message.id, Link.position == position)
+    url = session.scalar(
+        select(Link.url).where(Link.message_id == message.id, Link.position == position)
     )
-    if link is None:
+    if url is None or not url.startswith(DOCUMENT_SCHEME):
         return None
-    since = now - message.sent_at if message.sent_at else None
-    verdict = classify(
-        Hit("click", req.method, req.user_agent, req.ip, since, hidden_link=link.hidden)
+    try:
+        document_id = int(url[len(DOCUMENT_SCHEME) :])
+    except ValueError:
+        return None
+    document = session.get(Document, document_id)
+    if document is None or message.prospect_id is None:
+        return None
+    prospect = session.get(Prospect, message.prospect_id)
+    if prospect is None or prospect.team_id != document.team_id:
+        return None  # a document is only ever served to the team that owns it
+    return message, document
+
+
+# -- writing spooled hits ------------------------------------------------------------------
+
+
+@dataclass
+class _Parsed:
+    record: dict[str, Any]
+    kind: str
+    data: TokenData
+    at: datetime
+    hit_id: str
+
+
+def _parse(keys: tuple[str, ...], records: Iterable[dict[str, Any]]) -> list[_Parsed]:
+    out: list[_Parsed] = []
+    for rec in records:
+        kind = rec.get("kind")
+        letter = KIND_LETTERS.get(kind) if isinstance(kind, str) else None
+        token = rec.get("token")
+        if letter is None or not isinstance(token, str) or not isinstance(rec.get("id"), str):
+            continue
+        data = read_token(keys, token, letter)
+        try:
+            at = datetime.fromisoformat(str(rec["at"]))
+        except (KeyError, ValueError):
+            continue
+        if data is None or at.tzinfo is None:
+            continue
+        out.append(_Parsed(rec, str(kind), data, at, str(rec["id"])[:32]))
+    return out
+
+
+def _prior(event: Event, links: dict[tuple[int, int], Link]) -> Prior:
+    data = event.data or {}
+    position = data.get("link") if isinstance(data.get("link"), int) else None
+    link = links.get((event.message_id or 0, position)) if position is not None else None
+    return Prior(
+        kind=event.type,
+        at=event.at,
+        verdict=event.verdict,
+        position=position,
+        ip=event.ip,
+        hidden=bool(link and link.hidden),
+        repeat=bool(data.get("repeat")),
+        ref=event,
     )
+
+
+def _relabel(event: Event, why: str) -> None:
+    event.verdict, event.reason = MACHINE, SCANNER
+    event.data = {**(event.data or {}), "why": why, "relabelled": True}
+
+
+def write_hits(
+    session: Session,
+    keys: tuple[str, ...],
+    records: list[dict[str, Any]],
+    r: Rules | None = None,
+) -> int:
+    """Turn spooled hits into events (the caller commits). Returns how many events were added."""
+    r = r or default_rules()
+    parsed = _parse(keys, records)
+    if not parsed:
+        return 0
+    seen = set(
+        session.scalars(select(Event.hit_id).where(Event.hit_id.in_([p.hit_id for p in parsed])))
+    )
+    token_ids = {p.data.token_id for p in parsed}
+    messages = {
+        m.token_id: m
+        for m in session.scalars(select(Message).where(Message.token_id.in_(token_ids)))
+    }
+    ids = [m.id for m in messages.values()]
+    links = {
+        (link.message_id, link.position): link
+        for link in session.scalars(select(Link).where(Link.message_id.in_(ids)))
+    }
+    visible: dict[int, int] = defaultdict(int)
+    for row in links.values():
+        if not row.hidden and row.url.startswith(("http://", "https://")):
+            visible[row.message_id] += 1
+    window = max(r.repeat, r.burst, r.click_after_machine_open)
+    history: dict[int, list[Prior]] = defaultdict(list)
+    for event in session.scalars(
+        select(Event)
+        .where(
+            Event.message_id.in_(ids),
+            Event.type.in_(("open", "click")),
+            Event.at >= min(p.at for p in parsed) - window,
+        )
+        .order_by(Event.at, Event.id)
+    ):
+        history[event.message_id or 0].append(_prior(event, links))
+    human_opened = set(
+        session.scalars(
+            select(Event.message_id)
+            .where(Event.message_id.in_(ids), Event.type == "open", Event.verdict == HUMAN)
+            .distinct()
+        )
+    )
+    documents: dict[int, Document | None] = {}
+    added = 0
+    for p in parsed:
+        if p.hit_id in seen:
+            continue  # written by an earlier drain that stopped before moving its offset
+        seen.add(p.hit_id)
+        message = messages.get(p.data.token_id)
+        if message is None:
+            log.info("tracking: hit for an unknown message dropped")
+            continue
+        rec = p.record
+        link = links.get((message.id, p.data.position))
+        since = p.at - message.sent_at if message.sent_at else None
+        kind = "click" if p.kind == "document" else p.kind
+        hit = Hit(
+            kind,
+            str(rec.get("method") or "GET"),
+            str(rec.get("ua") or ""),
+            rec.get("ip") if isinstance(rec.get("ip"), str) else None,
+            since,
+            hidden_link=bool(link and link.hidden) if kind == "click" else False,
+        )
+        position = p.data.position if p.kind == "click" else None
+        past = history[message.id]
+        judged = classify_in_context(hit, p.at, position, past, visible[message.id], r)
+        extra: dict[str, Any] = {}
+        if p.kind == "click":
+            extra = {"url": link.url if link else rec.get("url"), "link": p.data.position}
+        elif p.kind == "document":
+            document_id = _document_id(link)
+            if document_id is not None and document_id not in documents:
+                documents[document_id] = session.get(Document, document_id)
+            document = documents.get(document_id) if document_id is not None else None
+            extra = {"link": p.data.position, "document_id": document_id}
+            extra["name"] = document.name if document else None
+        if judged.verdict.why:
+            extra["why"] = judged.verdict.why
+        if judged.repeat:
+            extra["repeat"] = True
+        event = record(
+            session,
+            "document_viewed" if p.kind == "document" else p.kind,
+            p.at,
+            prospect_id=message.prospect_id,
+            enrollment_id=message.enrollment_id,
+            message_id=message.id,
+            extra=extra,
+        )
+        event.verdict, event.reason = judged.verdict.verdict, judged.verdict.reason
+        event.ip, event.user_agent, event.hit_id = hit.ip, hit.user_agent, p.hit_id
+        added += 1
+        relabelled_hits = set()
+        for earlier in judged.relabel:
+            _relabel(earlier, judged.verdict.why)
+            relabelled_hits.add(earlier.hit_id)
+        if relabelled_hits:
+            # Opens we inferred from those clicks were the scanner's too.
+            for prior in past:
+                e = prior.ref
+                if e is not None and e.reason == INFERRED and e.data.get("hit") in relabelled_hits:
+                    _relabel(e, "inferred from a scanner's click")
+                    prior.verdict = MACHINE
+            for prior in past:
+                if prior.ref is not None and prior.ref.hit_id in relabelled_hits:
+                    prior.verdict = MACHINE
+            if not any(x.kind == "open" and x.verdict == HUMAN for x in past):
+                human_opened.discard(message.id)
+        past.append(
+            Prior(
+                kind=p.kind if p.kind != "document" else "document",
+                at=p.at,
+                verdict=event.verdict,
+                position=position,
+                ip=hit.ip,
+                hidden=hit.hidden_link,
+                repeat=judged.repeat,
+                ref=event,
+            )
+        )
+        if event.verdict == HUMAN:
+            if p.kind == "open":
+                human_opened.add(message.id)
+            elif message.id not in human_opened:
+                inferred = _inferred_open(session, message, p.at, p.kind, p.hit_id)
+                human_opened.add(message.id)
+                past.append(Prior("open", p.at, HUMAN, ref=inferred))
+                added += 1
+    return added
+
+
+def _document_id(link: Link | None) -> int | None:
+    if link is None or not link.url.startswith(DOCUMENT_SCHEME):
+        return None
+    try:
+        return int(link.url[len(DOCUMENT_SCHEME) :])
+    except ValueError:
+        return None
+
+
+def _inferred_open(
+    session: Session, message: Message, at: datetime, via: str, hit_id: str | None
+) -> Event:
     event = record(
         session,
-        "click",
-        now,
+        "open",
+        at,
         prospect_id=message.prospect_id,
         enrollment_id=message.enrollment_id,
         message_id=message.id,
-        url=link.url,
-        link=position,
+        extra={"inferred_from": via, "hit": hit_id, "why": f"a person's {via}, images blocked"},
     )
-    event.verdict, event.reason = verdict.verdict, verdict.reason
-    event.ip, event.user_agent = _clean_ip(req.ip, truncate), req.user_agent[:1000]
-    return event, link.url
+    event.verdict, event.reason = HUMAN, INFERRED
+    # Derived from its hit, so a re-drained hit cannot infer a second open.
+    event.hit_id = (hit_id[:31] + "i") if hit_id else None
+    return event
+
+
+def infer_open(session: Session, message: Message, at: datetime, via: str = "reply") -> bool:
+    """Record an inferred human open if the message has none (a reply proves it was read).
+
+    For inbound code: call it when a reply to `message` arrives. Returns True if it added one.
+    """
+    exists = session.scalar(
+        select(Event.id)
+        .where(Event.message_id == message.id, Event.type == "open", Event.verdict == HUMAN)
+        .limit(1)
+    )
+    if exists is not None:
+        return False
+    _inferred_open(session, message, at, via, None)
+    return True
+
+
+def spool_writer(
+    sessions: Callable[[], Session], keys: tuple[str, ...]
+) -> Callable[[list[dict[str, Any]]], None]:
+    """The spool's writer: one transaction per batch, committed before the offset moves."""
+
+    def write(records: list[dict[str, Any]]) -> None:
+        with sessions() as session:
+            write_hits(session, keys, records)
+            session.commit()
+
+    return write
+
+
+# -- unsubscribe ----------------------------------------------------------------------------
 
 
 def unsubscribe_target(session: Session, keys: tuple[str, ...], token: str) -> Message | None:
-    found = _message(session, keys, token, "u")
+    found = message_for(session, keys, token, "u")
     return found[0] if found else None
 
 

@@ -1,13 +1,37 @@
-"""Tracking routes: the open pixel, click redirects, one-click unsubscribe. No login."""
+"""Tracking routes: the open pixel, click redirects, shared documents, one-click unsubscribe. No login.
+
+Opens, clicks and document views are checked (signed token, no database), appended to the
+local spool and answered at once; the spool is written to the database after the response
+(by the request's own thread when no other is at it) and by a drainer thread in every web
+process, which also picks up what a dead or restarted process left behind.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from typing import Any
+from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, redirect, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
+from flask.blueprints import BlueprintSetupState
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from sequences.tracking import Request, record_click, record_open, unsubscribe, unsubscribe_target
+from sequences import destinations
+from sequences.spool import Drainer, Spool
+from sequences.tokens import read_token
+from sequences.tracking import (
+    Request,
+    document_for,
+    make_hit,
+    spool_writer,
+    stored_destination,
+    unsubscribe,
+    unsubscribe_target,
+)
 
 from .db import db, rt
 
@@ -23,6 +47,60 @@ NO_STORE = {
     "Pragma": "no-cache",
     "Expires": "0",
 }
+# Document types a browser may show inline; anything else is downloaded, never rendered here.
+INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "text/plain"})
+
+
+class Tracking:
+    """Per-app tracking state: the spool, its drainer, and a small cache of link destinations."""
+
+    def __init__(self, app: Any) -> None:
+        runtime = app.extensions["followup"]
+        self.spool = Spool(
+            runtime.settings.instance_path / "spool",
+            fsync=bool(app.config.get("TRACKING_SPOOL_FSYNC", False)),
+        )
+        # The session factory is looked up at each write, so a runtime's database can be swapped.
+        self.drainer = Drainer(
+            self.spool,
+            spool_writer(lambda: runtime.sessions(), runtime.settings.secret_keys),
+        )
+        self.thread = bool(app.config.get("TRACKING_DRAIN_THREAD", not app.testing))
+        # Tests read the timeline right after a hit, and the test client never closes responses.
+        self.inline = bool(app.config.get("TRACKING_DRAIN_INLINE", app.testing))
+        self.interval = float(app.config.get("TRACKING_DRAIN_INTERVAL", 1.0))
+        self._pid = 0
+        self._lock = threading.Lock()
+        self.links: dict[tuple[str, int], str] = {}
+
+    def ensure_thread(self) -> None:
+        """Start this process's drainer thread (once per process: gunicorn forks workers)."""
+        if not self.thread or self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid != os.getpid():
+                self.drainer.start(self.interval)
+                self._pid = os.getpid()
+
+    def remember(self, key: tuple[str, int], url: str) -> None:
+        if len(self.links) >= 10_000:
+            self.links.clear()  # crude, but bounded; a miss costs one indexed query
+        self.links[key] = url
+
+
+def tracking() -> Tracking:
+    state: Tracking = current_app.extensions["followup.tracking"]
+    return state
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    state.app.extensions["followup.tracking"] = Tracking(state.app)
+
+
+@bp.before_app_request
+def _drainer_thread() -> None:
+    tracking().ensure_thread()
 
 
 def _request() -> Request:
@@ -33,29 +111,51 @@ def _request() -> Request:
     )
 
 
+def _spool(kind: str, token: str, response: WerkzeugResponse, url: str | None = None) -> None:
+    """Keep the hit durably, then write it to the database once the response is out."""
+    runtime = rt()
+    state = tracking()
+    state.spool.append(
+        make_hit(
+            kind,
+            token,
+            _request(),
+            runtime.clock.now(),
+            truncate=runtime.settings.ip_truncate,
+            url=url,
+        )
+    )
+    if state.inline:
+        state.drainer.drain_once()
+    else:
+        response.call_on_close(state.drainer.drain_once)
+
+
 def _gif() -> Response:
     return Response(GIF, mimetype="image/gif", headers=NO_STORE)
+
+
+def _not_found() -> tuple[str, int]:
+    return render_template("error.html", code=404, name="This link is not valid"), 404
+
+
+def _unavailable() -> tuple[str, int, dict[str, str]]:
+    page = render_template(
+        "error.html", code=503, name="This link will work again in a minute; please retry"
+    )
+    return page, 503, {"Retry-After": "60", **NO_STORE}
 
 
 @bp.route("/o/<token>.gif", methods=["GET", "HEAD"])
 def pixel(token: str) -> Response:
     """Always the GIF: the email must render whatever happens behind it."""
-    runtime = rt()
+    response = _gif()
     try:
-        session = db()
-        event = record_open(
-            session,
-            runtime.settings.secret_keys,
-            token,
-            _request(),
-            runtime.clock.now(),
-            truncate=runtime.settings.ip_truncate,
-        )
-        if event is not None:
-            session.commit()
+        if read_token(rt().settings.secret_keys, token, "o") is not None:
+            _spool("open", token, response)
     except Exception:
-        log.exception("could not record open")
-    return _gif()
+        log.exception("could not spool an open")
+    return response
 
 
 @bp.route("/o/<path:anything>", methods=["GET", "HEAD"])
@@ -63,45 +163,101 @@ def pixel_fallback(anything: str) -> Response:
     return _gif()
 
 
-@bp.route("/c/<token>", methods=["GET", "HEAD"])
-def click(token: str) -> WerkzeugResponse:
+def _redirectable(url: str) -> str | None:
+    """The URL as a Location header value, if it is an http(s) URL without control characters."""
+    if not url.lower().startswith(("http://", "https://")):
+        return None
+    location = iri_to_uri(url)
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in location):
+        return None
+    return location
+
+
+@bp.route("/c/<token>", methods=["GET", "HEAD"], defaults={"blob": None})
+@bp.route("/c/<token>/<blob>", methods=["GET", "HEAD"])
+def click(token: str, blob: str | None) -> Any:
     """302 to the destination stored at send time; nothing from the request picks it."""
-    runtime = rt()
-    session = db()
-    found = record_click(
-        session,
-        runtime.settings.secret_keys,
-        token,
-        _request(),
-        runtime.clock.now(),
-        truncate=runtime.settings.ip_truncate,
+    keys = rt().settings.secret_keys
+    data = read_token(keys, token, "c")
+    if data is None:
+        return _not_found()
+    if blob is not None:
+        url = destinations.read(keys, token, blob)  # signed with the token at send time
+    else:
+        state = tracking()
+        url = state.links.get((data.token_id, data.position))
+        if url is None:
+            try:
+                url = stored_destination(db(), data)
+            except SQLAlchemyError:
+                log.warning("click: database unavailable and destination not cached")
+                page, status, headers = _unavailable()
+                response = Response(page, status, headers, mimetype="text/html")
+                _spool("click", token, response)
+                return response
+            if url is not None:
+                state.remember((data.token_id, data.position), url)
+    location = _redirectable(url) if url is not None else None
+    if location is None:
+        return _not_found()
+    response = Response(status=302, headers={"Location": location, **NO_STORE})
+    _spool("click", token, response, url)
+    return response
+
+
+@bp.route("/d/<token>", methods=["GET", "HEAD"])
+def document(token: str) -> Any:
+    """Serve a shared file and record that it was viewed."""
+    keys = rt().settings.secret_keys
+    if read_token(keys, token, "d") is None:
+        return _not_found()
+    try:
+        found = document_for(db(), keys, token)
+        if found is None:
+            return _not_found()
+        _message, doc = found
+        content = doc.content
+    except SQLAlchemyError:
+        log.warning("document: database unavailable")
+        return _unavailable()
+    inline = doc.content_type in INLINE_TYPES
+    disposition = "inline" if inline else "attachment"
+    headers = {
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(doc.name, safe='')}",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox",
+        **NO_STORE,
+    }
+    response = Response(
+        content,
+        headers=headers,
+        mimetype=doc.content_type if inline else "application/octet-stream",
     )
-    if found is None:
-        abort(404)
-    session.commit()
-    _event, url = found
-    response = redirect(url, code=302)
-    response.headers.update(NO_STORE)
+    _spool("document", token, response)
     return response
 
 
 @bp.get("/u/<token>")
-def unsubscribe_page(token: str) -> str | tuple[str, int]:
+def unsubscribe_page(token: str) -> Any:
     """A GET only shows the page: security scanners follow links and must not unsubscribe."""
-    message = unsubscribe_target(db(), rt().settings.secret_keys, token)
-    if message is None:
-        return render_template("error.html", code=404, name="This link is not valid"), 404
+    if read_token(rt().settings.secret_keys, token, "u") is None:
+        return _not_found()
     return render_template("unsubscribe.html", token=token, done=False)
 
 
 @bp.post("/u/<token>")
-def unsubscribe_post(token: str) -> tuple[str, int]:
-    """RFC 8058 one-click (List-Unsubscribe=One-Click) and the page's button alike."""
+def unsubscribe_post(token: str) -> Any:
+    """RFC 8058 one-click (List-Unsubscribe=One-Click) and the page's button alike; no redirect."""
     session = db()
-    message = unsubscribe_target(session, rt().settings.secret_keys, token)
-    if message is None:
-        return render_template("error.html", code=404, name="This link is not valid"), 404
-    one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    unsubscribe(session, message, rt().clock.now(), via="one-click" if one_click else "page")
-    session.commit()
+    try:
+        message = unsubscribe_target(session, rt().settings.secret_keys, token)
+        if message is None:
+            return _not_found()
+        one_click = request.form.get("List-Unsubscribe") == "One-Click"
+        unsubscribe(session, message, rt().clock.now(), via="one-click" if one_click else "page")
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+        log.warning("unsubscribe: database unavailable")
+        return _unavailable()
     return render_template("unsubscribe.html", token=token, done=True), 200

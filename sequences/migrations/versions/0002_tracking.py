@@ -31,9 +31,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sequences.models.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["team_id"], ["teams.id"], name=op.f("fk_documents_team_id_teams")
-        ),
+        sa.ForeignKeyConstraint(["team_id"], ["teams.id"], name=op.f("fk_documents_team_id_teams")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_documents")),
     )
     with op.batch_alter_table("documents", schema=None) as batch_op:

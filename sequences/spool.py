@@ -1,0 +1,282 @@
+"""A local-disk spool of tracking hits: appended in the request, drained into the database later.
+
+Why: the pixel and the click must answer at once even when the database is slow or down, and
+no hit may be lost. Each web process appends one JSON line per hit to its own file
+(`<time>-<pid>-<random>.hits`, O_APPEND, one write() per line, so a crash of the process loses
+nothing the kernel has). Draining reads complete lines from a saved offset, hands them to a
+writer that commits them (each hit carries a unique id that the database refuses twice), and
+only then moves the offset: a crash between the commit and the offset write re-reads lines that
+the unique id turns into no-ops. So every hit is written once, in the order it arrived.
+
+Locks (flock): a writer holds a shared lock on its open file for as long as it writes to it; a
+drainer holds an exclusive lock on `<file>.lock` while it drains. A file nobody holds a shared
+lock on belongs to a process that rotated or died: once drained, it is deleted. Any process
+(every web worker, `followup spool drain`) may drain any file in the directory.
+
+With `fsync=True` each append is flushed to the disk before the pixel is answered, which also
+survives a power cut, at the cost of a disk flush per hit.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Writer = Callable[[list[dict[str, Any]]], None]  # must commit, or raise
+
+
+class Spool:
+    """Append hits to this process's file; drain every file in the directory."""
+
+    def __init__(
+        self, directory: Path, *, max_bytes: int = 16 * 1024 * 1024, fsync: bool = False
+    ) -> None:
+        self.directory = Path(directory)
+        self.max_bytes = max_bytes
+        self.fsync = fsync
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._path: Path | None = None
+        self._pid = 0
+        self._size = 0
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _open(self) -> int:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}.hits"
+        path = self.directory / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_SH)  # "a writer is alive": drainers leave the file be
+        self._fd, self._path, self._pid, self._size = fd, path, os.getpid(), 0
+        return fd
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one hit durably (to the kernel, or to the disk with fsync=True)."""
+        line = (json.dumps(record, separators=(",", ":"), ensure_ascii=True) + "\n").encode()
+        with self._lock:
+            if self._fd is None or self._pid != os.getpid():
+                # First use, or a forked child: never write to the parent's file.
+                fd = self._open()
+            elif self._size >= self.max_bytes:
+                self._close_locked()
+                fd = self._open()
+            else:
+                fd = self._fd
+            os.write(fd, line)
+            self._size += len(line)
+            if self.fsync:
+                os.fsync(fd)
+
+    def _close_locked(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)  # releases the shared lock: the file is now sealed
+        self._fd = self._path = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_locked()
+
+    # -- draining --------------------------------------------------------------------------
+
+    def files(self) -> list[Path]:
+        try:
+            return sorted(self.directory.glob("*.hits"))
+        except OSError:
+            return []
+
+    def pending_bytes(self) -> int:
+        """Bytes appended but not yet drained, across every file (0 when all is written)."""
+        total = 0
+        for path in self.files():
+            try:
+                total += max(0, path.stat().st_size - _read_offset(path))
+            except OSError:
+                continue
+        return total
+
+    def drain(self, write: Writer, *, batch: int = 500, limit: int | None = None) -> int:
+        """Hand complete lines to `write` in order, batch by batch; return how many were written.
+
+        Stops at the first batch `write` fails on (the database is down): those lines stay and
+        are tried again by the next drain. Files other drainers hold are skipped.
+        """
+        done = 0
+        for path in self.files():
+            with _exclusive(path.with_suffix(".lock")) as mine:
+                if not mine:
+                    continue
+                done += self._drain_file(
+                    path, write, batch, None if limit is None else limit - done
+                )
+            if limit is not None and done >= limit:
+                break
+        return done
+
+    def _drain_file(self, path: Path, write: Writer, batch: int, limit: int | None) -> int:
+        offset = _read_offset(path)
+        done = 0
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            return 0
+        with handle:
+            handle.seek(offset)
+            while limit is None or done < limit:
+                records, consumed = _read_lines(handle, batch)
+                if not consumed:
+                    break
+                if records:
+                    write(records)  # raises when the database is unavailable: offset stays
+                offset += consumed
+                _write_offset(path, offset)
+                done += len(records)
+        if path != self._path and _sealed(path) and path.stat().st_size <= offset:
+            for leftover in (path, path.with_suffix(".offset"), path.with_suffix(".lock")):
+                leftover.unlink(missing_ok=True)
+        return done
+
+
+def _read_lines(handle: Any, batch: int) -> tuple[list[dict[str, Any]], int]:
+    """Up to `batch` complete lines; a half-written last line is left for the next pass."""
+    records: list[dict[str, Any]] = []
+    consumed = 0
+    while len(records) < batch:
+        line = handle.readline()
+        if not line or not line.endswith(b"\n"):
+            break
+        consumed += len(line)
+        try:
+            record = json.loads(line)
+        except ValueError:
+            log.error("spool: skipping an unreadable line in %s", handle.name)
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records, consumed
+
+
+def _read_offset(path: Path) -> int:
+    try:
+        return int(path.with_suffix(".offset").read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def _write_offset(path: Path, offset: int) -> None:
+    tmp = path.with_suffix(".offset.tmp")
+    tmp.write_text(str(offset))
+    os.replace(tmp, path.with_suffix(".offset"))
+
+
+def _sealed(path: Path) -> bool:
+    """True when no writer holds the file (it rotated or its process is gone)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[bool]:
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+class Drainer:
+    """Drains a spool into the database: on demand after a hit, and on a timer in a thread.
+
+    After a failed write (the database is down) it waits, doubling up to `max_backoff`
+    seconds, before the next try, so a dead database costs the requests nothing.
+    """
+
+    def __init__(self, spool: Spool, write: Writer, *, max_backoff: float = 30.0) -> None:
+        self.spool = spool
+        self.write = write
+        self.max_backoff = max_backoff
+        self._busy = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._retry_at = 0.0
+        self._backoff = 0.0
+
+    def drain_once(self, *, force: bool = False) -> int:
+        """Drain now unless another thread is (it will pick our hits up) or we are backing off."""
+        if not force and time.monotonic() < self._retry_at:
+            return 0
+        if not self._busy.acquire(blocking=force):
+            return 0
+        try:
+            written = self.spool.drain(self.write)
+        except Exception as exc:
+            self._backoff = min(self.max_backoff, max(0.5, self._backoff * 2))
+            self._retry_at = time.monotonic() + self._backoff
+            log.warning("spool: database unavailable (%s); retrying in %.1fs", exc, self._backoff)
+            return 0
+        finally:
+            self._busy.release()
+        self._backoff = 0.0
+        self._retry_at = 0.0
+        return written
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def start(self, interval: float = 1.0) -> None:
+        """Run a daemon thread that drains every `interval` seconds (and when kicked)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(interval,), name="spool-drainer", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.drain_once()
+            except Exception:  # never let the thread die
+                log.exception("spool: drain failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
