@@ -79,6 +79,23 @@ def tick(rt: Runtime, enqueue: Enqueue, *, limit: int = 500) -> int:
     return len(due)
 
 
+# Other periodic jobs (webhook deliveries, daily digests) run after each tick: a hook takes the
+# runtime and returns how much it handed off. sequences.actors registers them with their actors.
+Hook = Callable[[Runtime], int]
+hooks: list[Hook] = []
+
+
+def run_hooks(rt: Runtime) -> int:
+    """Run every registered hook; one that fails is logged and does not stop the others."""
+    count = 0
+    for hook in list(hooks):
+        try:
+            count += hook(rt)
+        except Exception:
+            log.exception("scheduler hook %s failed; retrying", getattr(hook, "__name__", hook))
+    return count
+
+
 def run_forever(
     rt: Runtime, enqueue: Enqueue, stop: threading.Event, interval: float = 1.0
 ) -> None:
@@ -89,5 +106,6 @@ def run_forever(
         except Exception:
             log.exception("scheduler tick failed; retrying")
             count = 0
+        count += run_hooks(rt)
         if count == 0:
             stop.wait(interval)

@@ -3,34 +3,94 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
+
+from sequences.errors import Conflict, NotFound, ValidationError
 
 log = logging.getLogger(__name__)
 
 
 def json_error(status: int, message: str, field: str | None = None, **extra: object) -> Response:
-    body: dict[str, object] = {"error": {"message": message}}
-    if field:
-        body["error"]["field"] = field  # type: ignore[index]
+    # "field" is always there (null when no one field is at fault): clients need not probe.
+    body: dict[str, object] = {"error": {"message": message, "field": field or None}}
     body["error"].update(extra)  # type: ignore[attr-defined]
     response = jsonify(body)
     response.status_code = status
     return response
 
 
+def request_json() -> dict[str, Any]:
+    """The request's body as a JSON object, or a 422 naming the body (for every API blueprint)."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError(
+            "body must be a JSON object (Content-Type: application/json)", field="body"
+        )
+    return data
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` that matches only ids the databases can hold (a bigger one is a 404, not a
+    500 from an integer overflow in PostgreSQL or SQLite)."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    # Before any blueprint is registered: rules pick their converters when they are added.
+    app.url_map.converters["int"] = IdConverter
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | tuple[str, int]:
         code = exc.code or 500
         if _wants_json():
-            return json_error(code, exc.description or exc.name)
+            response = json_error(code, exc.description or exc.name)
+            # Keep the headers the status needs (Allow on 405, WWW-Authenticate on 401...).
+            for name, value in exc.get_headers():
+                if name.lower() != "content-type":
+                    response.headers[name] = value
+            return response
         return render_template("error.html", code=code, name=exc.name), code
+
+    # Domain errors raised outside the API blueprint's own handlers (other blueprints).
+    @app.errorhandler(ValidationError)
+    def invalid(exc: ValidationError) -> Response | tuple[str, int]:
+        if _wants_json():
+            extra: dict[str, object] = {"details": exc.details} if exc.details else {}
+            return json_error(422, exc.message, exc.field, **extra)
+        return render_template("error.html", code=422, name=exc.message), 422
+
+    @app.errorhandler(NotFound)
+    def not_found(exc: NotFound) -> Response | tuple[str, int]:
+        if _wants_json():
+            return json_error(404, str(exc) or "not found")
+        return render_template("error.html", code=404, name="Not Found"), 404
+
+    @app.errorhandler(Conflict)
+    def conflict(exc: Conflict) -> Response | tuple[str, int]:
+        if _wants_json():
+            return json_error(409, str(exc))
+        return render_template("error.html", code=409, name=str(exc)), 409
+
+    # A number in a JSON body too big for the database's integer columns.
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def out_of_range(exc: Exception) -> Response | tuple[str, int]:
+        log.info("value out of range on %s %s: %s", request.method, request.path, exc)
+        if _wants_json():
+            return json_error(422, "a value is out of range (ids and numbers must fit 32 bits)")
+        return render_template("error.html", code=422, name="Value out of range"), 422
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response | tuple[str, int]:
