@@ -51,6 +51,9 @@ class Settings:
     redis_namespace: str = "followup"
     send_lease_seconds: int = 300
     max_send_attempts: int = 8
+    # How a worker decides whether a message whose send was cut off during DATA was delivered:
+    # "sink" (our own SMTP sink's Message-ID index in sink_dir) or "none" (flag for review).
+    delivery_probe: str = "none"
     auto_reply_pause_days: int = 7  # when an out-of-office names no return date
     soft_bounce_limit: int = 3  # temporary bounces before an address counts as bounced
 
@@ -172,6 +175,13 @@ def _redis_url(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+def _delivery_probe(env: Mapping[str, str]) -> str:
+    raw = (_get(env, "FOLLOWUP_DELIVERY_PROBE") or "none").strip().lower()
+    if raw not in ("none", "sink"):
+        raise ConfigError(f"FOLLOWUP_DELIVERY_PROBE: expected none or sink, got {raw!r}")
+    return raw
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment; raise ConfigError naming the bad variable."""
     env = os.environ if env is None else env
@@ -215,6 +225,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_namespace=_get(env, "FOLLOWUP_REDIS_NAMESPACE") or "followup",
         send_lease_seconds=_int(env, "FOLLOWUP_SEND_LEASE_SECONDS", 300, minimum=1),
         max_send_attempts=_int(env, "FOLLOWUP_MAX_SEND_ATTEMPTS", 8, minimum=1),
+        delivery_probe=_delivery_probe(env),
         auto_reply_pause_days=_int(env, "FOLLOWUP_AUTO_REPLY_PAUSE_DAYS", 7, minimum=1),
         soft_bounce_limit=_int(env, "FOLLOWUP_SOFT_BOUNCE_LIMIT", 3, minimum=1),
     )

@@ -1,16 +1,24 @@
-"""Sequence definitions: validate, create, update, export (API bodies and YAML/JSON files alike)."""
+"""Sequence definitions: validate, create, update, import and export (API bodies, YAML/JSON files)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
+import yaml
 from sqlalchemy.orm import Session
 
 from .errors import ValidationError
 from .models import Sequence, Step
 from .rendering import validate
-from .schedule import ScheduleError, is_valid_timezone, parse_duration, parse_window
+from .schedule import (
+    ScheduleError,
+    is_valid_country,
+    is_valid_timezone,
+    parse_duration,
+    parse_window,
+)
 
 STEP_TYPES = ("email", "call", "task")
 STEP_KEYS = {
@@ -72,6 +80,7 @@ def clean_steps(raw_steps: object) -> list[dict[str, Any]]:
         if not isinstance(clean["options"], dict):
             problems.append(_problem("options must be an object", f"{where}.options"))
             clean["options"] = {}
+        problems.extend(_option_problems(clean["options"], step_type, where))
         if step_type == "email":
             for key in ("subject", "body_html"):
                 if not isinstance(raw.get(key), str) or not raw[key].strip():
@@ -116,6 +125,93 @@ def clean_steps(raw_steps: object) -> list[dict[str, Any]]:
     return steps
 
 
+MAX_VARIANTS = 3  # besides the step's own content, which is variant A
+
+
+def _option_problems(
+    options: dict[str, Any], step_type: str, where: str
+) -> list[dict[str, object]]:
+    """auto_advance_days for call/task steps; A/B variants for email steps."""
+    problems: list[dict[str, object]] = []
+    days = options.get("auto_advance_days")
+    if days is not None:
+        if step_type == "email":
+            problems.append(
+                _problem(
+                    "auto_advance_days applies to call and task steps",
+                    f"{where}.options.auto_advance_days",
+                )
+            )
+        elif isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
+            problems.append(
+                _problem(
+                    "auto_advance_days must be a whole number of days, 1 to 365",
+                    f"{where}.options.auto_advance_days",
+                )
+            )
+    variants = options.get("variants")
+    if variants is None:
+        return problems
+    at = f"{where}.options.variants"
+    if step_type != "email":
+        return [*problems, _problem("variants apply to email steps", at)]
+    if not isinstance(variants, list) or not 1 <= len(variants) <= MAX_VARIANTS:
+        return [*problems, _problem(f"variants must be a list of 1 to {MAX_VARIANTS} objects", at)]
+    for i, variant in enumerate(variants):
+        here = f"{at}[{i}]"
+        if not isinstance(variant, dict) or not variant:
+            problems.append(_problem("a variant is an object with subject and/or body_html", here))
+            continue
+        unknown = sorted(set(variant) - {"subject", "body_html", "body_text"})
+        if unknown:
+            problems.append(_problem(f"unknown key {unknown[0]!r}", f"{here}.{unknown[0]}"))
+        for key in ("subject", "body_html", "body_text"):
+            value = variant.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value.strip():
+                problems.append(_problem(f"{key} must be a non-empty string", f"{here}.{key}"))
+                continue
+            for p in validate(key, value):
+                problems.append(_problem(p.message, f"{here}.{key}", p.line))
+    return problems
+
+
+def _clean_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Known settings are checked; others are kept as they are (other features read them)."""
+
+    def bad(key: str, message: str) -> ValidationError:
+        return ValidationError(f"settings.{key}: {message}", field=f"settings.{key}")
+
+    jitter = settings.get("jitter_seconds")
+    if jitter is not None and (
+        isinstance(jitter, bool) or not isinstance(jitter, int) or not 0 <= jitter <= 3600
+    ):
+        raise bad("jitter_seconds", "a whole number of seconds, 0 to 3600")
+    interval = settings.get("min_reenroll_interval")
+    if interval is not None:
+        try:
+            parse_duration(interval)
+        except ScheduleError as exc:
+            raise bad("min_reenroll_interval", str(exc)) from None
+    for key in ("pause_company_on_reply",):
+        if key in settings and not isinstance(settings[key], bool):
+            raise bad(key, "true or false")
+    country = settings.get("holidays_country")
+    subdivision = settings.get("holidays_subdivision")
+    if country is not None and (
+        not isinstance(country, str)
+        or (subdivision is not None and not isinstance(subdivision, str))
+        or not is_valid_country(country, subdivision)
+    ):
+        raise bad(
+            "holidays_country", "an ISO 3166 country code with a holiday calendar (DE, US...)"
+        )
+    if subdivision is not None and country is None:
+        raise bad("holidays_subdivision", "needs holidays_country")
+    return settings
+
+
 def clean_sequence(data: object, *, partial: bool = False) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationError("body must be a JSON object")
@@ -141,8 +237,12 @@ def clean_sequence(data: object, *, partial: bool = False) -> dict[str, Any]:
     if "settings" in data:
         if not isinstance(data["settings"], dict):
             raise ValidationError("settings: must be an object", field="settings")
-        out["settings"] = data["settings"]
+        out["settings"] = _clean_settings(data["settings"])
     if "mailbox_id" in data:
+        if data["mailbox_id"] is not None and (
+            isinstance(data["mailbox_id"], bool) or not isinstance(data["mailbox_id"], int)
+        ):
+            raise ValidationError("mailbox_id: a mailbox id", field="mailbox_id")
         out["mailbox_id"] = data["mailbox_id"]
     if "steps" in data or not partial:
         out["steps"] = clean_steps(data.get("steps"))
@@ -215,3 +315,28 @@ def step_json(step: Step) -> dict[str, Any]:
     if step.options:
         out["options"] = step.options
     return out
+
+
+def load_definition(text: str, filename: str = "") -> object:
+    """Parse a sequence file: JSON for *.json, YAML otherwise (YAML also reads JSON)."""
+    try:
+        if filename.lower().endswith(".json"):
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ValidationError(f"cannot parse {filename or 'the file'}{line}: {exc}") from None
+
+
+def export_definition(sequence: Sequence, fmt: str = "yaml") -> str:
+    """A file that `followup sequence import` turns back into the same sequence."""
+    data = sequence_json(sequence)
+    del data["id"]
+    if data["mailbox_id"] is None:
+        del data["mailbox_id"]
+    if not data["settings"]:
+        del data["settings"]
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Container, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -18,7 +19,14 @@ from .models import (
     Sequence,
     Step,
 )
-from .schedule import apply_delay, jitter, next_opening, zone
+from .schedule import (
+    apply_delay,
+    country_holidays,
+    jitter,
+    next_opening,
+    parse_duration,
+    zone,
+)
 
 # Statuses after which an enrollment never sends again.
 TERMINAL = frozenset(
@@ -69,6 +77,10 @@ def record(
         data=data,
     )
     session.add(event)
+    # The webhook outbox: a delivery row per interested webhook, committed with the event.
+    from .webhooks import outbox
+
+    outbox(session, event)
     return event
 
 
@@ -92,16 +104,42 @@ def _set_status(
     )
 
 
+def sequence_holidays(sequence: Sequence) -> Container[date]:
+    """The holiday calendar a sequence's business days and send window skip (settings)."""
+    settings = sequence.settings or {}
+    return country_holidays(
+        settings.get("holidays_country"), settings.get("holidays_subdivision") or None
+    )
+
+
 def due_time(
     sequence: Sequence, step: Step, prospect: Prospect, after: datetime, jitter_seconds: int = 0
 ) -> datetime:
-    """When `step` should run, counted from `after`, moved into the send window."""
+    """When `step` should run, counted from `after`, moved into the send window.
+
+    The window is in the prospect's time zone, falling back to the sequence's. Jitter is added
+    inside the window, so a batch enrolled together does not leave in the same second.
+    """
     tz = zone(prospect.timezone, sequence.timezone)
-    when = apply_delay(after, step.delay, business_days=step.business_days, tz=tz)
+    holidays = sequence_holidays(sequence)
+    when = apply_delay(
+        after, step.delay, business_days=step.business_days, tz=tz, holidays=holidays
+    )
     if step.type == "email":
-        when = next_opening(when, sequence.send_window, tz)
-        when = jitter(when, jitter_seconds)
+        when = next_opening(when, sequence.send_window, tz, holidays)
+        if jitter_seconds > 0:
+            when = next_opening(jitter(when, jitter_seconds), sequence.send_window, tz, holidays)
     return when
+
+
+def email_opening(sequence: Sequence, prospect: Prospect, when: datetime) -> datetime:
+    """The first moment at or after `when` that the sequence's send window is open."""
+    return next_opening(
+        when,
+        sequence.send_window,
+        zone(prospect.timezone, sequence.timezone),
+        sequence_holidays(sequence),
+    )
 
 
 def enroll(
@@ -128,6 +166,24 @@ def enroll(
         raise EnrollmentRefused(
             f"prospect is already {live.status} in this sequence (enrollment {live.id})"
         )
+    interval = (sequence.settings or {}).get("min_reenroll_interval")
+    if interval and not force:
+        since = now - parse_duration(interval)
+        recent = session.scalar(
+            select(Enrollment.created_at)
+            .where(
+                Enrollment.prospect_id == prospect.id,
+                Enrollment.sequence_id == sequence.id,
+                Enrollment.created_at > since,
+            )
+            .order_by(Enrollment.created_at.desc())
+            .limit(1)
+        )
+        if recent is not None:
+            raise EnrollmentRefused(
+                f"prospect was enrolled in this sequence on {recent.date().isoformat()}; "
+                f"the sequence allows re-enrolling only after {interval}"
+            )
     if live is not None:
         _set_status(session, live, EnrollmentStatus.UNENROLLED, now, "re-enrolled with force")
     first = sequence.steps[0]
@@ -136,7 +192,9 @@ def enroll(
         sequence_id=sequence.id,
         status=EnrollmentStatus.ACTIVE,
         current_step=first.position,
-        next_due_at=due_time(sequence, first, prospect, now),
+        next_due_at=due_time(
+            sequence, first, prospect, now, int((sequence.settings or {}).get("jitter_seconds", 0))
+        ),
         created_at=now,
         updated_at=now,
     )
@@ -175,7 +233,7 @@ def advance(session: Session, enrollment: Enrollment, done_position: int, now: d
             step,
             enrollment.prospect,
             now,
-            int(sequence.settings.get("jitter_seconds", 0)),
+            int((sequence.settings or {}).get("jitter_seconds", 0)),
         )
 
 
@@ -227,13 +285,7 @@ def resume(session: Session, enrollment: Enrollment, now: datetime) -> None:
         _set_status(session, enrollment, EnrollmentStatus.FINISHED, now, "all steps done")
         return
     enrollment.next_due_at = (
-        next_opening(
-            now,
-            enrollment.sequence.send_window,
-            zone(prospect.timezone, enrollment.sequence.timezone),
-        )
-        if step.type == "email"
-        else now
+        email_opening(enrollment.sequence, prospect, now) if step.type == "email" else now
     )
 
 
@@ -248,3 +300,94 @@ def mark_prospect(session: Session, prospect_id: int, status: str, now: datetime
     session.execute(
         update(Prospect).where(Prospect.id == prospect_id).values(status=status, updated_at=now)
     )
+
+
+# Addresses at these domains are people, not companies: a reply there pauses nobody else.
+FREEMAIL = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "yahoo.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "mail.ru",
+        "yandex.ru",
+    }
+)
+
+
+def company_domain(email: str) -> str | None:
+    domain = email.rpartition("@")[2].lower()
+    return None if not domain or domain in FREEMAIL else domain
+
+
+def pause_company(session: Session, prospect: Prospect, now: datetime) -> list[int]:
+    """A reply from `prospect`: pause colleagues' active enrollments in sequences that ask for it.
+
+    Only sequences with the setting `pause_company_on_reply: true` are paused; colleagues are
+    the team's prospects whose address has the same (non-freemail) domain. Returns their ids.
+    """
+    domain = company_domain(prospect.email)
+    if domain is None:
+        return []
+    paused = []
+    candidates = session.scalars(
+        select(Enrollment)
+        .join(Prospect, Prospect.id == Enrollment.prospect_id)
+        .where(
+            Prospect.team_id == prospect.team_id,
+            Prospect.id != prospect.id,
+            Prospect.email.like(f"%@{domain}"),
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+        )
+        .with_for_update(of=Enrollment)
+    )
+    for enrollment in candidates:
+        if company_domain(enrollment.prospect.email) != domain:
+            continue
+        if not (enrollment.sequence.settings or {}).get("pause_company_on_reply"):
+            continue
+        pause(
+            session, enrollment, now, reason=f"a colleague at {domain} replied ({prospect.email})"
+        )
+        paused.append(enrollment.id)
+    return paused
+
+
+@dataclass
+class EnrollResult:
+    """One prospect's outcome in a bulk enrollment."""
+
+    prospect_id: int
+    enrollment: Enrollment | None
+    reason: str | None = None
+
+
+def enroll_many(
+    session: Session,
+    prospects: list[Prospect],
+    sequence: Sequence,
+    now: datetime,
+    *,
+    force: bool = False,
+) -> list[EnrollResult]:
+    """Enroll each prospect; a refusal is reported for that prospect and does not stop the rest."""
+    results = []
+    for prospect in prospects:
+        try:
+            with session.begin_nested():
+                enrollment = enroll(session, prospect, sequence, now, force=force)
+        except EnrollmentRefused as exc:
+            results.append(EnrollResult(prospect.id, None, str(exc)))
+        else:
+            results.append(EnrollResult(prospect.id, enrollment))
+    return results

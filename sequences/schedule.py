@@ -1,10 +1,11 @@
-"""Scheduling math: ISO 8601 delays, business days, send windows in the prospect's time zone."""
+"""Scheduling math: ISO 8601 delays, business days and holidays, send windows, jitter."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Container, Mapping
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -48,6 +49,34 @@ def is_valid_timezone(name: str) -> bool:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+@lru_cache(maxsize=64)
+def _country_holidays(country: str, subdivision: str | None) -> Any:
+    import holidays
+
+    # expand=True (the default): the calendar fills in each year the first time it is asked.
+    return holidays.country_holidays(country, subdiv=subdivision)
+
+
+def country_holidays(country: str | None, subdivision: str | None = None) -> Container[date]:
+    """The public holidays of a country (ISO 3166 code, e.g. "DE", "US" with "CA"); () for None."""
+    if not country:
+        return ()
+    try:
+        return _country_holidays(country.upper(), subdivision.upper() if subdivision else None)  # type: ignore[no-any-return]
+    except (NotImplementedError, KeyError) as exc:
+        raise ScheduleError(
+            f"no holiday calendar for {country!r} {subdivision or ''}".strip()
+        ) from exc
+
+
+def is_valid_country(country: str, subdivision: str | None = None) -> bool:
+    try:
+        country_holidays(country, subdivision)
+    except ScheduleError:
         return False
     return True
 
@@ -104,16 +133,22 @@ def parse_window(window: Mapping[str, Any] | None) -> tuple[frozenset[int], time
     return days, start, end
 
 
-def next_opening(when: datetime, window: Mapping[str, Any] | None, tz: ZoneInfo) -> datetime:
-    """`when` if it lies inside the send window, else the window's next opening."""
+def next_opening(
+    when: datetime,
+    window: Mapping[str, Any] | None,
+    tz: ZoneInfo,
+    holidays: Container[date] = (),
+) -> datetime:
+    """`when` if it lies inside the send window, else the window's next opening (holidays skipped)."""
     parsed = parse_window(window)
     if parsed is None:
         return when
     days, start, end = parsed
     local = when.astimezone(tz)
-    for offset in range(8):
-        day = (local + timedelta(days=offset)).date()
-        if day.weekday() not in days:
+    # A window may be closed for weeks in a row of holidays; a year bounds the search.
+    for offset in range(370):
+        day = local.date() + timedelta(days=offset)
+        if day.weekday() not in days or day in holidays:
             continue
         opens = datetime.combine(day, start, tz)
         closes = datetime.combine(day, end, tz)
@@ -121,7 +156,7 @@ def next_opening(when: datetime, window: Mapping[str, Any] | None, tz: ZoneInfo)
             return when
         if local < opens:
             return opens.astimezone(when.tzinfo)
-    raise ScheduleError("send window never opens")  # unreachable for a parsed window
+    raise ScheduleError("send window never opens within a year")
 
 
 def jitter(when: datetime, max_seconds: int, rng: random.Random | None = None) -> datetime:

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from .compose import TrackingUrls, compose
 from .db import session_scope
-from .enrollment import SUPPRESSED, advance, mark_prospect, record, stop_prospect
+from .enrollment import SUPPRESSED, advance, email_opening, mark_prospect, record, stop_prospect
+from .limits import check_bounce_rate, reserve
 from .mailer import OutgoingEmail, build, new_message_id
 from .models import (
     Enrollment,
@@ -40,6 +41,7 @@ from .models import (
 )
 from .rendering import RenderError
 from .runtime import Runtime
+from .tasks import skip as skip_task
 from .tokens import new_token_id
 from .transport import OutcomeUnknown, PermanentFailure, TemporaryFailure
 
@@ -111,38 +113,84 @@ def _sender(
     return mailbox, sender
 
 
-def _create_task(session: Session, enrollment: Enrollment, step: Step, now: datetime) -> None:
-    exists = session.scalar(
-        select(Task.id).where(
-            Task.enrollment_id == enrollment.id, Task.step_position == step.position
-        )
+def _run_task_step(session: Session, enrollment: Enrollment, step: Step, now: datetime) -> str:
+    """A call/task step came due: create the owner's task once; the sequence waits for it.
+
+    With the step option `auto_advance_days: N`, the scheduler comes back after N days and a
+    task still open then is skipped automatically, so the sequence moves on.
+    """
+    task = session.scalar(
+        select(Task).where(Task.enrollment_id == enrollment.id, Task.step_position == step.position)
     )
-    if exists is None:
-        prospect = enrollment.prospect
-        task = Task(
-            enrollment_id=enrollment.id,
-            step_position=step.position,
-            prospect_id=prospect.id,
-            owner_id=prospect.owner_id or enrollment.sequence.owner_id,
-            type=step.type,
-            title=(step.subject or f"{step.type.title()} {prospect.first_name or prospect.email}"),
-            notes=step.notes,
-            due_at=now,
-            status="open",
-        )
-        session.add(task)
-        session.flush()
-        record(
-            session,
-            "task_due",
-            now,
-            prospect_id=prospect.id,
-            enrollment_id=enrollment.id,
-            task_id=task.id,
-            task_type=step.type,
-        )
-    # The sequence waits for the task: the scheduler must not pick this enrollment again.
-    enrollment.next_due_at = None
+    if task is not None:
+        if task.status == "open":
+            skip_task(session, task, now, notes="moved on automatically: nobody completed it")
+            return "task auto-advanced"
+        advance(session, enrollment, step.position, now)
+        return f"task already {task.status}"
+    prospect = enrollment.prospect
+    task = Task(
+        enrollment_id=enrollment.id,
+        step_position=step.position,
+        prospect_id=prospect.id,
+        owner_id=prospect.owner_id or enrollment.sequence.owner_id,
+        type=step.type,
+        title=(step.subject or f"{step.type.title()} {prospect.first_name or prospect.email}"),
+        notes=step.notes,
+        due_at=now,
+        status="open",
+    )
+    session.add(task)
+    session.flush()
+    record(
+        session,
+        "task_due",
+        now,
+        prospect_id=prospect.id,
+        enrollment_id=enrollment.id,
+        task_id=task.id,
+        task_type=step.type,
+    )
+    days = (step.options or {}).get("auto_advance_days")
+    wait = timedelta(days=days) if isinstance(days, int | float) and days > 0 else None
+    # Without auto-advance the scheduler must not pick this enrollment again until the task
+    # is completed or skipped (sequences.tasks advances it then).
+    enrollment.next_due_at = now + wait if wait else None
+    enrollment.enqueued_at = None
+    return "task created"
+
+
+def _variant(step: Step, enrollment_id: int) -> tuple[str | None, str, str, str | None]:
+    """(variant letter, subject, html, text) for this enrollment: A/B/... split evenly by id."""
+    variants = (step.options or {}).get("variants") or []
+    base = (step.subject or "", step.body_html or "", step.body_text)
+    if not variants:
+        return None, *base
+    index = enrollment_id % (len(variants) + 1)
+    if index == 0:
+        return "A", *base
+    chosen = variants[index - 1]
+    return (
+        chr(ord("A") + index),
+        chosen.get("subject") or base[0],
+        chosen.get("body_html") or base[1],
+        chosen.get("body_text") or base[2],
+    )
+
+
+def _take_slot(
+    session: Session, enrollment: Enrollment, mailbox_id: int | None, now: datetime
+) -> str | None:
+    """Reserve a send slot in the mailbox's shared limits, or roll the step to the next opening."""
+    if mailbox_id is None:
+        return None
+    slot = reserve(session, mailbox_id, now)
+    if slot.taken:
+        return None
+    assert slot.retry_at is not None
+    enrollment.next_due_at = email_opening(enrollment.sequence, enrollment.prospect, slot.retry_at)
+    enrollment.enqueued_at = None
+    return f"rolled to {enrollment.next_due_at.isoformat()} ({slot.reason})"
 
 
 def _claim(
@@ -172,8 +220,8 @@ def _claim(
         advance(session, enrollment, position, now)
         return "step removed"
     if step.type != "email":
-        _create_task(session, enrollment, step, now)
-        return "task created"
+        return _run_task_step(session, enrollment, step, now)
+    mailbox_id = enrollment.sequence.mailbox_id
 
     message = session.scalar(
         select(Message).where(
@@ -181,15 +229,21 @@ def _claim(
         )
     )
     if message is None:
+        rolled = _take_slot(session, enrollment, mailbox_id, now)
+        if rolled:
+            return rolled
+        variant = _variant(step, enrollment.id)[0]
         message = Message(
             token_id=new_token_id(),
             direction="out",
             prospect_id=prospect.id,
             enrollment_id=enrollment.id,
             step_position=position,
+            mailbox_id=mailbox_id,
             message_id=new_message_id(rt.settings.mail_domain),
             to_email=prospect.email,
             status=MessageStatus.CLAIMED,
+            variant=variant,
             attempts=1,
             lease_until=now + lease,
             created_at=now,
@@ -228,6 +282,9 @@ def _claim(
                 step=position,
             )
             return "unknown: flagged for review"
+        rolled = _take_slot(session, enrollment, mailbox_id, now)
+        if rolled:
+            return rolled
         message.status = MessageStatus.CLAIMED
         message.attempts += 1
         message.lease_until = now + lease
@@ -248,11 +305,15 @@ def _claim(
                 extra={"from": "active", "to": "failed", "reason": enrollment.reason},
             )
             return "failed: too many attempts"
+        rolled = _take_slot(session, enrollment, mailbox_id, now)
+        if rolled:
+            return rolled
         message.status = MessageStatus.CLAIMED
         message.attempts += 1
         message.lease_until = now + lease
 
     mailbox, sender = _sender(session, rt, enrollment)
+    _, subject_t, html_t, text_t = _variant(step, enrollment.id)
     thread_subject = in_reply_to = None
     references: list[str] = []
     if step.thread_with is not None:
@@ -275,9 +336,9 @@ def _claim(
         message_id=message.message_id,
         to_email=prospect.email,
         to_name=" ".join(filter(None, (prospect.first_name, prospect.last_name))) or None,
-        subject_template=step.subject or "",
-        html_template=step.body_html or "",
-        text_template=step.body_text,
+        subject_template=subject_t,
+        html_template=html_t,
+        text_template=text_t,
         thread_subject=thread_subject,
         in_reply_to=in_reply_to,
         references=references,
@@ -347,6 +408,11 @@ def _fail(
                 permanent=True,
             )
             stop_prospect(session, enrollment.prospect_id, EnrollmentStatus.BOUNCED, now, reason)
+            mailbox_id = session.scalar(
+                select(Message.mailbox_id).where(Message.id == job.message_pk)
+            )
+            if mailbox_id is not None:
+                check_bounce_rate(session, mailbox_id, now)
         elif enrollment.status == EnrollmentStatus.ACTIVE:
             enrollment.status = EnrollmentStatus.FAILED
             enrollment.next_due_at = None

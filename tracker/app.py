@@ -39,4 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(track.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    from . import web  # the rep's workspace pages
+
+    web.init_app(app)
     return app

@@ -277,5 +277,10 @@ class _session:
         self.engine.dispose()
 
 
+from . import cli_sequences  # noqa: E402  (its commands join the group)
+
+main.add_command(cli_sequences.sequence)
+main.add_command(cli_sequences.enroll)
+
 if __name__ == "__main__":
     main()
