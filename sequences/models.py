@@ -307,6 +307,14 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_prospect_at", "prospect_id", "at"),
         Index("ix_events_message_type", "message_id", "type"),
+        # The hot list: recent human opens and clicks (partial: machine hits do not grow it).
+        Index(
+            "ix_events_human_at",
+            "at",
+            postgresql_where=text("verdict = 'human'"),
+            sqlite_where=text("verdict = 'human'"),
+        ),
+        Index("ix_events_type_at", "type", "at"),  # the manager report, by type over a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

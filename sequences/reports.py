@@ -1,0 +1,242 @@
+"""Follow-up discipline per rep and per-step sequence statistics: pure maths over small queries."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import case, distinct, func, select
+from sqlalchemy.orm import Session
+
+from .models import Enrollment, Event, Message, MessageStatus, Prospect, User
+
+# What counts as a touch, and its channel.
+TOUCH_CHANNELS = {"sent": "email", "call": "call"}
+MEETING_TYPES = ("meeting_booked", "meeting")
+STOPPED_STATUSES = ("replied", "converted", "bounced", "unsubscribed")
+
+
+@dataclass(frozen=True)
+class Touches:
+    """One prospect's touches in the period."""
+
+    owner_id: int | None
+    count: int
+    calls: int
+    first_at: datetime
+    last_at: datetime
+    status: str
+
+
+@dataclass
+class RepReport:
+    user_id: int
+    name: str
+    new_leads: int = 0
+    prospects_touched: int = 0
+    touches: int = 0
+    emails: int = 0
+    calls: int = 0
+    dropped_after_one: int = 0
+    reached_five: int = 0
+    median_days_between: float | None = None
+    replied: int = 0
+    meetings: int = 0
+
+    @property
+    def touches_per_prospect(self) -> float:
+        return self.touches / self.prospects_touched if self.prospects_touched else 0.0
+
+    def share(self, count: int) -> float:
+        return count / self.prospects_touched if self.prospects_touched else 0.0
+
+    def row(self) -> dict[str, object]:
+        """The figures as one flat row (the CSV export and the table use it)."""
+        return {
+            "rep": self.name,
+            "new_leads": self.new_leads,
+            "prospects_touched": self.prospects_touched,
+            "touches": self.touches,
+            "touches_per_prospect": round(self.touches_per_prospect, 2),
+            "dropped_after_one_touch": round(self.share(self.dropped_after_one), 4),
+            "reached_five_touches": round(self.share(self.reached_five), 4),
+            "median_days_between_touches": (
+                None if self.median_days_between is None else round(self.median_days_between, 2)
+            ),
+            "email_touches": self.emails,
+            "call_touches": self.calls,
+            "reply_rate": round(self.share(self.replied), 4),
+            "meeting_rate": round(self.share(self.meetings), 4),
+        }
+
+
+def summarise_rep(rep: RepReport, touched: list[Touches]) -> RepReport:
+    """Fill a rep's touch figures from their prospects' touches (pure)."""
+    rep.prospects_touched = len(touched)
+    rep.touches = sum(t.count for t in touched)
+    rep.calls = sum(t.calls for t in touched)
+    rep.emails = rep.touches - rep.calls
+    # Dropped: one touch and then nothing, though the prospect never answered or stopped us.
+    rep.dropped_after_one = sum(
+        1 for t in touched if t.count == 1 and t.status not in STOPPED_STATUSES
+    )
+    rep.reached_five = sum(1 for t in touched if t.count >= 5)
+    # Each prospect's average gap, then the median over prospects: one chatty prospect with
+    # fifty touches does not outweigh forty prospects with two.
+    gaps = [
+        (t.last_at - t.first_at).total_seconds() / 86400 / (t.count - 1)
+        for t in touched
+        if t.count > 1
+    ]
+    rep.median_days_between = statistics.median(gaps) if gaps else None
+    return rep
+
+
+def rep_report(session: Session, team_id: int, start: datetime, end: datetime) -> list[RepReport]:
+    """Every user of the team with their follow-up figures for [start, end)."""
+    users = list(
+        session.scalars(select(User).where(User.team_id == team_id).order_by(User.name, User.id))
+    )
+    reps = {u.id: RepReport(u.id, u.name or u.email) for u in users}
+
+    for owner_id, count in session.execute(
+        select(Prospect.owner_id, func.count())
+        .where(Prospect.team_id == team_id, Prospect.created_at >= start, Prospect.created_at < end)
+        .group_by(Prospect.owner_id)
+    ):
+        if owner_id in reps:
+            reps[owner_id].new_leads = count
+
+    in_period = (Event.at >= start, Event.at < end)
+    rows = session.execute(
+        select(
+            Prospect.owner_id,
+            Prospect.status,
+            func.count(),
+            func.sum(case((Event.type == "call", 1), else_=0)),
+            func.min(Event.at),
+            func.max(Event.at),
+        )
+        .join(Prospect, Prospect.id == Event.prospect_id)
+        .where(Prospect.team_id == team_id, Event.type.in_(TOUCH_CHANNELS), *in_period)
+        .group_by(Event.prospect_id, Prospect.owner_id, Prospect.status)
+    )
+    touched: dict[int | None, list[Touches]] = defaultdict(list)
+    for owner_id, status, count, calls, first_at, last_at in rows:
+        # min/max over UTCDateTime come back raw on SQLite: normalise to aware datetimes.
+        touched[owner_id].append(
+            Touches(owner_id, count, int(calls or 0), _aware(first_at), _aware(last_at), status)
+        )
+
+    for column, types in (("replied", ("reply",)), ("meetings", MEETING_TYPES)):
+        for owner_id, count in session.execute(
+            select(Prospect.owner_id, func.count(distinct(Event.prospect_id)))
+            .join(Prospect, Prospect.id == Event.prospect_id)
+            .where(Prospect.team_id == team_id, Event.type.in_(types), *in_period)
+            .group_by(Prospect.owner_id)
+        ):
+            if owner_id in reps:
+                setattr(reps[owner_id], column, count)
+
+    for user_id, rep in reps.items():
+        summarise_rep(rep, touched.get(user_id, []))
+    return list(reps.values())
+
+
+def _aware(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Per-step statistics
+
+
+@dataclass
+class StepStats:
+    position: int
+    variant: str | None
+    sent: int = 0
+    delivered: int = 0
+    opened: int = 0
+    clicked: int = 0
+    replied: int = 0
+    bounced: int = 0
+    unsubscribed: int = 0
+    machine_opened: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def rate(self, count: int) -> float:
+        """A share of the delivered messages (of the sent ones when none was delivered)."""
+        base = self.delivered or self.sent
+        return count / base if base else 0.0
+
+    @property
+    def funnel(self) -> list[tuple[str, int]]:
+        return [
+            ("Sent", self.sent),
+            ("Delivered", self.delivered),
+            ("Opened", self.opened),
+            ("Clicked", self.clicked),
+            ("Replied", self.replied),
+        ]
+
+
+def step_stats(session: Session, sequence_id: int) -> list[StepStats]:
+    """Sent, delivered, human opens, clicks, replies, bounces, unsubscribes per step and variant.
+
+    Counts are of messages (an email opened five times counts once), so rates stay below 100%.
+    """
+    stats: dict[tuple[int, str | None], StepStats] = {}
+
+    def at(position: int, variant: str | None) -> StepStats:
+        key = (position, variant)
+        if key not in stats:
+            stats[key] = StepStats(position, variant)
+        return stats[key]
+
+    of_sequence = (
+        Message.enrollment_id == Enrollment.id,
+        Enrollment.sequence_id == sequence_id,
+        Message.direction == "out",
+    )
+    for position, variant, count in session.execute(
+        select(Message.step_position, Message.variant, func.count())
+        .join(Enrollment, Enrollment.id == Message.enrollment_id)
+        .where(*of_sequence, Message.status == MessageStatus.SENT)
+        .group_by(Message.step_position, Message.variant)
+    ):
+        at(position or 0, variant).sent = count
+
+    for position, variant, type_, verdict, count in session.execute(
+        select(
+            Message.step_position,
+            Message.variant,
+            Event.type,
+            Event.verdict,
+            func.count(distinct(Message.id)),
+        )
+        .join(Message, Message.id == Event.message_id)
+        .join(Enrollment, Enrollment.id == Message.enrollment_id)
+        .where(*of_sequence, Event.type.in_(("open", "click", "reply", "bounce", "unsubscribe")))
+        .group_by(Message.step_position, Message.variant, Event.type, Event.verdict)
+    ):
+        s = at(position or 0, variant)
+        if type_ == "open":
+            if verdict == "human":
+                s.opened += count
+            else:
+                s.machine_opened += count
+        elif type_ == "click" and verdict == "human":
+            s.clicked += count
+        elif type_ == "reply":
+            s.replied += count
+        elif type_ == "bounce":
+            s.bounced += count
+        elif type_ == "unsubscribe":
+            s.unsubscribed += count
+    for s in stats.values():
+        s.delivered = max(s.sent - s.bounced, 0)
+    return sorted(stats.values(), key=lambda s: (s.position, s.variant or ""))

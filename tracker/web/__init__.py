@@ -1,0 +1,21 @@
+"""The rep's web workspace: server-rendered pages behind a login, one blueprint per page family."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Flask
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def init_app(app: Flask) -> None:
+    """Register the workspace's blueprints, template helpers and static files."""
+    from . import auth, helpers, hotlist, prospects, report, sequences_ui, tasks
+
+    app.register_blueprint(
+        Blueprint("assets", __name__, static_folder=str(STATIC), static_url_path="/static")
+    )
+    helpers.init_app(app)
+    for module in (auth, hotlist, prospects, tasks, sequences_ui, report):
+        app.register_blueprint(module.bp)

@@ -1,0 +1,78 @@
+"""Sign in with email and password, sign out, and the settings page that manages API keys."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from sequences.accounts import check_password, create_api_key, revoke_api_key
+from sequences.models import ApiKey, User
+
+from ..db import db
+from .helpers import csrf_token, now, password_version, protect, safe_next, user
+
+bp = Blueprint("auth", __name__)
+protect(bp, public=("auth.login",))
+
+# Checked when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY = User(password_hash="scrypt:32768:8:1$AAAAAAAAAAAAAAAA$" + "0" * 128)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | tuple[str, int] | WerkzeugResponse:
+    target = safe_next(request.values.get("next"), url_for("hotlist.index"))
+    if request.method == "GET":
+        return render_template("login.html", next=target, error=None, email="")
+    email = request.form.get("email", "").strip()[:320]
+    password = request.form.get("password", "")[:1000]
+    found = db().scalar(select(User).where(User.email == email)) if email else None
+    ok = check_password(found or _DUMMY, password) and found is not None
+    if not ok or found is None:
+        return render_template(
+            "login.html", next=target, error="Wrong email or password.", email=email
+        ), 401
+    # A fresh session on sign-in: no fixation, and a new CSRF token.
+    session.clear()
+    session["uid"] = found.id
+    session["pwv"] = password_version(found)
+    session.permanent = True
+    csrf_token()
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout() -> WerkzeugResponse:
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/settings")
+def settings() -> str:
+    return _settings_page(None)
+
+
+def _settings_page(new_key: str | None) -> str:
+    keys = db().scalars(
+        select(ApiKey).where(ApiKey.user_id == user().id).order_by(ApiKey.created_at.desc())
+    )
+    return render_template("settings.html", keys=list(keys), new_key=new_key)
+
+
+@bp.post("/settings/keys")
+def key_create() -> str:
+    name = request.form.get("name", "").strip()[:200]
+    key = create_api_key(db(), user(), now(), name=name)
+    db().commit()
+    # Shown once, in this response only: it is never stored in the clear.
+    return _settings_page(key)
+
+
+@bp.post("/settings/keys/<int:key_id>/revoke")
+def key_revoke(key_id: int) -> WerkzeugResponse:
+    row = db().get(ApiKey, key_id)
+    if row is None or row.user_id != user().id:
+        abort(404)
+    revoke_api_key(db(), row, now())
+    db().commit()
+    return redirect(url_for("auth.settings"))

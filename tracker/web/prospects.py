@@ -1,0 +1,254 @@
+"""The prospect page (everything before a call, then the timeline) and its actions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import or_, select
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from sequences.enrollment import (
+    LIVE,
+    InvalidTransition,
+    mark_prospect,
+    pause,
+    record,
+    resume,
+    stop_prospect,
+    unenroll,
+)
+from sequences.errors import ValidationError
+from sequences.models import (
+    Enrollment,
+    EnrollmentStatus,
+    Event,
+    Prospect,
+    ProspectStatus,
+    Sequence,
+    Task,
+)
+from sequences.tasks import CALL_OUTCOMES, log_call
+
+from ..db import db
+from .helpers import ago, now, owner_filter, protect, safe_next, user, visible_prospect
+
+bp = Blueprint("prospects", __name__)
+protect(bp)
+
+TIMELINE_LIMIT = 500
+MACHINE_REASONS = {
+    "apple_privacy_proxy": "Apple privacy proxy",
+    "security_scanner": "security scanner",
+    "prefetch": "prefetch",
+    "bot": "bot",
+}
+
+
+def link_label(url: str) -> str:
+    """A short name for a link: its host and path ('example.com/pricing')."""
+    parts = urlsplit(url)
+    label = (parts.netloc.removeprefix("www.") + parts.path.rstrip("/")) or url
+    return label if len(label) <= 48 else label[:47] + "…"
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+@dataclass
+class Brief:
+    """The pre-call summary: what a person did, and apart, what machines did."""
+
+    phrases: list[str] = field(default_factory=list)
+    machine: list[str] = field(default_factory=list)
+    human_opens: int = 0
+    last_open_at: datetime | None = None
+
+
+def brief(events: list[Event], at: datetime) -> Brief:
+    """'last opened 12 min ago, 3 human opens, clicked example.com/pricing twice, opened
+    the brochure'; machine opens and clicks are counted apart with their reasons."""
+    out = Brief()
+    human_opens = [e for e in events if e.type == "open" and e.verdict == "human"]
+    human_clicks = [e for e in events if e.type == "click" and e.verdict == "human"]
+    documents = [e for e in events if e.type.startswith("document") and e.verdict != "machine"]
+    out.human_opens = len(human_opens)
+    if human_opens:
+        out.last_open_at = max(e.at for e in human_opens)
+        out.phrases.append(f"last opened {ago(out.last_open_at)}")
+        out.phrases.append(f"{len(human_opens)} human open{'s' if len(human_opens) != 1 else ''}")
+    else:
+        out.phrases.append("no human open yet")
+    clicks = Counter(link_label(str((e.data or {}).get("url", ""))) for e in human_clicks)
+    for label, n in clicks.most_common(5):
+        out.phrases.append(f"clicked {label} {_times(n)}")
+    names = Counter(
+        str((e.data or {}).get("name") or (e.data or {}).get("document") or "a document")
+        for e in documents
+    )
+    for name, n in names.most_common(5):
+        out.phrases.append(f"opened {name}" + ("" if n == 1 else f" {_times(n)}"))
+    replies = sum(1 for e in events if e.type == "reply")
+    if replies:
+        out.phrases.append(f"replied {_times(replies)}")
+    for kind in ("open", "click"):
+        machine = [e for e in events if e.type == kind and e.verdict == "machine"]
+        if machine:
+            reasons = Counter(MACHINE_REASONS.get(e.reason or "", e.reason or "?") for e in machine)
+            detail = ", ".join(f"{r} x{n}" for r, n in reasons.most_common())
+            out.machine.append(f"{len(machine)} machine {kind}{'s' if len(machine) != 1 else ''}")
+            out.machine[-1] += f" ({detail})"
+    return out
+
+
+@dataclass
+class Item:
+    """One line of the timeline; a sent email carries its own opens and clicks."""
+
+    event: Event
+    children: list[Event] = field(default_factory=list)
+
+
+def timeline(events: list[Event]) -> list[Item]:
+    """Newest first; opens and clicks are nested under the email they belong to."""
+    sent = {e.message_id: Item(e) for e in events if e.type == "sent" and e.message_id}
+    items: list[Item] = []
+    for e in events:
+        if e.type in ("open", "click") and e.message_id in sent:
+            sent[e.message_id].children.append(e)
+        elif e.type == "sent" and e.message_id in sent:
+            items.append(sent[e.message_id])
+        else:
+            items.append(Item(e))
+    return items
+
+
+@bp.get("/prospects")
+def index() -> str:
+    u = user()
+    q = request.args.get("q", "").strip()[:200]
+    query = select(Prospect).where(Prospect.team_id == u.team_id)
+    mine = owner_filter(u)
+    if mine is not None:
+        query = query.where(or_(Prospect.owner_id == mine, Prospect.owner_id.is_(None)))
+    if q:
+        like = f"%{q.replace('%', '').replace('_', '')}%"
+        query = query.where(
+            or_(
+                Prospect.email.ilike(like),
+                Prospect.first_name.ilike(like),
+                Prospect.last_name.ilike(like),
+                Prospect.company.ilike(like),
+            )
+        )
+    rows = list(db().scalars(query.order_by(Prospect.id.desc()).limit(100)))
+    return render_template("prospects.html", prospects=rows, q=q)
+
+
+@bp.get("/prospects/<int:prospect_id>")
+def show(prospect_id: int) -> str:
+    prospect = visible_prospect(prospect_id)
+    session = db()
+    events = list(
+        session.scalars(
+            select(Event)
+            .where(Event.prospect_id == prospect.id)
+            .order_by(Event.at.desc(), Event.id.desc())
+            .limit(TIMELINE_LIMIT)
+        )
+    )
+    enrollments = list(
+        session.scalars(
+            select(Enrollment)
+            .where(Enrollment.prospect_id == prospect.id)
+            .order_by(Enrollment.created_at.desc(), Enrollment.id.desc())
+        )
+    )
+    sequences = {
+        s.id: s
+        for s in session.scalars(
+            select(Sequence).where(Sequence.id.in_({e.sequence_id for e in enrollments}))
+        )
+    }
+    tasks = list(
+        session.scalars(
+            select(Task)
+            .where(Task.prospect_id == prospect.id, Task.status == "open")
+            .order_by(Task.due_at)
+        )
+    )
+    return render_template(
+        "prospect.html",
+        prospect=prospect,
+        brief=brief(events, now()),
+        items=timeline(events),
+        enrollments=enrollments,
+        live=[e for e in enrollments if e.status in LIVE],
+        sequences=sequences,
+        tasks=tasks,
+        outcomes=CALL_OUTCOMES,
+        link_label=link_label,
+    )
+
+
+def _back(prospect_id: int) -> WerkzeugResponse:
+    default = url_for("prospects.show", prospect_id=prospect_id)
+    return redirect(safe_next(request.form.get("next"), default))
+
+
+@bp.post("/prospects/<int:prospect_id>/enrollments/<int:enrollment_id>/<action>")
+def enrollment_action(prospect_id: int, enrollment_id: int, action: str) -> WerkzeugResponse:
+    prospect = visible_prospect(prospect_id)
+    enrollment = db().get(Enrollment, enrollment_id)
+    if enrollment is None or enrollment.prospect_id != prospect.id:
+        abort(404)
+    actions = {"pause": pause, "resume": resume, "unenroll": unenroll}
+    if action not in actions:
+        abort(404)
+    try:
+        actions[action](db(), enrollment, now())
+    except InvalidTransition as exc:
+        db().rollback()
+        flash(str(exc), "error")
+        return _back(prospect.id)
+    db().commit()
+    flash(f"Enrollment {action}d." if action != "unenroll" else "Unenrolled.", "ok")
+    return _back(prospect.id)
+
+
+@bp.post("/prospects/<int:prospect_id>/convert")
+def convert(prospect_id: int) -> WerkzeugResponse:
+    prospect = visible_prospect(prospect_id)
+    session = db()
+    at = now()
+    stopped = stop_prospect(session, prospect.id, EnrollmentStatus.CONVERTED, at, "conversion")
+    mark_prospect(session, prospect.id, ProspectStatus.CONVERTED, at)
+    record(session, "conversion", at, prospect_id=prospect.id, stopped=stopped, user_id=user().id)
+    session.commit()
+    flash("Marked converted; every sequence for this prospect has stopped.", "ok")
+    return _back(prospect.id)
+
+
+@bp.post("/prospects/<int:prospect_id>/calls")
+def call(prospect_id: int) -> WerkzeugResponse:
+    prospect = visible_prospect(prospect_id)
+    try:
+        log_call(
+            db(),
+            prospect.id,
+            now(),
+            request.form.get("outcome"),
+            request.form.get("notes", ""),
+            user_id=user().id,
+        )
+    except ValidationError as exc:
+        db().rollback()
+        flash(exc.message, "error")
+        return _back(prospect.id)
+    db().commit()
+    flash("Call logged.", "ok")
+    return _back(prospect.id)

@@ -1,0 +1,85 @@
+"""The manager's report: follow-up discipline per rep over a chosen period, as a page and a CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask import Blueprint, Response, render_template, request
+
+from sequences.reports import RepReport, rep_report
+
+from ..db import db
+from .helpers import manager_only, now, protect, user
+
+bp = Blueprint("report", __name__)
+protect(bp)
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+def period() -> tuple[date, date, str | None]:
+    """The [start, end] days asked for (inclusive), the last 30 days by default."""
+    today = now().date()
+    error = None
+    try:
+        end = date.fromisoformat(request.args.get("end") or today.isoformat())
+        start = date.fromisoformat(
+            request.args.get("start") or (end - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+        )
+    except ValueError:
+        end, start = today, today - timedelta(days=DEFAULT_DAYS - 1)
+        error = "Dates must look like 2026-01-31; showing the last 30 days."
+    if start > end:
+        start, end = end, start
+    if (end - start).days >= MAX_DAYS:
+        start = end - timedelta(days=MAX_DAYS - 1)
+        error = f"At most {MAX_DAYS} days at once."
+    return start, end, error
+
+
+def _rows(start: date, end: date) -> list[RepReport]:
+    begin = datetime.combine(start, time.min, tzinfo=UTC)
+    finish = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    return rep_report(db(), user().team_id, begin, finish)
+
+
+@bp.get("/report")
+@manager_only
+def index() -> str:
+    start, end, error = period()
+    reps = _rows(start, end)
+    most = max((r.touches_per_prospect for r in reps), default=0.0)
+    return render_template(
+        "report.html", reps=reps, start=start, end=end, error=error, most=max(most, 1.0)
+    )
+
+
+def _cell(value: object) -> object:
+    """Text a spreadsheet would run as a formula is quoted (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@bp.get("/report.csv")
+@manager_only
+def export() -> Response:
+    start, end, _error = period()
+    reps = _rows(start, end)
+    out = io.StringIO()
+    columns = list(RepReport(0, "").row())
+    writer = csv.DictWriter(out, fieldnames=["period_start", "period_end", *columns])
+    writer.writeheader()
+    for rep in reps:
+        row = {k: _cell(v) for k, v in rep.row().items()}
+        writer.writerow({"period_start": start, "period_end": end, **row})
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="followup-report-{start}-{end}.csv"'
+        },
+    )

@@ -1,0 +1,415 @@
+"""Sequences: list, create and edit with a live preview, enroll (search or CSV), per-step stats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, or_, select
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from sequences.compose import TrackingUrls, compose
+from sequences.definitions import create_sequence, update_sequence
+from sequences.enrollment import EnrollmentRefused, enroll
+from sequences.errors import Conflict, ValidationError
+from sequences.models import Enrollment, EnrollmentStatus, Prospect, Sequence, Step
+from sequences.prospects import TEXT_FIELDS, normalise_email, upsert_prospect
+from sequences.rendering import RenderError, validate
+from sequences.reports import StepStats, step_stats
+from sequences.schedule import DAY_NAMES
+
+from ..db import db, rt
+from .helpers import can_see, now, owner_filter, protect, user
+
+bp = Blueprint("sequences_ui", __name__, url_prefix="/sequences")
+protect(bp)
+
+STEP_FIELDS = ("type", "delay", "business_days", "subject", "body_html", "body_text", "notes")
+MAX_CSV_ROWS = 10_000
+CSV_COLUMNS = {"email", "timezone", *TEXT_FIELDS}
+# No message has this id, so the preview's unsubscribe link leads nowhere.
+PREVIEW_TOKEN_ID = "0" * 32
+
+
+def _sequence(sequence_id: int) -> Sequence:
+    sequence = db().get(Sequence, sequence_id)
+    if sequence is None or sequence.team_id != user().team_id:
+        abort(404)
+    return sequence
+
+
+def form_to_definition(form: Any) -> dict[str, Any]:
+    """The editor's form as a definition for definitions.create/update_sequence."""
+    data: dict[str, Any] = {"name": form.get("name", ""), "timezone": form.get("timezone") or "UTC"}
+    days = form.getlist("window_days")
+    if days:
+        data["send_window"] = {
+            "days": days,
+            "start": form.get("window_start") or "00:00",
+            "end": form.get("window_end") or "23:59",
+        }
+    else:
+        data["send_window"] = None
+    columns = {name: form.getlist(f"step_{name}") for name in (*STEP_FIELDS, "options")}
+    steps = []
+    for i, step_type in enumerate(columns["type"]):
+        step: dict[str, Any] = {"type": step_type, "delay": columns["delay"][i].strip() or "PT0S"}
+
+        def col(name: str, i: int = i) -> str:
+            values = columns[name]
+            return values[i] if i < len(values) else ""
+
+        step["business_days"] = col("business_days") == "yes"
+        if step_type == "email":
+            step["subject"] = col("subject")
+            step["body_html"] = col("body_html")
+            if col("body_text").strip():
+                step["body_text"] = col("body_text")
+        elif col("subject").strip():
+            step["title"] = col("subject").strip()
+        if col("notes").strip():
+            step["notes"] = col("notes")
+        raw = col("options").strip()
+        if raw:
+            try:
+                step["options"] = json.loads(raw)
+            except ValueError:
+                raise ValidationError(
+                    f"steps[{i}].options: not valid JSON", field=f"steps[{i}].options"
+                ) from None
+        steps.append(step)
+    data["steps"] = steps
+    return data
+
+
+def _editor_steps(sequence: Sequence | None) -> list[dict[str, Any]]:
+    if sequence is None:
+        return [{"type": "email", "delay": "PT0S", "business_days": False}]
+    return [_step_view(s) for s in sequence.steps]
+
+
+def _step_view(s: Step) -> dict[str, Any]:
+    return {
+        "type": s.type,
+        "delay": s.delay,
+        "business_days": s.business_days,
+        "subject": s.subject or "",
+        "body_html": s.body_html or "",
+        "body_text": s.body_text or "",
+        "notes": s.notes or "",
+        "options": json.dumps(s.options) if s.options else "",
+    }
+
+
+def _form_steps(form: Any) -> list[dict[str, Any]]:
+    columns = {name: form.getlist(f"step_{name}") for name in (*STEP_FIELDS, "options")}
+    out = []
+    for i in range(len(columns["type"])):
+        row = {n: (columns[n][i] if i < len(columns[n]) else "") for n in columns}
+        row["business_days"] = row["business_days"] == "yes"
+        out.append(row)
+    return out
+
+
+def _preview_prospects() -> list[Prospect]:
+    u = user()
+    query = select(Prospect).where(Prospect.team_id == u.team_id)
+    mine = owner_filter(u)
+    if mine is not None:
+        query = query.where(or_(Prospect.owner_id == mine, Prospect.owner_id.is_(None)))
+    return list(db().scalars(query.order_by(Prospect.id.desc()).limit(100)))
+
+
+def _editor(sequence: Sequence | None, **extra: Any) -> str:
+    window = (sequence.send_window if sequence else None) or {}
+    values = {
+        "name": sequence.name if sequence else "",
+        "timezone": sequence.timezone if sequence else "UTC",
+        "window_days": [
+            DAY_NAMES[d] if isinstance(d, int) else str(d)[:3] for d in window.get("days", [])
+        ],
+        "window_start": window.get("start", "08:00"),
+        "window_end": window.get("end", "17:00"),
+    }
+    context: dict[str, Any] = {
+        "sequence": sequence,
+        "values": values,
+        "steps": _editor_steps(sequence),
+        "day_names": DAY_NAMES,
+        "prospects": _preview_prospects(),
+        "error": None,
+    }
+    context.update(extra)
+    return render_template("sequence_edit.html", **context)
+
+
+@bp.get("")
+def index() -> str:
+    u = user()
+    sequences = list(
+        db().scalars(select(Sequence).where(Sequence.team_id == u.team_id).order_by(Sequence.id))
+    )
+    active: dict[int, int] = {
+        sequence_id: count
+        for sequence_id, count in db().execute(
+            select(Enrollment.sequence_id, func.count())
+            .where(
+                Enrollment.sequence_id.in_([s.id for s in sequences]),
+                Enrollment.status == EnrollmentStatus.ACTIVE,
+            )
+            .group_by(Enrollment.sequence_id)
+        )
+    }
+    return render_template("sequences.html", sequences=sequences, active=active)
+
+
+@bp.get("/new")
+def new() -> str:
+    return _editor(None)
+
+
+@bp.post("/new")
+def create() -> WerkzeugResponse | tuple[str, int]:
+    return _save(None)
+
+
+@bp.get("/<int:sequence_id>/edit")
+def edit(sequence_id: int) -> str:
+    return _editor(_sequence(sequence_id))
+
+
+@bp.post("/<int:sequence_id>/edit")
+def save(sequence_id: int) -> WerkzeugResponse | tuple[str, int]:
+    return _save(_sequence(sequence_id))
+
+
+def _save(sequence: Sequence | None) -> WerkzeugResponse | tuple[str, int]:
+    u = user()
+    try:
+        data = form_to_definition(request.form)
+        if sequence is None:
+            sequence = create_sequence(db(), u.team_id, u.id, data, now())
+        else:
+            update_sequence(db(), sequence, data)
+    except ValidationError as exc:
+        db().rollback()
+        form = request.form
+        values = {
+            "name": form.get("name", ""),
+            "timezone": form.get("timezone", "UTC"),
+            "window_days": form.getlist("window_days"),
+            "window_start": form.get("window_start", ""),
+            "window_end": form.get("window_end", ""),
+        }
+        problems = exc.details or [{"field": exc.field, "message": exc.message}]
+        return _editor(
+            sequence if sequence is not None and sequence.id else None,
+            values=values,
+            steps=_form_steps(form),
+            error=exc.message,
+            problems=problems,
+        ), 422
+    db().commit()
+    flash("Sequence saved.", "ok")
+    return redirect(url_for("sequences_ui.show", sequence_id=sequence.id))
+
+
+@bp.post("/preview")
+def preview() -> str:
+    """The step rendered for one prospect, without tracking: a preview never counts as an open."""
+    u = user()
+    prospect: Any = None
+    raw_id = request.form.get("prospect_id", "")
+    if raw_id.isdigit():
+        found = db().get(Prospect, int(raw_id))
+        if found is not None and found.team_id == u.team_id and can_see(u, found):
+            prospect = found
+    if prospect is None:
+        prospect = Prospect(email="jane@example.com", first_name="Jane", company="Example Inc")
+    subject = request.form.get("subject", "")
+    body_html = request.form.get("body_html", "")
+    body_text = request.form.get("body_text", "") or None
+    problems = [
+        f"{p.field}" + (f" line {p.line}" if p.line else "") + f": {p.message}"
+        for field_name, source in (
+            ("subject", subject),
+            ("body_html", body_html),
+            ("body_text", body_text),
+        )
+        for p in validate(field_name, source)
+    ]
+    if problems:
+        return render_template("_preview.html", error="; ".join(problems))
+    settings = rt().settings
+    urls = TrackingUrls(settings.base_url, settings.secret_keys, settings.mail_domain)
+    sender = {
+        "name": u.name or settings.default_from_name,
+        "email": settings.default_from_email,
+        "signature": u.signature,
+        "first_name": (u.name.split()[0] if u.name else settings.default_from_name),
+    }
+    try:
+        composed = compose(
+            subject_template=subject,
+            html_template=body_html or "<p></p>",
+            text_template=body_text,
+            prospect=prospect,
+            sender=sender,
+            token_id=PREVIEW_TOKEN_ID,
+            urls=urls,
+            track=False,
+        )
+    except RenderError as exc:
+        return render_template("_preview.html", error=str(exc))
+    return render_template("_preview.html", composed=composed, prospect=prospect, error=None)
+
+
+@bp.get("/<int:sequence_id>")
+def show(sequence_id: int) -> str:
+    sequence = _sequence(sequence_id)
+    stats = step_stats(db(), sequence.id)
+    by_position: dict[int, list[StepStats]] = {}
+    for s in stats:
+        by_position.setdefault(s.position, []).append(s)
+    counts: dict[str, int] = {
+        status: count
+        for status, count in db().execute(
+            select(Enrollment.status, func.count())
+            .where(Enrollment.sequence_id == sequence.id)
+            .group_by(Enrollment.status)
+        )
+    }
+    return render_template(
+        "sequence.html", sequence=sequence, by_position=by_position, counts=counts
+    )
+
+
+# Enrolling
+
+
+@dataclass
+class EnrollSummary:
+    created: int = 0
+    updated: int = 0
+    enrolled: int = 0
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (row, email, reason)
+
+
+def _search(q: str) -> list[Prospect]:
+    u = user()
+    query = select(Prospect).where(Prospect.team_id == u.team_id)
+    mine = owner_filter(u)
+    if mine is not None:
+        query = query.where(or_(Prospect.owner_id == mine, Prospect.owner_id.is_(None)))
+    if q:
+        like = f"%{q.replace('%', '').replace('_', '')}%"
+        query = query.where(
+            or_(
+                Prospect.email.ilike(like),
+                Prospect.first_name.ilike(like),
+                Prospect.last_name.ilike(like),
+                Prospect.company.ilike(like),
+            )
+        )
+    return list(db().scalars(query.order_by(Prospect.id.desc()).limit(50)))
+
+
+@bp.get("/<int:sequence_id>/enroll")
+def enroll_page(sequence_id: int) -> str:
+    sequence = _sequence(sequence_id)
+    q = request.args.get("q", "").strip()[:200]
+    return render_template("enroll.html", sequence=sequence, q=q, results=_search(q), summary=None)
+
+
+def _enroll_one(sequence: Sequence, prospect: Prospect, summary: EnrollSummary, row: str) -> None:
+    try:
+        with db().begin_nested():
+            enroll(db(), prospect, sequence, now())
+        summary.enrolled += 1
+    except EnrollmentRefused as exc:
+        summary.problems.append((row, prospect.email, str(exc)))
+
+
+@bp.post("/<int:sequence_id>/enroll")
+def enroll_selected(sequence_id: int) -> str:
+    sequence = _sequence(sequence_id)
+    u = user()
+    summary = EnrollSummary()
+    for raw in request.form.getlist("prospect_id")[:1000]:
+        prospect = db().get(Prospect, int(raw)) if raw.isdigit() else None
+        if prospect is None or prospect.team_id != u.team_id or not can_see(u, prospect):
+            summary.problems.append(("-", raw, "no such prospect"))
+            continue
+        _enroll_one(sequence, prospect, summary, "-")
+    db().commit()
+    return render_template("enroll.html", sequence=sequence, q="", results=[], summary=summary)
+
+
+def read_csv(raw: bytes) -> tuple[list[dict[str, str]], str | None]:
+    """Rows keyed by lower-case header, or an error message for a file we cannot read."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], "The file is not UTF-8 text; export it as CSV UTF-8."
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        headers = [h.strip().lower() for h in (reader.fieldnames or [])]
+        if "email" not in headers:
+            return [], "The first line must name the columns, one of them 'email'."
+        rows = []
+        for i, row in enumerate(reader):
+            if i >= MAX_CSV_ROWS:
+                return [], f"At most {MAX_CSV_ROWS} rows per file."
+            rows.append(
+                {
+                    (k or "").strip().lower(): (v if isinstance(v, str) else "").strip()
+                    for k, v in row.items()
+                    if k is not None
+                }
+            )
+    except csv.Error as exc:
+        return [], f"Not a CSV file we can read: {exc}"
+    return rows, None
+
+
+@bp.post("/<int:sequence_id>/enroll/csv")
+def enroll_csv(sequence_id: int) -> str | tuple[str, int]:
+    sequence = _sequence(sequence_id)
+    u = user()
+    upload = request.files.get("file")
+    rows, error = read_csv(upload.read() if upload else b"")
+    if error:
+        return render_template(
+            "enroll.html", sequence=sequence, q="", results=[], summary=None, error=error
+        ), 422
+    summary = EnrollSummary()
+    for number, row in enumerate(rows, start=2):  # line 1 is the header
+        data: dict[str, Any] = {k: v for k, v in row.items() if k in CSV_COLUMNS and v}
+        extra = {k: v for k, v in row.items() if k not in CSV_COLUMNS and k and v}
+        if extra:
+            data["fields"] = extra
+        try:
+            existing = db().scalar(
+                select(Prospect).where(
+                    Prospect.team_id == u.team_id,
+                    Prospect.email == normalise_email(data.get("email")),
+                )
+            )
+            if existing is not None and not can_see(u, existing):
+                # Another rep's prospect: neither changed nor enrolled by this upload.
+                summary.problems.append((str(number), existing.email, "belongs to another rep"))
+                continue
+            with db().begin_nested():
+                prospect, created = upsert_prospect(db(), u.team_id, data, now(), owner_id=u.id)
+        except (ValidationError, Conflict) as exc:
+            summary.problems.append((str(number), row.get("email", ""), str(exc)))
+            continue
+        summary.created += int(created)
+        summary.updated += int(not created)
+        _enroll_one(sequence, prospect, summary, str(number))
+    db().commit()
+    return render_template("enroll.html", sequence=sequence, q="", results=[], summary=summary)
