@@ -25,15 +25,22 @@ def event_json(e: Event) -> dict[str, Any]:
 
 
 def summarize(events: list[Event]) -> dict[str, Any]:
-    """Human opens and clicks apart from machine ones; first and last human open."""
-    human_opens = [e for e in events if e.type == "open" and e.verdict == "human"]
-    human_clicks = [e for e in events if e.type == "click" and e.verdict == "human"]
+    """Human opens and clicks apart from machine ones; first and last human open.
+
+    Every raw hit is an event, but a repeat (the same hit again within seconds) counts once.
+    """
+    counted = [e for e in events if not (e.data or {}).get("repeat")]
+    human_opens = [e for e in counted if e.type == "open" and e.verdict == "human"]
+    human_clicks = [e for e in counted if e.type == "click" and e.verdict == "human"]
+    documents = [e for e in counted if e.type == "document_viewed" and e.verdict == "human"]
     return {
         "sent": sum(1 for e in events if e.type == "sent"),
         "opens": len(human_opens),
         "clicks": len(human_clicks),
-        "machine_opens": sum(1 for e in events if e.type == "open" and e.verdict == "machine"),
-        "machine_clicks": sum(1 for e in events if e.type == "click" and e.verdict == "machine"),
+        "inferred_opens": sum(1 for e in human_opens if e.reason == "inferred"),
+        "machine_opens": sum(1 for e in counted if e.type == "open" and e.verdict == "machine"),
+        "machine_clicks": sum(1 for e in counted if e.type == "click" and e.verdict == "machine"),
+        "documents_viewed": len(documents),
         "replies": sum(1 for e in events if e.type == "reply"),
         "first_open_at": min((e.at for e in human_opens), default=None),
         "last_open_at": max((e.at for e in human_opens), default=None),

@@ -39,6 +39,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(track.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    from . import api_documents
+
+    app.register_blueprint(api_documents.bp)
     from . import web  # the rep's workspace pages
 
     web.init_app(app)
