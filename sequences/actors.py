@@ -35,4 +35,3 @@ def send_step(enrollment_id: int, position: int) -> None:
 
 def enqueue_step(enrollment_id: int, position: int) -> None:
     send_step.send(enrollment_id, position)
-
