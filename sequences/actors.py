@@ -7,7 +7,7 @@ from functools import partial
 import dramatiq
 
 from . import broker as _broker  # noqa: F401  (sets the broker before actors are declared)
-from . import runtime
+from . import runtime, scheduler, webhooks
 from .sending import DeliveryProbe, run_step
 from .sink import was_delivered
 
@@ -35,3 +35,24 @@ def send_step(enrollment_id: int, position: int) -> None:
 
 def enqueue_step(enrollment_id: int, position: int) -> None:
     send_step.send(enrollment_id, position)
+
+
+# Webhook POSTs have their own queue, so a slow endpoint never sits in front of a send; run
+# `followup worker --queues webhooks` apart to keep them off the send workers' threads too.
+# Retries live in the database (webhooks.deliver schedules them), so the broker retries only
+# unexpected errors such as a database restart.
+@dramatiq.actor(queue_name="webhooks", max_retries=3, min_backoff=5_000, time_limit=60_000)
+def deliver_webhook(delivery_id: int) -> None:
+    """Make one attempt at a webhook delivery (idempotent: a duplicate does nothing twice)."""
+    webhooks.deliver(runtime.get(), delivery_id)
+
+
+def enqueue_delivery(delivery_id: int) -> None:
+    deliver_webhook.send(delivery_id)
+
+
+def dispatch_webhooks(rt: runtime.Runtime) -> int:
+    return webhooks.dispatch(rt, enqueue_delivery)
+
+
+scheduler.hooks.append(dispatch_webhooks)

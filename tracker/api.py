@@ -9,7 +9,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
 from sequences.accounts import user_for_key
-from sequences.activity import activity
+from sequences.activity import activity, event_json
 from sequences.definitions import create_sequence, sequence_json, update_sequence
 from sequences.enrollment import (
     EnrollmentRefused,
@@ -35,7 +35,8 @@ from sequences.models import (
 from sequences.prospects import clean_prospect_data, create_prospect, prospect_json
 
 from .db import db, rt
-from .errors import json_error
+from .errors import json_error, request_json
+from .pagination import paginate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -70,10 +71,7 @@ def _conflict(exc: Conflict) -> Response:
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError("body must be a JSON object (Content-Type: application/json)")
-    return data
+    return request_json()
 
 
 def _now() -> datetime:
@@ -143,23 +141,10 @@ def prospects_create() -> tuple[Response, int]:
 @bp.get("/prospects")
 def prospects_list() -> Response:
     user = _user()
-    try:
-        after = int(request.args.get("cursor", 0))
-        limit = min(max(int(request.args.get("limit", 50)), 1), 200)
-    except ValueError:
-        raise ValidationError("cursor and limit must be whole numbers", field="cursor") from None
-    query = select(Prospect).where(Prospect.team_id == user.team_id, Prospect.id > after)
+    query = select(Prospect).where(Prospect.team_id == user.team_id)
     if not user.is_manager:
         query = query.where((Prospect.owner_id == user.id) | Prospect.owner_id.is_(None))
-    rows = list(db().scalars(query.order_by(Prospect.id).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return jsonify(
-        {
-            "items": [prospect_json(p) for p in rows],
-            "next_cursor": str(rows[-1].id) if more and rows else None,
-        }
-    )
+    return jsonify(paginate(db(), query, Prospect.id, prospect_json))
 
 
 @bp.get("/prospects/<int:prospect_id>")
@@ -254,10 +239,8 @@ def sequences_create() -> tuple[Response, int]:
 
 @bp.get("/sequences")
 def sequences_list() -> Response:
-    rows = db().scalars(
-        select(Sequence).where(Sequence.team_id == _user().team_id).order_by(Sequence.id)
-    )
-    return jsonify({"items": [sequence_json(s) for s in rows], "next_cursor": None})
+    query = select(Sequence).where(Sequence.team_id == _user().team_id)
+    return jsonify(paginate(db(), query, Sequence.id, sequence_json))
 
 
 @bp.get("/sequences/<int:sequence_id>")
@@ -292,6 +275,61 @@ def enrollments_create() -> tuple[Response, int]:
         return json_error(409, str(exc), "prospect_id"), 409
     db().commit()
     return _created(enrollment_json(enrollment))
+
+
+def _visible_prospects() -> Any:
+    """The ids of prospects this user may see, as a subquery (see `_prospect`)."""
+    user = _user()
+    query = select(Prospect.id).where(Prospect.team_id == user.team_id)
+    if not user.is_manager:
+        query = query.where((Prospect.owner_id == user.id) | Prospect.owner_id.is_(None))
+    return query
+
+
+def _id_arg(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or int(raw) > 2**31 - 1:
+        raise ValidationError(f"{name}: an id", field=name)
+    return int(raw)
+
+
+@bp.get("/enrollments")
+def enrollments_list() -> Response:
+    """Enrollments of visible prospects, oldest first; filter by prospect, sequence, status."""
+    query = select(Enrollment).where(Enrollment.prospect_id.in_(_visible_prospects()))
+    for name, column in (
+        ("prospect_id", Enrollment.prospect_id),
+        ("sequence_id", Enrollment.sequence_id),
+    ):
+        value = _id_arg(name)
+        if value is not None:
+            query = query.where(column == value)
+    status = request.args.get("status")
+    if status:
+        if status not in set(EnrollmentStatus):
+            raise ValidationError(f"status: one of {', '.join(EnrollmentStatus)}", field="status")
+        query = query.where(Enrollment.status == status)
+    return jsonify(paginate(db(), query, Enrollment.id, enrollment_json))
+
+
+@bp.get("/events")
+def events_list() -> Response:
+    """The event feed of visible prospects, oldest first: poll with the last next_cursor.
+
+    Filter with ?prospect_id= (one prospect's timeline, page by page) and ?type=.
+    """
+    query = select(Event).where(Event.prospect_id.in_(_visible_prospects()))
+    prospect_id = _id_arg("prospect_id")
+    if prospect_id is not None:
+        query = query.where(Event.prospect_id == prospect_id)
+    type_ = request.args.get("type")
+    if type_:
+        if len(type_) > 30:
+            raise ValidationError("type: an event type such as open or click", field="type")
+        query = query.where(Event.type == type_)
+    return jsonify(paginate(db(), query, Event.id, event_json))
 
 
 @bp.get("/enrollments/<int:enrollment_id>")

@@ -1,0 +1,417 @@
+"""Outgoing webhooks against a real local HTTP server: signed, retried with backoff, never lost."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import func, select
+
+from sequences import runtime, webhooks
+from sequences.actors import deliver_webhook, dispatch_webhooks
+from sequences.clock import FrozenClock
+from sequences.enrollment import record
+from sequences.models import WebhookDelivery
+from sequences.webhooks import dispatch, verify
+
+from .conftest import Cast, Sink
+from .test_slice import BROWSER, create_slice, send_due
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A real HTTP server that records each POST and can fail the first N, or hang."""
+
+    url: str
+    requests: list[Received] = field(default_factory=list)
+    fail_first: int = 0
+    status: int = 200
+    fail_status: int = 500
+    delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with state.lock:
+                state.requests.append(Received(self.path, dict(self.headers), body))
+                failing = len(state.requests) <= state.fail_first
+            if state.delay:
+                time.sleep(state.delay)  # a slow endpoint, not synchronisation
+            self.send_response(state.fail_status if failing else state.status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/followup?src=test"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def register(client: Any, cast: Cast, url: str, events: list[str], **extra: Any) -> dict[str, Any]:
+    response = client.post(
+        "/api/v1/webhooks", json={"url": url, "events": events, **extra}, headers=cast.auth()
+    )
+    assert response.status_code == 201, response.json
+    return dict(response.json)
+
+
+def new_prospect(client: Any, cast: Cast, email: str, key: str | None = None) -> int:
+    response = client.post("/api/v1/prospects", json={"email": email}, headers=cast.auth(key))
+    assert response.status_code == 201, response.json
+    return int(response.json["id"])
+
+
+def deliver_due(rt: runtime.Runtime, broker: Any) -> int:
+    """What the scheduler's hook and the worker do, in this process."""
+    count = dispatch_webhooks(rt)
+    broker.join("webhooks", fail_fast=True)
+    return count
+
+
+def deliveries(rt: runtime.Runtime) -> list[WebhookDelivery]:
+    with rt.sessions() as s:
+        return list(s.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)))
+
+
+def test_conversion_is_posted_signed_to_the_registered_url(
+    client: Any, cast: Cast, rt: runtime.Runtime, receiver: Receiver, stub_worker: Any
+) -> None:
+    hook = register(client, cast, receiver.url, ["conversion", "reply"])
+    assert hook["secret"].startswith("whsec_") and hook["events"] == ["reply", "conversion"]
+    assert "secret" not in client.get(f"/api/v1/webhooks/{hook['id']}", headers=cast.auth()).json
+    prospect_id = new_prospect(client, cast, "zed@prospect.example")
+    client.post(f"/api/v1/prospects/{prospect_id}/conversion", headers=cast.auth())
+
+    assert deliver_due(rt, stub_worker) == 1
+    [got] = receiver.requests
+    assert got.path == "/hooks/followup?src=test"
+    assert got.headers["Content-Type"] == "application/json"
+    assert got.headers["X-Followup-Event"] == "conversion"
+    now = int(rt.clock.now().timestamp())
+    assert verify(hook["secret"], got.headers["X-Followup-Signature"], got.body, now)
+    assert not verify(hook["secret"], got.headers["X-Followup-Signature"], got.body + b" ", now)
+    assert not verify("whsec_other", got.headers["X-Followup-Signature"], got.body, now)
+    assert not verify(hook["secret"], got.headers["X-Followup-Signature"], got.body, now + 3600)
+    assert got.json["type"] == "conversion"
+    assert got.json["prospect"]["email"] == "zed@prospect.example"
+    assert got.json["id"] == int(got.headers["X-Followup-Delivery"])
+
+    listed = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=cast.auth()).json
+    [row] = listed["items"]
+    assert row["status"] == "delivered" and row["attempts"] == 1
+    assert row["last_status_code"] == 200 and row["event_type"] == "conversion"
+    assert deliver_due(rt, stub_worker) == 0 and len(receiver.requests) == 1
+
+
+def test_a_human_open_reaches_the_webhook_end_to_end(
+    client: Any,
+    cast: Cast,
+    rt: runtime.Runtime,
+    clock: FrozenClock,
+    smtp_sink: Sink,
+    stub_worker: Any,
+    receiver: Receiver,
+) -> None:
+    register(client, cast, receiver.url, ["open", "click", "sent"])
+    create_slice(client, cast)
+    send_due(rt, stub_worker)
+    html = smtp_sink.messages()[0].message.get_body(("html",)).get_content()
+    pixel = re.search(r'src="(http://track\.example\.test/o/[^"]+\.gif)"', html).group(1)  # type: ignore[union-attr]
+    clock.advance(minutes=3)
+    assert client.get(urlsplit(pixel).path, headers={"User-Agent": BROWSER}).status_code == 200
+    # The pixel only wrote rows: nothing has been POSTed until the worker runs.
+    assert receiver.requests == []
+
+    assert deliver_due(rt, stub_worker) == 2
+    by_type = {r.json["type"]: r.json for r in receiver.requests}
+    assert set(by_type) == {"sent", "open"}
+    assert by_type["open"]["event"]["verdict"] == "human"
+    assert by_type["open"]["prospect"]["email"] == "zoe@prospect.example"
+
+
+def test_a_failing_endpoint_is_retried_with_exponential_backoff(
+    client: Any,
+    cast: Cast,
+    rt: runtime.Runtime,
+    clock: FrozenClock,
+    receiver: Receiver,
+    stub_worker: Any,
+) -> None:
+    receiver.fail_first = 2
+    register(client, cast, receiver.url, ["conversion"])
+    prospect_id = new_prospect(client, cast, "retry@prospect.example")
+    client.post(f"/api/v1/prospects/{prospect_id}/conversion", headers=cast.auth())
+
+    assert deliver_due(rt, stub_worker) == 1
+    [first] = deliveries(rt)
+    assert (first.status, first.attempts, first.last_status_code) == ("pending", 1, 500)
+    wait1 = first.next_attempt_at - clock.now()  # type: ignore[operator]
+    assert 24 <= wait1.total_seconds() <= 36  # 30 s +-20%
+    assert deliver_due(rt, stub_worker) == 0  # not due yet
+
+    clock.advance(seconds=40)
+    assert deliver_due(rt, stub_worker) == 1
+    [second] = deliveries(rt)
+    assert (second.status, second.attempts) == ("pending", 2)
+    wait2 = second.next_attempt_at - clock.now()  # type: ignore[operator]
+    assert 48 <= wait2.total_seconds() <= 72  # doubled
+
+    clock.advance(seconds=80)
+    assert deliver_due(rt, stub_worker) == 1
+    [done] = deliveries(rt)
+    assert (done.status, done.attempts, done.last_error) == ("delivered", 3, None)
+    attempts = [r.headers["X-Followup-Attempt"] for r in receiver.requests]
+    assert attempts == ["1", "2", "3"]
+    assert len({r.headers["X-Followup-Delivery"] for r in receiver.requests}) == 1
+
+
+def test_gives_up_after_max_attempts_and_can_be_retried_by_hand(
+    client: Any,
+    cast: Cast,
+    rt: runtime.Runtime,
+    clock: FrozenClock,
+    receiver: Receiver,
+    stub_worker: Any,
+) -> None:
+    receiver.fail_first = 10_000
+    hook = register(client, cast, receiver.url, ["conversion"])
+    prospect_id = new_prospect(client, cast, "never@prospect.example")
+    client.post(f"/api/v1/prospects/{prospect_id}/conversion", headers=cast.auth())
+    for _ in range(webhooks.MAX_ATTEMPTS + 2):
+        deliver_due(rt, stub_worker)
+        clock.advance(hours=2)
+    [row] = deliveries(rt)
+    assert (row.status, row.attempts) == ("failed", webhooks.MAX_ATTEMPTS)
+    assert len(receiver.requests) == webhooks.MAX_ATTEMPTS
+    failed = client.get(
+        f"/api/v1/webhooks/{hook['id']}/deliveries?status=failed", headers=cast.auth()
+    ).json["items"]
+    assert [d["id"] for d in failed] == [row.id] and "HTTP 500" in failed[0]["last_error"]
+
+    receiver.fail_first = 0
+    again = client.post(
+        f"/api/v1/webhooks/{hook['id']}/deliveries/{row.id}/retry", headers=cast.auth()
+    )
+    assert again.status_code == 200 and again.json["status"] == "pending"
+    assert deliver_due(rt, stub_worker) == 1
+    assert deliveries(rt)[0].status == "delivered"
+
+
+def test_a_lost_broker_message_is_found_again(
+    client: Any,
+    cast: Cast,
+    rt: runtime.Runtime,
+    clock: FrozenClock,
+    receiver: Receiver,
+    stub_worker: Any,
+) -> None:
+    register(client, cast, receiver.url, ["conversion"])
+    prospect_id = new_prospect(client, cast, "lost@prospect.example")
+    client.post(f"/api/v1/prospects/{prospect_id}/conversion", headers=cast.auth())
+    lost: list[int] = []
+    assert dispatch(rt, lost.append) == 1  # handed to a broker that then forgets it
+    assert deliver_due(rt, stub_worker) == 0  # not handed off twice at once
+    clock.advance(webhooks.REQUEUE_AFTER * 1.1)
+    assert deliver_due(rt, stub_worker) == 1
+    assert len(receiver.requests) == 1 and deliveries(rt)[0].status == "delivered"
+    # The lost message turning up late changes nothing.
+    deliver_webhook.send(lost[0])
+    stub_worker.join("webhooks", fail_fast=True)
+    assert len(receiver.requests) == 1
+
+
+def test_a_duplicate_message_while_in_flight_does_not_post_twice(
+    client: Any, cast: Cast, rt: runtime.Runtime, receiver: Receiver
+) -> None:
+    register(client, cast, receiver.url, ["conversion"])
+    prospect_id = new_prospect(client, cast, "dup@prospect.example")
+    client.post(f"/api/v1/prospects/{prospect_id}/conversion", headers=cast.auth())
+    [delivery] = deliveries(rt)
+    inner: list[str] = []
+
+    def post_and_redeliver(
+        url: str, body: bytes, headers: dict[str, str], timeout: float
+    ) -> tuple[int, str]:
+        inner.append(webhooks.deliver(rt, delivery.id))  # the duplicate arrives mid-POST
+        return webhooks.http_post(url, body, headers, timeout)
+
+    assert webhooks.deliver(rt, delivery.id, post=post_and_redeliver) == "delivered"
+    assert inner == ["pending"] and len(receiver.requests) == 1
+
+
+def test_a_slow_endpoint_times_out_and_is_retried_later(
+    client: Any, cast: Cast, rt: runtime.Runtime, receiver: Receiver
+) -> None:
+    receiver.delay = 1.0
+    register(client, cast, receiver.url, ["conversion"])
+    prospect_id = new_prospect(client, cast, "slow@prospect.example")
+    client.post(f"/api/v1/prospects/{prospect_id}/conversion", headers=cast.auth())
+    [delivery] = deliveries(rt)
+    assert webhooks.deliver(rt, delivery.id, timeout=0.2) == "pending"
+    [row] = deliveries(rt)
+    assert row.attempts == 1 and row.last_status_code is None
+    assert "timed out" in (row.last_error or "")
+
+
+def test_gone_disables_the_webhook(
+    client: Any, cast: Cast, rt: runtime.Runtime, receiver: Receiver
+) -> None:
+    receiver.status = 410
+    hook = register(client, cast, receiver.url, ["conversion"])
+    for email in ("a@prospect.example", "b@prospect.example"):
+        prospect_id = new_prospect(client, cast, email)
+        client.post(f"/api/v1/prospects/{prospect_id}/conversion", headers=cast.auth())
+    for delivery in deliveries(rt):  # one after the other
+        webhooks.deliver(rt, delivery.id)
+    assert len(receiver.requests) == 1  # the second is skipped once the first saw 410
+    assert sorted(d.status for d in deliveries(rt)) == ["failed", "skipped"]
+    got = client.get(f"/api/v1/webhooks/{hook['id']}", headers=cast.auth()).json
+    assert got["active"] is False and "410" in got["disabled_reason"]
+    # Re-enabled by hand, it hears about new events again.
+    client.patch(f"/api/v1/webhooks/{hook['id']}", json={"active": True}, headers=cast.auth())
+    assert client.get(f"/api/v1/webhooks/{hook['id']}", headers=cast.auth()).json["active"]
+
+
+def test_machine_opens_are_skipped_unless_asked_for(
+    client: Any, cast: Cast, rt: runtime.Runtime, receiver: Receiver, stub_worker: Any
+) -> None:
+    register(client, cast, receiver.url, ["open"])
+    register(client, cast, receiver.url + "&all=1", ["open"], include_machine=True)
+    prospect_id = new_prospect(client, cast, "bot@prospect.example")
+    with rt.sessions.begin() as s:
+        event = record(s, "open", rt.clock.now(), prospect_id=prospect_id)
+        event.verdict, event.reason = "machine", "apple_mpp"
+    deliver_due(rt, stub_worker)
+    assert [r.path for r in receiver.requests] == ["/hooks/followup?src=test&all=1"]
+    statuses = sorted(d.status for d in deliveries(rt))
+    assert statuses == ["delivered", "skipped"]
+
+
+def test_a_reps_webhook_hears_only_their_prospects_and_a_managers_all(
+    client: Any, cast: Cast, rt: runtime.Runtime, receiver: Receiver, stub_worker: Any
+) -> None:
+    register(client, cast, receiver.url + "&who=rep", ["conversion"])
+    managers = client.post(
+        "/api/v1/webhooks",
+        json={"url": receiver.url + "&who=manager", "events": ["conversion"]},
+        headers=cast.auth(cast.manager_key),
+    )
+    assert managers.status_code == 201
+    mine = new_prospect(client, cast, "mine@prospect.example")
+    theirs = new_prospect(client, cast, "theirs@prospect.example", cast.manager_key)
+    for prospect_id in (mine, theirs):
+        client.post(
+            f"/api/v1/prospects/{prospect_id}/conversion", headers=cast.auth(cast.manager_key)
+        )
+    deliver_due(rt, stub_worker)
+    heard = sorted((r.path.split("who=")[1], r.json["prospect"]["id"]) for r in receiver.requests)
+    assert heard == sorted([("manager", mine), ("manager", theirs), ("rep", mine)])
+    # A rep does not see the manager's webhook.
+    assert (
+        client.get(f"/api/v1/webhooks/{managers.json['id']}", headers=cast.auth()).status_code
+        == 404
+    )
+
+
+def test_the_delivery_row_commits_or_rolls_back_with_its_event(
+    client: Any, cast: Cast, rt: runtime.Runtime, receiver: Receiver
+) -> None:
+    register(client, cast, receiver.url, ["reply"])
+    prospect_id = new_prospect(client, cast, "tx@prospect.example")
+    with rt.sessions() as s:
+        record(s, "reply", rt.clock.now(), prospect_id=prospect_id)
+        s.flush()
+        assert s.scalar(select(func.count()).select_from(WebhookDelivery)) == 1
+        s.rollback()
+    assert deliveries(rt) == []
+    with rt.sessions.begin() as s:
+        record(s, "reply", rt.clock.now(), prospect_id=prospect_id)
+        record(s, "status_change", rt.clock.now(), prospect_id=prospect_id)  # not subscribable
+    assert [d.event_type for d in deliveries(rt)] == ["reply"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"events": ["open"]}, "url"),
+        ({"url": "ftp://example.com/x", "events": ["open"]}, "url"),
+        ({"url": "http://", "events": ["open"]}, "url"),
+        ({"url": "http://example.com:99999/", "events": ["open"]}, "url"),
+        ({"url": "http://example.com/"}, "events"),
+        ({"url": "http://example.com/", "events": []}, "events"),
+        ({"url": "http://example.com/", "events": ["opened"]}, "events"),
+        ({"url": "http://example.com/", "events": "open"}, "events"),
+        ({"url": "http://example.com/", "events": ["open"], "active": "yes"}, "active"),
+        ({"url": "http://example.com/", "events": ["open"], "secret": "mine"}, "secret"),
+    ],
+)
+def test_invalid_webhook_is_422_naming_the_field(
+    client: Any, cast: Cast, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/api/v1/webhooks", json=body, headers=cast.auth())
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["field"] == field
+
+
+def test_webhooks_and_deliveries_are_paginated_and_deletable(
+    client: Any, cast: Cast, rt: runtime.Runtime, receiver: Receiver
+) -> None:
+    ids = [register(client, cast, f"{receiver.url}&n={n}", ["reply"])["id"] for n in range(3)]
+    first = client.get("/api/v1/webhooks?limit=2", headers=cast.auth()).json
+    assert [w["id"] for w in first["items"]] == ids[:2] and first["next_cursor"]
+    rest = client.get(
+        f"/api/v1/webhooks?limit=2&cursor={first['next_cursor']}", headers=cast.auth()
+    ).json
+    assert [w["id"] for w in rest["items"]] == ids[2:] and rest["next_cursor"] is None
+
+    prospect_id = new_prospect(client, cast, "page@prospect.example")
+    with rt.sessions.begin() as s:
+        for _ in range(3):
+            record(s, "reply", rt.clock.now(), prospect_id=prospect_id)
+    page = client.get(f"/api/v1/webhooks/{ids[0]}/deliveries?limit=2", headers=cast.auth()).json
+    assert len(page["items"]) == 2 and page["items"][0]["id"] > page["items"][1]["id"]
+    more = client.get(
+        f"/api/v1/webhooks/{ids[0]}/deliveries?limit=2&cursor={page['next_cursor']}",
+        headers=cast.auth(),
+    ).json
+    assert len(more["items"]) == 1 and more["next_cursor"] is None
+    for bad in ("cursor=abc", "limit=-1", "status=lost"):
+        response = client.get(f"/api/v1/webhooks/{ids[0]}/deliveries?{bad}", headers=cast.auth())
+        assert response.status_code == 422 and response.json["error"]["field"] == bad.split("=")[0]
+
+    assert client.delete(f"/api/v1/webhooks/{ids[0]}", headers=cast.auth()).status_code == 204
+    assert client.get(f"/api/v1/webhooks/{ids[0]}", headers=cast.auth()).status_code == 404
+    assert len(deliveries(rt)) == 6  # the other two webhooks' rows remain
