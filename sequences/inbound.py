@@ -349,10 +349,16 @@ def _is_report(parsed: Parsed) -> bool:
     return parsed.msg.get_content_type() == "multipart/report"
 
 
-def read(raw: bytes, max_bytes: int) -> tuple[str, Parsed | None, str | None]:
-    """The deduplication key, the parsed message (None if unreadable) and why not."""
-    if len(raw) > max_bytes:
-        problem = f"oversize: {len(raw)} bytes is over the limit of {max_bytes}"
+def read(
+    raw: bytes, max_bytes: int, size: int | None = None
+) -> tuple[str, Parsed | None, str | None]:
+    """The deduplication key, the parsed message (None if unreadable) and why not.
+
+    `size` is the whole message's size when only its start was read (IMAP, the webhook).
+    """
+    size = max(size or 0, len(raw))
+    if size > max_bytes:
+        problem = f"oversize: {size} bytes is over the limit of {max_bytes}"
         return dedupe_key(_message_id_guess(raw), raw), None, problem
     try:
         parsed = parse(raw)
@@ -374,6 +380,7 @@ def ingest(
     envelope_from: str | None = None,
     recipients: list[str] | None = None,
     mailbox_id: int | None = None,
+    size: int | None = None,
 ) -> Outcome:
     """Decide what `raw` is, act on it and store it, in the caller's transaction.
 
@@ -382,8 +389,8 @@ def ingest(
     IntegrityError; `receive` handles that.
     """
     recipients = [r.strip() for r in recipients or [] if r and r.strip()]
-    key, parsed, problem = read(raw, settings.inbound_max_bytes)
-    size = len(raw)
+    key, parsed, problem = read(raw, settings.inbound_max_bytes, size)
+    size = max(size or 0, len(raw))
     oversize = size > settings.inbound_max_bytes
     existing = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
     if existing is not None:
@@ -440,6 +447,7 @@ def receive(
     envelope_from: str | None = None,
     recipients: list[str] | None = None,
     mailbox_id: int | None = None,
+    size: int | None = None,
 ) -> Outcome:
     """`ingest` in its own transaction; a concurrent duplicate answers the first outcome."""
     try:
@@ -453,10 +461,11 @@ def receive(
                 envelope_from=envelope_from,
                 recipients=recipients,
                 mailbox_id=mailbox_id,
+                size=size,
             )
     except IntegrityError:
         # Another process stored the same mail between our check and our insert.
-        key = read(raw, rt.settings.inbound_max_bytes)[0]
+        key = read(raw, rt.settings.inbound_max_bytes, size)[0]
         with session_scope(rt.sessions) as session:
             row = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
             if row is None:

@@ -39,6 +39,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(track.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    from . import inbound  # POST /api/v1/inbound (raw email webhook), inbound list
+
+    app.register_blueprint(inbound.bp)
     from . import api_documents
 
     app.register_blueprint(api_documents.bp)

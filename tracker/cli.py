@@ -281,6 +281,10 @@ from . import cli_sequences  # noqa: E402  (its commands join the group)
 
 main.add_command(cli_sequences.sequence)
 main.add_command(cli_sequences.enroll)
+from . import cli_inbound  # noqa: E402
+
+main.add_command(cli_inbound.inbound)
+main.add_command(cli_inbound.imap_poll)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,82 @@
+"""The inbound SMTP server, for real: aiosmtpd on a free port, smtplib as the sending MTA."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from sequences import runtime
+from sequences.inbound_server import start_inbound
+from sequences.models import InboundMessage
+from sequences.sink import free_port
+
+from .test_inbound import enrollment_of, mail, seed
+
+
+@pytest.fixture
+def inbound_port(rt: runtime.Runtime) -> Iterator[int]:
+    rt.settings = replace(rt.settings, inbound_max_bytes=64 * 1024)
+    port = free_port()
+    controller = start_inbound(rt, "127.0.0.1", port, [rt.settings.mail_domain])
+    yield port
+    controller.stop()
+
+
+def _send(port: int, rcpt: str, raw: bytes) -> Any:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.ehlo()
+        code, _ = smtp.mail("")
+        assert code == 250
+        code, reply = smtp.rcpt(rcpt)
+        if code != 250:
+            return code, reply
+        return smtp.data(raw)
+
+
+def test_reply_by_smtp_stops_the_sequence(rt: runtime.Runtime, inbound_port: int) -> None:
+    world = seed(rt)
+    code, reply = _send(inbound_port, world.reply, mail("Sure, let's talk.", in_reply_to=None))
+    assert code == 250 and b"reply" in reply
+    assert enrollment_of(rt, world).status == "replied"
+    with rt.sessions() as s:
+        row = s.scalar(select(InboundMessage))
+        assert row is not None and row.source == "smtp" and row.recipients == world.reply
+
+
+def test_bounce_to_the_verp_address_is_recorded(rt: runtime.Runtime, inbound_port: int) -> None:
+    world = seed(rt)
+    raw = mail(
+        "550 5.1.1 user unknown",
+        sender="MAILER-DAEMON@mx.example.com",
+        subject="Undelivered Mail Returned to Sender",
+        in_reply_to=None,
+    )
+    code, reply = _send(inbound_port, world.bounce, raw)
+    assert code == 250 and b"bounce" in reply
+    assert enrollment_of(rt, world).status == "bounced"
+
+
+def test_other_domains_are_refused_at_rcpt(rt: runtime.Runtime, inbound_port: int) -> None:
+    code, _ = _send(inbound_port, "someone@elsewhere.example", mail("hi"))
+    assert code == 550
+
+
+def test_garbage_and_oversize_never_stop_the_server(rt: runtime.Runtime, inbound_port: int) -> None:
+    world = seed(rt)
+    garbage = b"\r\n".join([b"\x00\x01garbage\xff\xfe" * 5] * 100)
+    code, reply = _send(inbound_port, world.reply, garbage)
+    assert code == 250 and b"unprocessable" in reply
+    code, _ = _send(inbound_port, world.reply, mail("x" * 70_000, message_id="<big@p.example>"))
+    assert code == 552
+    # Still serving, and both were stored with a reason.
+    code, _ = _send(inbound_port, world.reply, mail("Yes please", message_id="<ok@p.example>"))
+    assert code == 250
+    with rt.sessions() as s:
+        rows = list(s.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+    assert [r.verdict for r in rows] == ["unprocessable", "unprocessable", "reply"]
+    assert rows[0].reason.startswith("not an email") and rows[1].reason.startswith("oversize")
