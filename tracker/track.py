@@ -14,7 +14,7 @@ import threading
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, g, render_template, request
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.urls import iri_to_uri
@@ -47,6 +47,9 @@ NO_STORE = {
     "Pragma": "no-cache",
     "Expires": "0",
 }
+# Tracking URLs are matched as sent: no slash-merging or trailing-slash redirects, so no
+# request to a tracking path is ever answered with a redirect we did not store.
+EXACT: dict[str, Any] = {"merge_slashes": False, "strict_slashes": False}
 # Document types a browser may show inline; anything else is downloaded, never rendered here.
 INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "text/plain"})
 
@@ -126,6 +129,8 @@ def _spool(kind: str, token: str, response: WerkzeugResponse, url: str | None = 
         )
     )
     if state.inline:
+        if "db" in g:
+            g.db.commit()  # end the request's transaction first (SQLite locks at BEGIN)
         state.drainer.drain_once()
     else:
         response.call_on_close(state.drainer.drain_once)
@@ -146,7 +151,7 @@ def _unavailable() -> tuple[str, int, dict[str, str]]:
     return page, 503, {"Retry-After": "60", **NO_STORE}
 
 
-@bp.route("/o/<token>.gif", methods=["GET", "HEAD"])
+@bp.route("/o/<token>.gif", methods=["GET", "HEAD"], **EXACT)
 def pixel(token: str) -> Response:
     """Always the GIF: the email must render whatever happens behind it."""
     response = _gif()
@@ -158,7 +163,7 @@ def pixel(token: str) -> Response:
     return response
 
 
-@bp.route("/o/<path:anything>", methods=["GET", "HEAD"])
+@bp.route("/o/<path:anything>", methods=["GET", "HEAD"], **EXACT)
 def pixel_fallback(anything: str) -> Response:
     return _gif()
 
@@ -173,8 +178,8 @@ def _redirectable(url: str) -> str | None:
     return location
 
 
-@bp.route("/c/<token>", methods=["GET", "HEAD"], defaults={"blob": None})
-@bp.route("/c/<token>/<blob>", methods=["GET", "HEAD"])
+@bp.route("/c/<token>", methods=["GET", "HEAD"], defaults={"blob": None}, **EXACT)
+@bp.route("/c/<token>/<blob>", methods=["GET", "HEAD"], **EXACT)
 def click(token: str, blob: str | None) -> Any:
     """302 to the destination stored at send time; nothing from the request picks it."""
     keys = rt().settings.secret_keys
@@ -205,7 +210,7 @@ def click(token: str, blob: str | None) -> Any:
     return response
 
 
-@bp.route("/d/<token>", methods=["GET", "HEAD"])
+@bp.route("/d/<token>", methods=["GET", "HEAD"], **EXACT)
 def document(token: str) -> Any:
     """Serve a shared file and record that it was viewed."""
     keys = rt().settings.secret_keys
@@ -237,7 +242,7 @@ def document(token: str) -> Any:
     return response
 
 
-@bp.get("/u/<token>")
+@bp.get("/u/<token>", **EXACT)
 def unsubscribe_page(token: str) -> Any:
     """A GET only shows the page: security scanners follow links and must not unsubscribe."""
     if read_token(rt().settings.secret_keys, token, "u") is None:
@@ -245,7 +250,7 @@ def unsubscribe_page(token: str) -> Any:
     return render_template("unsubscribe.html", token=token, done=False)
 
 
-@bp.post("/u/<token>")
+@bp.post("/u/<token>", **EXACT)
 def unsubscribe_post(token: str) -> Any:
     """RFC 8058 one-click (List-Unsubscribe=One-Click) and the page's button alike; no redirect."""
     session = db()
