@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from .models import Event, Prospect
 
 # A click or a document view says more about intent than an open (which a preview pane can fire).
-WEIGHTS = {"open": 1.0, "click": 3.0, "document_view": 4.0}
-# Event types the hot list reads; document views may come from the /d route as "document_view".
+WEIGHTS = {"open": 1.0, "click": 3.0, "document_viewed": 4.0}
+# Event types the hot list reads (tracking records /d/<token> views as "document_viewed").
 SIGNAL_TYPES = tuple(WEIGHTS)
 HALF_LIFE = timedelta(hours=6)
 WINDOW = timedelta(hours=72)

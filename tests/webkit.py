@@ -15,6 +15,7 @@ from sequences.accounts import create_user, default_team
 from sequences.definitions import create_sequence
 from sequences.enrollment import enroll, record
 from sequences.models import Enrollment, Message, MessageStatus, Prospect, User
+from sequences.tokens import new_token_id
 
 PASSWORD = "correct horse battery staple"
 # A cheap hash keeps fixtures fast; production uses werkzeug's default (scrypt).
@@ -94,7 +95,7 @@ def send(
 ) -> Message:
     """A sent message and its 'sent' event, as the worker would leave them."""
     message = Message(
-        token_id=uuid4().hex,
+        token_id=new_token_id(),
         prospect_id=enrollment.prospect_id,
         enrollment_id=enrollment.id,
         step_position=position,

@@ -40,6 +40,8 @@ bp = Blueprint("prospects", __name__)
 protect(bp)
 
 TIMELINE_LIMIT = 500
+# Bookkeeping rows that say nothing new to a rep (a reply's notification repeats the reply).
+HIDDEN_TYPES = frozenset({"notification"})
 MACHINE_REASONS = {
     "apple_privacy_proxy": "Apple privacy proxy",
     "security_scanner": "security scanner",
@@ -118,6 +120,8 @@ def timeline(events: list[Event]) -> list[Item]:
     sent = {e.message_id: Item(e) for e in events if e.type == "sent" and e.message_id}
     items: list[Item] = []
     for e in events:
+        if e.type in HIDDEN_TYPES:
+            continue
         if e.type in ("open", "click") and e.message_id in sent:
             sent[e.message_id].children.append(e)
         elif e.type == "sent" and e.message_id in sent:

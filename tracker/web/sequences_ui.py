@@ -21,6 +21,7 @@ from sequences.prospects import TEXT_FIELDS, normalise_email, upsert_prospect
 from sequences.rendering import RenderError, validate
 from sequences.reports import StepStats, step_stats
 from sequences.schedule import DAY_NAMES
+from sequences.tokens import ID_BYTES
 
 from ..db import db, rt
 from .helpers import can_see, now, owner_filter, protect, user
@@ -32,7 +33,7 @@ STEP_FIELDS = ("type", "delay", "business_days", "subject", "body_html", "body_t
 MAX_CSV_ROWS = 10_000
 CSV_COLUMNS = {"email", "timezone", *TEXT_FIELDS}
 # No message has this id, so the preview's unsubscribe link leads nowhere.
-PREVIEW_TOKEN_ID = "0" * 32
+PREVIEW_TOKEN_ID = "00" * ID_BYTES
 
 
 def _sequence(sequence_id: int) -> Sequence:
