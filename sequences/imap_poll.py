@@ -89,9 +89,13 @@ def _connect(settings: ImapSettings) -> IMAPClient:
         ssl_context=context,
         timeout=settings.timeout,
     )
-    if settings.starttls:
-        client.starttls(context)
-    client.login(settings.username, settings.password)
+    try:
+        if settings.starttls:
+            client.starttls(context)
+        client.login(settings.username, settings.password)
+    except BaseException:
+        client.shutdown()  # a refused login must not leak the TLS socket
+        raise
     return client
 
 
