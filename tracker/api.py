@@ -122,6 +122,15 @@ def enrollment_json(e: Enrollment) -> dict[str, Any]:
     }
 
 
+def _check_owner(owner_id: object) -> None:
+    """An owner given in a body must be a user of the caller's team."""
+    if owner_id is None or not isinstance(owner_id, int) or isinstance(owner_id, bool):
+        return  # absent, or clean_prospect_data's error to give
+    owner = db().get(User, owner_id) if 0 < owner_id <= 2**31 - 1 else None
+    if owner is None or owner.team_id != _user().team_id:
+        raise ValidationError("owner_id: not a user of your team", field="owner_id")
+
+
 def _created(body: dict[str, Any]) -> tuple[Response, int]:
     return jsonify(body), 201
 
@@ -133,6 +142,7 @@ def _created(body: dict[str, Any]) -> tuple[Response, int]:
 def prospects_create() -> tuple[Response, int]:
     user = _user()
     data = _body()
+    _check_owner(data.get("owner_id"))
     prospect = create_prospect(db(), user.team_id, data, _now(), owner_id=user.id)
     db().commit()
     return _created(prospect_json(prospect))
@@ -156,6 +166,7 @@ def prospects_get(prospect_id: int) -> Response:
 def prospects_update(prospect_id: int) -> Response:
     prospect = _prospect(prospect_id)
     values = clean_prospect_data(_body(), partial=True)
+    _check_owner(values.get("owner_id"))
     for key, value in values.items():
         setattr(prospect, key, value)
     prospect.updated_at = _now()

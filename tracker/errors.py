@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
@@ -82,6 +82,17 @@ def init_app(app: Flask) -> None:
         if _wants_json():
             return json_error(409, str(exc))
         return render_template("error.html", code=409, name=str(exc)), 409
+
+    # A write the database refused (a duplicate, a row that vanished meanwhile): the input
+    # conflicts with what is stored. Routes check what they can first, with clearer words.
+    @app.errorhandler(IntegrityError)
+    def refused(exc: IntegrityError) -> Response | tuple[str, int]:
+        log.info("integrity error on %s %s: %s", request.method, request.path, exc.orig)
+        if _wants_json():
+            return json_error(
+                409, "conflicts with stored data (a duplicate, or a missing reference)"
+            )
+        return render_template("error.html", code=409, name="Conflict"), 409
 
     # A number in a JSON body too big for the database's integer columns.
     @app.errorhandler(DataError)
