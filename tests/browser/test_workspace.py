@@ -303,3 +303,38 @@ def test_a_rep_gets_403_on_another_reps_prospect_while_a_manager_opens_it(
     manager.goto("/report")
     assert "Omar Other" in manager.locator("#report-table").inner_text()
     screenshot(manager, "report", tmp_path)
+
+
+def test_main_pages_fit_a_phone_screen(
+    page_factory: Any,
+    team: Team,
+    session: Session,
+    clock: FrozenClock,
+    tmp_path: Path,
+    database_url: str,
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("layout does not depend on the database; checked once, on SQLite")
+    from .demo import seed_demo
+
+    demo = seed_demo(session, team, clock.now())
+    pages = {
+        "hotlist": "/",
+        "prospect": f"/prospects/{demo.prospect_ids[0]}",
+        "tasks": "/tasks",
+        "sequences": "/sequences",
+        "sequence-stats": f"/sequences/{demo.sequence_id}",
+        "sequence-editor": f"/sequences/{demo.sequence_id}/edit",
+        "report": "/report",
+        "settings": "/settings",
+    }
+    for phone in (False, True):
+        page = page_factory(phone=phone)
+        sign_in(page, team.manager_email)
+        for name, path in pages.items():
+            response = page.goto(path)
+            assert response is not None and response.status == 200, path
+            if phone:
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 390, f"{path} is {width}px wide on a 390px phone"
+            screenshot(page, f"{name}-phone" if phone else name, tmp_path)

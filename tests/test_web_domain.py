@@ -1,0 +1,76 @@
+"""The pure parts behind the workspace: hot-list scores, report maths, the pre-call summary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sequences.engagement import HALF_LIFE, Signal, rank, weight
+from sequences.models import Event
+from sequences.reports import RepReport, Touches, summarise_rep
+from tracker.web.prospects import link_label, timeline
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def test_a_signal_loses_half_its_weight_every_half_life() -> None:
+    fresh = weight(Signal(1, "open", NOW), NOW)
+    assert fresh == 1.0
+    assert weight(Signal(1, "open", NOW - HALF_LIFE), NOW) == 0.5
+    assert weight(Signal(1, "click", NOW), NOW) == 3.0
+    assert weight(Signal(1, "open", NOW + timedelta(minutes=5)), NOW) == 1.0  # clock skew
+
+
+def test_a_fresh_click_outranks_many_old_opens_and_ties_go_to_the_latest() -> None:
+    old_opens = [Signal(1, "open", NOW - timedelta(hours=30)) for _ in range(10)]
+    click = [Signal(2, "click", NOW - timedelta(minutes=5))]
+    tie = [Signal(3, "open", NOW - timedelta(hours=1)), Signal(4, "open", NOW - timedelta(hours=1))]
+    ranked = rank([*old_opens, *click, *tie], NOW)
+    assert [h.prospect_id for h in ranked][:1] == [2]
+    assert ranked[0].clicks == 1 and ranked[0].last_type == "click"
+    by_id = {h.prospect_id: h for h in ranked}
+    assert by_id[1].opens == 10
+    assert rank([*old_opens, *click], NOW, limit=1)[0].prospect_id == 2
+
+
+def _touches(count: int, days: float, calls: int = 0, status: str = "active") -> Touches:
+    return Touches(1, count, calls, NOW - timedelta(days=days), NOW, status)
+
+
+def test_rep_figures_from_touches() -> None:
+    rep = summarise_rep(
+        RepReport(1, "Rita"),
+        [
+            _touches(1, 0),  # dropped after one touch
+            _touches(1, 0, status="replied"),  # one touch, but they answered: not dropped
+            _touches(5, 8, calls=2),  # reached five, 2 days apart
+            _touches(3, 12),  # 6 days apart
+        ],
+    )
+    assert (rep.prospects_touched, rep.touches, rep.calls, rep.emails) == (4, 10, 2, 8)
+    assert rep.dropped_after_one == 1 and rep.reached_five == 1
+    assert rep.median_days_between == 4.0  # median of 2 and 6
+    assert rep.touches_per_prospect == 2.5
+    row = rep.row()
+    assert row["dropped_after_one_touch"] == 0.25 and row["reached_five_touches"] == 0.25
+
+
+def test_a_rep_with_no_touches_has_zero_rates_not_errors() -> None:
+    rep = summarise_rep(RepReport(1, "New"), [])
+    assert rep.touches_per_prospect == 0.0 and rep.share(0) == 0.0
+    assert rep.median_days_between is None
+
+
+def test_link_labels_are_short_and_readable() -> None:
+    assert link_label("https://www.example.com/pricing/?a=1") == "example.com/pricing"
+    assert link_label("https://example.com/") == "example.com"
+    assert link_label("x" * 80).endswith("…")
+
+
+def test_timeline_nests_opens_and_clicks_under_their_email() -> None:
+    sent = Event(id=1, type="sent", message_id=7, at=NOW - timedelta(hours=2), data={})
+    opened = Event(id=2, type="open", message_id=7, at=NOW - timedelta(hours=1), data={})
+    call = Event(id=3, type="call", message_id=None, at=NOW, data={"outcome": "connected"})
+    note = Event(id=4, type="notification", message_id=None, at=NOW, data={})
+    items = timeline([note, call, opened, sent])
+    assert [i.event.type for i in items] == ["call", "sent"]
+    assert items[1].children == [opened]
