@@ -139,6 +139,41 @@ class Verdict:
         return self.verdict == HUMAN
 
 
+@dataclass(frozen=True)
+class _Agent:
+    """What the rules say about one user agent (cached: agents repeat endlessly)."""
+
+    scanner: str | None
+    person: _Pattern | None
+    apple: bool
+    bot: str | None
+
+
+@functools.lru_cache(maxsize=8192)
+def _agent(r: Rules, ua: str) -> _Agent:
+    scanner = next(
+        (p.name or "a security scanner" for p in r.scanner_agents if p.regex.search(ua)), None
+    )
+    person = next((p for p in r.people if p.regex.search(ua)), None)
+    bot = "automated client agent" if any(rx.search(ua) for rx in r.bot_agents) else None
+    if bot is None and ua:
+        match = _crawler(ua)
+        bot = f"crawler list: {match}"[:200] if match is not None else None
+    return _Agent(scanner, person, any(rx.search(ua) for rx in r.apple_agents), bot)
+
+
+@functools.lru_cache(maxsize=8192)
+def _network(r: Rules, ip: str | None) -> tuple[str | None, bool]:
+    """(the scanner range an address is in, whether it is in Apple's range)."""
+    address = _address(ip)
+    if address is None:
+        return None, False
+    for network, vendor in r.scanner_ranges:
+        if address.version == network.version and address in network:
+            return f"address in {vendor}'s range {network}", False
+    return None, any(address.version == n.version and address in n for n in r.apple_ranges)
+
+
 def classify(hit: Hit, r: Rules | None = None) -> Verdict:
     """The verdict one hit earns on its own: method, agent, address and time since delivery."""
     r = r or rules()
@@ -147,35 +182,28 @@ def classify(hit: Hit, r: Rules | None = None) -> Verdict:
         return Verdict(MACHINE, PREFETCH, "followed the hidden link no person can see")
     if hit.method.upper() == "HEAD":
         return Verdict(MACHINE, PREFETCH, "HEAD request")
-    for p in r.scanner_agents:
-        if p.regex.search(ua):
-            return Verdict(MACHINE, SCANNER, f"agent of {p.name or 'a security scanner'}")
-    address = _address(hit.ip)
-    if address is not None:
-        for network, vendor in r.scanner_ranges:
-            if address.version == network.version and address in network:
-                return Verdict(MACHINE, SCANNER, f"address in {vendor}'s range {network}")
-    person = next((p for p in r.people if p.regex.search(ua)), None)
+    agent = _agent(r, ua)
+    if agent.scanner is not None:
+        return Verdict(MACHINE, SCANNER, f"agent of {agent.scanner}")
+    scanner_range, apple_range = _network(r, hit.ip)
+    if scanner_range is not None:
+        return Verdict(MACHINE, SCANNER, scanner_range)
+    early = hit.since_sent is not None and hit.since_sent < r.prefetch
+    person = agent.person
     if person is not None and (hit.kind == "open" or not person.opens_only):
-        if hit.since_sent is not None and hit.since_sent < r.prefetch:
-            return Verdict(MACHINE, PREFETCH, f"{_secs(hit.since_sent)} after delivery")
+        if early:
+            return Verdict(
+                MACHINE, PREFETCH, f"{_secs(hit.since_sent or timedelta(0))} after delivery"
+            )
         return Verdict(HUMAN, person.name, "mail client agent")
     if not ua:
         return Verdict(MACHINE, BOT, "no user agent")
-    apple = any(rx.search(ua) for rx in r.apple_agents) or (
-        address is not None
-        and any(address.version == n.version and address in n for n in r.apple_ranges)
-    )
-    if apple and hit.kind == "open":
+    if (agent.apple or apple_range) and hit.kind == "open":
         return Verdict(MACHINE, APPLE, "Apple Mail Privacy Protection fetch")
-    for rx in r.bot_agents:
-        if rx.search(ua):
-            return Verdict(MACHINE, BOT, "automated client agent")
-    match = _crawler(ua)
-    if match is not None:
-        return Verdict(MACHINE, BOT, f"crawler list: {match}"[:200])
-    if hit.since_sent is not None and hit.since_sent < r.prefetch:
-        return Verdict(MACHINE, PREFETCH, f"{_secs(hit.since_sent)} after delivery")
+    if agent.bot is not None:
+        return Verdict(MACHINE, BOT, agent.bot)
+    if early:
+        return Verdict(MACHINE, PREFETCH, f"{_secs(hit.since_sent or timedelta(0))} after delivery")
     return Verdict(HUMAN, None)
 
 

@@ -220,10 +220,13 @@ class Drainer:
     seconds, before the next try, so a dead database costs the requests nothing.
     """
 
-    def __init__(self, spool: Spool, write: Writer, *, max_backoff: float = 30.0) -> None:
+    def __init__(
+        self, spool: Spool, write: Writer, *, max_backoff: float = 30.0, coalesce: float = 0.05
+    ) -> None:
         self.spool = spool
         self.write = write
         self.max_backoff = max_backoff
+        self.coalesce = coalesce
         self._busy = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -265,7 +268,9 @@ class Drainer:
 
     def _run(self, interval: float) -> None:
         while not self._stop.is_set():
-            self._wake.wait(interval)
+            if self._wake.wait(interval):
+                # Let a few more hits arrive, so one transaction writes many (group commit).
+                self._stop.wait(self.coalesce)
             self._wake.clear()
             if self._stop.is_set():
                 break

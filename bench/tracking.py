@@ -1,0 +1,415 @@
+"""Pixel and click throughput and latency: the real app under gunicorn vs a bare Flask GIF endpoint.
+
+Both apps are served by the same gunicorn command (gthread, same workers and threads) on
+loopback, one after the other in the same run, on SQLite and on PostgreSQL. The load generator
+is this script: an asyncio HTTP/1.1 keep-alive client (no third-party code), one request in
+flight per connection. Two measurements per endpoint:
+
+- saturation: C connections back to back, N requests in all -> requests/s (the ratio to bare);
+- latency at a fixed offered rate (the same for both apps: half the bare app's saturation
+  rate), C connections, each request timed from its scheduled start (queueing included).
+
+Afterwards it waits for the spool to drain and checks events recorded == requests answered.
+
+    .venv/bin/python bench/tracking.py                 # both databases
+    .venv/bin/python bench/tracking.py --db sqlite --requests 10000 --concurrency 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flask import Flask, Response  # noqa: E402
+
+SECRET = "bench-secret-key-0123456789abcdef"
+BROWSER = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Safari/605.1.15"
+)
+GIF = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+NO_STORE = {
+    "Cache-Control": "no-store, no-cache, must-revalidate, max-age=0, private",
+    "Pragma": "no-cache",
+    "Expires": "0",
+}
+
+
+def bare_app() -> Flask:
+    """The baseline: the same GIF and the same redirect, no token check, nothing recorded."""
+    app = Flask("bare")
+
+    @app.get("/o/<token>.gif")
+    def pixel(token: str) -> Response:
+        return Response(GIF, mimetype="image/gif", headers=NO_STORE)
+
+    @app.get("/c/<token>/<blob>")
+    def click(token: str, blob: str) -> Response:
+        return Response(status=302, headers={"Location": "https://example.com/pricing", **NO_STORE})
+
+    return app
+
+
+# -- load generator ------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    requests: int
+    seconds: float
+    latencies: list[float]
+    statuses: dict[int, int]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, q: float) -> float:
+        data = sorted(self.latencies)
+        return data[min(len(data) - 1, int(q * len(data)))] * 1000
+
+
+async def _request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str
+) -> tuple[int, bool]:
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: {BROWSER}\r\n\r\n".encode()
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length, close = 0, False
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        if name == "content-length":
+            length = int(value)
+        elif name == "connection" and value.strip().lower() == "close":
+            close = True
+    if length:
+        await reader.readexactly(length)
+    return status, close
+
+
+async def _load(
+    port: int, paths: list[str], total: int, concurrency: int, rate: float | None
+) -> Result:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    start = time.perf_counter() + 0.2
+
+    async def connection(index: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for i in range(index, total, concurrency):
+            scheduled = start + i / rate if rate else time.perf_counter()
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            status, close = await _request(reader, writer, paths[i % len(paths)])
+            latencies.append(time.perf_counter() - scheduled)
+            statuses[status] = statuses.get(status, 0) + 1
+            if close:
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.close()
+
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    t0 = time.perf_counter()
+    await asyncio.gather(*(connection(i) for i in range(concurrency)))
+    return Result(total, time.perf_counter() - t0, latencies, statuses)
+
+
+def load(
+    port: int, paths: list[str], total: int, concurrency: int, rate: float | None = None
+) -> Result:
+    return asyncio.run(_load(port, paths, total, concurrency, rate))
+
+
+# -- servers and data ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(
+    target: str, env: dict[str, str], workers: int, threads: int
+) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    argv = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread",
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+        target,
+    ]
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc, port
+        except OSError:
+            time.sleep(0.1)
+    stop(proc)
+    raise RuntimeError(f"gunicorn {target} did not start")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def database(kind: str, directory: Path) -> tuple[str, Any]:
+    """A fresh, migrated database and a function that drops it."""
+    from sqlalchemy import create_engine, text
+
+    from sequences.migrate import upgrade
+
+    if kind == "sqlite":
+        url = f"sqlite:///{directory / 'bench.db'}"
+        upgrade(url)
+        return url, lambda: None
+    admin_url = os.environ.get(
+        "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    name = f"followup_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+    return url, drop
+
+
+def seed(env: dict[str, str], messages: int) -> tuple[list[str], list[str]]:
+    """Sent messages with two links each; returns pixel paths and (visible) click paths."""
+    import html
+    import re
+    from datetime import timedelta
+    from urllib.parse import urlsplit
+
+    from sequences import runtime
+    from sequences.accounts import default_team
+    from sequences.compose import compose
+    from sequences.config import load_settings
+    from sequences.mailer import new_message_id
+    from sequences.models import Link, Message, MessageStatus, Prospect
+    from sequences.sending import urls_for
+    from sequences.tokens import new_token_id
+
+    rt = runtime.build(load_settings(env))
+    pixels: list[str] = []
+    clicks: list[str] = []
+    sent_at = rt.clock.now() - timedelta(days=1)
+    with rt.sessions.begin() as session:
+        team = default_team(session)
+        for n in range(messages):
+            prospect = Prospect(team_id=team.id, email=f"p{n}@bench.example", fields={})
+            session.add(prospect)
+            session.flush()
+            token_id = new_token_id()
+            out = compose(
+                subject_template="Hi",
+                html_template=(
+                    f'<p><a href="https://example.com/pricing?p={n}">pricing</a> '
+                    f'<a href="https://example.com/demo?p={n}">demo</a></p>'
+                ),
+                text_template=None,
+                prospect=prospect,
+                sender={"name": "Bench", "email": "bench@example.com", "signature": ""},
+                token_id=token_id,
+                urls=urls_for(rt),
+            )
+            message = Message(
+                token_id=token_id,
+                prospect_id=prospect.id,
+                message_id=new_message_id("bench.example"),
+                to_email=prospect.email,
+                status=MessageStatus.SENT,
+                sent_at=sent_at,
+            )
+            session.add(message)
+            session.flush()
+            session.add_all(
+                Link(message_id=message.id, position=p, url=u, hidden=h) for p, u, h in out.links
+            )
+            found = [
+                urlsplit(html.unescape(u)).path
+                for u in re.findall(r'(?:href|src)="(http://[^"]+)"', out.html)
+            ]
+            pixels += [p for p in found if p.startswith("/o/")]
+            clicks += [p for p in found if p.startswith("/c/")][:1]  # one link: no scanner burst
+    rt.dispose()
+    return pixels, clicks
+
+
+def count_events(env: dict[str, str]) -> dict[str, int]:
+    from sqlalchemy import func, or_, select
+
+    from sequences import runtime
+    from sequences.config import load_settings
+    from sequences.models import Event
+
+    rt = runtime.build(load_settings(env))
+    with rt.sessions() as session:
+        rows = session.execute(
+            select(Event.type, func.count())
+            .where(
+                Event.hit_id.is_not(None),
+                or_(Event.reason.is_(None), Event.reason != "inferred"),  # one per raw hit
+            )
+            .group_by(Event.type)
+        ).all()
+    rt.dispose()
+    return {str(t): int(n) for t, n in rows}
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+def line(label: str, r: Result, base: Result | None = None) -> str:
+    ratio = f"  {r.rps / base.rps:5.2f}x bare" if base else ""
+    codes = ",".join(f"{k}:{v}" for k, v in sorted(r.statuses.items()))
+    return (
+        f"  {label:<28} {r.rps:8.0f} req/s  p50 {r.pct(0.5):7.1f} ms  p99 {r.pct(0.99):7.1f} ms"
+        f"{ratio}  [{codes}]"
+    )
+
+
+def run(kind: str, args: argparse.Namespace) -> bool:
+    directory = Path(tempfile.mkdtemp(prefix=f"followup-bench-{kind}-"))
+    url, drop = database(kind, directory)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")},
+        "FOLLOWUP_DATABASE_URL": url,
+        "FOLLOWUP_SECRET_KEY": SECRET,
+        "FOLLOWUP_INSTANCE_PATH": str(directory / "instance"),
+        "FOLLOWUP_BASE_URL": "http://127.0.0.1",
+        "PYTHONPATH": str(ROOT),
+    }
+    ok = True
+    try:
+        pixels, clicks = seed(env, args.messages)
+        n, c = args.requests, args.concurrency
+        print(
+            f"\n{kind}: {n} requests per measurement, {c} connections, "
+            f"gunicorn gthread {args.workers}x{args.threads}"
+        )
+        bare, port = serve("bench.tracking:bare_app()", env, args.workers, args.threads)
+        try:
+            load(port, pixels, min(n, 2000), c)  # warm up
+            bare_pixel = load(port, pixels, n, c)
+            bare_click = load(port, clicks, n, c)
+            rate = args.rate or bare_pixel.rps * 0.5
+            bare_paced = load(port, pixels, n, c, rate)
+        finally:
+            stop(bare)
+        real, port = serve("tracker:create_app()", env, args.workers, args.threads)
+        try:
+            load(port, pixels, min(n, 2000), c)  # warm up (these hits are recorded too)
+            real_pixel = load(port, pixels, n, c)
+            real_click = load(port, clicks, n, c)
+            real_paced = load(port, pixels, n, c, rate)
+            answered_opens = min(n, 2000) + sum(
+                r.statuses.get(200, 0) for r in (real_pixel, real_paced)
+            )
+            answered_clicks = real_click.statuses.get(302, 0)
+            finished = time.monotonic()
+            deadline = finished + 300
+            while True:
+                counts = count_events(env)
+                done = (
+                    counts.get("click", 0) >= answered_clicks
+                    and counts.get("open", 0) >= answered_opens
+                )
+                if done or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            lag = time.monotonic() - finished
+        finally:
+            stop(real)
+        print(line("bare pixel (saturation)", bare_pixel))
+        print(line("tracked pixel (saturation)", real_pixel, bare_pixel))
+        print(line("bare click (saturation)", bare_click))
+        print(line("tracked click (saturation)", real_click, bare_click))
+        print(line(f"bare pixel @ {rate:.0f}/s", bare_paced))
+        print(line(f"tracked pixel @ {rate:.0f}/s", real_paced, bare_paced))
+        recorded_opens = counts.get("open", 0)
+        recorded_clicks = counts.get("click", 0)
+        print(
+            f"  events: opens {recorded_opens} recorded / {answered_opens} answered;"
+            f" clicks {recorded_clicks} / {answered_clicks}"
+        )
+        ok = recorded_opens == answered_opens and recorded_clicks == answered_clicks
+        print(
+            f"  recorded == answered: {'yes' if ok else 'NO'}; the last written {lag:.1f}s after the load ended"
+        )
+    finally:
+        drop()
+        shutil.rmtree(directory, ignore_errors=True)
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--requests", type=int, default=10000)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=None, help="offered rate for the latency run")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    results = [run(kind, args) for kind in kinds]
+    sys.exit(0 if all(results) else 1)
+
+
+if __name__ == "__main__":
+    main()
