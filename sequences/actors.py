@@ -7,7 +7,7 @@ from functools import partial
 import dramatiq
 
 from . import broker as _broker  # noqa: F401  (sets the broker before actors are declared)
-from . import runtime, scheduler, webhooks
+from . import digest, runtime, scheduler, webhooks
 from .sending import DeliveryProbe, run_step
 from .sink import was_delivered
 
@@ -56,3 +56,21 @@ def dispatch_webhooks(rt: runtime.Runtime) -> int:
 
 
 scheduler.hooks.append(dispatch_webhooks)
+
+
+# Digests have their own queue too; SMTP trouble is retried by the broker (the day is given back).
+@dramatiq.actor(queue_name="digest", max_retries=5, min_backoff=60_000)
+def send_digest(user_id: int) -> None:
+    """Send one user's daily digest (idempotent: the day is claimed in the database)."""
+    digest.send_digest(runtime.get(), user_id)
+
+
+def enqueue_digest(user_id: int) -> None:
+    send_digest.send(user_id)
+
+
+def dispatch_digests(rt: runtime.Runtime) -> int:
+    return digest.dispatch(rt, enqueue_digest)
+
+
+scheduler.hooks.append(dispatch_digests)

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 EVENT_TYPES = (
     "open",
     "click",
+    "document_viewed",
     "reply",
     "bounce",
     "unsubscribe",

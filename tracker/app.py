@@ -45,9 +45,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import api_documents
 
     app.register_blueprint(api_documents.bp)
-    from . import api_webhooks, openapi
+    from . import api_digest, api_webhooks, openapi
 
     app.register_blueprint(api_webhooks.bp)
+    app.register_blueprint(api_digest.bp)
     app.register_blueprint(openapi.bp)
     from . import web  # the rep's workspace pages
 

@@ -285,6 +285,9 @@ from . import cli_inbound  # noqa: E402
 
 main.add_command(cli_inbound.inbound)
 main.add_command(cli_inbound.imap_poll)
+from . import cli_digest  # noqa: E402
+
+main.add_command(cli_digest.digest)
 
 if __name__ == "__main__":
     main()
