@@ -230,3 +230,33 @@ def test_drainer_backs_off_after_a_failure(tmp_path: Path) -> None:
     assert drainer.drain_once() == 0
     assert drainer.drain_once() == 0  # backing off: the request pays nothing
     assert calls == [1]
+
+
+def test_spool_cli_shows_and_drains_what_waits(
+    app: Any,
+    client: Any,
+    rt: Runtime,
+    clock: FrozenClock,
+    session: Session,
+    database_url: str,
+    smtp_sink: Any,
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from tracker.cli import main
+
+    from .conftest import make_env
+
+    sent = send_message(rt)
+    clock.advance(hours=1)
+    app.extensions["followup.tracking"].inline = False
+    for _ in range(7):
+        client.get(sent.pixel, headers={"User-Agent": BROWSER})
+    env = make_env(database_url, smtp_sink.port, tmp_path)
+    runner = CliRunner()
+    status = runner.invoke(main, ["spool", "status"], env=env)
+    assert status.exit_code == 0 and "1 file(s)" in status.output
+    drained = runner.invoke(main, ["spool", "drain"], env=env)
+    assert drained.exit_code == 0 and "drained 7 hit(s); 0 byte(s) still waiting" in drained.output
+    assert count(session, sent.message_id, "open") == 7

@@ -105,14 +105,8 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
 @main.command()
 @click.option("--processes", default=2, show_default=True, type=int)
 @click.option("--threads", default=4, show_default=True, type=int)
-@click.option(
-    "--queues",
-    multiple=True,
-    help="Only these queues (send, webhooks, digest; repeat the option); default all. Run "
-    "webhooks apart so a slow endpoint never holds the threads that send.",
-)
 @_clean_errors
-def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
+def worker(processes: int, threads: int) -> None:
     """Run Dramatiq workers (the standard `dramatiq` CLI on Followup's actors)."""
     settings = _settings()
     if not settings.redis_url:
@@ -131,8 +125,6 @@ def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
         "--threads",
         str(threads),
     ]
-    if queues:
-        argv += ["--queues", *queues]
     os.execv(argv[0], argv)
 
 
@@ -293,9 +285,9 @@ from . import cli_inbound  # noqa: E402
 
 main.add_command(cli_inbound.inbound)
 main.add_command(cli_inbound.imap_poll)
-from . import cli_digest  # noqa: E402
+from . import cli_spool  # noqa: E402
 
-main.add_command(cli_digest.digest)
+main.add_command(cli_spool.spool)
 
 if __name__ == "__main__":
     main()
