@@ -105,8 +105,14 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
 @main.command()
 @click.option("--processes", default=2, show_default=True, type=int)
 @click.option("--threads", default=4, show_default=True, type=int)
+@click.option(
+    "--queues",
+    multiple=True,
+    help="Only these queues (send, webhooks, digest; repeat the option); default all. Run "
+    "webhooks apart so a slow endpoint never holds the threads that send.",
+)
 @_clean_errors
-def worker(processes: int, threads: int) -> None:
+def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
     """Run Dramatiq workers (the standard `dramatiq` CLI on Followup's actors)."""
     settings = _settings()
     if not settings.redis_url:
@@ -125,6 +131,8 @@ def worker(processes: int, threads: int) -> None:
         "--threads",
         str(threads),
     ]
+    if queues:
+        argv += ["--queues", *queues]
     os.execv(argv[0], argv)
 
 
@@ -285,6 +293,9 @@ from . import cli_inbound  # noqa: E402
 
 main.add_command(cli_inbound.inbound)
 main.add_command(cli_inbound.imap_poll)
+from . import cli_digest  # noqa: E402
+
+main.add_command(cli_digest.digest)
 from . import cli_spool  # noqa: E402
 
 main.add_command(cli_spool.spool)
