@@ -415,3 +415,22 @@ def test_webhooks_and_deliveries_are_paginated_and_deletable(
     assert client.delete(f"/api/v1/webhooks/{ids[0]}", headers=cast.auth()).status_code == 204
     assert client.get(f"/api/v1/webhooks/{ids[0]}", headers=cast.auth()).status_code == 404
     assert len(deliveries(rt)) == 6  # the other two webhooks' rows remain
+
+
+def test_sending_never_waits_for_a_slow_endpoint(
+    client: Any,
+    cast: Cast,
+    rt: runtime.Runtime,
+    smtp_sink: Sink,
+    stub_worker: Any,
+    receiver: Receiver,
+) -> None:
+    receiver.delay = 30.0  # would hold any thread that POSTed to it
+    register(client, cast, receiver.url, ["sent"])
+    create_slice(client, cast)
+    assert send_due(rt, stub_worker) == 1  # joins the "send" queue only
+    assert len(smtp_sink.messages()) == 1
+    # The send wrote its outbox row and went on: nothing was POSTed, nothing is queued yet.
+    [row] = deliveries(rt)
+    assert (row.event_type, row.status, row.attempts) == ("sent", "pending", 0)
+    assert receiver.requests == [] and stub_worker.queues["webhooks"].qsize() == 0
