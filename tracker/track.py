@@ -62,7 +62,7 @@ class Tracking:
         runtime = app.extensions["followup"]
         self.spool = Spool(
             runtime.settings.instance_path / "spool",
-            fsync=bool(app.config.get("TRACKING_SPOOL_FSYNC", False)),
+            fsync=bool(app.config.get("TRACKING_SPOOL_FSYNC", runtime.settings.spool_fsync)),
         )
         # The session factory is looked up at each write, so a runtime's database can be swapped.
         self.drainer = Drainer(
