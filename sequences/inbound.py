@@ -18,10 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import enrollment as enrollment_mod
 from .config import Settings
 from .db import session_scope
-from .enrollment import LIVE, mark_prospect, pause, record, stop_prospect
+from .enrollment import LIVE, mark_prospect, pause, pause_company, record, stop_prospect
 from .inbound_classify import (
     Parsed,
     Unprocessable,
@@ -44,6 +43,7 @@ from .models import (
     Sequence,
 )
 from .runtime import Runtime
+from .tracking import infer_open
 
 log = logging.getLogger(__name__)
 
@@ -179,14 +179,12 @@ class _Ingest:
             inbound_id=self.row.id,
             summary=f"{parsed.from_email or prospect.email} replied: {text[:140]}",
         )
-        # A reply from one person may pause their colleagues (per sequence setting).
-        pause_company = getattr(enrollment_mod, "pause_company", None)
-        if pause_company is not None and not match.colleague:
-            try:
-                with self.session.begin_nested():
-                    pause_company(self.session, prospect, self.now)
-            except Exception:
-                log.exception("pause_company failed for prospect %s", prospect.id)
+        if message is not None:
+            # A reply proves the message was read, even with its images blocked.
+            infer_open(self.session, message, self.now, via="reply")
+        if not match.colleague:
+            # A reply from one person may pause their colleagues (per sequence setting).
+            pause_company(self.session, prospect, self.now)
         who = "a colleague" if match.colleague else "the prospect"
         return Outcome("reply", f"reply from {who} (matched by {match.via})", prospect.id, stopped)
 

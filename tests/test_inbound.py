@@ -313,3 +313,36 @@ def test_oversize_mail_is_unprocessable_and_not_kept(rt: runtime.Runtime) -> Non
         row = s.scalar(select(InboundMessage))
         assert row is not None and row.raw is None and row.size == len(raw)
         assert row.dedupe_key == "<big@prospect.example>"
+
+
+def test_reply_infers_an_open_of_the_answered_message(rt: runtime.Runtime) -> None:
+    world = seed(rt)
+    receive(rt, mail("Yes."), source="api")
+    [opened] = events(rt, world, "open")
+    assert opened.message_id == world.message_pk and opened.verdict == "human"
+    assert opened.data["inferred_from"] == "reply"
+
+
+def test_reply_pauses_colleagues_in_sequences_that_ask_for_it(rt: runtime.Runtime) -> None:
+    world = seed(rt)
+    now = rt.clock.now()
+    with rt.sessions.begin() as s:
+        zoe = s.get(Prospect, world.prospect_id)
+        assert zoe is not None
+        sam = Prospect(team_id=zoe.team_id, email="sam@prospect.example")
+        sequence = Sequence(
+            team_id=zoe.team_id, name="Company", settings={"pause_company_on_reply": True}
+        )
+        sequence.steps = [Step(position=0, type="email", subject="Hi", body_html="<p>Hi</p>")]
+        s.add_all([sam, sequence])
+        s.flush()
+        colleague = Enrollment(
+            prospect_id=sam.id, sequence_id=sequence.id, status="active", next_due_at=now
+        )
+        s.add(colleague)
+        s.flush()
+        colleague_id = colleague.id
+    receive(rt, mail("Let's talk."), source="api")
+    with rt.sessions() as s:
+        paused = s.get(Enrollment, colleague_id)
+        assert paused is not None and paused.status == "paused"
