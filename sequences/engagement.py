@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from .models import Event, Prospect
@@ -43,10 +43,28 @@ class Heat:
     kinds: dict[str, int] = field(default_factory=dict)
 
 
+# Recency bands (upper edges, hours ago). A signal's recency factor is the half-life decay at
+# its band's midpoint: exact enough to rank people, and the database can sum it per band.
+BAND_EDGES_HOURS = (1, 3, 6, 12, 24, 48, 72)
+
+
+def band_factors(half_life: timedelta = HALF_LIFE) -> list[float]:
+    factors = []
+    low = 0
+    for high in BAND_EDGES_HOURS:
+        middle = (low + high) / 2 * 3600
+        factors.append(math.pow(0.5, middle / half_life.total_seconds()))
+        low = high
+    return factors
+
+
 def weight(signal: Signal, now: datetime, half_life: timedelta = HALF_LIFE) -> float:
-    """The signal's weight, halved every `half_life` of age (future times count as now)."""
-    age = max((now - signal.at).total_seconds(), 0.0)
-    return WEIGHTS.get(signal.type, 1.0) * math.pow(0.5, age / half_life.total_seconds())
+    """The signal's weight: its type's, times its recency band's factor (0 past the last band)."""
+    hours = max((now - signal.at).total_seconds(), 0.0) / 3600
+    for edge, factor in zip(BAND_EDGES_HOURS, band_factors(half_life), strict=True):
+        if hours < edge:
+            return WEIGHTS.get(signal.type, 1.0) * factor
+    return 0.0
 
 
 def rank(
@@ -71,8 +89,12 @@ def rank(
             heat.views += 1
         if heat.last_at is None or signal.at > heat.last_at:
             heat.last_at, heat.last_type = signal.at, signal.type
+    return _ordered(heats.values(), limit)
+
+
+def _ordered(heats: Iterable[Heat], limit: int | None) -> list[Heat]:
     ordered = sorted(
-        heats.values(),
+        heats,
         key=lambda h: (-h.score, -(h.last_at.timestamp() if h.last_at else 0), h.prospect_id),
     )
     return ordered[:limit] if limit is not None else ordered
@@ -102,11 +124,62 @@ def recent_signals(
     return [Signal(pid, type_, at) for pid, type_, at in rows if pid is not None]
 
 
+def _aware(value: datetime | str) -> datetime:
+    if isinstance(value, str):  # SQLite may hand back an aggregate's text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def recent_heat(
+    session: Session, team_id: int, owner_id: int | None, now: datetime, limit: int | None = None
+) -> list[Heat]:
+    """rank(recent_signals(...)) computed by the database: one row per prospect and signal
+    type with its count per recency band, so a manager's whole team costs one small result."""
+    factors = band_factors()
+    bands = [
+        func.sum(case((Event.at > now - timedelta(hours=edge), 1), else_=0))
+        for edge in BAND_EDGES_HOURS
+    ]
+    rows = session.execute(
+        select(Event.prospect_id, Event.type, func.count(), func.max(Event.at), *bands)
+        .join(Prospect, Prospect.id == Event.prospect_id)
+        .where(
+            Event.verdict == "human",
+            Event.at >= now - WINDOW,
+            Event.type.in_(SIGNAL_TYPES),
+            *_visible(team_id, owner_id),  # type: ignore[arg-type]
+        )
+        .group_by(Event.prospect_id, Event.type)
+    )
+    heats: dict[int, Heat] = {}
+    for prospect_id, type_, count, last, *cumulative in rows:
+        if prospect_id is None:
+            continue
+        heat = heats.get(prospect_id)
+        if heat is None:
+            heat = heats[prospect_id] = Heat(prospect_id)
+        before = 0
+        for factor, within in zip(factors, cumulative, strict=True):
+            within = int(within or 0)
+            heat.score += WEIGHTS.get(type_, 1.0) * factor * (within - before)
+            before = within
+        if type_ == "open":
+            heat.opens += count
+        elif type_ == "click":
+            heat.clicks += count
+        else:
+            heat.views += count
+        last_at = _aware(last)
+        if heat.last_at is None or last_at > heat.last_at:
+            heat.last_at, heat.last_type = last_at, type_
+    return _ordered(heats.values(), limit)
+
+
 def hot_list(
     session: Session, team_id: int, owner_id: int | None, now: datetime, limit: int = 50
 ) -> list[tuple[Prospect, Heat]]:
     """The hot list: prospects with their heat, hottest first."""
-    heats = rank(recent_signals(session, team_id, owner_id, now), now, limit=limit)
+    heats = recent_heat(session, team_id, owner_id, now, limit=limit)
     if not heats:
         return []
     prospects = {

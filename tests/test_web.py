@@ -215,6 +215,17 @@ def test_hot_list_ranks_human_engagement_and_ignores_machine_opens(
     assert page.index("Hot</strong>") < page.index("Warm</strong>")
     assert "Botty" not in page and "Otto" not in page and "555-2" in page
 
+    # The database's banded sums give exactly the pure ranking of the same signals.
+    from sequences.engagement import rank, recent_heat, recent_signals
+
+    for owner in (team.rep_id, None):
+        in_sql = recent_heat(session, 1, owner, now)
+        in_python = rank(recent_signals(session, 1, owner, now), now)
+        session.commit()
+        assert [(h.prospect_id, round(h.score, 9), h.opens, h.clicks) for h in in_sql] == [
+            (h.prospect_id, round(h.score, 9), h.opens, h.clicks) for h in in_python
+        ]
+
     first = client.get("/hot/fragment")
     etag = first.headers["ETag"]
     assert client.get("/hot/fragment", headers={"If-None-Match": etag}).status_code == 304
@@ -491,3 +502,44 @@ def test_api_keys_are_created_once_shown_and_revoked(
     client.post(f"/settings/keys/{row.id}/revoke", data={"csrf_token": token(client)})
     assert client.get("/api/v1/sequences", headers=auth).status_code == 401
     assert key not in client.get("/settings").text
+
+
+def test_bad_input_gets_a_clear_answer_never_a_500(
+    app: Any, team: Team, session: Session, clock: FrozenClock
+) -> None:
+    manager = app.test_client()
+    login(manager, team.manager_email)
+    csrf = token(manager)
+    for path in (
+        "/prospects/99999999999",
+        "/prospects/2147483648",
+        "/sequences/99999999999",
+        "/sequences/99999999999/enroll",
+    ):
+        assert manager.get(path).status_code == 404, path
+    for path in ("/tasks/99999999999/complete", "/settings/keys/99999999999/revoke"):
+        assert manager.post(path, data={"csrf_token": csrf}).status_code == 404, path
+    for query in (
+        "start=9999-12-31&end=9999-12-31",
+        "start=0001-01-01&end=0001-01-02",
+        "start=2026-01-01&end=2020-01-01",
+        "start=%00&end=x",
+    ):
+        assert manager.get(f"/report?{query}").status_code == 200, query
+        assert manager.get(f"/report.csv?{query}").status_code == 200, query
+    preview = manager.post(
+        "/sequences/preview",
+        data={"subject": "x", "body_html": "y", "prospect_id": "99999999999999"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert preview.status_code == 200
+    response = manager.post(
+        "/login",
+        data={
+            "email": team.manager_email,
+            "password": "correct horse battery staple",
+            "csrf_token": token(manager, "/login"),
+            "next": "/\\evil.example",
+        },
+    )
+    assert response.headers["Location"] == "/"

@@ -12,12 +12,14 @@ from tracker.web.prospects import link_label, timeline
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-def test_a_signal_loses_half_its_weight_every_half_life() -> None:
-    fresh = weight(Signal(1, "open", NOW), NOW)
-    assert fresh == 1.0
-    assert weight(Signal(1, "open", NOW - HALF_LIFE), NOW) == 0.5
-    assert weight(Signal(1, "click", NOW), NOW) == 3.0
-    assert weight(Signal(1, "open", NOW + timedelta(minutes=5)), NOW) == 1.0  # clock skew
+def test_weight_falls_with_age_and_a_click_counts_three_opens() -> None:
+    ages = [timedelta(minutes=m) for m in (0, 90, 240, 600, 1200, 2400, 4000)]
+    weights = [weight(Signal(1, "open", NOW - age), NOW) for age in ages]
+    assert weights == sorted(weights, reverse=True) and len(set(weights)) == len(weights)
+    assert weight(Signal(1, "open", NOW - HALF_LIFE * 0.99), NOW) > 0.5  # about 6 h: near half
+    assert weight(Signal(1, "open", NOW - timedelta(hours=72)), NOW) == 0.0
+    assert weight(Signal(1, "click", NOW), NOW) == 3 * weight(Signal(1, "open", NOW), NOW)
+    assert weight(Signal(1, "open", NOW + timedelta(minutes=5)), NOW) == weights[0]  # clock skew
 
 
 def test_a_fresh_click_outranks_many_old_opens_and_ties_go_to_the_latest() -> None:

@@ -10,7 +10,7 @@ from sequences.accounts import check_password, create_api_key, revoke_api_key
 from sequences.models import ApiKey, User
 
 from ..db import db
-from .helpers import csrf_token, now, password_version, protect, safe_next, user
+from .helpers import csrf_token, get_or_404, now, password_version, protect, safe_next, user
 
 bp = Blueprint("auth", __name__)
 protect(bp, public=("auth.login",))
@@ -70,8 +70,8 @@ def key_create() -> str:
 
 @bp.post("/settings/keys/<int:key_id>/revoke")
 def key_revoke(key_id: int) -> WerkzeugResponse:
-    row = db().get(ApiKey, key_id)
-    if row is None or row.user_id != user().id:
+    row = get_or_404(ApiKey, key_id)
+    if row.user_id != user().id:
         abort(404)
     revoke_api_key(db(), row, now())
     db().commit()

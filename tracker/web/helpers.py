@@ -18,6 +18,7 @@ from sequences.models import Prospect, User
 from ..db import db, rt
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -96,10 +97,32 @@ def can_see(u: User, prospect: Prospect) -> bool:
     return u.is_manager or prospect.owner_id in (None, u.id)
 
 
+MAX_ID = 2**31 - 1  # ids beyond a 32-bit integer cannot exist (and PostgreSQL refuses them)
+
+
+def row_id(raw: object) -> int | None:
+    """A form or URL value as a row id, or None when it cannot be one."""
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 10:
+        value = int(raw)
+    else:
+        return None
+    return value if 0 < value <= MAX_ID else None
+
+
+def get_or_404(model: type[T], raw_id: object) -> T:
+    found_id = row_id(raw_id)
+    found = db().get(model, found_id) if found_id is not None else None
+    if found is None:
+        abort(404)
+    return found
+
+
 def visible_prospect(prospect_id: int) -> Prospect:
     """A prospect of the user's team: 404 if not, 403 if it belongs to another rep."""
     u = user()
-    prospect = db().get(Prospect, prospect_id)
+    prospect = get_or_404(Prospect, prospect_id)
     if prospect is None or prospect.team_id != u.team_id:
         abort(404)
     if not can_see(u, prospect):
@@ -113,7 +136,7 @@ def now() -> datetime:
 
 def safe_next(target: str | None, default: str) -> str:
     """Only local paths: a login link must not bounce the user to another site."""
-    if not target:
+    if not target or "\\" in target:  # browsers read a backslash as a slash: "/\\x" is "//x"
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

@@ -34,7 +34,7 @@ from sequences.models import (
 from sequences.tasks import CALL_OUTCOMES, log_call
 
 from ..db import db
-from .helpers import ago, now, owner_filter, protect, safe_next, user, visible_prospect
+from .helpers import ago, get_or_404, now, owner_filter, protect, safe_next, user, visible_prospect
 
 bp = Blueprint("prospects", __name__)
 protect(bp)
@@ -207,8 +207,8 @@ def _back(prospect_id: int) -> WerkzeugResponse:
 @bp.post("/prospects/<int:prospect_id>/enrollments/<int:enrollment_id>/<action>")
 def enrollment_action(prospect_id: int, enrollment_id: int, action: str) -> WerkzeugResponse:
     prospect = visible_prospect(prospect_id)
-    enrollment = db().get(Enrollment, enrollment_id)
-    if enrollment is None or enrollment.prospect_id != prospect.id:
+    enrollment = get_or_404(Enrollment, enrollment_id)
+    if enrollment.prospect_id != prospect.id:
         abort(404)
     actions = {"pause": pause, "resume": resume, "unenroll": unenroll}
     if action not in actions:

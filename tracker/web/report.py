@@ -32,6 +32,10 @@ def period() -> tuple[date, date, str | None]:
     except ValueError:
         end, start = today, today - timedelta(days=DEFAULT_DAYS - 1)
         error = "Dates must look like 2026-01-31; showing the last 30 days."
+    earliest, latest = date(2000, 1, 1), date(2100, 12, 31)
+    if not (earliest <= start <= latest and earliest <= end <= latest):
+        end, start = today, today - timedelta(days=DEFAULT_DAYS - 1)
+        error = "Dates must lie between 2000 and 2100; showing the last 30 days."
     if start > end:
         start, end = end, start
     if (end - start).days >= MAX_DAYS:

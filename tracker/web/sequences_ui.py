@@ -24,7 +24,7 @@ from sequences.schedule import DAY_NAMES
 from sequences.tokens import ID_BYTES
 
 from ..db import db, rt
-from .helpers import can_see, now, owner_filter, protect, user
+from .helpers import can_see, get_or_404, now, owner_filter, protect, row_id, user
 
 bp = Blueprint("sequences_ui", __name__, url_prefix="/sequences")
 protect(bp)
@@ -37,8 +37,8 @@ PREVIEW_TOKEN_ID = "00" * ID_BYTES
 
 
 def _sequence(sequence_id: int) -> Sequence:
-    sequence = db().get(Sequence, sequence_id)
-    if sequence is None or sequence.team_id != user().team_id:
+    sequence = get_or_404(Sequence, sequence_id)
+    if sequence.team_id != user().team_id:
         abort(404)
     return sequence
 
@@ -224,9 +224,9 @@ def preview() -> str:
     """The step rendered for one prospect, without tracking: a preview never counts as an open."""
     u = user()
     prospect: Any = None
-    raw_id = request.form.get("prospect_id", "")
-    if raw_id.isdigit():
-        found = db().get(Prospect, int(raw_id))
+    raw_id = row_id(request.form.get("prospect_id", ""))
+    if raw_id is not None:
+        found = db().get(Prospect, raw_id)
         if found is not None and found.team_id == u.team_id and can_see(u, found):
             prospect = found
     if prospect is None:
@@ -341,7 +341,8 @@ def enroll_selected(sequence_id: int) -> str:
     u = user()
     summary = EnrollSummary()
     for raw in request.form.getlist("prospect_id")[:1000]:
-        prospect = db().get(Prospect, int(raw)) if raw.isdigit() else None
+        found_id = row_id(raw)
+        prospect = db().get(Prospect, found_id) if found_id is not None else None
         if prospect is None or prospect.team_id != u.team_id or not can_see(u, prospect):
             summary.problems.append(("-", raw, "no such prospect"))
             continue

@@ -13,7 +13,7 @@ from sequences.models import Prospect, Task
 from sequences.tasks import CALL_OUTCOMES, TaskClosed, complete, skip
 
 from ..db import db
-from .helpers import can_see, now, protect, user
+from .helpers import can_see, now, protect, row_id, user
 
 bp = Blueprint("tasks", __name__)
 protect(bp)
@@ -49,7 +49,8 @@ def index() -> str:
 
 
 def _task(task_id: int) -> Task:
-    task = db().get(Task, task_id, with_for_update=True)
+    found = row_id(task_id)
+    task = db().get(Task, found, with_for_update=True) if found is not None else None
     if task is None:
         abort(404)
     prospect = db().get(Prospect, task.prospect_id)
