@@ -56,6 +56,7 @@ class Settings:
     delivery_probe: str = "none"
     auto_reply_pause_days: int = 7  # when an out-of-office names no return date
     soft_bounce_limit: int = 3  # temporary bounces before an address counts as bounced
+    reply_to_inbound: bool = False  # Reply-To: reply+<token>@mail domain (no mailbox reply_to)
     spool_fsync: bool = False  # flush each tracking hit to disk before answering (power-cut safe)
 
     @property
@@ -229,5 +230,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         delivery_probe=_delivery_probe(env),
         auto_reply_pause_days=_int(env, "FOLLOWUP_AUTO_REPLY_PAUSE_DAYS", 7, minimum=1),
         soft_bounce_limit=_int(env, "FOLLOWUP_SOFT_BOUNCE_LIMIT", 3, minimum=1),
+        reply_to_inbound=_bool(env, "FOLLOWUP_REPLY_TO_INBOUND", False),
         spool_fsync=_bool(env, "FOLLOWUP_SPOOL_FSYNC", False),
     )

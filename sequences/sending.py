@@ -345,7 +345,9 @@ def _claim(
         sender=sender,
         from_email=sender["email"],
         from_name=sender["name"],
-        reply_to=mailbox.reply_to if mailbox else None,
+        # Opt-in: replies come to `followup inbound` via reply+<token>@ (the MX must point there).
+        reply_to=(mailbox.reply_to if mailbox else None)
+        or (urls_for(rt).reply_address(message.token_id) if rt.settings.reply_to_inbound else None),
         prospect=prospect,
     )
 

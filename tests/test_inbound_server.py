@@ -13,9 +13,10 @@ from sqlalchemy import select
 from sequences import runtime
 from sequences.inbound_server import start_inbound
 from sequences.models import InboundMessage
+from sequences.sending import run_step
 from sequences.sink import free_port
 
-from .test_inbound import enrollment_of, mail, seed
+from .test_inbound import enrollment_of, events, mail, prospect_of, seed
 
 
 @pytest.fixture
@@ -80,3 +81,22 @@ def test_garbage_and_oversize_never_stop_the_server(rt: runtime.Runtime, inbound
         rows = list(s.scalars(select(InboundMessage).order_by(InboundMessage.id)))
     assert [r.verdict for r in rows] == ["unprocessable", "unprocessable", "reply"]
     assert rows[0].reason.startswith("not an email") and rows[1].reason.startswith("oversize")
+
+
+def test_opt_in_reply_to_carries_a_token_that_matches_the_reply(
+    rt: runtime.Runtime, smtp_sink: Any, clock: Any, inbound_port: int
+) -> None:
+    world = seed(rt)
+    rt.settings = replace(rt.settings, reply_to_inbound=True)
+    clock.advance(days=3)
+    assert run_step(rt, world.enrollment_id, 1) == "sent"
+    [sent] = smtp_sink.messages()
+    reply_to = str(sent.message["Reply-To"])
+    assert reply_to.startswith("reply+") and reply_to.endswith("@mail.example.test")
+    # The prospect answers from another address, without threading headers: the token decides.
+    raw = mail("Yes, from my phone.", sender="zoe.mobile@phone.example", in_reply_to=None)
+    code, reply = _send(inbound_port, reply_to, raw)
+    assert code == 250 and b"reply" in reply
+    assert prospect_of(rt, world).status == "replied"
+    [event] = events(rt, world, "reply")
+    assert event.data["matched_by"] == "reply-token" and event.message_id != world.message_pk
