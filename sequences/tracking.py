@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .classify import HUMAN, INFERRED, MACHINE, SCANNER, Hit, Prior, Rules, classify_in_context
@@ -38,6 +38,7 @@ from .tokens import TokenData, read_token
 log = logging.getLogger(__name__)
 
 KIND_LETTERS = {"open": "o", "click": "c", "document": "d"}
+HISTORY_PER_MESSAGE = 50
 DOCUMENT_SCHEME = "document:"
 
 
@@ -223,24 +224,31 @@ def write_hits(
         if not row.hidden and row.url.startswith(("http://", "https://")):
             visible[row.message_id] += 1
     window = max(r.repeat, r.burst, r.click_after_machine_open)
-    history: dict[int, list[Prior]] = defaultdict(list)
-    for event in session.scalars(
-        select(Event)
+    # The latest hits of each message within the rules' longest window: enough for bursts and
+    # repeats, and bounded, so a flood of hits on one message cannot slow the writer down.
+    recent = (
+        select(
+            Event.id,
+            func.row_number()
+            .over(partition_by=Event.message_id, order_by=(Event.at.desc(), Event.id.desc()))
+            .label("rank"),
+        )
         .where(
             Event.message_id.in_(ids),
             Event.type.in_(("open", "click")),
             Event.at >= min(p.at for p in parsed) - window,
         )
+        .subquery()
+    )
+    history: dict[int, list[Prior]] = defaultdict(list)
+    for event in session.scalars(
+        select(Event)
+        .join(recent, recent.c.id == Event.id)
+        .where(recent.c.rank <= HISTORY_PER_MESSAGE)
         .order_by(Event.at, Event.id)
     ):
         history[event.message_id or 0].append(_prior(event, links))
-    human_opened = set(
-        session.scalars(
-            select(Event.message_id)
-            .where(Event.message_id.in_(ids), Event.type == "open", Event.verdict == HUMAN)
-            .distinct()
-        )
-    )
+    human_opened: dict[int, bool] = {}
     documents: dict[int, Document | None] = {}
     added = 0
     for p in parsed:
@@ -307,7 +315,7 @@ def write_hits(
                 if prior.ref is not None and prior.ref.hit_id in relabelled_hits:
                     prior.verdict = MACHINE
             if not any(x.kind == "open" and x.verdict == HUMAN for x in past):
-                human_opened.discard(message.id)
+                human_opened.pop(message.id, None)
         past.append(
             Prior(
                 kind=p.kind if p.kind != "document" else "document",
@@ -322,13 +330,27 @@ def write_hits(
         )
         if event.verdict == HUMAN:
             if p.kind == "open":
-                human_opened.add(message.id)
-            elif message.id not in human_opened:
+                human_opened[message.id] = True
+            elif not _has_human_open(session, message.id, human_opened):
                 inferred = _inferred_open(session, message, p.at, p.kind, p.hit_id)
-                human_opened.add(message.id)
+                human_opened[message.id] = True
                 past.append(Prior("open", p.at, HUMAN, ref=inferred))
                 added += 1
     return added
+
+
+def _has_human_open(session: Session, message_id: int, known: dict[int, bool]) -> bool:
+    """Asked only when a person clicked: most hits are opens and never need it."""
+    if message_id not in known:
+        with session.no_autoflush:
+            found = session.scalar(
+                select(Event.id)
+                .where(Event.message_id == message_id, Event.type == "open", Event.verdict == HUMAN)
+                .limit(1)
+            )
+        # Events added in this batch are not flushed yet: they are in `known` already.
+        known[message_id] = found is not None
+    return known[message_id]
 
 
 def _document_id(link: Link | None) -> int | None:
