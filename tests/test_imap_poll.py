@@ -25,7 +25,8 @@ from sequences.imap_poll import parse_imap_url, poll_all
 from sequences.models import ImapCursor, InboundMessage, Mailbox
 from sequences.sink import free_port
 
-from .conftest import CI
+from .conftest import CI, make_env
+from .procs import run_cli
 from .test_inbound import enrollment_of, mail, seed
 
 DOVECOT_CONF = """\
@@ -156,7 +157,7 @@ def dovecot() -> Iterator[Dovecot]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def _mailbox(rt: runtime.Runtime, url: str) -> int:
+def _mailbox(rt: runtime.Runtime, url: str | None) -> int:
     with rt.sessions.begin() as s:
         box = Mailbox(
             team_id=default_team(s).id,
@@ -245,3 +246,23 @@ def test_imap_url_requires_tls_and_credentials() -> None:
     for bad in ("imap://u:p@h/INBOX", "imaps://h/INBOX", "http://u:p@h", "imaps://u:p@h?x=1"):
         with pytest.raises(ConfigError):
             parse_imap_url(bad)
+
+
+def test_followup_imap_poll_command_sets_the_url_and_polls_once(
+    rt: runtime.Runtime, dovecot: Dovecot, database_url: str, tmp_path: Path
+) -> None:
+    world = seed(rt)
+    box = _mailbox(rt, None)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")},
+        **make_env(database_url, free_port(), tmp_path),
+    }
+    refused = run_cli(["imap-poll", "--mailbox", str(box), "--url", "imap://u:p@h/INBOX"], env)
+    assert refused.returncode != 0 and "TLS is required" in refused.stderr
+    configured = run_cli(["imap-poll", "--mailbox", str(box), "--url", dovecot.url()], env)
+    assert configured.returncode == 0, configured.stderr
+    dovecot.deliver(mail("Yes, via IMAP.", message_id="<cli@prospect.example>"))
+    polled = run_cli(["imap-poll", "--once"], env)
+    assert polled.returncode == 0, polled.stderr
+    assert f"mailbox {box}: 1" in polled.stdout
+    assert enrollment_of(rt, world).status == "replied"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,8 @@ from sequences.models import InboundMessage
 from sequences.sending import run_step
 from sequences.sink import free_port
 
+from .conftest import make_env
+from .procs import FOLLOWUP, Proc, _port_open, wait_for
 from .test_inbound import enrollment_of, events, mail, prospect_of, seed
 
 
@@ -100,3 +104,27 @@ def test_opt_in_reply_to_carries_a_token_that_matches_the_reply(
     assert prospect_of(rt, world).status == "replied"
     [event] = events(rt, world, "reply")
     assert event.data["matched_by"] == "reply-token" and event.message_id != world.message_pk
+
+
+def test_followup_inbound_command_serves_until_sigterm(
+    rt: runtime.Runtime, database_url: str, smtp_sink: Any, tmp_path: Path
+) -> None:
+    world = seed(rt)
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")},
+        **make_env(database_url, smtp_sink.port, tmp_path),
+    }
+    proc = Proc("inbound", [FOLLOWUP, "inbound", "--port", str(port)], env, tmp_path / "in.log")
+    proc.start()
+    try:
+        wait_for(lambda: _port_open(port) or not proc.alive(), 30, "followup inbound")
+        assert proc.alive(), proc.log()
+        code, reply = _send(port, world.reply, mail("Yes!", in_reply_to=None))
+        assert code == 250 and b"reply" in reply
+        assert enrollment_of(rt, world).status == "replied"
+        code, _ = _send(port, "x@not-ours.example", mail("hi"))
+        assert code == 550
+    finally:
+        proc.stop()
+    assert proc.popen is not None and proc.popen.returncode == 0, proc.log()
