@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -133,15 +134,37 @@ def _aware(value: datetime | str) -> datetime:
 def recent_heat(
     session: Session, team_id: int, owner_id: int | None, now: datetime, limit: int | None = None
 ) -> list[Heat]:
-    """rank(recent_signals(...)) computed by the database: one row per prospect and signal
-    type with its count per recency band, so a manager's whole team costs one small result."""
-    factors = band_factors()
-    bands = [
-        func.sum(case((Event.at > now - timedelta(hours=edge), 1), else_=0))
-        for edge in BAND_EDGES_HOURS
-    ]
-    rows = session.execute(
-        select(Event.prospect_id, Event.type, func.count(), func.max(Event.at), *bands)
+    """rank(recent_signals(...)) computed by the database: it scores, orders and cuts, so a
+    manager's whole team comes back as `limit` rows, read from the ix_events_human_at index."""
+    factor = case(
+        *[
+            (Event.at > now - timedelta(hours=edge), f)
+            for edge, f in zip(BAND_EDGES_HOURS, band_factors(), strict=True)
+        ],
+        else_=0.0,
+    )
+    type_weight = case(
+        *[(Event.type == t, w) for t, w in WEIGHTS.items()],
+        else_=1.0,
+    )
+    score = func.sum(type_weight * factor)
+    last = func.max(Event.at)
+
+    def count_of(kind: str) -> Any:
+        return func.sum(case((Event.type == kind, 1), else_=0))
+
+    def last_of(kind: str) -> Any:
+        return func.max(case((Event.type == kind, Event.at), else_=None))
+
+    query = (
+        select(
+            Event.prospect_id,
+            score,
+            count_of("open"),
+            count_of("click"),
+            *[last_of(kind) for kind in SIGNAL_TYPES],
+            func.count(),
+        )
         .join(Prospect, Prospect.id == Event.prospect_id)
         .where(
             Event.verdict == "human",
@@ -149,30 +172,20 @@ def recent_heat(
             Event.type.in_(SIGNAL_TYPES),
             *_visible(team_id, owner_id),  # type: ignore[arg-type]
         )
-        .group_by(Event.prospect_id, Event.type)
+        .group_by(Event.prospect_id)
+        .order_by(score.desc(), last.desc(), Event.prospect_id)
     )
-    heats: dict[int, Heat] = {}
-    for prospect_id, type_, count, last, *cumulative in rows:
-        if prospect_id is None:
-            continue
-        heat = heats.get(prospect_id)
-        if heat is None:
-            heat = heats[prospect_id] = Heat(prospect_id)
-        before = 0
-        for factor, within in zip(factors, cumulative, strict=True):
-            within = int(within or 0)
-            heat.score += WEIGHTS.get(type_, 1.0) * factor * (within - before)
-            before = within
-        if type_ == "open":
-            heat.opens += count
-        elif type_ == "click":
-            heat.clicks += count
-        else:
-            heat.views += count
-        last_at = _aware(last)
-        if heat.last_at is None or last_at > heat.last_at:
-            heat.last_at, heat.last_type = last_at, type_
-    return _ordered(heats.values(), limit)
+    if limit is not None:
+        query = query.limit(limit)
+    heats = []
+    for prospect_id, total, opens, clicks, *lasts, count in session.execute(query):
+        heat = Heat(prospect_id, float(total or 0.0), int(opens), int(clicks))
+        heat.views = int(count) - heat.opens - heat.clicks
+        for kind, at in zip(SIGNAL_TYPES, lasts, strict=True):
+            if at is not None and (heat.last_at is None or _aware(at) > heat.last_at):
+                heat.last_at, heat.last_type = _aware(at), kind
+        heats.append(heat)
+    return heats
 
 
 def hot_list(
@@ -194,9 +207,10 @@ def hot_list(
 def version(
     session: Session, team_id: int, owner_id: int | None, now: datetime, window: timedelta = WINDOW
 ) -> str:
-    """Changes when a new human signal arrives: the cheap check behind live updates."""
-    newest = session.scalar(
-        select(func.max(Event.id))
+    """Changes when a new human signal arrives: the cheap check behind live updates (count and
+    newest time of the recent signals, both read from the index alone)."""
+    count, newest = session.execute(
+        select(func.count(), func.max(Event.at))
         .join(Prospect, Prospect.id == Event.prospect_id)
         .where(
             Event.verdict == "human",
@@ -204,6 +218,7 @@ def version(
             Event.type.in_(SIGNAL_TYPES),
             *_visible(team_id, owner_id),  # type: ignore[arg-type]
         )
-    )
+    ).one()
+    stamp = int(_aware(newest).timestamp() * 1000) if newest is not None else 0
     # The hour bucket lets decayed scores reorder the list now and then even without new signals.
-    return f"{newest or 0}-{int(now.timestamp()) // 3600}"
+    return f"{count}-{stamp}-{int(now.timestamp()) // 3600}"

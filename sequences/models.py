@@ -302,19 +302,44 @@ class Link(Base):
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)  # the honeypot no human sees
 
 
+# Event types behind the workspace's partial indexes (kept in step with 0005_workspace).
+TOUCH_TYPES_SQL = "('sent', 'call', 'reply', 'meeting_booked', 'conversion')"
+OUTCOME_TYPES_SQL = "('open', 'click', 'reply', 'bounce', 'unsubscribe')"
+
+
 class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_prospect_at", "prospect_id", "at"),
         Index("ix_events_message_type", "message_id", "type"),
-        # The hot list: recent human opens and clicks (partial: machine hits do not grow it).
+        # The workspace's indexes (0005_workspace) are partial and covering, so its pages read
+        # index entries only. The hot list: recent human opens and clicks by time.
         Index(
             "ix_events_human_at",
             "at",
+            "prospect_id",
+            "type",
             postgresql_where=text("verdict = 'human'"),
             sqlite_where=text("verdict = 'human'"),
         ),
-        Index("ix_events_type_at", "type", "at"),  # the manager report, by type over a period
+        # The manager report: touches, replies and meetings by type over a period.
+        Index(
+            "ix_events_touches",
+            "type",
+            "at",
+            "prospect_id",
+            postgresql_where=text(f"type IN {TOUCH_TYPES_SQL}"),
+            sqlite_where=text(f"type IN {TOUCH_TYPES_SQL}"),
+        ),
+        # Per-step statistics: which messages were opened, clicked, answered, bounced.
+        Index(
+            "ix_events_message_outcome",
+            "message_id",
+            "type",
+            "verdict",
+            postgresql_where=text(f"type IN {OUTCOME_TYPES_SQL}"),
+            sqlite_where=text(f"type IN {OUTCOME_TYPES_SQL}"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -35,7 +35,7 @@ def test_a_fresh_click_outranks_many_old_opens_and_ties_go_to_the_latest() -> No
 
 
 def _touches(count: int, days: float, calls: int = 0, status: str = "active") -> Touches:
-    return Touches(1, count, calls, NOW - timedelta(days=days), NOW, status)
+    return Touches(1, count, calls, days, status)
 
 
 def test_rep_figures_from_touches() -> None:
