@@ -15,6 +15,10 @@ function startHotList(list) {
       const response = await fetch(list.dataset.src, {
         headers: etag ? { "If-None-Match": etag } : {}, credentials: "same-origin", cache: "no-store",
       });
+      if (response.redirected || response.status === 401) {
+        window.location.reload();  // signed out meanwhile: show the sign-in page
+        return;
+      }
       if (response.status === 200) {
         etag = response.headers.get("ETag") || "";
         list.innerHTML = await response.text();
