@@ -191,6 +191,22 @@ def delivery_json(d: WebhookDelivery) -> dict[str, Any]:
 # The outbox
 
 
+def _subscribers(session: Session) -> list[Any]:
+    """Every active webhook, read once per transaction (a batch of events shares one query)."""
+    transaction = session.get_transaction()
+    cached = session.info.get("followup_webhooks")
+    if cached is not None and cached[0] is transaction:
+        return list(cached[1])
+    with session.no_autoflush:
+        rows = session.execute(
+            select(Webhook.id, Webhook.team_id, Webhook.user_id, Webhook.events, User.is_manager)
+            .join(User, User.id == Webhook.user_id)
+            .where(Webhook.active.is_(True))
+        ).all()
+    session.info["followup_webhooks"] = (transaction, rows)
+    return list(rows)
+
+
 def outbox(session: Session, event: Event) -> int:
     """Add a pending delivery for every active webhook that wants `event`; returns how many.
 
@@ -199,18 +215,32 @@ def outbox(session: Session, event: Event) -> int:
     """
     if event.type not in EVENT_TYPES or event.prospect_id is None:
         return 0
-    with session.no_autoflush:  # the event is not complete yet (tracking adds its verdict)
-        rows = session.execute(
-            select(Webhook.id, Webhook.events, Webhook.user_id, User.is_manager, Prospect.owner_id)
-            .join(Prospect, Prospect.team_id == Webhook.team_id)
-            .join(User, User.id == Webhook.user_id)
-            .where(Prospect.id == event.prospect_id, Webhook.active.is_(True))
-        ).all()
+    wanted = [row for row in _subscribers(session) if event.type in row.events]
+    if not wanted:
+        return 0
+    owners: dict[int, Any] = session.info.setdefault("followup_prospect_owners", {})
+    if session.info.get("followup_owners_tx") is not session.get_transaction():
+        owners.clear()  # an owner may change between transactions, never within one
+        session.info["followup_owners_tx"] = session.get_transaction()
+    prospect = owners.get(event.prospect_id)
+    if prospect is None:
+        # Core on the session's connection: no autoflush of the event (tracking has not set its
+        # verdict yet), and none of the ORM's per-statement work on the hot path.
+        prospect = (
+            session.connection()
+            .execute(
+                select(Prospect.team_id, Prospect.owner_id).where(Prospect.id == event.prospect_id)
+            )
+            .first()
+        )
+        if prospect is None:
+            return 0
+        owners[event.prospect_id] = prospect
     count = 0
-    for row in rows:
-        if event.type not in row.events:
+    for row in wanted:
+        if row.team_id != prospect.team_id:
             continue
-        if not row.is_manager and row.owner_id not in (None, row.user_id):
+        if not row.is_manager and prospect.owner_id not in (None, row.user_id):
             continue
         session.add(
             WebhookDelivery(
