@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .compose import TrackingUrls, compose
 from .db import session_scope
@@ -35,6 +35,7 @@ from .models import (
     MessageStatus,
     Prospect,
     ProspectStatus,
+    Sequence,
     Step,
     Task,
     User,
@@ -78,6 +79,31 @@ class _Job:
     from_name: str
     reply_to: str | None
     prospect: Prospect
+
+
+def _locked_enrollment(session: Session, enrollment_id: int) -> Enrollment | None:
+    """The enrollment, row-locked, with its prospect and its sequence's steps in two queries."""
+    return session.scalars(
+        select(Enrollment)
+        .where(Enrollment.id == enrollment_id)
+        .options(
+            joinedload(Enrollment.prospect, innerjoin=True),
+            joinedload(Enrollment.sequence, innerjoin=True).selectinload(Sequence.steps),
+        )
+        .with_for_update(of=Enrollment)
+    ).first()
+
+
+def _not_durable(session: Session) -> None:
+    """Let this transaction's commit skip the WAL flush (PostgreSQL).
+
+    Only for the claim and the "sent" record: losing either to a database crash is harmless
+    (a lost claim is claimed again; a lost "sent" leaves the message "sending", which the probe
+    or a review decides). The "sending" mark before DATA stays fully durable, and its flush
+    carries every earlier commit with it.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def _changed(session: Session, statement: Any) -> int:
@@ -202,7 +228,7 @@ def _claim(
     probe: DeliveryProbe | None,
 ) -> _Job | str:
     lease = timedelta(seconds=rt.settings.send_lease_seconds)
-    enrollment = session.get(Enrollment, enrollment_id, with_for_update=True)
+    enrollment = _locked_enrollment(session, enrollment_id)
     if enrollment is None:
         return "missing"
     if enrollment.status != EnrollmentStatus.ACTIVE:
@@ -435,6 +461,7 @@ def run_step(
     """Do the step at `position` of an enrollment if it is still due. Idempotent; returns what happened."""
     now = rt.clock.now()
     with session_scope(rt.sessions) as session:
+        _not_durable(session)
         job = _claim(session, rt, enrollment_id, position, now, probe)
     if isinstance(job, str):
         return job
@@ -508,7 +535,8 @@ def run_step(
             )
             if claimed != 1:
                 raise _Cancelled()
-            session.execute(delete(Link).where(Link.message_id == job.message_pk))
+            if job.attempt > 1:  # an earlier attempt may have stored this message's links
+                session.execute(delete(Link).where(Link.message_id == job.message_pk))
             session.add_all(
                 Link(message_id=job.message_pk, position=p, url=u, hidden=h)
                 for p, u, h in composed.links
@@ -557,8 +585,9 @@ def run_step(
         raise
 
     with session_scope(rt.sessions) as session:
+        _not_durable(session)
         message = session.get(Message, job.message_pk)
-        enrollment = session.get(Enrollment, enrollment_id, with_for_update=True)
+        enrollment = _locked_enrollment(session, enrollment_id)
         assert message is not None and enrollment is not None
         _mark_sent(session, message, enrollment, position, rt.clock.now())
     return "sent"

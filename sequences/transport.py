@@ -6,12 +6,16 @@ import contextlib
 import smtplib
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 
 from .config import SmtpSettings
+
+# Seconds after a successful send during which the connection is reused without a NOOP check.
+FRESH_SECONDS = 5.0
 
 
 class TemporaryFailure(Exception):
@@ -75,12 +79,17 @@ class SmtpTransport:
             conn.login(s.username, s.password or "")
         return conn
 
-    def _connection(self) -> smtplib.SMTP:
+    def _connection(self) -> tuple[smtplib.SMTP, bool]:
+        """This thread's connection and whether it was reused (it may have died meanwhile)."""
         conn: smtplib.SMTP | None = getattr(self._local, "conn", None)
         if conn is not None:
+            # A connection used a moment ago is almost surely alive: skip the NOOP round trip
+            # (send() reconnects once if it was not). An idle one is checked first.
+            if time.monotonic() - getattr(self._local, "used", 0.0) < FRESH_SECONDS:
+                return conn, True
             try:
                 if conn.noop()[0] == 250:
-                    return conn
+                    return conn, True
             except (smtplib.SMTPException, OSError):
                 pass
             self._drop()
@@ -88,7 +97,7 @@ class SmtpTransport:
         self._local.conn = conn
         with self._open_lock:
             self._open.add(conn)
-        return conn
+        return conn, False
 
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -121,16 +130,21 @@ class SmtpTransport:
         Raises TemporaryFailure, PermanentFailure or OutcomeUnknown.
         """
         payload = message.as_bytes(policy=SMTP_POLICY)
-        try:
-            conn = self._connection()
-            options = ["SMTPUTF8"] if _needs_utf8(envelope_from, recipient) else []
-            code, reply = conn.mail(envelope_from, options)
-            self._check(conn, code, reply)
-            code, reply = conn.rcpt(recipient)
-            self._check(conn, code, reply)
-        except (OSError, smtplib.SMTPException) as exc:
-            self._drop()
-            raise TemporaryFailure(f"connection failed before DATA: {exc}") from None
+        options = ["SMTPUTF8"] if _needs_utf8(envelope_from, recipient) else []
+        for attempt in (1, 2):
+            reused = False
+            try:
+                conn, reused = self._connection()
+                code, reply = conn.mail(envelope_from, options)
+                self._check(conn, code, reply)
+                code, reply = conn.rcpt(recipient)
+                self._check(conn, code, reply)
+                break
+            except (OSError, smtplib.SMTPException) as exc:
+                self._drop()
+                if reused and attempt == 1:
+                    continue  # the server closed an idle connection: one fresh try, at once
+                raise TemporaryFailure(f"connection failed before DATA: {exc}") from None
         if before_data is not None:
             try:
                 before_data()
@@ -146,6 +160,7 @@ class SmtpTransport:
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
             raise OutcomeUnknown(f"connection lost during DATA: {exc}") from None
+        self._local.used = time.monotonic()
         return SendResult(code, _decode(reply))
 
     def _reset(self, conn: smtplib.SMTP) -> None:

@@ -1,0 +1,328 @@
+"""Benchmark: send throughput of the whole pipeline against a plain smtplib loop, same sink, same run.
+
+    .venv/bin/python bench/send.py [--messages 2000] [--processes 2] [--threads 4]
+
+Needs PostgreSQL and Redis on 127.0.0.1 (as in the tests). Both sides send into the same kind of
+local aiosmtpd sink (`followup sink`, its own process, storing .eml files):
+- baseline: one smtplib connection sending pre-built messages in a loop;
+- pipeline: N due enrollments in a fresh PostgreSQL database; this process ticks the scheduler
+  (claim with SKIP LOCKED, enqueue to Redis) and `followup worker` with 2 processes claims each
+  step in the database, renders it, rewrites links, sends it over a reused SMTP connection and
+  records it. The clock runs from the first tick to the last message stored by the sink.
+The baseline is measured before and after the pipeline; the ratio uses their mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import smtplib
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BIN = Path(sys.executable).parent
+ADMIN_URL = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+SUBJECT = "A question for {{ company | default('you') }}"
+BODY = (
+    "<p>Hi {{ first_name | default('there') }},</p><p>You said you need {{ fields.need }}. "
+    '<a href="https://example.com/pricing?plan=pro">See pricing</a> or '
+    '<a href="https://example.com/case-study">read how Initech did it</a>.</p>'
+    "<p>{{ sender.signature }}</p>" + "<p>Some more words about the offer.</p>" * 20
+)
+
+
+def _count(directory: Path) -> int:
+    if not directory.exists():
+        return 0
+    return sum(1 for e in os.scandir(directory) if e.name.endswith(".eml"))
+
+
+def _wait(condition: object, timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def _start_sink(
+    port: int, directory: Path, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    import socket
+
+    proc = subprocess.Popen(
+        [str(BIN / "followup"), "sink", "--port", str(port), "--dir", str(directory)],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    def listening() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    _wait(listening, 30, "the sink")
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _baseline(n: int, env: dict[str, str], tmp: Path, tag: str) -> float:
+    """Plain smtplib: pre-built messages of the same shape over one connection."""
+    from sequences.compose import TrackingUrls, compose
+    from sequences.mailer import OutgoingEmail, build, new_message_id
+    from sequences.sink import free_port
+    from sequences.tokens import new_token_id
+
+    class P:
+        first_name = "Zo\u00eb"
+        last_name = None
+        company = "Initech"
+        email = "zoe@prospect.example"
+        phone = None
+        timezone = None
+        fields = {"need": "faster onboarding"}
+
+    urls = TrackingUrls(
+        "http://127.0.0.1:8000", ("bench-secret-0123456789abcdef",), "bench.example"
+    )
+    messages = []
+    for i in range(n):
+        token = new_token_id()
+        composed = compose(
+            subject_template=SUBJECT,
+            html_template=BODY,
+            text_template=None,
+            prospect=P(),
+            sender={
+                "name": "Rita",
+                "email": "rita@bench.example",
+                "signature": "Rita",
+                "first_name": "Rita",
+            },
+            token_id=token,
+            urls=urls,
+        )
+        mime = build(
+            OutgoingEmail(
+                from_email="rita@bench.example",
+                from_name="Rita",
+                to_email=f"p{i}@prospect.example",
+                to_name="Zo\u00eb",
+                subject=composed.subject,
+                html=composed.html,
+                text=composed.text,
+                message_id=new_message_id("bench.example"),
+                date=datetime.now(UTC),
+            )
+        )
+        messages.append((f"p{i}@prospect.example", mime.as_bytes()))
+    port = free_port()
+    directory = tmp / f"sink-{tag}"
+    sink = _start_sink(port, directory, env, tmp / f"sink-{tag}.log")
+    try:
+        started = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as conn:
+            for to, payload in messages:
+                conn.sendmail("bounce@bench.example", [to], payload)
+        _wait(lambda: _count(directory) >= n, 120, "baseline messages")
+        elapsed = time.perf_counter() - started
+    finally:
+        _stop(sink)
+    return n / elapsed
+
+
+def _seed(url: str, n: int) -> None:
+    from sequences.clock import SystemClock
+    from sequences.db import make_engine, make_sessionmaker
+    from sequences.definitions import create_sequence
+    from sequences.enrollment import enroll
+    from sequences.models import Prospect, Team
+
+    engine = make_engine(url)
+    with make_sessionmaker(engine).begin() as s:
+        team = Team(name="Bench")
+        s.add(team)
+        s.flush()
+        now = SystemClock().now()
+        sequence = create_sequence(
+            s,
+            team.id,
+            None,
+            {
+                "name": "Bench",
+                "steps": [
+                    {"type": "email", "delay": "PT0S", "subject": SUBJECT, "body_html": BODY}
+                ],
+            },
+            now,
+        )
+        prospects = [
+            Prospect(
+                team_id=team.id,
+                email=f"p{i}@prospect.example",
+                first_name="Zo\u00eb",
+                company="Initech",
+                fields={"need": "faster onboarding"},
+            )
+            for i in range(n)
+        ]
+        s.add_all(prospects)
+        s.flush()
+        for prospect in prospects:
+            enroll(s, prospect, sequence, now)
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+    n = args.messages
+
+    from sqlalchemy import create_engine, text
+
+    from sequences.migrate import upgrade
+    from sequences.sink import free_port
+
+    name = f"followup_bench_{uuid.uuid4().hex[:8]}"
+    namespace = f"followup-bench-{uuid.uuid4().hex[:8]}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    worker: subprocess.Popen[bytes] | None = None
+    sink: subprocess.Popen[bytes] | None = None
+    with TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        sink_port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")}
+        env.update(
+            FOLLOWUP_DATABASE_URL=url,
+            FOLLOWUP_REDIS_URL=REDIS_URL,
+            FOLLOWUP_REDIS_NAMESPACE=namespace,
+            FOLLOWUP_SMTP_URL=f"smtp://127.0.0.1:{sink_port}?timeout=30",
+            FOLLOWUP_SECRET_KEY="bench-secret-0123456789abcdef",
+            FOLLOWUP_BASE_URL="http://127.0.0.1:8000",
+            FOLLOWUP_MAIL_DOMAIN="bench.example",
+            FOLLOWUP_INSTANCE_PATH=str(tmp / "instance"),
+            PYTHONUNBUFFERED="1",
+        )
+        try:
+            before = _baseline(n, env, tmp, "before")
+            print(f"baseline (smtplib, one connection): {before:8.1f} msg/s", flush=True)
+
+            upgrade(url)
+            _seed(url, n)
+            # This process ticks the scheduler with the same broker the workers read.
+            os.environ.update({k: v for k, v in env.items() if k.startswith("FOLLOWUP_")})
+            from sequences import runtime
+            from sequences.actors import enqueue_step
+            from sequences.scheduler import tick
+
+            directory = tmp / "sink-pipeline"
+            sink = _start_sink(sink_port, directory, env, tmp / "sink-pipeline.log")
+            worker_log = tmp / "worker.log"
+            worker = subprocess.Popen(
+                [
+                    str(BIN / "followup"),
+                    "worker",
+                    "--processes",
+                    str(args.processes),
+                    "--threads",
+                    str(args.threads),
+                ],
+                env=env,
+                stdout=worker_log.open("ab"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            _wait(
+                lambda: (
+                    worker_log.read_text(errors="replace").count("ready for action")
+                    >= args.processes
+                ),
+                60,
+                "the workers",
+            )
+            rt = runtime.get()
+            started = time.perf_counter()
+            enqueued = 0
+            while enqueued < n:
+                enqueued += tick(rt, enqueue_step, limit=500)
+            _wait(lambda: _count(directory) >= n, 600, "pipeline messages", interval=0.1)
+            elapsed = time.perf_counter() - started
+            pipeline = n / elapsed
+            print(
+                f"pipeline ({args.processes} worker processes x {args.threads} threads): "
+                f"{pipeline:8.1f} msg/s",
+                flush=True,
+            )
+            _stop(worker)
+            worker = None
+            errors = worker_log.read_text(errors="replace").count("Traceback")
+            if errors:
+                print(f"worker log: {errors} tracebacks (kept in /tmp/bench-send-worker.log)")
+                (Path("/tmp") / "bench-send-worker.log").write_text(worker_log.read_text())
+            _stop(sink)
+            sink = None
+            rt.dispose()
+
+            after = _baseline(n, env, tmp, "after")
+            print(f"baseline again:                      {after:8.1f} msg/s", flush=True)
+            base = (before + after) / 2
+            ratio = pipeline / base
+            print(
+                f"\npipeline / baseline = {ratio:.2f}x ({n} messages; target >= 0.5x: "
+                f"{'met' if ratio >= 0.5 else 'NOT met'})"
+            )
+        finally:
+            for proc in (worker, sink):
+                if proc is not None:
+                    _stop(proc)
+            import redis
+
+            client = redis.Redis.from_url(REDIS_URL)
+            keys = list(client.scan_iter(f"{namespace}*"))
+            if keys:
+                client.delete(*keys)
+            client.close()
+            with admin.connect() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                    ),
+                    {"n": name},
+                )
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
