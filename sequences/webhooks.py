@@ -193,6 +193,7 @@ def delivery_json(d: WebhookDelivery) -> dict[str, Any]:
 
 def _subscribers(session: Session) -> list[Any]:
     """Every active webhook, read once per transaction (a batch of events shares one query)."""
+    session.connection()  # begin the transaction now, so it is the one the cache is keyed on
     transaction = session.get_transaction()
     cached = session.info.get("followup_webhooks")
     if cached is not None and cached[0] is transaction:

@@ -434,3 +434,16 @@ def test_sending_never_waits_for_a_slow_endpoint(
     [row] = deliveries(rt)
     assert (row.event_type, row.status, row.attempts) == ("sent", "pending", 0)
     assert receiver.requests == [] and stub_worker.queues["webhooks"].qsize() == 0
+
+
+def test_a_long_lived_session_sees_a_webhook_registered_meanwhile(
+    client: Any, cast: Cast, rt: runtime.Runtime, receiver: Receiver
+) -> None:
+    prospect_id = new_prospect(client, cast, "long@prospect.example")
+    with rt.sessions() as s:
+        record(s, "reply", rt.clock.now(), prospect_id=prospect_id)
+        s.commit()  # nobody listened yet
+        register(client, cast, receiver.url, ["reply"])
+        record(s, "reply", rt.clock.now(), prospect_id=prospect_id)
+        s.commit()
+    assert len(deliveries(rt)) == 1
