@@ -43,7 +43,7 @@ class _Pattern:
     opens_only: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: it keys the per-agent caches
 class Rules:
     """The parsed rules file."""
 

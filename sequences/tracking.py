@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from .classify import HUMAN, INFERRED, MACHINE, SCANNER, Hit, Prior, Rules, classify_in_context
@@ -32,6 +32,7 @@ from .models import (
     Message,
     Prospect,
     ProspectStatus,
+    Webhook,
 )
 from .tokens import TokenData, read_token
 
@@ -190,9 +191,49 @@ def _prior(event: Event, links: dict[tuple[int, int], Link]) -> Prior:
     )
 
 
-def _relabel(event: Event, why: str) -> None:
-    event.verdict, event.reason = MACHINE, SCANNER
-    event.data = {**(event.data or {}), "why": why, "relabelled": True}
+Row = dict[str, Any]  # an event about to be inserted by this batch
+
+
+def _field(ref: Event | Row, name: str) -> Any:
+    return ref.get(name) if isinstance(ref, dict) else getattr(ref, name)
+
+
+def _relabel(ref: Event | Row, why: str) -> None:
+    data = {**(_field(ref, "data") or {}), "why": why, "relabelled": True}
+    if isinstance(ref, dict):
+        ref.update(verdict=MACHINE, reason=SCANNER, data=data)
+    else:
+        ref.verdict, ref.reason, ref.data = MACHINE, SCANNER, data
+
+
+def _webhooks_listening(session: Session) -> bool:
+    """Whether any active webhook wants tracking events (they need record()'s outbox rows)."""
+    wanted = {"open", "click", "document_viewed"}
+    return any(
+        wanted.intersection(events or ())
+        for events in session.scalars(select(Webhook.events).where(Webhook.active.is_(True)))
+    )
+
+
+def _store(session: Session, rows: list[Row]) -> None:
+    """Insert the batch: one statement, or event by event through record() for webhooks."""
+    if not rows:
+        return
+    if not _webhooks_listening(session):
+        session.execute(insert(Event), rows)
+        return
+    for row in rows:
+        event = record(
+            session,
+            row["type"],
+            row["at"],
+            prospect_id=row["prospect_id"],
+            enrollment_id=row["enrollment_id"],
+            message_id=row["message_id"],
+            extra=row["data"],
+        )
+        event.verdict, event.reason = row["verdict"], row["reason"]
+        event.ip, event.user_agent, event.hit_id = row["ip"], row["user_agent"], row["hit_id"]
 
 
 def write_hits(
@@ -220,9 +261,9 @@ def write_hits(
         for link in session.scalars(select(Link).where(Link.message_id.in_(ids)))
     }
     visible: dict[int, int] = defaultdict(int)
-    for row in links.values():
-        if not row.hidden and row.url.startswith(("http://", "https://")):
-            visible[row.message_id] += 1
+    for stored in links.values():
+        if not stored.hidden and stored.url.startswith(("http://", "https://")):
+            visible[stored.message_id] += 1
     window = max(r.repeat, r.burst, r.click_after_machine_open)
     # The latest hits of each message within the rules' longest window: enough for bursts and
     # repeats, and bounded, so a flood of hits on one message cannot slow the writer down.
@@ -250,7 +291,7 @@ def write_hits(
         history[event.message_id or 0].append(_prior(event, links))
     human_opened: dict[int, bool] = {}
     documents: dict[int, Document | None] = {}
-    added = 0
+    rows: list[Row] = []
     for p in parsed:
         if p.hit_id in seen:
             continue  # written by an earlier drain that stopped before moving its offset
@@ -288,31 +329,37 @@ def write_hits(
             extra["why"] = judged.verdict.why
         if judged.repeat:
             extra["repeat"] = True
-        event = record(
-            session,
-            "document_viewed" if p.kind == "document" else p.kind,
-            p.at,
-            prospect_id=message.prospect_id,
-            enrollment_id=message.enrollment_id,
-            message_id=message.id,
-            extra=extra,
-        )
-        event.verdict, event.reason = judged.verdict.verdict, judged.verdict.reason
-        event.ip, event.user_agent, event.hit_id = hit.ip, hit.user_agent, p.hit_id
-        added += 1
+        row: Row = {
+            "type": "document_viewed" if p.kind == "document" else p.kind,
+            "at": p.at,
+            "prospect_id": message.prospect_id,
+            "enrollment_id": message.enrollment_id,
+            "message_id": message.id,
+            "data": extra,
+            "verdict": judged.verdict.verdict,
+            "reason": judged.verdict.reason,
+            "ip": hit.ip,
+            "user_agent": hit.user_agent,
+            "hit_id": p.hit_id,
+        }
+        rows.append(row)
         relabelled_hits = set()
         for earlier in judged.relabel:
             _relabel(earlier, judged.verdict.why)
-            relabelled_hits.add(earlier.hit_id)
+            relabelled_hits.add(_field(earlier, "hit_id"))
         if relabelled_hits:
             # Opens we inferred from those clicks were the scanner's too.
             for prior in past:
                 e = prior.ref
-                if e is not None and e.reason == INFERRED and e.data.get("hit") in relabelled_hits:
+                if (
+                    e is not None
+                    and _field(e, "reason") == INFERRED
+                    and (_field(e, "data") or {}).get("hit") in relabelled_hits
+                ):
                     _relabel(e, "inferred from a scanner's click")
                     prior.verdict = MACHINE
             for prior in past:
-                if prior.ref is not None and prior.ref.hit_id in relabelled_hits:
+                if prior.ref is not None and _field(prior.ref, "hit_id") in relabelled_hits:
                     prior.verdict = MACHINE
             if not any(x.kind == "open" and x.verdict == HUMAN for x in past):
                 human_opened.pop(message.id, None)
@@ -320,23 +367,24 @@ def write_hits(
             Prior(
                 kind=p.kind if p.kind != "document" else "document",
                 at=p.at,
-                verdict=event.verdict,
+                verdict=row["verdict"],
                 position=position,
                 ip=hit.ip,
                 hidden=hit.hidden_link,
                 repeat=judged.repeat,
-                ref=event,
+                ref=row,
             )
         )
-        if event.verdict == HUMAN:
+        if row["verdict"] == HUMAN:
             if p.kind == "open":
                 human_opened[message.id] = True
             elif not _has_human_open(session, message.id, human_opened):
-                inferred = _inferred_open(session, message, p.at, p.kind, p.hit_id)
+                inferred = _inferred_row(message, p.at, p.kind, p.hit_id)
+                rows.append(inferred)
                 human_opened[message.id] = True
                 past.append(Prior("open", p.at, HUMAN, ref=inferred))
-                added += 1
-    return added
+    _store(session, rows)
+    return len(rows)
 
 
 def _has_human_open(session: Session, message_id: int, known: dict[int, bool]) -> bool:
@@ -362,22 +410,21 @@ def _document_id(link: Link | None) -> int | None:
         return None
 
 
-def _inferred_open(
-    session: Session, message: Message, at: datetime, via: str, hit_id: str | None
-) -> Event:
-    event = record(
-        session,
-        "open",
-        at,
-        prospect_id=message.prospect_id,
-        enrollment_id=message.enrollment_id,
-        message_id=message.id,
-        extra={"inferred_from": via, "hit": hit_id, "why": f"a person's {via}, images blocked"},
-    )
-    event.verdict, event.reason = HUMAN, INFERRED
-    # Derived from its hit, so a re-drained hit cannot infer a second open.
-    event.hit_id = (hit_id[:31] + "i") if hit_id else None
-    return event
+def _inferred_row(message: Message, at: datetime, via: str, hit_id: str | None) -> Row:
+    return {
+        "type": "open",
+        "at": at,
+        "prospect_id": message.prospect_id,
+        "enrollment_id": message.enrollment_id,
+        "message_id": message.id,
+        "data": {"inferred_from": via, "hit": hit_id, "why": f"a person's {via}, images blocked"},
+        "verdict": HUMAN,
+        "reason": INFERRED,
+        "ip": None,
+        "user_agent": None,
+        # Derived from its hit, so a re-drained hit cannot infer a second open.
+        "hit_id": (hit_id[:31] + "i") if hit_id else None,
+    }
 
 
 def infer_open(session: Session, message: Message, at: datetime, via: str = "reply") -> bool:
@@ -392,7 +439,7 @@ def infer_open(session: Session, message: Message, at: datetime, via: str = "rep
     )
     if exists is not None:
         return False
-    _inferred_open(session, message, at, via, None)
+    _store(session, [_inferred_row(message, at, via, None)])
     return True
 
 

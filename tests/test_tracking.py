@@ -269,3 +269,27 @@ def test_every_raw_hit_is_kept(
         get(client, sent.pixel)
     total = session.scalar(select(Event.id).where(Event.message_id == sent.message_id).limit(1))
     assert total is not None and len(events(session, sent.message_id, "open")) == 5
+
+
+def test_webhook_subscribed_to_opens_gets_a_delivery_per_tracked_open(
+    client: Any, cast: Any, rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    from sequences.models import WebhookDelivery
+
+    made = client.post(
+        "/api/v1/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["open", "click"]},
+        headers=cast.auth(cast.manager_key),
+    )
+    assert made.status_code == 201, made.json
+    sent = send_message(rt)
+    clock.advance(hours=1)
+    get(client, sent.pixel)
+    get(client, sent.clicks[0])
+    [open_, click] = events(session, sent.message_id)
+    deliveries = session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+    assert [(d.event_id, d.event_type) for d in deliveries] == [
+        (open_.id, "open"),
+        (click.id, "click"),
+    ]
+    assert open_.hit_id and open_.verdict == "human"

@@ -116,7 +116,7 @@ def _request() -> Request:
 
 
 def _spool(kind: str, token: str, response: WerkzeugResponse, url: str | None = None) -> None:
-    """Keep the hit durably, then write it to the database once the response is out."""
+    """Keep the hit durably on disk; the drainer writes it to the database in a batch."""
     runtime = rt()
     state = tracking()
     state.spool.append(
