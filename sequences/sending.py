@@ -148,12 +148,19 @@ def _run_task_step(session: Session, enrollment: Enrollment, step: Step, now: da
     task = session.scalar(
         select(Task).where(Task.enrollment_id == enrollment.id, Task.step_position == step.position)
     )
+    days = (step.options or {}).get("auto_advance_days")
+    wait = timedelta(days=days) if isinstance(days, int | float) and days > 0 else None
     if task is not None:
-        if task.status == "open":
+        if task.status != "open":
+            advance(session, enrollment, step.position, now)
+            return f"task already {task.status}"
+        if wait is not None and now >= task.due_at + wait:
             skip_task(session, task, now, notes="moved on automatically: nobody completed it")
             return "task auto-advanced"
-        advance(session, enrollment, step.position, now)
-        return f"task already {task.status}"
+        # Due again before its time (the enrollment was resumed): keep waiting for the task.
+        enrollment.next_due_at = task.due_at + wait if wait else None
+        enrollment.enqueued_at = None
+        return "waiting for the task"
     prospect = enrollment.prospect
     task = Task(
         enrollment_id=enrollment.id,
@@ -177,8 +184,6 @@ def _run_task_step(session: Session, enrollment: Enrollment, step: Step, now: da
         task_id=task.id,
         task_type=step.type,
     )
-    days = (step.options or {}).get("auto_advance_days")
-    wait = timedelta(days=days) if isinstance(days, int | float) and days > 0 else None
     # Without auto-advance the scheduler must not pick this enrollment again until the task
     # is completed or skipped (sequences.tasks advances it then).
     enrollment.next_due_at = now + wait if wait else None

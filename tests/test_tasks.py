@@ -163,3 +163,23 @@ def test_task_visibility_and_input_checks(
         f"/api/v1/tasks/{task_id}/skip", headers={"Authorization": f"Bearer {cast.manager_key}"}
     )
     assert by_manager.status_code == 200
+
+
+def test_resuming_a_paused_enrollment_keeps_waiting_for_its_open_task(
+    client: Any, cast: Cast, rt: runtime.Runtime, clock: FrozenClock, smtp_sink: Sink
+) -> None:
+    made = _setup(client, cast)
+    drain(rt)
+    clock.advance(days=1)
+    assert drain(rt) == ["task created"]
+    for action in ("pause", "resume"):
+        response = client.post(
+            f"/api/v1/enrollments/{made['enrollment']}/{action}", headers=cast.auth()
+        )
+        assert response.status_code == 200
+    assert drain(rt) == ["waiting for the task"]
+    [task] = _my_tasks(client, cast.rep_key).json["items"]
+    assert task["status"] == "open"
+    assert enrollment(rt, made["enrollment"]).current_step == 1
+    clock.advance(days=30)
+    assert drain(rt) == []
