@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import Float, and_, case, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
 from .models import Enrollment, Event, Message, MessageStatus, Prospect, User
@@ -18,17 +18,6 @@ TOUCH_CHANNELS = {"sent": "email", "call": "call"}
 MEETING_TYPES = ("meeting_booked",)  # what POST /prospects/{id}/meetings records
 OUTCOME_TYPES = ("open", "click", "reply", "bounce", "unsubscribe")  # see models.OUTCOME_TYPES_SQL
 STOPPED_STATUSES = ("replied", "converted", "bounced", "unsubscribed")
-
-
-@dataclass(frozen=True)
-class Touches:
-    """One prospect's touches in the period."""
-
-    owner_id: int | None
-    count: int
-    calls: int
-    span_days: float  # from the first touch to the last
-    status: str
 
 
 @dataclass
@@ -73,24 +62,6 @@ class RepReport:
         }
 
 
-def summarise_rep(rep: RepReport, touched: list[Touches]) -> RepReport:
-    """Fill a rep's touch figures from their prospects' touches (pure)."""
-    rep.prospects_touched = len(touched)
-    rep.touches = sum(t.count for t in touched)
-    rep.calls = sum(t.calls for t in touched)
-    rep.emails = rep.touches - rep.calls
-    # Dropped: one touch and then nothing, though the prospect never answered or stopped us.
-    rep.dropped_after_one = sum(
-        1 for t in touched if t.count == 1 and t.status not in STOPPED_STATUSES
-    )
-    rep.reached_five = sum(1 for t in touched if t.count >= 5)
-    # Each prospect's average gap, then the median over prospects: one chatty prospect with
-    # fifty touches does not outweigh forty prospects with two.
-    gaps = [t.span_days / (t.count - 1) for t in touched if t.count > 1]
-    rep.median_days_between = statistics.median(gaps) if gaps else None
-    return rep
-
-
 def rep_report(session: Session, team_id: int, start: datetime, end: datetime) -> list[RepReport]:
     """Every user of the team with their follow-up figures for [start, end)."""
     users = list(
@@ -107,21 +78,56 @@ def rep_report(session: Session, team_id: int, start: datetime, end: datetime) -
             reps[owner_id].new_leads = count
 
     in_period = (Event.at >= start, Event.at < end)
-    rows = session.execute(
+    # Per prospect (touches, calls, days from first to last touch), then per rep, all in SQL:
+    # a 90-day report over ten thousand prospects returns one row per rep.
+    per_prospect = (
         select(
-            Prospect.owner_id,
-            Prospect.status,
-            func.count(),
-            func.sum(case((Event.type == "call", 1), else_=0)),
-            _days(session, func.max(Event.at)) - _days(session, func.min(Event.at)),
+            Prospect.owner_id.label("owner_id"),
+            Prospect.status.label("status"),
+            func.count().label("n"),
+            func.sum(case((Event.type == "call", 1), else_=0)).label("calls"),
+            (_days(session, func.max(Event.at)) - _days(session, func.min(Event.at))).label("span"),
         )
         .join(Prospect, Prospect.id == Event.prospect_id)
         .where(Prospect.team_id == team_id, Event.type.in_(TOUCH_CHANNELS), *in_period)
         .group_by(Event.prospect_id, Prospect.owner_id, Prospect.status)
+        .subquery()
     )
-    touched: dict[int | None, list[Touches]] = defaultdict(list)
-    for owner_id, status, count, calls, span in rows:
-        touched[owner_id].append(Touches(owner_id, count, int(calls or 0), float(span), status))
+    n = per_prospect.c.n
+    # Dropped: one touch and then nothing, though the prospect never answered or stopped us.
+    dropped = and_(n == 1, per_prospect.c.status.not_in(STOPPED_STATUSES))
+    # Each prospect's average gap, then the median over prospects: one chatty prospect with
+    # fifty touches does not outweigh forty prospects with two.
+    gap = cast(per_prospect.c.span, Float) / (n - 1)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    columns = [
+        per_prospect.c.owner_id,
+        func.count(),
+        func.sum(n),
+        func.sum(per_prospect.c.calls),
+        func.sum(case((dropped, 1), else_=0)),
+        func.sum(case((n >= 5, 1), else_=0)),
+    ]
+    if postgres:
+        columns.append(func.percentile_cont(0.5).within_group(case((n > 1, gap), else_=None)))
+    for owner_id, touched, touches, calls, one, five, *median in session.execute(
+        select(*columns).group_by(per_prospect.c.owner_id)
+    ):
+        rep = reps.get(owner_id)
+        if rep is None:
+            continue
+        rep.prospects_touched, rep.touches = touched, int(touches or 0)
+        rep.calls = int(calls or 0)
+        rep.emails = rep.touches - rep.calls
+        rep.dropped_after_one, rep.reached_five = int(one or 0), int(five or 0)
+        rep.median_days_between = float(median[0]) if median and median[0] is not None else None
+    if not postgres:  # SQLite has no percentile_cont: the gaps come back and Python takes it
+        gaps: dict[int | None, list[float]] = defaultdict(list)
+        for owner_id, value in session.execute(select(per_prospect.c.owner_id, gap).where(n > 1)):
+            gaps[owner_id].append(float(value))
+        for owner_id, values in gaps.items():
+            if owner_id in reps:
+                reps[owner_id].median_days_between = statistics.median(values)
 
     for column, types in (("replied", ("reply",)), ("meetings", MEETING_TYPES)):
         for owner_id, count in session.execute(
@@ -133,8 +139,6 @@ def rep_report(session: Session, team_id: int, start: datetime, end: datetime) -
             if owner_id in reps:
                 setattr(reps[owner_id], column, count)
 
-    for user_id, rep in reps.items():
-        summarise_rep(rep, touched.get(user_id, []))
     return list(reps.values())
 
 

@@ -464,6 +464,10 @@ def test_manager_report_and_csv_while_reps_get_403(
     sequence = add_sequence(session, team.rep_id, now, [EMAIL_STEP])
     from sequences.tasks import log_call
 
+    replied = add_prospect(session, team.other_rep_id, "answered@example.com", status="replied")
+    send(session, enrolled(session, replied, sequence, now), 0, now - timedelta(days=3))
+    for days_ago in (2, 0):  # Omar's prospect: touched 3, 2 and 0 days ago
+        log_call(session, replied.id, now - timedelta(days=days_ago), "connected", "")
     for i in range(3):
         p = add_prospect(session, team.rep_id, f"r{i}@example.com")
         p.created_at = now - timedelta(days=2)
@@ -484,7 +488,12 @@ def test_manager_report_and_csv_while_reps_get_403(
     header, *rows = csv_text.strip().splitlines()
     assert header.startswith("period_start,period_end,rep,new_leads")
     rita = next(r for r in rows if "Rita Rep" in r).split(",")
-    assert rita[3:8] == ["3", "3", "7", "2.33", "0.6667"]  # 2 of 3 dropped after one touch
+    # 3 new leads, all touched; 7 touches; 2 of 3 dropped after one touch; 1 of 3 reached five
+    # (an email then four calls a day apart: 1 day between touches); 3 emails, 4 calls.
+    assert rita[3:12] == ["3", "3", "7", "2.33", "0.6667", "0.3333", "1.0", "3", "4"]
+    omar = next(r for r in rows if "Omar Other" in r).split(",")
+    # One prospect, 3 touches over 3 days: 1.5 days between; it replied, so not "dropped".
+    assert omar[4:10] == ["1", "3", "3.0", "0.0", "0.0", "1.5"]
     assert manager.get("/report?start=yesterday&end=2026-13-45").status_code == 200
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sequences.engagement import HALF_LIFE, Signal, rank, weight
 from sequences.models import Event
-from sequences.reports import RepReport, Touches, summarise_rep
+from sequences.reports import RepReport
 from tracker.web.prospects import link_label, timeline
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -34,32 +34,13 @@ def test_a_fresh_click_outranks_many_old_opens_and_ties_go_to_the_latest() -> No
     assert rank([*old_opens, *click], NOW, limit=1)[0].prospect_id == 2
 
 
-def _touches(count: int, days: float, calls: int = 0, status: str = "active") -> Touches:
-    return Touches(1, count, calls, days, status)
-
-
-def test_rep_figures_from_touches() -> None:
-    rep = summarise_rep(
-        RepReport(1, "Rita"),
-        [
-            _touches(1, 0),  # dropped after one touch
-            _touches(1, 0, status="replied"),  # one touch, but they answered: not dropped
-            _touches(5, 8, calls=2),  # reached five, 2 days apart
-            _touches(3, 12),  # 6 days apart
-        ],
-    )
-    assert (rep.prospects_touched, rep.touches, rep.calls, rep.emails) == (4, 10, 2, 8)
-    assert rep.dropped_after_one == 1 and rep.reached_five == 1
-    assert rep.median_days_between == 4.0  # median of 2 and 6
-    assert rep.touches_per_prospect == 2.5
+def test_rep_rates_are_shares_of_touched_prospects_and_zero_without_any() -> None:
+    rep = RepReport(1, "Rita", prospects_touched=4, touches=10, dropped_after_one=1, replied=2)
+    assert rep.touches_per_prospect == 2.5 and rep.share(rep.replied) == 0.5
     row = rep.row()
-    assert row["dropped_after_one_touch"] == 0.25 and row["reached_five_touches"] == 0.25
-
-
-def test_a_rep_with_no_touches_has_zero_rates_not_errors() -> None:
-    rep = summarise_rep(RepReport(1, "New"), [])
-    assert rep.touches_per_prospect == 0.0 and rep.share(0) == 0.0
-    assert rep.median_days_between is None
+    assert row["dropped_after_one_touch"] == 0.25 and row["median_days_between_touches"] is None
+    empty = RepReport(2, "New")
+    assert empty.touches_per_prospect == 0.0 and empty.share(0) == 0.0
 
 
 def test_link_labels_are_short_and_readable() -> None:
