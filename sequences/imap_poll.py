@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from .config import ConfigError
 from .db import session_scope
-from .inbound import ingest
+from .inbound import after_commit, ingest
 from .models import ImapCursor, Mailbox
 from .runtime import Runtime
 
@@ -162,12 +162,17 @@ def _store(
     now = rt.clock.now()
     try:
         with session_scope(rt.sessions) as session:
-            ingest(session, rt.settings, now, raw, source="imap", mailbox_id=mailbox_id, size=size)
+            outcome = ingest(
+                session, rt.settings, now, raw, source="imap", mailbox_id=mailbox_id, size=size
+            )
             _advance(session, mailbox_id, folder, uidvalidity, uid, now)
     except IntegrityError:
         # Stored meanwhile by another source (the same mail via SMTP or the webhook).
         with session_scope(rt.sessions) as session:
             _advance(session, mailbox_id, folder, uidvalidity, uid, now)
+        return
+    # A database error above propagates: the cursor did not move, the next pass reads it again.
+    after_commit(rt, outcome)
 
 
 def poll_all(rt: Runtime) -> dict[int, int | str]:

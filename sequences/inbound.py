@@ -4,7 +4,8 @@
 unsubscribe, unmatched, unprocessable), applies it (stop, pause, suppress) and stores the mail
 in `inbound_messages`, all in the caller's transaction. The row is written before anything else
 and its key is unique, so the same mail ingested twice, even concurrently, acts once. `receive`
-wraps it in its own transaction for the sources. Nothing here raises on bad input.
+wraps it in its own transaction for the sources (retrying deadlocks), then runs `after_commit`.
+Nothing here raises on bad input; a database error does raise, so the source retries the mail.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from .config import Settings
@@ -28,6 +29,7 @@ from .inbound_classify import (
     dedupe_key,
     detect_auto_reply,
     detect_bounce,
+    looks_like_bounce,
     parse,
     return_date,
 )
@@ -69,6 +71,8 @@ class Outcome:
     enrollment_ids: list[int] = field(default_factory=list)
     inbound_id: int | None = None
     duplicate: bool = False
+    # A prospect whose colleagues may be paused: done after the commit (see `after_commit`).
+    pause_colleagues_of: int | None = field(default=None, repr=False)
 
     def json(self) -> dict[str, Any]:
         return {
@@ -182,11 +186,13 @@ class _Ingest:
         if message is not None:
             # A reply proves the message was read, even with its images blocked.
             infer_open(self.session, message, self.now, via="reply")
-        if not match.colleague:
-            # A reply from one person may pause their colleagues (per sequence setting).
-            pause_company(self.session, prospect, self.now)
         who = "a colleague" if match.colleague else "the prospect"
-        return Outcome("reply", f"reply from {who} (matched by {match.via})", prospect.id, stopped)
+        outcome = Outcome(
+            "reply", f"reply from {who} (matched by {match.via})", prospect.id, stopped
+        )
+        if not match.colleague:
+            outcome.pause_colleagues_of = prospect.id
+        return outcome
 
     def auto_reply(self, parsed: Parsed, match: Match, why: str) -> Outcome:
         prospect = match.prospect
@@ -320,7 +326,7 @@ class _Ingest:
         why_auto = detect_auto_reply(parsed)
         to_verp = "bounce" in tokens
         # An auto-reply sent to the Return-Path is not a bounce, however it got there.
-        if not (to_verp and why_auto and not _is_report(parsed)):
+        if not (to_verp and why_auto and not looks_like_bounce(parsed)):
             bounced = self.bounce(parsed, to_verp, tokens)
             if bounced is not None:
                 return bounced
@@ -341,10 +347,6 @@ class _Ingest:
         if words:
             return self.unsubscribe(match.prospect, match.message, f'reply: "{words[:40]}"')
         return self.reply(parsed, match)
-
-
-def _is_report(parsed: Parsed) -> bool:
-    return parsed.msg.get_content_type() == "multipart/report"
 
 
 def read(
@@ -420,7 +422,9 @@ def ingest(
             outcome = _Ingest(session, settings, now, row).decide(
                 parsed, recipients, settings.secret_keys
             )
-    except Exception as exc:
+    except DBAPIError:
+        raise  # a deadlock or an outage: the caller retries; the mail is not "unprocessable"
+    except Exception as exc:  # a bug meeting strange mail: keep the mail, say why, go on
         log.exception("inbound processing failed for %s", key)
         outcome = Outcome("unprocessable", f"processing failed: {type(exc).__name__}")
     row.verdict = outcome.verdict
@@ -437,6 +441,26 @@ def ingest(
     return outcome
 
 
+def after_commit(rt: Runtime, outcome: Outcome) -> None:
+    """Secondary effects, each in its own transaction once the verdict is committed.
+
+    Pausing a replier's colleagues locks other prospects' enrollments; inside the reply's
+    transaction two concurrent replies from one company could deadlock and cost a reply.
+    """
+    if outcome.pause_colleagues_of is None or outcome.duplicate:
+        return
+    for attempt in range(3):
+        try:
+            with session_scope(rt.sessions) as session:
+                prospect = session.get(Prospect, outcome.pause_colleagues_of)
+                if prospect is not None:
+                    pause_company(session, prospect, rt.clock.now())
+            return
+        except OperationalError:
+            log.warning("pausing colleagues failed (attempt %s); retrying", attempt + 1)
+    log.error("could not pause the colleagues of prospect %s", outcome.pause_colleagues_of)
+
+
 def receive(
     rt: Runtime,
     raw: bytes,
@@ -446,8 +470,35 @@ def receive(
     recipients: list[str] | None = None,
     mailbox_id: int | None = None,
     size: int | None = None,
+    attempts: int = 3,
 ) -> Outcome:
-    """`ingest` in its own transaction; a concurrent duplicate answers the first outcome."""
+    """`ingest` in its own transaction, then `after_commit`.
+
+    A concurrent duplicate answers the first outcome; a deadlock or a busy database is retried
+    (the whole transaction, so nothing is half done), then raised for the source to retry later.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            outcome = _receive_once(rt, raw, source, envelope_from, recipients, mailbox_id, size)
+        except OperationalError:
+            if attempt == attempts:
+                raise
+            log.warning("inbound: database busy or deadlocked (attempt %s); retrying", attempt)
+            continue
+        after_commit(rt, outcome)
+        return outcome
+    raise AssertionError("unreachable")
+
+
+def _receive_once(
+    rt: Runtime,
+    raw: bytes,
+    source: str,
+    envelope_from: str | None,
+    recipients: list[str] | None,
+    mailbox_id: int | None,
+    size: int | None,
+) -> Outcome:
     try:
         with session_scope(rt.sessions) as session:
             return ingest(

@@ -263,6 +263,15 @@ def _returned_message_ids(msg: Message) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+def looks_like_bounce(parsed: Parsed) -> bool:
+    """A delivery report by its form: multipart/report, a mailer-daemon, a bounce subject."""
+    return bool(
+        parsed.msg.get_content_type() == "multipart/report"
+        or _BOUNCE_FROM.match(parsed.from_email or "")
+        or _BOUNCE_SUBJECT.search(parsed.subject)
+    )
+
+
 def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
     """A bounce report, or None. `to_verp`: it came to one of our per-message bounce addresses."""
     msg = parsed.msg
