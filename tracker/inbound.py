@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import or_, select
+from sqlalchemy.exc import OperationalError
 
 from sequences.errors import NotFound, ValidationError
 from sequences.inbound import VERDICTS, receive
@@ -63,14 +64,21 @@ def inbound_post() -> Response:
     # receive() runs its own transaction; end the request's (the API key lookup) first, or
     # SQLite's single writer would wait on itself.
     db().commit()
-    outcome = receive(
-        rt(),
-        raw,
-        source="api",
-        envelope_from=request.args.get("from"),
-        recipients=request.args.getlist("to"),
-        size=request.content_length,
-    )
+    try:
+        outcome = receive(
+            rt(),
+            raw,
+            source="api",
+            envelope_from=request.args.get("from"),
+            recipients=request.args.getlist("to"),
+            size=request.content_length,
+        )
+    except OperationalError:
+        # The database is down or deadlocked past the retries: nothing was stored, so ask the
+        # provider to retry (webhook senders do on 5xx) rather than lose the mail.
+        response = json_error(503, "database unavailable; retry this delivery later")
+        response.headers["Retry-After"] = "30"
+        return response
     return jsonify(outcome.json())
 
 
