@@ -552,3 +552,13 @@ def test_bad_input_gets_a_clear_answer_never_a_500(
         },
     )
     assert response.headers["Location"] == "/"
+
+
+def test_forged_sequence_forms_get_422_not_500(client: Any, team: Team) -> None:
+    login(client, team.rep_email)
+    csrf = token(client, "/sequences/new")
+    forged = {"csrf_token": csrf, "name": "X", "step_type": ["email", "email"], "step_delay": []}
+    assert client.post("/sequences/new", data=forged).status_code == 422
+    assert client.post("/sequences/new", data={"csrf_token": csrf, "name": "X"}).status_code == 422
+    weird = _sequence_form(csrf, "W", step_type=["sms", "call"], window_start=["25:99"])
+    assert client.post("/sequences/new", data=weird).status_code == 422

@@ -58,11 +58,12 @@ def form_to_definition(form: Any) -> dict[str, Any]:
     columns = {name: form.getlist(f"step_{name}") for name in (*STEP_FIELDS, "options")}
     steps = []
     for i, step_type in enumerate(columns["type"]):
-        step: dict[str, Any] = {"type": step_type, "delay": columns["delay"][i].strip() or "PT0S"}
 
         def col(name: str, i: int = i) -> str:
-            values = columns[name]
+            values = columns[name]  # lists of unequal length come only from forged forms
             return values[i] if i < len(values) else ""
+
+        step: dict[str, Any] = {"type": step_type, "delay": col("delay").strip() or "PT0S"}
 
         step["business_days"] = col("business_days") == "yes"
         if step_type == "email":
