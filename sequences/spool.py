@@ -106,7 +106,7 @@ class Spool:
                 continue
         return total
 
-    def drain(self, write: Writer, *, batch: int = 500, limit: int | None = None) -> int:
+    def drain(self, write: Writer, *, batch: int = 1000, limit: int | None = None) -> int:
         """Hand complete lines to `write` in order, batch by batch; return how many were written.
 
         Stops at the first batch `write` fails on (the database is down): those lines stay and
@@ -221,7 +221,7 @@ class Drainer:
     """
 
     def __init__(
-        self, spool: Spool, write: Writer, *, max_backoff: float = 30.0, coalesce: float = 0.05
+        self, spool: Spool, write: Writer, *, max_backoff: float = 30.0, coalesce: float = 0.2
     ) -> None:
         self.spool = spool
         self.write = write

@@ -10,15 +10,17 @@ refuses a hit id it already wrote (exactly once).
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import logging
-import uuid
+import os
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .classify import HUMAN, INFERRED, MACHINE, SCANNER, Hit, Prior, Rules, classify_in_context
@@ -39,7 +41,20 @@ from .tokens import TokenData, read_token
 log = logging.getLogger(__name__)
 
 KIND_LETTERS = {"open": "o", "click": "c", "document": "d"}
-HISTORY_PER_MESSAGE = 50
+HISTORY_PER_MESSAGE = 20
+COLUMNS = (
+    "type",
+    "at",
+    "prospect_id",
+    "enrollment_id",
+    "message_id",
+    "data",
+    "verdict",
+    "reason",
+    "ip",
+    "user_agent",
+    "hit_id",
+)
 DOCUMENT_SCHEME = "document:"
 
 
@@ -72,6 +87,24 @@ def _clean_ip(ip: str | None, truncate: bool) -> str | None:
     return truncate_ip(ip) if truncate else ip
 
 
+class _HitIds:
+    """Unique 32-hex-digit hit ids: a random per-process prefix and a counter (no syscall per hit)."""
+
+    def __init__(self) -> None:
+        self._pid = 0
+        self._prefix = ""
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        if self._pid != os.getpid():  # a forked child must not repeat its parent's ids
+            self._pid, self._prefix = os.getpid(), secrets.token_hex(10)
+            self._counter = itertools.count()
+        return f"{self._prefix}{next(self._counter):012x}"
+
+
+_hit_ids = _HitIds()
+
+
 def make_hit(
     kind: str,
     token: str,
@@ -83,7 +116,7 @@ def make_hit(
 ) -> dict[str, Any]:
     """The spool record for one hit: everything the writer needs, with a unique id."""
     record_: dict[str, Any] = {
-        "id": uuid.uuid4().hex,
+        "id": _hit_ids.next(),
         "kind": kind,
         "token": token,
         "at": now.isoformat(),
@@ -175,35 +208,35 @@ def _parse(keys: tuple[str, ...], records: Iterable[dict[str, Any]]) -> list[_Pa
     return out
 
 
-def _prior(event: Event, links: dict[tuple[int, int], Link]) -> Prior:
-    data = event.data or {}
+Row = dict[str, Any]  # an event of this batch, or (with "id") a stored one it may relabel
+
+
+def _prior(row: Any, links: dict[tuple[int, int], Link]) -> Prior:
+    data = row.data or {}
     position = data.get("link") if isinstance(data.get("link"), int) else None
-    link = links.get((event.message_id or 0, position)) if position is not None else None
+    link = links.get((row.message_id or 0, position)) if position is not None else None
+    ref: Row = {
+        "id": row.id,
+        "verdict": row.verdict,
+        "reason": row.reason,
+        "data": data,
+        "hit_id": row.hit_id,
+    }
     return Prior(
-        kind=event.type,
-        at=event.at,
-        verdict=event.verdict,
+        kind=row.type,
+        at=row.at,
+        verdict=row.verdict,
         position=position,
-        ip=event.ip,
+        ip=row.ip,
         hidden=bool(link and link.hidden),
         repeat=bool(data.get("repeat")),
-        ref=event,
+        ref=ref,
     )
 
 
-Row = dict[str, Any]  # an event about to be inserted by this batch
-
-
-def _field(ref: Event | Row, name: str) -> Any:
-    return ref.get(name) if isinstance(ref, dict) else getattr(ref, name)
-
-
-def _relabel(ref: Event | Row, why: str) -> None:
-    data = {**(_field(ref, "data") or {}), "why": why, "relabelled": True}
-    if isinstance(ref, dict):
-        ref.update(verdict=MACHINE, reason=SCANNER, data=data)
-    else:
-        ref.verdict, ref.reason, ref.data = MACHINE, SCANNER, data
+def _relabel(ref: Row, why: str) -> None:
+    data = {**(ref.get("data") or {}), "why": why, "relabelled": True}
+    ref.update(verdict=MACHINE, reason=SCANNER, data=data, relabelled=True)
 
 
 def _webhooks_listening(session: Session) -> bool:
@@ -220,7 +253,7 @@ def _store(session: Session, rows: list[Row]) -> None:
     if not rows:
         return
     if not _webhooks_listening(session):
-        session.execute(insert(Event), rows)
+        session.execute(insert(Event), [{k: row[k] for k in COLUMNS} for row in rows])
         return
     for row in rows:
         event = record(
@@ -282,13 +315,26 @@ def write_hits(
         .subquery()
     )
     history: dict[int, list[Prior]] = defaultdict(list)
-    for event in session.scalars(
-        select(Event)
+    kept: list[Row] = []
+    for found in session.execute(
+        select(
+            Event.id,
+            Event.message_id,
+            Event.type,
+            Event.at,
+            Event.verdict,
+            Event.reason,
+            Event.ip,
+            Event.hit_id,
+            Event.data,
+        )
         .join(recent, recent.c.id == Event.id)
         .where(recent.c.rank <= HISTORY_PER_MESSAGE)
         .order_by(Event.at, Event.id)
     ):
-        history[event.message_id or 0].append(_prior(event, links))
+        prior = _prior(found, links)
+        history[found.message_id or 0].append(prior)
+        kept.append(prior.ref)
     human_opened: dict[int, bool] = {}
     documents: dict[int, Document | None] = {}
     rows: list[Row] = []
@@ -346,20 +392,20 @@ def write_hits(
         relabelled_hits = set()
         for earlier in judged.relabel:
             _relabel(earlier, judged.verdict.why)
-            relabelled_hits.add(_field(earlier, "hit_id"))
+            relabelled_hits.add(earlier.get("hit_id"))
         if relabelled_hits:
             # Opens we inferred from those clicks were the scanner's too.
             for prior in past:
                 e = prior.ref
                 if (
                     e is not None
-                    and _field(e, "reason") == INFERRED
-                    and (_field(e, "data") or {}).get("hit") in relabelled_hits
+                    and e.get("reason") == INFERRED
+                    and (e.get("data") or {}).get("hit") in relabelled_hits
                 ):
                     _relabel(e, "inferred from a scanner's click")
                     prior.verdict = MACHINE
             for prior in past:
-                if prior.ref is not None and _field(prior.ref, "hit_id") in relabelled_hits:
+                if prior.ref is not None and prior.ref.get("hit_id") in relabelled_hits:
                     prior.verdict = MACHINE
             if not any(x.kind == "open" and x.verdict == HUMAN for x in past):
                 human_opened.pop(message.id, None)
@@ -384,6 +430,13 @@ def write_hits(
                 human_opened[message.id] = True
                 past.append(Prior("open", p.at, HUMAN, ref=inferred))
     _store(session, rows)
+    for ref in kept:
+        if ref.get("relabelled"):
+            session.execute(
+                update(Event)
+                .where(Event.id == ref["id"])
+                .values(verdict=ref["verdict"], reason=ref["reason"], data=ref["data"])
+            )
     return len(rows)
 
 

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, g, render_template, request
 from flask.blueprints import BlueprintSetupState
+from flask.sessions import SessionInterface
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -92,6 +93,25 @@ class Tracking:
         self.links[key] = url
 
 
+class _NoCookieForHits(SessionInterface):
+    """Pixels, clicks and documents never read or set a cookie: skip opening (and verifying) one.
+
+    Flask opens the signed-cookie session on every request; for a 43-byte GIF that is a good
+    part of the work. Every other path keeps the app's own session interface.
+    """
+
+    def __init__(self, inner: SessionInterface) -> None:
+        self.inner = inner
+
+    def open_session(self, app: Any, request: Any) -> Any:
+        if request.path.startswith(("/o/", "/c/", "/d/")):
+            return self.make_null_session(app)
+        return self.inner.open_session(app, request)
+
+    def save_session(self, app: Any, session: Any, response: Any) -> None:
+        self.inner.save_session(app, session, response)
+
+
 def tracking() -> Tracking:
     state: Tracking = current_app.extensions["followup.tracking"]
     return state
@@ -99,7 +119,9 @@ def tracking() -> Tracking:
 
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
-    state.app.extensions["followup.tracking"] = Tracking(state.app)
+    app: Any = state.app
+    app.extensions["followup.tracking"] = Tracking(app)
+    app.session_interface = _NoCookieForHits(app.session_interface)
 
 
 @bp.before_app_request
