@@ -562,3 +562,24 @@ def test_forged_sequence_forms_get_422_not_500(client: Any, team: Team) -> None:
     assert client.post("/sequences/new", data={"csrf_token": csrf, "name": "X"}).status_code == 422
     weird = _sequence_form(csrf, "W", step_type=["sms", "call"], window_start=["25:99"])
     assert client.post("/sequences/new", data=weird).status_code == 422
+
+
+def test_one_click_unsubscribe_and_the_api_need_no_csrf_token(
+    client: Any, team: Team, session: Session, rt: Any, clock: FrozenClock
+) -> None:
+    from sequences.compose import TrackingUrls
+
+    now = clock.now()
+    prospect = add_prospect(session, team.rep_id, "leave@example.com")
+    sequence = add_sequence(session, team.rep_id, now, [EMAIL_STEP])
+    message = send(session, enrolled(session, prospect, sequence, now), 0, now)
+    session.commit()
+    s = rt.settings
+    url = TrackingUrls(s.base_url, s.secret_keys, s.mail_domain).unsubscribe(message.token_id)
+    response = client.post(
+        url.removeprefix(s.base_url), data={"List-Unsubscribe": "One-Click"}
+    )  # RFC 8058: no cookie, no token, no login
+    assert response.status_code == 200
+    fresh(session, prospect)
+    assert prospect.status == "unsubscribed"
+    assert client.post("/api/v1/prospects", json={"email": "x@example.com"}).status_code == 401
