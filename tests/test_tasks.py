@@ -183,3 +183,63 @@ def test_resuming_a_paused_enrollment_keeps_waiting_for_its_open_task(
     assert enrollment(rt, made["enrollment"]).current_step == 1
     clock.advance(days=30)
     assert drain(rt) == []
+
+
+def test_the_bundled_playbook_runs_end_to_end(
+    client: Any, cast: Cast, rt: runtime.Runtime, clock: FrozenClock, smtp_sink: Sink
+) -> None:
+    from pathlib import Path
+
+    from sequences.definitions import create_sequence, load_definition
+    from sequences.models import User
+
+    playbook = Path(__file__).resolve().parent.parent / "sequences" / "data" / "playbook.yaml"
+    with rt.sessions.begin() as s:
+        rep = s.get(User, cast.rep_id)
+        assert rep is not None
+        data = load_definition(playbook.read_text(encoding="utf-8"), playbook.name)
+        sequence_id = create_sequence(s, rep.team_id, rep.id, data, clock.now()).id
+    prospect = client.post(
+        "/api/v1/prospects",
+        json={
+            "email": "zoe@initech.example",
+            "first_name": "Zo\u00eb",
+            "company": "Initech",
+            "fields": {"need": "faster onboarding", "deadline": "31 March"},
+        },
+        headers=cast.auth(),
+    ).json
+    enrolled = client.post(
+        "/api/v1/enrollments",
+        json={"prospect_id": prospect["id"], "sequence_id": sequence_id},
+        headers=cast.auth(),
+    ).json
+
+    def complete_call() -> None:
+        [task] = _my_tasks(client, cast.rep_key).json["items"]
+        response = client.post(
+            f"/api/v1/tasks/{task['id']}/complete",
+            json={"outcome": "connected", "notes": "Interested."},
+            headers=cast.auth(),
+        )
+        assert response.status_code == 200, response.json
+
+    clock.advance(minutes=10)  # past the jitter
+    assert drain(rt) == ["sent"]  # thank you and material, at once
+    clock.advance(days=7, minutes=10)
+    assert drain(rt) == ["sent", "task created"]  # a week later: benefits email, then the call
+    complete_call()
+    clock.advance(days=23, minutes=10)
+    assert drain(rt) == ["sent", "task created"]  # a month in: the reminder, then the call
+    complete_call()
+    assert enrollment(rt, enrolled["id"]).status == "finished"
+
+    thanks, benefits, reminder = (s.message for s in smtp_sink.messages())
+    assert str(thanks["Subject"]) == "Thank you, Zo\u00eb"
+    assert "on behalf of Initech" in thanks.get_body(("html",)).get_content()
+    assert "for faster onboarding" in thanks.get_body(("html",)).get_content()
+    assert "Rita Rep" in thanks.get_body(("html",)).get_content()
+    assert str(benefits["Subject"]) == "What Initech gets from it"
+    assert str(reminder["Subject"]) == "Re: What Initech gets from it"
+    assert reminder["In-Reply-To"] == benefits["Message-ID"]
+    assert "31 March" in reminder.get_body(("plain",)).get_content()
