@@ -58,6 +58,9 @@ class Settings:
     soft_bounce_limit: int = 3  # temporary bounces before an address counts as bounced
     reply_to_inbound: bool = False  # Reply-To: reply+<token>@mail domain (no mailbox reply_to)
     spool_fsync: bool = False  # flush each tracking hit to disk before answering (power-cut safe)
+    # Who writes the tracking spool to the database: "thread" (a thread in each web process) or
+    # "external" (`followup spool drain --forever`, which `followup web` runs beside gunicorn).
+    spool_drain: str = "thread"
 
     @property
     def secret_key(self) -> str:
@@ -102,6 +105,15 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     if value < minimum:
         raise ConfigError(f"{name}: must be at least {minimum}, got {value}")
     return value
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = _get(env, name)
+    if raw is None:
+        return default
+    if raw.strip().lower() not in allowed:
+        raise ConfigError(f"{name}: expected one of {', '.join(allowed)}, got {raw!r}")
+    return raw.strip().lower()
 
 
 def parse_smtp_url(raw: str, name: str = "FOLLOWUP_SMTP_URL") -> SmtpSettings:
@@ -232,4 +244,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         soft_bounce_limit=_int(env, "FOLLOWUP_SOFT_BOUNCE_LIMIT", 3, minimum=1),
         reply_to_inbound=_bool(env, "FOLLOWUP_REPLY_TO_INBOUND", False),
         spool_fsync=_bool(env, "FOLLOWUP_SPOOL_FSYNC", False),
+        spool_drain=_choice(env, "FOLLOWUP_SPOOL_DRAIN", ("thread", "external"), "thread"),
     )
