@@ -321,7 +321,7 @@ def test_main_pages_fit_a_phone_screen(
     pages = {
         "hotlist": "/",
         "prospect": f"/prospects/{demo.prospect_ids[0]}",
-        "tasks": "/tasks",
+        "tasks": "/tasks?all=1",
         "sequences": "/sequences",
         "sequence-stats": f"/sequences/{demo.sequence_id}",
         "sequence-editor": f"/sequences/{demo.sequence_id}/edit",
@@ -334,6 +334,8 @@ def test_main_pages_fit_a_phone_screen(
         for name, path in pages.items():
             response = page.goto(path)
             assert response is not None and response.status == 200, path
+            if name == "sequence-editor":
+                page.wait_for_selector("#preview-subject")  # the live preview has rendered
             if phone:
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 390, f"{path} is {width}px wide on a 390px phone"
