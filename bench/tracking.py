@@ -169,6 +169,8 @@ def serve(
         "2048",
         "--log-level",
         "warning",
+        "--config",  # as `followup web`: the spool drainer runs as a process beside the workers
+        "python:tracker.gunicorn_conf",
         target,
     ]
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)

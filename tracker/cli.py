@@ -97,6 +97,9 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
         "-",
         "--forwarded-allow-ips",
         os.environ.get("FOLLOWUP_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        # Hooks that run the tracking spool's drainer as a process beside the workers.
+        "--config",
+        "python:tracker.gunicorn_conf",
         "tracker:create_app()",
     ]
     os.execv(argv[0], argv)

@@ -6,13 +6,16 @@ waiting (after a database outage), or to write it out when no web process will r
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 
 import click
 
 from sequences import runtime
 from sequences.config import ConfigError, load_settings
-from sequences.spool import Spool
+from sequences.spool import Drainer, Spool
 from sequences.tracking import spool_writer
 
 
@@ -40,9 +43,20 @@ def status() -> None:
 
 
 @spool.command()
-def drain() -> None:
+@click.option("--forever", is_flag=True, help="Keep draining until stopped (SIGTERM/SIGINT).")
+@click.option(
+    "--interval", default=0.2, show_default=True, type=float, help="Seconds between passes."
+)
+@click.option(
+    "--nice", "niceness", default=0, show_default=True, type=int, help="Lower our CPU priority."
+)
+@click.option("--parent", default=0, type=int, help="Exit when this process id is gone.")
+def drain(forever: bool, interval: float, niceness: int, parent: int) -> None:
     """Write every waiting hit to the database now (exactly once; safe beside running servers)."""
     hits, rt = _spool()
+    if forever:
+        _forever(hits, rt, interval, niceness, parent)
+        return
     try:
         written = hits.drain(spool_writer(rt.sessions, rt.settings.secret_keys))
     except Exception as exc:
@@ -53,3 +67,23 @@ def drain() -> None:
     finally:
         rt.dispose()
     click.echo(f"drained {written} hit(s); {hits.pending_bytes()} byte(s) still waiting")
+
+
+def _forever(hits: Spool, rt: runtime.Runtime, interval: float, niceness: int, parent: int) -> None:
+    """The drainer beside gunicorn: below the web workers' priority, so answering comes first."""
+    if niceness:
+        os.nice(niceness)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    drainer = Drainer(hits, spool_writer(rt.sessions, rt.settings.secret_keys))
+    click.echo(f"spool: draining {hits.directory} every {interval}s", err=True)
+    try:
+        while not stop.is_set():
+            if parent and os.getppid() != parent:
+                break  # gunicorn's master is gone: so are we
+            written = drainer.drain_once()
+            if not written:
+                stop.wait(interval)
+    finally:
+        rt.dispose()

@@ -70,7 +70,9 @@ class Tracking:
             self.spool,
             spool_writer(lambda: runtime.sessions(), runtime.settings.secret_keys),
         )
-        self.thread = bool(app.config.get("TRACKING_DRAIN_THREAD", not app.testing))
+        # `followup web` drains from a separate, lower-priority process (FOLLOWUP_SPOOL_DRAIN).
+        own_thread = not app.testing and runtime.settings.spool_drain == "thread"
+        self.thread = bool(app.config.get("TRACKING_DRAIN_THREAD", own_thread))
         # Tests read the timeline right after a hit, and the test client never closes responses.
         self.inline = bool(app.config.get("TRACKING_DRAIN_INLINE", app.testing))
         self.interval = float(app.config.get("TRACKING_DRAIN_INTERVAL", 0.2))

@@ -1,0 +1,38 @@
+"""gunicorn hooks for `followup web`: the tracking spool is drained by a process of its own.
+
+Why: writing hits to the database is the expensive part of tracking. In a thread of each worker
+it competes with answering pixels for the same interpreter; in a separate process at a lower
+CPU priority it uses what the workers leave, catches up when they are idle, and the pixel and
+click answer first. Hits wait safely on disk meanwhile (sequences/spool.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+# Read by the workers (forked after this module is imported): no drainer thread of their own.
+os.environ["FOLLOWUP_SPOOL_DRAIN"] = "external"
+
+_drainer: subprocess.Popen[bytes] | None = None
+
+
+def when_ready(server: Any) -> None:
+    """Start `followup spool drain --forever` beside the master (and with it)."""
+    global _drainer
+    followup = Path(sys.executable).with_name("followup")
+    argv = [str(followup), "spool", "drain", "--forever", "--nice", "10"]
+    _drainer = subprocess.Popen([*argv, "--parent", str(os.getpid())])
+    server.log.info("spool drainer started (pid %s)", _drainer.pid)
+
+
+def on_exit(server: Any) -> None:
+    if _drainer is not None and _drainer.poll() is None:
+        _drainer.terminate()
+        try:
+            _drainer.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            _drainer.kill()
