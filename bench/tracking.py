@@ -122,12 +122,20 @@ async def _load(
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            status, close = await _request(reader, writer, paths[i % len(paths)])
+            try:
+                status, close = await _request(reader, writer, paths[i % len(paths)])
+            except (OSError, asyncio.IncompleteReadError):
+                status, close = 0, True  # reset or refused (reported as status 0), reconnect
             latencies.append(time.perf_counter() - scheduled)
             statuses[status] = statuses.get(status, 0) + 1
             if close:
                 writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                for _ in range(50):
+                    try:
+                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                        break
+                    except OSError:
+                        await asyncio.sleep(0.1)
         writer.close()
 
     await asyncio.sleep(max(0.0, start - time.perf_counter()))
