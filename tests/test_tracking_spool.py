@@ -260,3 +260,39 @@ def test_spool_cli_shows_and_drains_what_waits(
     drained = runner.invoke(main, ["spool", "drain"], env=env)
     assert drained.exit_code == 0 and "drained 7 hit(s); 0 byte(s) still waiting" in drained.output
     assert count(session, sent.message_id, "open") == 7
+
+
+def test_spool_drain_forever_process_writes_hits_and_stops_on_sigterm(
+    app: Any,
+    client: Any,
+    rt: Runtime,
+    clock: FrozenClock,
+    session: Session,
+    database_url: str,
+    smtp_sink: Any,
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from .conftest import make_env
+
+    sent = send_message(rt)
+    clock.advance(hours=1)
+    app.extensions["followup.tracking"].inline = False
+    for _ in range(25):
+        client.get(sent.pixel, headers={"User-Agent": BROWSER})
+    env = {**os.environ, **make_env(database_url, smtp_sink.port, tmp_path)}
+    followup = str(Path(sys.executable).with_name("followup"))
+    argv = [followup, "spool", "drain", "--forever", "--interval", "0.05", "--nice", "5"]
+    proc = subprocess.Popen([*argv, "--parent", str(os.getpid())], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while count(session, sent.message_id, "open") < 25 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert count(session, sent.message_id, "open") == 25
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
