@@ -6,6 +6,7 @@ is this script: an asyncio HTTP/1.1 keep-alive client (no third-party code), one
 flight per connection. Two measurements per endpoint:
 
 - saturation: C connections back to back, N requests in all -> requests/s (the ratio to bare);
+  both servers run at once and are measured in alternation, round after round (median shown);
 - latency at a fixed offered rate (the same for both apps: half the bare app's saturation
   rate), C connections, each request timed from its scheduled start (queueing included).
 
@@ -23,6 +24,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -348,45 +350,66 @@ def run(kind: str, args: argparse.Namespace) -> bool:
             f"\n{kind}: {n} requests per measurement, {c} connections, "
             f"gunicorn gthread {args.workers}x{args.threads}"
         )
-        bare, port = serve("bench.tracking:bare_app()", env, args.workers, args.threads)
+        # Both servers up at once, measured in alternation round after round, so a change in
+        # the machine's background load hits both alike; the median round is reported.
+        bare, bare_port = serve("bench.tracking:bare_app()", env, args.workers, args.threads)
+        real, real_port = serve("tracker:create_app()", env, args.workers, args.threads)
+        answered_opens = answered_clicks = 0
+        rounds: dict[str, list[tuple[Result, Result]]] = {"pixel": [], "click": [], "paced": []}
         try:
-            load(port, pixels, min(n, 2000), c)  # warm up
-            bare_pixel = load(port, pixels, n, c)
-            bare_click = load(port, clicks, n, c)
-            rate = args.rate or bare_pixel.rps * 0.5
-            bare_paced = load(port, pixels, n, c, rate)
-        finally:
-            stop(bare)
-        real, port = serve("tracker:create_app()", env, args.workers, args.threads)
-        try:
-            load(port, pixels, min(n, 2000), c)  # warm up (these hits are recorded too)
-            real_pixel = load(port, pixels, n, c)
-            real_click = load(port, clicks, n, c)
-            real_paced = load(port, pixels, n, c, rate)
-            answered_opens = min(n, 2000) + sum(
-                r.statuses.get(200, 0) for r in (real_pixel, real_paced)
-            )
-            answered_clicks = real_click.statuses.get(302, 0)
+            warm = min(n, 2000)
+            load(bare_port, pixels, warm, c)
+            answered_opens += load(real_port, pixels, warm, c).statuses.get(200, 0)
+            rate = args.rate or 0.0
+            for number in range(args.rounds):
+                for name, paths in (("pixel", pixels), ("click", clicks)):
+                    order = [("bare", bare_port), ("real", real_port)]
+                    done: dict[str, Result] = {}
+                    for who, port in order if number % 2 == 0 else order[::-1]:
+                        done[who] = load(port, paths, n, c)
+                    rounds[name].append((done["bare"], done["real"]))
+                    if name == "pixel":
+                        answered_opens += done["real"].statuses.get(200, 0)
+                    else:
+                        answered_clicks += done["real"].statuses.get(302, 0)
+                if not rate:
+                    rate = statistics.median(b.rps for b, _ in rounds["pixel"]) * 0.5
+                bare_paced = load(bare_port, pixels, n, c, rate)
+                real_paced = load(real_port, pixels, n, c, rate)
+                answered_opens += real_paced.statuses.get(200, 0)
+                rounds["paced"].append((bare_paced, real_paced))
+                print(
+                    f"  round {number + 1}: pixel {rounds['pixel'][-1][1].rps / rounds['pixel'][-1][0].rps:.2f}x"
+                    f"  click {rounds['click'][-1][1].rps / rounds['click'][-1][0].rps:.2f}x"
+                    f"  at {rate:.0f}/s p99 bare {bare_paced.pct(0.99):.1f} ms"
+                    f" tracked {real_paced.pct(0.99):.1f} ms"
+                )
             finished = time.monotonic()
             deadline = finished + 300
             while True:
                 counts = count_events(env)
-                done = (
+                complete = (
                     counts.get("click", 0) >= answered_clicks
                     and counts.get("open", 0) >= answered_opens
                 )
-                if done or time.monotonic() > deadline:
+                if complete or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
             lag = time.monotonic() - finished
         finally:
             stop(real)
-        print(line("bare pixel (saturation)", bare_pixel))
-        print(line("tracked pixel (saturation)", real_pixel, bare_pixel))
-        print(line("bare click (saturation)", bare_click))
-        print(line("tracked click (saturation)", real_click, bare_click))
-        print(line(f"bare pixel @ {rate:.0f}/s", bare_paced))
-        print(line(f"tracked pixel @ {rate:.0f}/s", real_paced, bare_paced))
+            stop(bare)
+
+        def median(pairs: list[tuple[Result, Result]]) -> tuple[Result, Result]:
+            return sorted(pairs, key=lambda p: p[1].rps / p[0].rps)[len(pairs) // 2]
+
+        for label, name in (("pixel", "pixel"), ("click", "click")):
+            base, tracked = median(rounds[name])
+            print(line(f"bare {label} (saturation)", base))
+            print(line(f"tracked {label} (saturation)", tracked, base))
+        base, tracked = median(rounds["paced"])
+        print(line(f"bare pixel @ {rate:.0f}/s", base))
+        print(line(f"tracked pixel @ {rate:.0f}/s", tracked, base))
         recorded_opens = counts.get("open", 0)
         recorded_clicks = counts.get("click", 0)
         print(
@@ -395,7 +418,8 @@ def run(kind: str, args: argparse.Namespace) -> bool:
         )
         ok = recorded_opens == answered_opens and recorded_clicks == answered_clicks
         print(
-            f"  recorded == answered: {'yes' if ok else 'NO'}; the last written {lag:.1f}s after the load ended"
+            f"  recorded == answered: {'yes' if ok else 'NO'};"
+            f" the last written {lag:.1f}s after the load ended"
         )
     finally:
         drop()
@@ -414,6 +438,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--rate", type=float, default=None, help="offered rate for the latency run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating bare/tracked rounds")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]

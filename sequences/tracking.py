@@ -9,6 +9,7 @@ refuses a hit id it already wrote (exactly once).
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import itertools
 import logging
@@ -21,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .classify import HUMAN, INFERRED, MACHINE, SCANNER, Hit, Prior, Rules, classify_in_context
@@ -463,6 +465,12 @@ def _document_id(link: Link | None) -> int | None:
         return None
 
 
+def inferred_hit_id(hit_id: str) -> str:
+    """The id of the open inferred from a hit: derived (so a re-drain cannot add a second one),
+    distinct from every hit id ("i" is not a hex digit) and from every other hit's inferred id."""
+    return "i" + hashlib.sha256(hit_id.encode()).hexdigest()[:31]
+
+
 def _inferred_row(message: Message, at: datetime, via: str, hit_id: str | None) -> Row:
     return {
         "type": "open",
@@ -476,7 +484,7 @@ def _inferred_row(message: Message, at: datetime, via: str, hit_id: str | None) 
         "ip": None,
         "user_agent": None,
         # Derived from its hit, so a re-drained hit cannot infer a second open.
-        "hit_id": (hit_id[:31] + "i") if hit_id else None,
+        "hit_id": inferred_hit_id(hit_id) if hit_id else None,
     }
 
 
@@ -502,9 +510,24 @@ def spool_writer(
     """The spool's writer: one transaction per batch, committed before the offset moves."""
 
     def write(records: list[dict[str, Any]]) -> None:
-        with sessions() as session:
-            write_hits(session, keys, records)
-            session.commit()
+        try:
+            with sessions() as session:
+                write_hits(session, keys, records)
+                session.commit()
+            return
+        except IntegrityError:
+            log.warning(
+                "spool: a batch of %d hits was refused; writing them one by one", len(records)
+            )
+        # One hit the database refuses must never stall every hit behind it: write each alone,
+        # and drop (with a log line) only a hit that is refused by itself.
+        for record_ in records:
+            try:
+                with sessions() as session:
+                    write_hits(session, keys, [record_])
+                    session.commit()
+            except IntegrityError as exc:
+                log.error("spool: hit %s refused, dropped: %s", record_.get("id"), exc.orig)
 
     return write
 

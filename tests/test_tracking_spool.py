@@ -296,3 +296,46 @@ def test_spool_drain_forever_process_writes_hits_and_stops_on_sigterm(
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+
+
+def _click_record(sent: Any, hit_id: str, clock: FrozenClock) -> dict[str, Any]:
+    return {
+        "id": hit_id,
+        "kind": "click",
+        "token": sent.clicks[0].split("/")[2],
+        "at": clock.now().isoformat(),
+        "method": "GET",
+        "ip": "198.51.100.9",
+        "ua": BROWSER,
+    }
+
+
+def test_inferred_opens_of_hits_with_similar_ids_do_not_collide(
+    rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    from sequences.tracking import spool_writer
+
+    one, two = send_message(rt), send_message(rt, email="two@prospect.example")
+    clock.advance(hours=1)
+    write = spool_writer(rt.sessions, rt.settings.secret_keys)
+    write([_click_record(one, "a" * 31 + "0", clock), _click_record(two, "a" * 31 + "1", clock)])
+    for sent in (one, two):
+        [opened] = events(session, sent.message_id, "open")
+        assert opened.reason == "inferred"
+
+
+def test_a_refused_hit_never_stalls_the_hits_behind_it(
+    rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    from sequences.models import Event
+    from sequences.tracking import inferred_hit_id, spool_writer
+
+    poisoned, fine = send_message(rt), send_message(rt, email="fine@prospect.example")
+    clock.advance(hours=1)
+    # A row that takes the id the poisoned hit's inferred open will want (a corrupted database).
+    session.add(Event(type="note", at=clock.now(), hit_id=inferred_hit_id("b" * 32), data={}))
+    session.commit()
+    write = spool_writer(rt.sessions, rt.settings.secret_keys)
+    write([_click_record(poisoned, "b" * 32, clock), _click_record(fine, "c" * 32, clock)])
+    assert count(session, fine.message_id, "click") == 1
+    assert count(session, poisoned.message_id, "click") == 0
