@@ -11,6 +11,7 @@ Exactly one email per (enrollment, step), whatever crashes:
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -419,6 +420,7 @@ def _fail(
     rt: Runtime, job: _Job, enrollment_id: int, position: int, reason: str, bounced: bool = False
 ) -> None:
     now = rt.clock.now()
+    paused_mailbox: int | None = None
     with session_scope(rt.sessions) as session:
         session.execute(
             update(Message)
@@ -444,8 +446,8 @@ def _fail(
             mailbox_id = session.scalar(
                 select(Message.mailbox_id).where(Message.id == job.message_pk)
             )
-            if mailbox_id is not None:
-                check_bounce_rate(session, mailbox_id, now)
+            if mailbox_id is not None and check_bounce_rate(session, mailbox_id, now):
+                paused_mailbox = mailbox_id
         elif enrollment.status == EnrollmentStatus.ACTIVE:
             enrollment.status = EnrollmentStatus.FAILED
             enrollment.next_due_at = None
@@ -458,6 +460,42 @@ def _fail(
                 enrollment_id=enrollment_id,
                 extra={"from": "active", "to": "failed", "reason": enrollment.reason},
             )
+    if paused_mailbox is not None:
+        tell_owner_mailbox_paused(rt, paused_mailbox)
+
+
+def tell_owner_mailbox_paused(rt: Runtime, mailbox_id: int) -> bool:
+    """Email the mailbox's owner that it was paused and why (best effort: the event is the record)."""
+    with session_scope(rt.sessions) as session:
+        mailbox = session.get(Mailbox, mailbox_id)
+        owner = session.get(User, mailbox.owner_id) if mailbox and mailbox.owner_id else None
+        if mailbox is None or owner is None:
+            return False
+        text = (
+            f"Hello {owner.name or owner.email},\n\n"
+            f"Followup paused sending from {mailbox.from_email}: {mailbox.paused_reason}.\n"
+            "Sequences using this mailbox wait until it is resumed. Check the bounced addresses "
+            "in the prospects' timelines and clean the list before resuming.\n"
+        )
+        notice = build(
+            OutgoingEmail(
+                from_email=rt.settings.default_from_email,
+                from_name=rt.settings.default_from_name,
+                to_email=owner.email,
+                to_name=owner.name or None,
+                subject=f"Sending paused for {mailbox.from_email}",
+                html=f"<p>{html.escape(text).replace(chr(10), '<br>')}</p>",
+                text=text,
+                message_id=new_message_id(rt.settings.mail_domain),
+                date=rt.clock.now(),
+            )
+        )
+    try:
+        rt.transport.send(notice, rt.settings.default_from_email, owner.email)
+    except Exception:  # the pause and its event are recorded; the notice is a courtesy
+        log.exception("could not tell the owner of mailbox %s that it was paused", mailbox_id)
+        return False
+    return True
 
 
 def run_step(

@@ -393,7 +393,7 @@ def test_limits_hold_across_connections_taking_slots_at_once(rt: runtime.Runtime
     assert len(taken) == 60 and taken.count(True) == 30
 
 
-def test_bounce_rate_over_the_threshold_pauses_the_mailbox_and_tells_its_owner(
+def test_bounce_rate_over_the_threshold_pauses_the_mailbox_and_emails_its_owner(
     picky: tuple[runtime.Runtime, PickyHandler, Sink], cast: Any
 ) -> None:
     rt, handler, sink = picky
@@ -411,7 +411,13 @@ def test_bounce_rate_over_the_threshold_pauses_the_mailbox_and_tells_its_owner(
     [later] = enroll_ids(rt, [make_prospect(rt, "later@acme.example")], sequence)
     outcome = run_step(rt, later, 0)
     assert outcome.startswith("rolled to") and "mailbox paused" in outcome
-    assert len(sink.messages()) == 17
+    # 17 emails to prospects, and the owner's notice.
+    stored = sink.messages()
+    assert len(stored) == 18
+    notice = stored[-1]
+    assert notice.envelope_to == ["rita@example.com"]
+    assert str(notice.message["Subject"]) == "Sending paused for rita@sales.example"
+    assert "bounce rate 15.0%" in notice.message.get_body(("plain",)).get_content()
 
 
 def _stuck_in_sending(rt: runtime.Runtime) -> tuple[int, str]:
