@@ -32,7 +32,7 @@ from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from .db import session_scope
@@ -64,6 +64,8 @@ BASE_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=1)
 IN_FLIGHT = timedelta(seconds=60)  # > TIMEOUT_SECONDS: a claimed row is not due while it POSTs
 REQUEUE_AFTER = timedelta(minutes=5)  # a hand-off older than this was lost by the broker
+KEEP = timedelta(days=30)  # delivered, failed and skipped rows are kept this long, then pruned
+PRUNE_EVERY = timedelta(hours=1)
 SIGNATURE_HEADER = "X-Followup-Signature"
 USER_AGENT = "Followup-Webhooks/1"
 
@@ -283,10 +285,32 @@ def claim_due(session: Session, now: datetime, *, limit: int = 200) -> list[int]
     return ids
 
 
+def prune(session: Session, now: datetime, *, keep: timedelta = KEEP, limit: int = 5000) -> int:
+    """Forget finished deliveries older than `keep` (the log would otherwise grow forever)."""
+    old = list(
+        session.scalars(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.status != PENDING, WebhookDelivery.created_at < now - keep)
+            .limit(limit)
+        )
+    )
+    if old:
+        session.execute(
+            delete(WebhookDelivery).where(WebhookDelivery.id.in_(old)),
+            execution_options={"synchronize_session": False},
+        )
+    return len(old)
+
+
 def dispatch(rt: Runtime, enqueue: Enqueue, *, limit: int = 200) -> int:
     """One scheduler pass: claim what is due, commit, then enqueue (a crash loses nothing)."""
+    now = rt.clock.now()
     with session_scope(rt.sessions) as session:
-        ids = claim_due(session, rt.clock.now(), limit=limit)
+        ids = claim_due(session, now, limit=limit)
+        last = rt.extras.get("webhooks_pruned_at")
+        if not isinstance(last, datetime) or now - last >= PRUNE_EVERY:
+            rt.extras["webhooks_pruned_at"] = now
+            prune(session, now)
     for delivery_id in ids:
         enqueue(delivery_id)
     return len(ids)

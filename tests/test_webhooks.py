@@ -445,3 +445,26 @@ def test_a_long_lived_session_sees_a_webhook_registered_meanwhile(
         record(s, "reply", rt.clock.now(), prospect_id=prospect_id)
         s.commit()
     assert len(deliveries(rt)) == 1
+
+
+def test_finished_deliveries_are_pruned_after_thirty_days(
+    client: Any,
+    cast: Cast,
+    rt: runtime.Runtime,
+    clock: FrozenClock,
+    receiver: Receiver,
+    stub_worker: Any,
+) -> None:
+    register(client, cast, receiver.url, ["reply"])
+    prospect_id = new_prospect(client, cast, "old@prospect.example")
+    with rt.sessions.begin() as s:
+        record(s, "reply", rt.clock.now(), prospect_id=prospect_id)
+    deliver_due(rt, stub_worker)
+    clock.advance(days=29)
+    with rt.sessions.begin() as s:
+        record(s, "reply", rt.clock.now(), prospect_id=prospect_id)  # left pending
+        assert webhooks.prune(s, rt.clock.now()) == 0
+    clock.advance(days=2)
+    with rt.sessions.begin() as s:
+        assert webhooks.prune(s, rt.clock.now()) == 1  # the delivered one; pending ones stay
+    assert [d.status for d in deliveries(rt)] == ["pending"]
