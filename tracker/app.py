@@ -53,4 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import web  # the rep's workspace pages
 
     web.init_app(app)
+    from . import api_sequences
+
+    app.register_blueprint(api_sequences.bp)
     return app
