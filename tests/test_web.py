@@ -583,3 +583,17 @@ def test_one_click_unsubscribe_and_the_api_need_no_csrf_token(
     fresh(session, prospect)
     assert prospect.status == "unsubscribed"
     assert client.post("/api/v1/prospects", json={"email": "x@example.com"}).status_code == 401
+
+
+def test_repeated_wrong_passwords_lock_that_email_for_a_while(
+    client: Any, team: Team, clock: FrozenClock
+) -> None:
+    from tracker.web import auth
+
+    for _ in range(auth.MAX_FAILURES):
+        assert login(client, team.rep_email, "guess").status_code == 401
+    refused = login(client, team.rep_email)  # even the right password, for now
+    assert refused.status_code == 429 and "Too many failed attempts" in refused.text
+    assert login(client, team.manager_email).status_code == 302  # other emails unaffected
+    clock.advance(minutes=16)
+    assert login(client, team.rep_email).status_code == 302
