@@ -134,28 +134,33 @@ class Spool:
         with handle:
             handle.seek(offset)
             while limit is None or done < limit:
-                records, consumed = _read_lines(handle, batch)
-                if not consumed:
-                    break
-                if records:
-                    write(records)  # raises when the database is unavailable: offset stays
-                offset += consumed
-                _write_offset(path, offset)
-                done += len(records)
+                records, consumed, at_end = _read_lines(handle, batch)
+                if consumed:
+                    if records:
+                        write(records)  # raises when the database is unavailable: offset stays
+                    offset += consumed
+                    _write_offset(path, offset)
+                    done += len(records)
+                if at_end:
+                    break  # the rest (a line being written) is for the next pass
         if path != self._path and _sealed(path) and path.stat().st_size <= offset:
             for leftover in (path, path.with_suffix(".offset"), path.with_suffix(".lock")):
                 leftover.unlink(missing_ok=True)
         return done
 
 
-def _read_lines(handle: Any, batch: int) -> tuple[list[dict[str, Any]], int]:
-    """Up to `batch` complete lines; a half-written last line is left for the next pass."""
+def _read_lines(handle: Any, batch: int) -> tuple[list[dict[str, Any]], int, bool]:
+    """Up to `batch` complete lines, their size, and whether the end (or a half line) was hit.
+
+    A half-written last line is not consumed: the pass stops there, and the next one opens the
+    file again at the saved offset and reads the line whole.
+    """
     records: list[dict[str, Any]] = []
     consumed = 0
     while len(records) < batch:
         line = handle.readline()
         if not line or not line.endswith(b"\n"):
-            break
+            return records, consumed, True
         consumed += len(line)
         try:
             record = json.loads(line)
@@ -164,7 +169,7 @@ def _read_lines(handle: Any, batch: int) -> tuple[list[dict[str, Any]], int]:
             continue
         if isinstance(record, dict):
             records.append(record)
-    return records, consumed
+    return records, consumed, False
 
 
 def _read_offset(path: Path) -> int:

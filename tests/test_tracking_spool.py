@@ -339,3 +339,23 @@ def test_a_refused_hit_never_stalls_the_hits_behind_it(
     write([_click_record(poisoned, "b" * 32, clock), _click_record(fine, "c" * 32, clock)])
     assert count(session, fine.message_id, "click") == 1
     assert count(session, poisoned.message_id, "click") == 0
+
+
+def test_a_line_completed_while_a_pass_runs_is_read_whole_by_the_next(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.append({"id": "1"})
+    spool.append({"id": "2"})
+    [path] = spool.files()
+    with path.open("ab") as f:
+        f.write(b'{"id": "3", "pa')  # a writer mid-line
+    seen: list[dict[str, Any]] = []
+
+    def write(records: list[dict[str, Any]]) -> None:
+        seen.extend(records)
+        if len(seen) == 2:  # the writer finishes its line while we write the batch before it
+            with path.open("ab") as f:
+                f.write(b'd": "x"}\n')
+
+    assert spool.drain(write, batch=10) == 2  # stops at the half line it saw
+    assert spool.drain(write, batch=10) == 1  # and reads it whole, never its tail alone
+    assert [r["id"] for r in seen] == ["1", "2", "3"]

@@ -9,6 +9,7 @@ restarted process left behind. Under TESTING the request drains inline, so tests
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -194,6 +195,7 @@ def pixel_fallback(anything: str) -> Response:
     return _gif()
 
 
+@functools.lru_cache(maxsize=4096)
 def _redirectable(url: str) -> str | None:
     """The URL as a Location header value, if it is an http(s) URL without control characters."""
     if not url.lower().startswith(("http://", "https://")):
