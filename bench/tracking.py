@@ -438,6 +438,8 @@ def run(kind: str, args: argparse.Namespace) -> bool:
 
 
 def main() -> None:
+    # SIGTERM unwinds like Ctrl-C, so servers are stopped and the scratch database dropped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
