@@ -359,3 +359,28 @@ def test_jitter_spreads_a_batch_inside_the_window(rt: runtime.Runtime) -> None:
     now = rt.clock.now()
     assert all(d is not None and now <= d <= now + timedelta(seconds=600) for d in due)
     assert len({d.replace(microsecond=0) for d in due if d}) > 10
+
+
+def test_a_sequences_holiday_calendar_moves_business_day_delays_and_windows(
+    rt: runtime.Runtime, clock: FrozenClock
+) -> None:
+    from datetime import UTC, datetime
+
+    window = {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "17:00"}
+    german = make_sequence(
+        rt,
+        [email(delay="P1D", business_days=True)],
+        settings={"holidays_country": "DE"},
+        send_window=window,
+        timezone="Europe/Berlin",
+    )
+    plain = make_sequence(rt, [email(delay="P1D", business_days=True)], send_window=window)
+    # Thursday 24 December 2026, 10:00 in Berlin.
+    clock.set(datetime(2026, 12, 24, 9, 0, tzinfo=UTC))
+    [with_holidays] = enroll_ids(rt, [make_prospect(rt, "de@acme.example")], german)
+    [without] = enroll_ids(rt, [make_prospect(rt, "xx@acme.example")], plain)
+    with rt.sessions() as s:
+        due = {e.id: e.next_due_at for e in s.scalars(select(Enrollment))}
+    # 25 and 26 December are German holidays and 27 is a Sunday: Monday 28, 10:00 Berlin.
+    assert due[with_holidays] == datetime(2026, 12, 28, 9, 0, tzinfo=UTC)
+    assert due[without] == datetime(2026, 12, 25, 9, 0, tzinfo=UTC)
