@@ -547,6 +547,13 @@ def run_step(
         # The point of no return is the next command. Re-check, in the same transaction that
         # marks the message "sending", that nothing stopped the enrollment meanwhile.
         with session_scope(rt.sessions) as session:
+            # One statement: lock the enrollment if it is still active at this step and its
+            # prospect's address has not bounced or unsubscribed meanwhile.
+            suppressed = (
+                select(Prospect.id)
+                .where(Prospect.id == job.prospect.id, Prospect.status.in_(SUPPRESSED))
+                .exists()
+            )
             locked = _changed(
                 session,
                 update(Enrollment)
@@ -554,11 +561,11 @@ def run_step(
                     Enrollment.id == enrollment_id,
                     Enrollment.status == EnrollmentStatus.ACTIVE,
                     Enrollment.current_step == position,
+                    ~suppressed,
                 )
                 .values(status=EnrollmentStatus.ACTIVE),
             )
-            status = session.scalar(select(Prospect.status).where(Prospect.id == job.prospect.id))
-            if locked != 1 or status in SUPPRESSED:
+            if locked != 1:
                 raise _Cancelled()
             claimed = _changed(
                 session,

@@ -509,3 +509,23 @@ def test_an_undecidable_send_is_flagged_for_review_never_resent(
     assert smtp_sink.messages() == []
     with rt.sessions() as s:
         assert s.scalar(select(Message.status)) == "unknown"
+
+
+def test_an_unsubscribe_recorded_between_queueing_and_data_cancels_the_send(
+    picky: tuple[runtime.Runtime, PickyHandler, Sink],
+) -> None:
+    from sequences.enrollment import mark_prospect
+
+    rt, handler, sink = picky
+    prospect = make_prospect(rt, "leaving@acme.example")
+    [enrolled] = enroll_ids(rt, [prospect], make_sequence(rt, [email()]))
+
+    def unsubscribes(address: str) -> None:
+        # Only the address is marked (the enrollment is still active): the check still holds.
+        with session_scope(rt.sessions) as s:
+            mark_prospect(s, prospect, "unsubscribed", rt.clock.now())
+
+    handler.on_rcpt = unsubscribes
+    assert run_step(rt, enrolled, 0) == "cancelled: enrollment stopped"
+    assert sink.messages() == []
+    assert messages(rt)[0].status == "cancelled"
