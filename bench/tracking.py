@@ -7,8 +7,9 @@ flight per connection. Two measurements per endpoint:
 
 - saturation: C connections back to back, N requests in all -> requests/s (the ratio to bare);
   both servers run at once and are measured in alternation, round after round (median shown);
-- latency at a fixed offered rate (the same for both apps: half the bare app's saturation
-  rate), C connections, each request timed from its scheduled start (queueing included).
+- latency at a fixed offered rate (the same for both apps: half the tracked pixel's saturation
+  rate, measured after the saturation backlog is written), C connections, each request timed
+  from its scheduled start (queueing included).
 
 Afterwards it waits for the spool to drain and checks events recorded == requests answered.
 
@@ -376,8 +377,8 @@ def run(kind: str, args: argparse.Namespace) -> bool:
                         answered_opens += done["real"].statuses.get(200, 0)
                     else:
                         answered_clicks += done["real"].statuses.get(302, 0)
-                if not rate:
-                    rate = statistics.median(b.rps for b, _ in rounds["pixel"]) * 0.5
+                if not rate:  # a rate both sustain: half the tracked pixel's saturation rate
+                    rate = statistics.median(t.rps for _, t in rounds["pixel"]) * 0.5
                 # Latency at a steady rate, not while the saturation runs' backlog is written.
                 backlog = time.monotonic()
                 while spool.pending_bytes() and time.monotonic() - backlog < 300:

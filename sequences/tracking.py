@@ -9,6 +9,7 @@ refuses a hit id it already wrote (exactly once).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import itertools
@@ -79,6 +80,7 @@ class Request:
     user_agent: str
 
 
+@functools.lru_cache(maxsize=4096)
 def _clean_ip(ip: str | None, truncate: bool) -> str | None:
     if not ip:
         return None

@@ -234,7 +234,7 @@ def click(token: str, blob: str | None) -> Any:
     if location is None:
         return _not_found()
     response = Response(status=302, headers={"Location": location, **NO_STORE})
-    _spool("click", token, response, url)
+    _spool("click", token, response)  # the writer reads the URL from the links table
     return response
 
 
