@@ -40,6 +40,7 @@ from .models import (
     Event,
     InboundMessage,
     Message,
+    MessageStatus,
     Prospect,
     ProspectStatus,
     Sequence,
@@ -59,6 +60,8 @@ VERDICTS = (
     "unprocessable",
 )
 TEXT_LIMIT = 20000  # characters of a reply kept on the timeline
+# A soft-bounced step is sent again this much later (RFC 5321 suggests 30 minutes or more).
+RETRY_AFTER = timedelta(hours=1)
 
 
 @dataclass
@@ -261,11 +264,18 @@ class _Ingest:
                 .where(Event.prospect_id == soft.id, Event.type == "soft_bounce")
             )
             if (count or 0) < self.settings.soft_bounce_limit:
+                retry, retried = "", []
+                if found.final and message is not None and self._retry(message, detail):
+                    retry = f"; step retried after {RETRY_AFTER}"
+                    retried = [message.enrollment_id] if message.enrollment_id else []
+                elif not found.final:
+                    retry = "; the reporting server is still retrying"
                 return Outcome(
                     "soft_bounce",
                     f"{detail}; {count} of {self.settings.soft_bounce_limit} before the "
-                    "address counts as bounced",
+                    f"address counts as bounced{retry}",
                     soft.id,
+                    retried,
                 )
             detail = f"{detail}; {count} temporary failures reached the limit"
         stopped: list[int] = []
@@ -288,6 +298,53 @@ class _Ingest:
                 self.session, prospect.id, EnrollmentStatus.BOUNCED, self.now, f"bounced: {detail}"
             )
         return Outcome("bounce", f"{detail}; address suppressed", prospects[0].id, stopped)
+
+    def _retry(self, message: Message, why: str) -> bool:
+        """Send a soft-bounced step again later: the same message row, claimed anew.
+
+        Only when its enrollment is still going and no later step went out (a later step is
+        the next try anyway). The sender's claim machinery then counts it as another attempt
+        (capped by FOLLOWUP_MAX_SEND_ATTEMPTS), with the same Message-ID and tracking token.
+        """
+        if message.enrollment_id is None or message.step_position is None:
+            return False
+        enrollment = self.session.get(Enrollment, message.enrollment_id, with_for_update=True)
+        if enrollment is None or message.status != MessageStatus.SENT:
+            return False
+        if enrollment.status not in (EnrollmentStatus.ACTIVE, EnrollmentStatus.FINISHED):
+            return False
+        later = self.session.scalar(
+            select(Message.id)
+            .where(
+                Message.enrollment_id == enrollment.id,
+                Message.step_position > message.step_position,
+            )
+            .limit(1)
+        )
+        if later is not None:
+            return False
+        previous = enrollment.status
+        message.status = MessageStatus.CLAIMED
+        message.lease_until = None
+        message.error = f"soft bounce, retrying: {why}"[:1000]
+        enrollment.status = EnrollmentStatus.ACTIVE
+        enrollment.current_step = message.step_position
+        enrollment.next_due_at = self.now + RETRY_AFTER
+        enrollment.enqueued_at = None
+        enrollment.updated_at = self.now
+        record(
+            self.session,
+            "retry_scheduled",
+            self.now,
+            prospect_id=enrollment.prospect_id,
+            enrollment_id=enrollment.id,
+            message_id=message.id,
+            step=message.step_position,
+            retry_at=enrollment.next_due_at.isoformat(),
+            reason=why,
+            extra={"from": previous, "to": EnrollmentStatus.ACTIVE},
+        )
+        return True
 
     def unsubscribe(self, prospect: Prospect, message: Message | None, via: str) -> Outcome:
         already = prospect.status == ProspectStatus.UNSUBSCRIBED

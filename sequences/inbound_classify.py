@@ -56,6 +56,8 @@ class Bounce:
     diagnostic: str | None
     original_message_ids: list[str]
     detector: str  # dsn | flufl | heuristic | verp
+    # The reporting MTA stopped trying (Action: failed); False while it still retries (delayed).
+    final: bool = True
 
 
 _MSGID = re.compile(r"<[^<>\s]{1,900}>")
@@ -225,6 +227,11 @@ _BOUNCE_SUBJECT = re.compile(
     r"delivery delayed|delayed mail|warning: could not send)",
     re.I,
 )
+_STILL_TRYING = re.compile(
+    r"(delayed mail|delivery delayed|will (?:continue to )?retry|still being retried|"
+    r"will be retried|still trying|warning only|not yet been delivered)",
+    re.I,
+)
 _TEMPORARY_WORDS = re.compile(
     r"(delayed|will (?:continue to )?retry|still trying|not yet been delivered|temporar|"
     r"mailbox (?:is )?full|quota|over quota)",
@@ -346,6 +353,9 @@ def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
     detector = "dsn" if is_dsn else ("flufl" if permanent or temporary else "heuristic")
     if not (is_dsn or looks_like):
         detector = "verp"
+    still_trying = any(a.startswith("delayed") for a in actions) or bool(
+        _STILL_TRYING.search(text[:5000] + " " + parsed.subject)
+    )
     return Bounce(
         permanent=permanent_flag,
         status=status,
@@ -353,6 +363,7 @@ def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
         diagnostic=diagnostic,
         original_message_ids=_returned_message_ids(msg),
         detector=detector,
+        final=permanent_flag or not still_trying,
     )
 
 

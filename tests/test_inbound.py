@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -13,7 +14,7 @@ from sequences import runtime
 from sequences.accounts import create_user, default_team
 from sequences.clock import FrozenClock
 from sequences.compose import TrackingUrls
-from sequences.inbound import receive
+from sequences.inbound import RETRY_AFTER, receive
 from sequences.models import (
     Enrollment,
     Event,
@@ -25,6 +26,7 @@ from sequences.models import (
     Step,
 )
 from sequences.scheduler import resume_paused
+from sequences.sending import run_step
 
 OUR_MESSAGE_ID = "<seed.0001@mail.example.test>"
 TOKEN_ID = "00112233445566778899aabb"
@@ -346,3 +348,34 @@ def test_reply_pauses_colleagues_in_sequences_that_ask_for_it(rt: runtime.Runtim
     with rt.sessions() as s:
         paused = s.get(Enrollment, colleague_id)
         assert paused is not None and paused.status == "paused"
+
+
+def _gave_up_report(world: World, status: str = "4.2.2") -> bytes:
+    return (
+        "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\n"
+        f"To: {world.bounce}\r\nSubject: Delivery Status Notification (Failure)\r\n"
+        "Message-ID: <gave-up@mx.google.com>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nThe account is over quota.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; g.example\r\n\r\n"
+        f"Final-Recipient: rfc822; zoe@prospect.example\r\nAction: failed\r\nStatus: {status}\r\n"
+        "\r\n--b--\r\n"
+    ).encode()
+
+
+def test_a_soft_bounce_the_relay_gave_up_on_is_sent_again_later(
+    rt: runtime.Runtime, clock: FrozenClock, smtp_sink: Any
+) -> None:
+    world = seed(rt)
+    outcome = receive(rt, _gave_up_report(world), source="smtp", recipients=[world.bounce])
+    assert outcome.verdict == "soft_bounce" and "retried" in outcome.reason
+    retrying = enrollment_of(rt, world)
+    assert retrying.status == "active" and retrying.current_step == 0
+    assert run_step(rt, world.enrollment_id, 0) == "not due"
+    clock.advance(RETRY_AFTER)
+    assert run_step(rt, world.enrollment_id, 0) == "sent"
+    [again] = smtp_sink.messages()
+    assert again.message["Message-ID"] == OUR_MESSAGE_ID  # the same message, a new attempt
+    assert enrollment_of(rt, world).current_step == 1
+    [retry] = events(rt, world, "retry_scheduled")
+    assert retry.data["step"] == 0
