@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 # Read by the workers (forked after this module is imported): no drainer thread of their own.
@@ -23,8 +22,8 @@ _drainer: subprocess.Popen[bytes] | None = None
 def when_ready(server: Any) -> None:
     """Start `followup spool drain --forever` beside the master (and with it)."""
     global _drainer
-    followup = Path(sys.executable).with_name("followup")
-    argv = [str(followup), "spool", "drain", "--forever", "--nice", "10"]
+    # The interpreter that runs gunicorn, so no PATH or console script is assumed.
+    argv = [sys.executable, "-m", "tracker.cli", "spool", "drain", "--forever", "--nice", "10"]
     _drainer = subprocess.Popen([*argv, "--parent", str(os.getpid())])
     server.log.info("spool drainer started (pid %s)", _drainer.pid)
 
