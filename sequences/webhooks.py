@@ -369,7 +369,17 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
     try:
         conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
-        return response.status, response.read(1024).decode("utf-8", "replace")
+        if 200 <= response.status < 300:
+            return response.status, ""  # the status is the answer; the body is not waited for
+        # Keep the start of an error answer for the log, but never wait on a trickle for long.
+        deadline = time.monotonic() + timeout
+        answer = b""
+        while len(answer) < 1024 and time.monotonic() < deadline:
+            chunk = response.read1(1024 - len(answer))
+            if not chunk:
+                break
+            answer += chunk
+        return response.status, answer.decode("utf-8", "replace")
     finally:
         conn.close()
 

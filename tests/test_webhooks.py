@@ -47,6 +47,7 @@ class Receiver:
     status: int = 200
     fail_status: int = 500
     delay: float = 0.0
+    trickle: bool = False  # answer 500 with a long body, one byte at a time
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -62,6 +63,15 @@ def receiver() -> Iterator[Receiver]:
                 failing = len(state.requests) <= state.fail_first
             if state.delay:
                 time.sleep(state.delay)  # a slow endpoint, not synchronisation
+            if state.trickle:
+                self.send_response(500)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                for _ in range(1000):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.05)  # a slow endpoint, not synchronisation
+                return
             self.send_response(state.fail_status if failing else state.status)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -468,3 +478,18 @@ def test_finished_deliveries_are_pruned_after_thirty_days(
     with rt.sessions.begin() as s:
         assert webhooks.prune(s, rt.clock.now()) == 1  # the delivered one; pending ones stay
     assert [d.status for d in deliveries(rt)] == ["pending"]
+
+
+def test_an_error_answer_that_trickles_is_cut_short(
+    client: Any, cast: Cast, rt: runtime.Runtime, receiver: Receiver
+) -> None:
+    receiver.trickle = True  # 1,000 bytes at 20 a second: 50 s if waited for
+    register(client, cast, receiver.url, ["conversion"])
+    prospect_id = new_prospect(client, cast, "trickle@prospect.example")
+    client.post(f"/api/v1/prospects/{prospect_id}/conversion", headers=cast.auth())
+    [delivery] = deliveries(rt)
+    assert webhooks.deliver(rt, delivery.id, timeout=0.3) == "pending"
+    [row] = deliveries(rt)
+    assert row.last_status_code == 500
+    assert (row.last_error or "").startswith("HTTP 500: x")
+    assert len(row.last_error or "") < 100  # read until the deadline, not to the end
