@@ -1,7 +1,8 @@
 """Schemathesis against /api/v1/openapi.json, in process: no 500s, answers match the document.
 
-Every operation gets a few generated requests with random ids (mostly 404s) and a few aimed at
-seeded objects, so the happy paths are exercised too. Kept small so CI stays fast.
+Every operation gets a few generated requests with random ids (mostly 404s), a few aimed at
+seeded objects, so the happy paths are exercised too, and a few invalid ones (wrong types,
+missing fields) that must never be a 500. Kept small so CI stays fast.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -84,6 +86,27 @@ def seed(client: Any, cast: Cast, rt: runtime.Runtime) -> dict[str, int]:
     }
 
 
+def fuzz(
+    strategy: Any, checks: list[Any], headers: dict[str, str], answered: dict[str, set[int]]
+) -> None:
+    """Run a few generated requests of one operation; raise what schemathesis found."""
+
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def run(case: Any) -> None:
+        response = case.call_and_validate(headers=dict(headers), checks=checks)
+        answered.setdefault(case.operation.label, set()).add(response.status_code)
+
+    run()
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_the_api_survives_schemathesis_and_answers_as_documented(
     app: Any, client: Any, cast: Cast, rt: runtime.Runtime
@@ -103,26 +126,18 @@ def test_the_api_survives_schemathesis_and_answers_as_documented(
         operations += 1
         names = {p.name for p in operation.path_parameters}
         aimed = {k: v for k, v in ids.items() if k in names}
-        strategies = [operation.as_strategy()]
+        # (strategy, checks): valid requests must answer as documented; invalid ones (wrong
+        # types, missing fields, bad values) must at least never be a 500.
+        strategies = [(operation.as_strategy(), CHECKS)]
         if aimed:
-            strategies.append(operation.as_strategy(path_parameters=aimed))
-        for strategy in strategies:
-
-            @settings(
-                max_examples=MAX_EXAMPLES,
-                deadline=None,
-                database=None,
-                derandomize=True,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(case=strategy)
-            def run(case: Any) -> None:
-                response = case.call_and_validate(headers=headers, checks=CHECKS)
-                answered.setdefault(case.operation.label, set()).add(response.status_code)
-
+            strategies.append((operation.as_strategy(path_parameters=aimed), CHECKS))
+        negative = operation.as_strategy(
+            generation_mode=GenerationMode.NEGATIVE, path_parameters=aimed or None
+        )
+        strategies.append((negative, [not_a_server_error]))
+        for strategy, checks in strategies:
             try:
-                run()
+                fuzz(strategy, checks, headers, answered)
             except (Exception, BaseExceptionGroup) as exc:  # schemathesis groups its failures
                 failures.append(f"{operation.label}: {exc!r}"[:1500])
     assert operations >= 30
