@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import smtplib
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -136,9 +138,10 @@ def test_followup_run_starts_everything_embedded(tmp_path: Path) -> None:
         FOLLOWUP_BASE_URL=f"http://127.0.0.1:{port}",
     )
     # Run from an empty folder: the instance folder (database, captured mail) is made there.
-    proc = Proc(
-        "run", [FOLLOWUP, "run", "--port", str(port)], env, tmp_path / "run.log", cwd=tmp_path
-    )
+    inbound_port = free_port()
+    env["FOLLOWUP_MAIL_DOMAIN"] = "mail.example.test"
+    argv = [FOLLOWUP, "run", "--port", str(port), "--inbound-port", str(inbound_port)]
+    proc = Proc("run", argv, env, tmp_path / "run.log", cwd=tmp_path)
     proc.start()
     try:
         printed = wait_for(
@@ -153,6 +156,30 @@ def test_followup_run_starts_everything_embedded(tmp_path: Path) -> None:
             ["sink", "list"], {**env, "FOLLOWUP_INSTANCE_PATH": str(tmp_path / "instance")}
         )
         assert "1 message(s)" in listed.stdout and "Thanks, Ana" in listed.stdout
+
+        # Ana answers; her reply reaches the embedded inbound server and lands on her timeline.
+        assert f"smtp://127.0.0.1:{inbound_port}" in printed
+        sent = read_messages(tmp_path / "instance" / "mail")[0].message
+        reply = EmailMessage()
+        reply["From"] = "Ana <ana@prospect.example>"
+        reply["To"] = "reply@mail.example.test"
+        reply["Subject"] = "Re: " + str(sent["Subject"])
+        reply["In-Reply-To"] = sent["Message-ID"]
+        reply["Message-ID"] = "<ana-reply-1@prospect.example>"
+        reply.set_content("Yes, let's talk on Tuesday.")
+        with smtplib.SMTP("127.0.0.1", inbound_port, timeout=10) as smtp:
+            smtp.send_message(reply)
+        auth = {"Authorization": f"Bearer {key}"}
+        wait_for(
+            lambda: any(
+                e["type"] == "reply"
+                for e in http(
+                    "GET", f"http://127.0.0.1:{port}/api/v1/prospects/1/activity", headers=auth
+                ).json()["events"]
+            ),
+            30,
+            "the reply on the timeline",
+        )
     finally:
         proc.stop()
     assert "Traceback" not in proc.log(), proc.log()
@@ -165,7 +192,8 @@ def test_second_start_reuses_the_database_and_prints_how_to_get_a_key(tmp_path: 
     assert run_cli(["user", "create", "--email", "me@example.com"], env).returncode == 0
     port, smtp_port = free_port(), free_port()
     env.update(FOLLOWUP_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", PYTHONUNBUFFERED="1")
-    proc = Proc("run", [FOLLOWUP, "run", "--port", str(port)], env, tmp_path / "run.log").start()
+    argv = [FOLLOWUP, "run", "--port", str(port), "--inbound-port", "0"]
+    proc = Proc("run", argv, env, tmp_path / "run.log").start()
     try:
         printed = wait_for(
             lambda: "Stop with Ctrl-C" in proc.log() and proc.log(), 60, "followup run"

@@ -63,12 +63,19 @@ def main() -> None:
     is_flag=True,
     help="Do not start the local SMTP sink (mail goes to FOLLOWUP_SMTP_URL).",
 )
+@click.option(
+    "--inbound-port",
+    default=2525,
+    show_default=True,
+    type=int,
+    help="Port of the inbound SMTP server for replies and bounces (0: none).",
+)
 @_clean_errors
-def run(host: str, port: int, no_sink: bool) -> None:
+def run(host: str, port: int, no_sink: bool, inbound_port: int) -> None:
     """Run everything in one process: web app, worker, scheduler and a local SMTP sink."""
     from .embedded import run_all
 
-    run_all(_settings(), host, port, sink=not no_sink)
+    run_all(_settings(), host, port, sink=not no_sink, inbound_port=inbound_port)
 
 
 @main.command()

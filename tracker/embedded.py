@@ -29,7 +29,9 @@ def _first_user_key(rt: runtime.Runtime) -> str | None:
         return create_api_key(session, user, rt.clock.now(), "created by followup run")
 
 
-def run_all(settings: Settings, host: str, port: int, *, sink: bool = True) -> None:
+def run_all(
+    settings: Settings, host: str, port: int, *, sink: bool = True, inbound_port: int = 2525
+) -> None:
     import dramatiq
 
     from sequences.migrate import upgrade
@@ -57,6 +59,14 @@ def run_all(settings: Settings, host: str, port: int, *, sink: bool = True) -> N
     stop = threading.Event()
     scheduler = threading.Thread(target=run_forever, args=(rt, enqueue_step, stop), daemon=True)
     scheduler.start()
+    inbound = None
+    if inbound_port:
+        from sequences.imap_poll import run_forever as poll_forever
+        from sequences.inbound_server import start_inbound
+
+        # Replies and bounces: by SMTP here, and from any mailbox with an IMAP URL.
+        inbound = start_inbound(rt, "127.0.0.1", inbound_port)
+        threading.Thread(target=poll_forever, args=(rt, stop), daemon=True).start()
 
     app = create_app({"RUNTIME": rt})
     server = make_server(host, port, app, threaded=True)
@@ -72,6 +82,8 @@ def run_all(settings: Settings, host: str, port: int, *, sink: bool = True) -> N
         click.echo("              list it with: followup sink list")
     else:
         click.echo(f"  Mail goes to smtp://{settings.smtp.host}:{settings.smtp.port}")
+    if inbound is not None:
+        click.echo(f"  Inbound:    smtp://127.0.0.1:{inbound_port} takes replies and bounces")
     if key:
         click.echo("  First user: admin@example.com (manager). API key, shown once:")
         click.echo(f"              {key}")
@@ -87,6 +99,8 @@ def run_all(settings: Settings, host: str, port: int, *, sink: bool = True) -> N
         stop.set()
         server.server_close()
         worker.stop()
+        if inbound is not None:
+            inbound.stop()
         if controller is not None:
             controller.stop()
         rt.dispose()
