@@ -64,6 +64,7 @@ BASE_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=1)
 IN_FLIGHT = timedelta(seconds=60)  # > TIMEOUT_SECONDS: a claimed row is not due while it POSTs
 REQUEUE_AFTER = timedelta(minutes=5)  # a hand-off older than this was lost by the broker
+DEAD_AFTER = 10  # this many deliveries in a row failed for good: the webhook is disabled
 KEEP = timedelta(days=30)  # delivered, failed and skipped rows are kept this long, then pruned
 PRUNE_EVERY = timedelta(hours=1)
 SIGNATURE_HEADER = "X-Followup-Signature"
@@ -464,11 +465,34 @@ def deliver(
             delivery.webhook.disabled_reason = f"the endpoint answered 410 Gone at {done}"
         elif attempt >= MAX_ATTEMPTS:
             delivery.status = FAILED
+            session.flush()
+            if _dead(session, delivery.webhook_id):
+                delivery.webhook.active = False
+                delivery.webhook.disabled_reason = (
+                    f"the last {DEAD_AFTER} deliveries all failed (last at {done}: {error})"
+                )
         else:
             delivery.next_attempt_at = done + backoff(attempt)
         if error is not None:
             log.info("webhook delivery %s attempt %s failed: %s", delivery_id, attempt, error)
         return delivery.status
+
+
+def _dead(session: Session, webhook_id: int) -> bool:
+    """Whether the webhook's last DEAD_AFTER finished deliveries all failed (each after every
+    retry): an endpoint gone for good, which would otherwise cost retries for every event."""
+    last = list(
+        session.scalars(
+            select(WebhookDelivery.status)
+            .where(
+                WebhookDelivery.webhook_id == webhook_id,
+                WebhookDelivery.status.in_((DELIVERED, FAILED)),
+            )
+            .order_by(WebhookDelivery.id.desc())
+            .limit(DEAD_AFTER)
+        )
+    )
+    return len(last) == DEAD_AFTER and all(status == FAILED for status in last)
 
 
 def retry(delivery: WebhookDelivery, now: datetime) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from sequences import runtime, webhooks
 from sequences.actors import deliver_webhook, dispatch_webhooks
@@ -493,3 +493,23 @@ def test_an_error_answer_that_trickles_is_cut_short(
     assert row.last_status_code == 500
     assert (row.last_error or "").startswith("HTTP 500: x")
     assert len(row.last_error or "") < 100  # read until the deadline, not to the end
+
+
+def test_a_webhook_whose_deliveries_keep_failing_is_disabled(
+    client: Any, cast: Cast, rt: runtime.Runtime, clock: FrozenClock, receiver: Receiver
+) -> None:
+    receiver.fail_first = 10_000
+    hook = register(client, cast, receiver.url, ["reply"])
+    prospect_id = new_prospect(client, cast, "dead@prospect.example")
+    with rt.sessions.begin() as s:
+        for _ in range(webhooks.DEAD_AFTER):
+            record(s, "reply", rt.clock.now(), prospect_id=prospect_id)
+    with rt.sessions.begin() as s:  # all but one attempt already spent
+        s.execute(update(WebhookDelivery).values(attempts=webhooks.MAX_ATTEMPTS - 1))
+    rows = deliveries(rt)
+    for row in rows[:-1]:
+        assert webhooks.deliver(rt, row.id) == "failed"
+    assert client.get(f"/api/v1/webhooks/{hook['id']}", headers=cast.auth()).json["active"]
+    assert webhooks.deliver(rt, rows[-1].id) == "failed"  # the tenth in a row
+    got = client.get(f"/api/v1/webhooks/{hook['id']}", headers=cast.auth()).json
+    assert got["active"] is False and "10 deliveries all failed" in got["disabled_reason"]
