@@ -340,22 +340,32 @@ def pause_company(session: Session, prospect: Prospect, now: datetime) -> list[i
     if domain is None:
         return []
     paused = []
-    candidates = session.scalars(
-        select(Enrollment)
+    # Find candidates without locks, then lock only those that ask for it, in id order: two
+    # replies from one company at once must queue, never deadlock on each other's rows.
+    candidates = session.execute(
+        select(Enrollment.id, Prospect.email, Sequence.settings)
         .join(Prospect, Prospect.id == Enrollment.prospect_id)
+        .join(Sequence, Sequence.id == Enrollment.sequence_id)
         .where(
             Prospect.team_id == prospect.team_id,
             Prospect.id != prospect.id,
             Prospect.email.like(f"%@{domain}"),
             Enrollment.status == EnrollmentStatus.ACTIVE,
         )
-        .with_for_update(of=Enrollment)
+    ).all()
+    ids = sorted(
+        row.id
+        for row in candidates
+        if company_domain(row.email) == domain
+        and (row.settings or {}).get("pause_company_on_reply")
     )
-    for enrollment in candidates:
-        if company_domain(enrollment.prospect.email) != domain:
-            continue
-        if not (enrollment.sequence.settings or {}).get("pause_company_on_reply"):
-            continue
+    if not ids:
+        return []
+    for enrollment in session.scalars(
+        select(Enrollment).where(Enrollment.id.in_(ids)).order_by(Enrollment.id).with_for_update()
+    ):
+        if enrollment.status != EnrollmentStatus.ACTIVE:
+            continue  # changed since we looked (replied, paused): leave it as it is
         pause(
             session, enrollment, now, reason=f"a colleague at {domain} replied ({prospect.email})"
         )

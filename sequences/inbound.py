@@ -34,6 +34,7 @@ from .inbound_classify import (
     return_date,
 )
 from .inbound_match import Match, match_bounce, match_reply, token_messages
+from .limits import check_bounce_rate
 from .models import (
     Enrollment,
     EnrollmentStatus,
@@ -297,6 +298,9 @@ class _Ingest:
             stopped += stop_prospect(
                 self.session, prospect.id, EnrollmentStatus.BOUNCED, self.now, f"bounced: {detail}"
             )
+        if message is not None and message.mailbox_id is not None:
+            # A mailbox whose recent sends bounce too often is paused before it hurts its domain.
+            check_bounce_rate(self.session, message.mailbox_id, self.now)
         return Outcome("bounce", f"{detail}; address suppressed", prospects[0].id, stopped)
 
     def _retry(self, message: Message, why: str) -> bool:

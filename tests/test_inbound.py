@@ -379,3 +379,52 @@ def test_a_soft_bounce_the_relay_gave_up_on_is_sent_again_later(
     assert enrollment_of(rt, world).current_step == 1
     [retry] = events(rt, world, "retry_scheduled")
     assert retry.data["step"] == 0
+
+
+def test_bounce_reports_count_toward_the_mailbox_bounce_rate_pause(rt: runtime.Runtime) -> None:
+    """A mailbox whose mail keeps bouncing back by DSN is paused, as for SMTP-time bounces."""
+    from sequences.limits import BOUNCE_MIN_SENDS
+    from sequences.models import Mailbox
+
+    world = seed(rt)
+    now = rt.clock.now()
+    with rt.sessions.begin() as s:
+        prospect = s.get(Prospect, world.prospect_id)
+        assert prospect is not None
+        mailbox = Mailbox(
+            team_id=prospect.team_id,
+            owner_id=world.rep_id,
+            from_name="Rita",
+            from_email="rita@example.com",
+            bounce_pause_rate=0.01,
+        )
+        s.add(mailbox)
+        s.flush()
+        s.get(Message, world.message_pk).mailbox_id = mailbox.id  # type: ignore[union-attr]
+        # Enough recent sends from this mailbox for a rate to mean something; one will bounce.
+        for n in range(BOUNCE_MIN_SENDS):
+            s.add(
+                Message(
+                    token_id=f"{n:024x}",
+                    direction="out",
+                    mailbox_id=mailbox.id,
+                    message_id=f"<other{n}@mail.example.test>",
+                    status=MessageStatus.SENT,
+                    sent_at=now,
+                    created_at=now - timedelta(minutes=1),
+                )
+            )
+        mailbox_id = mailbox.id
+    raw = mail(
+        "550 5.1.1 <zoe@prospect.example>: User unknown",
+        sender="MAILER-DAEMON@mx.example.com",
+        subject="Undelivered Mail Returned to Sender",
+        in_reply_to=None,
+    )
+    assert receive(rt, raw, source="smtp", recipients=[world.bounce]).verdict == "bounce"
+    with rt.sessions() as s:
+        from sequences.models import Mailbox
+
+        paused = s.get(Mailbox, mailbox_id)
+        assert paused is not None and paused.paused
+        assert "bounce rate" in (paused.paused_reason or "")
