@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import secrets
+import sys
 import threading
 from functools import partial
+from pathlib import Path
 
 import click
 from sqlalchemy import select
@@ -16,8 +19,8 @@ from sequences.config import Settings
 log = logging.getLogger(__name__)
 
 
-def _first_user_key(rt: runtime.Runtime) -> str | None:
-    """On an empty database, create a first manager and an API key, and return the key."""
+def _first_user(rt: runtime.Runtime) -> tuple[str, str] | None:
+    """On an empty database, create a first manager; return its password and an API key."""
     from sequences.accounts import create_api_key, create_user
     from sequences.db import session_scope
     from sequences.models import User
@@ -25,8 +28,20 @@ def _first_user_key(rt: runtime.Runtime) -> str | None:
     with session_scope(rt.sessions) as session:
         if session.scalar(select(User.id).limit(1)) is not None:
             return None
-        user = create_user(session, "admin@example.com", name="Admin", manager=True)
-        return create_api_key(session, user, rt.clock.now(), "created by followup run")
+        password = secrets.token_urlsafe(12)
+        user = create_user(
+            session, "admin@example.com", name="Admin", password=password, manager=True
+        )
+        return password, create_api_key(session, user, rt.clock.now(), "created by followup run")
+
+
+def _command_name() -> str:
+    """How to call `followup` from here: .venv/bin/followup after `make run`."""
+    script = Path(sys.argv[0])
+    try:
+        return str(script.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return "followup"
 
 
 def run_all(
@@ -70,7 +85,8 @@ def run_all(
 
     app = create_app({"RUNTIME": rt})
     server = make_server(host, port, app, threaded=True)
-    key = _first_user_key(rt)
+    first = _first_user(rt)
+    cli = _command_name()
 
     click.echo("")
     click.echo(f"  Followup is running: http://{host}:{port}/")
@@ -79,16 +95,18 @@ def run_all(
         click.echo(
             f"  Mail sink:  smtp://{settings.smtp.host}:{settings.smtp.port}, captured mail in {settings.sink_dir}"
         )
-        click.echo("              list it with: followup sink list")
+        click.echo(f"              list it with: {cli} sink list")
     else:
         click.echo(f"  Mail goes to smtp://{settings.smtp.host}:{settings.smtp.port}")
     if inbound is not None:
         click.echo(f"  Inbound:    smtp://127.0.0.1:{inbound_port} takes replies and bounces")
-    if key:
-        click.echo("  First user: admin@example.com (manager). API key, shown once:")
+    if first:
+        password, key = first
+        click.echo(f"  First user: admin@example.com (manager), password {password}")
+        click.echo("  API key, shown once:")
         click.echo(f"              {key}")
     else:
-        click.echo("  API key:    followup api-key create --user <email>")
+        click.echo(f"  API key:    {cli} api-key create --user <email>")
     click.echo("  Stop with Ctrl-C.")
     click.echo("")
     try:
