@@ -12,7 +12,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import NotFound, ValidationError
@@ -68,14 +67,6 @@ def get_document(session: Session, team_id: int, document_id: int) -> Document:
     if document is None or document.team_id != team_id:
         raise NotFound("no such document")
     return document
-
-
-def list_documents(session: Session, team_id: int) -> list[Document]:
-    return list(
-        session.scalars(
-            select(Document).where(Document.team_id == team_id).order_by(Document.id.desc())
-        )
-    )
 
 
 def document_json(document: Document) -> dict[str, Any]:

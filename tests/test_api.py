@@ -174,3 +174,54 @@ def test_a_rep_cannot_see_another_reps_prospect_but_a_manager_can(
         ).status_code
         == 200
     )
+
+
+def test_tasks_page_in_due_order_with_a_cursor(client: Any, cast: Cast, rt: Any) -> None:
+    from datetime import timedelta
+
+    from sequences.models import Prospect, Task
+
+    now = rt.clock.now()
+    with rt.sessions.begin() as s:
+        prospect = Prospect(team_id=1, owner_id=cast.rep_id, email="calls@example.com")
+        s.add(prospect)
+        s.flush()
+        # Created in one order, due in another: pages follow the due time.
+        for hours in (5, 1, 4, 2, 3):
+            s.add(
+                Task(
+                    prospect_id=prospect.id,
+                    owner_id=cast.rep_id,
+                    type="call",
+                    title=f"call in {hours}h",
+                    due_at=now + timedelta(hours=hours),
+                )
+            )
+    titles: list[str] = []
+    cursor = ""
+    while True:
+        page = client.get(f"/api/v1/tasks?limit=2{cursor}", headers=cast.auth()).json
+        titles += [t["title"] for t in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert titles == [f"call in {h}h" for h in (1, 2, 3, 4, 5)]
+    assert client.get("/api/v1/tasks?cursor=999999", headers=cast.auth()).status_code == 422
+
+
+def test_documents_page_newest_first(client: Any, cast: Cast) -> None:
+    import io
+
+    for n in range(3):
+        response = client.post(
+            "/api/v1/documents",
+            headers=cast.auth(),
+            data={"file": (io.BytesIO(b"%PDF-1.4 x"), f"doc{n}.pdf")},
+        )
+        assert response.status_code == 201, response.json
+    first = client.get("/api/v1/documents?limit=2", headers=cast.auth()).json
+    assert [d["name"] for d in first["items"]] == ["doc2.pdf", "doc1.pdf"]
+    rest = client.get(
+        f"/api/v1/documents?limit=2&cursor={first['next_cursor']}", headers=cast.auth()
+    ).json
+    assert [d["name"] for d in rest["items"]] == ["doc0.pdf"] and rest["next_cursor"] is None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy import select
 
-from sequences.documents import create_document, document_json, get_document, list_documents
+from sequences.documents import create_document, document_json, get_document
 from sequences.errors import ValidationError
-from sequences.models import User
+from sequences.models import Document, User
 
 from .api import authenticate
 from .db import db, rt
+from .pagination import paginate
 
 bp = Blueprint("api_documents", __name__, url_prefix="/api/v1")
 bp.before_request(authenticate)
@@ -41,7 +43,8 @@ def documents_create() -> tuple[Response, int]:
 
 @bp.get("/documents")
 def documents_list() -> Response:
-    return jsonify({"items": [document_json(d) for d in list_documents(db(), _user().team_id)]})
+    query = select(Document).where(Document.team_id == _user().team_id)
+    return jsonify(paginate(db(), query, Document.id, document_json, newest_first=True))
 
 
 @bp.get("/documents/<int:document_id>")

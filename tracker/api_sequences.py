@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from sequences.enrollment import enroll_many
 from sequences.errors import NotFound, ValidationError
@@ -16,6 +16,7 @@ from sequences.tasks import TaskClosed, complete, skip
 from . import api
 from .db import db
 from .errors import json_error
+from .pagination import page_args
 
 bp = Blueprint("api_sequences", __name__, url_prefix="/api/v1")
 bp.before_request(api.authenticate)
@@ -117,8 +118,24 @@ def tasks_list() -> Response:
         if when.tzinfo is None:
             raise ValidationError("due_before: include the time zone", field="due_before")
         query = query.where(Task.due_at <= when)
-    rows = db().scalars(query.order_by(Task.due_at, Task.id).limit(500))
-    return jsonify({"items": [_task_json(t) for t in rows], "next_cursor": None})
+    # Keyset on (due_at, id), so pages stay in due order; the cursor is the last task's id.
+    cursor, limit = page_args()
+    if cursor is not None:
+        after = db().get(Task, cursor)
+        if after is None:
+            raise ValidationError("cursor: use next_cursor from the previous page", field="cursor")
+        query = query.where(
+            or_(Task.due_at > after.due_at, and_(Task.due_at == after.due_at, Task.id > after.id))
+        )
+    rows = list(db().scalars(query.order_by(Task.due_at, Task.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return jsonify(
+        {
+            "items": [_task_json(t) for t in rows],
+            "next_cursor": str(rows[-1].id) if more and rows else None,
+        }
+    )
 
 
 def _task(task_id: int) -> Task:
