@@ -32,28 +32,34 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config)
     app.extensions["followup"] = rt
 
-    from . import api, db, errors, health, track
+    from . import (
+        api,
+        api_digest,
+        api_documents,
+        api_sequences,
+        api_webhooks,
+        db,
+        errors,
+        health,
+        inbound,
+        openapi,
+        track,
+        web,
+    )
 
     db.init_app(app)
     errors.init_app(app)
-    app.register_blueprint(track.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(api.bp)
-    from . import inbound  # POST /api/v1/inbound (raw email webhook), inbound list
-
-    app.register_blueprint(inbound.bp)
-    from . import api_documents
-
-    app.register_blueprint(api_documents.bp)
-    from . import api_digest, api_webhooks, openapi
-
-    app.register_blueprint(api_webhooks.bp)
-    app.register_blueprint(api_digest.bp)
-    app.register_blueprint(openapi.bp)
-    from . import web  # the rep's workspace pages
-
-    web.init_app(app)
-    from . import api_sequences
-
-    app.register_blueprint(api_sequences.bp)
+    for blueprint in (
+        track.bp,  # pixel, clicks, documents, unsubscribe (no login)
+        health.bp,
+        api.bp,  # prospects, sequences, enrollments, activity, events
+        api_sequences.bp,  # bulk enrollment, tasks
+        api_documents.bp,
+        inbound.bp,  # POST /api/v1/inbound (raw email webhook), the inbound list
+        api_webhooks.bp,
+        api_digest.bp,
+        openapi.bp,  # /api/v1/openapi.json
+    ):
+        app.register_blueprint(blueprint)
+    web.init_app(app)  # the rep's workspace pages
     return app
