@@ -38,6 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         api_documents,
         api_sequences,
         api_webhooks,
+        api_workspace,
         db,
         errors,
         health,
@@ -55,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         api.bp,  # prospects, sequences, enrollments, activity, events
         api_sequences.bp,  # bulk enrollment, tasks
         api_documents.bp,
+        api_workspace.bp,  # hot list, calls, step statistics, report
         inbound.bp,  # POST /api/v1/inbound (raw email webhook), the inbound list
         api_webhooks.bp,
         api_digest.bp,
