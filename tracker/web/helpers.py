@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, g, redirect, request, session, url_for
+from sqlalchemy import or_, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.models import Prospect, User
@@ -182,3 +183,22 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _helpers() -> dict[str, Any]:
         return {"csrf_token": csrf_token, "current_user": current_user}
+
+
+def search_prospects(u: User, q: str, limit: int) -> list[Prospect]:
+    """The prospects `u` may see whose email, name or company contains `q`, newest first."""
+    query = select(Prospect).where(Prospect.team_id == u.team_id)
+    mine = owner_filter(u)
+    if mine is not None:
+        query = query.where(or_(Prospect.owner_id == mine, Prospect.owner_id.is_(None)))
+    if q:
+        like = f"%{q.replace('%', '').replace('_', '')}%"
+        query = query.where(
+            or_(
+                Prospect.email.ilike(like),
+                Prospect.first_name.ilike(like),
+                Prospect.last_name.ilike(like),
+                Prospect.company.ilike(like),
+            )
+        )
+    return list(db().scalars(query.order_by(Prospect.id.desc()).limit(limit)))

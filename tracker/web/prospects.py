@@ -8,7 +8,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.enrollment import (
@@ -26,7 +26,6 @@ from sequences.models import (
     Enrollment,
     EnrollmentStatus,
     Event,
-    Prospect,
     ProspectStatus,
     Sequence,
     Task,
@@ -34,7 +33,16 @@ from sequences.models import (
 from sequences.tasks import CALL_OUTCOMES, log_call
 
 from ..db import db
-from .helpers import ago, get_or_404, now, owner_filter, protect, safe_next, user, visible_prospect
+from .helpers import (
+    ago,
+    get_or_404,
+    now,
+    protect,
+    safe_next,
+    search_prospects,
+    user,
+    visible_prospect,
+)
 
 bp = Blueprint("prospects", __name__)
 protect(bp)
@@ -135,21 +143,7 @@ def timeline(events: list[Event]) -> list[Item]:
 def index() -> str:
     u = user()
     q = request.args.get("q", "").strip()[:200]
-    query = select(Prospect).where(Prospect.team_id == u.team_id)
-    mine = owner_filter(u)
-    if mine is not None:
-        query = query.where(or_(Prospect.owner_id == mine, Prospect.owner_id.is_(None)))
-    if q:
-        like = f"%{q.replace('%', '').replace('_', '')}%"
-        query = query.where(
-            or_(
-                Prospect.email.ilike(like),
-                Prospect.first_name.ilike(like),
-                Prospect.last_name.ilike(like),
-                Prospect.company.ilike(like),
-            )
-        )
-    rows = list(db().scalars(query.order_by(Prospect.id.desc()).limit(100)))
+    rows = search_prospects(u, q, 100)
     return render_template("prospects.html", prospects=rows, q=q)
 
 

@@ -24,7 +24,7 @@ from sequences.schedule import DAY_NAMES
 from sequences.tokens import ID_BYTES
 
 from ..db import db, rt
-from .helpers import can_see, get_or_404, now, owner_filter, protect, row_id, user
+from .helpers import can_see, get_or_404, now, owner_filter, protect, row_id, search_prospects, user
 
 bp = Blueprint("sequences_ui", __name__, url_prefix="/sequences")
 protect(bp)
@@ -302,22 +302,7 @@ class EnrollSummary:
 
 
 def _search(q: str) -> list[Prospect]:
-    u = user()
-    query = select(Prospect).where(Prospect.team_id == u.team_id)
-    mine = owner_filter(u)
-    if mine is not None:
-        query = query.where(or_(Prospect.owner_id == mine, Prospect.owner_id.is_(None)))
-    if q:
-        like = f"%{q.replace('%', '').replace('_', '')}%"
-        query = query.where(
-            or_(
-                Prospect.email.ilike(like),
-                Prospect.first_name.ilike(like),
-                Prospect.last_name.ilike(like),
-                Prospect.company.ilike(like),
-            )
-        )
-    return list(db().scalars(query.order_by(Prospect.id.desc()).limit(50)))
+    return search_prospects(user(), q, 50)
 
 
 @bp.get("/<int:sequence_id>/enroll")
