@@ -127,7 +127,7 @@ def _baseline(n: int, env: dict[str, str], tmp: Path, tag: str) -> float:
             token_id=token,
             urls=urls,
         )
-        mime = build(
+        payload = build(
             OutgoingEmail(
                 from_email="rita@bench.example",
                 from_name="Rita",
@@ -140,7 +140,7 @@ def _baseline(n: int, env: dict[str, str], tmp: Path, tag: str) -> float:
                 date=datetime.now(UTC),
             )
         )
-        messages.append((f"p{i}@prospect.example", mime.as_bytes()))
+        messages.append((f"p{i}@prospect.example", payload))
     port = free_port()
     directory = tmp / f"sink-{tag}"
     sink = _start_sink(port, directory, env, tmp / f"sink-{tag}.log")
