@@ -55,6 +55,34 @@ def _wait(condition: object, timeout: float, what: str, interval: float = 0.05) 
         time.sleep(interval)
 
 
+def _cpu(session_id: int | None = None, command: str | None = None) -> float:
+    """CPU seconds (user + system) used so far by the live processes of a session, or of a
+    command name (Linux /proc; processes that ended meanwhile are not counted)."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                name, _, rest = f.read().partition(" (")[2].rpartition(")")
+        except OSError:
+            continue
+        fields = rest.split()
+        if (session_id is not None and int(fields[3]) == session_id) or name == command:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine so far, all cores (Linux /proc/stat)."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+            int, f.readline().split()[1:9]
+        )
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
 def _start_sink(
     port: int, directory: Path, env: dict[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
@@ -145,14 +173,21 @@ def _baseline(n: int, env: dict[str, str], tmp: Path, tag: str) -> float:
     directory = tmp / f"sink-{tag}"
     sink = _start_sink(port, directory, env, tmp / f"sink-{tag}.log")
     try:
+        sink_before, own_before = _cpu(sink.pid), time.process_time()
         started = time.perf_counter()
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as conn:
             for to, payload in messages:
                 conn.sendmail("bounce@bench.example", [to], payload)
         _wait(lambda: _count(directory) >= n, 120, "baseline messages")
         elapsed = time.perf_counter() - started
+        sink_cpu, own_cpu = _cpu(sink.pid) - sink_before, time.process_time() - own_before
     finally:
         _stop(sink)
+    print(
+        f"  (baseline CPU ms per email: sink {sink_cpu * 1000 / n:.2f}, "
+        f"client {own_cpu * 1000 / n:.2f})",
+        flush=True,
+    )
     return n / elapsed
 
 
@@ -243,8 +278,8 @@ def main() -> None:
             # This process ticks the scheduler with the same broker the workers read.
             os.environ.update({k: v for k, v in env.items() if k.startswith("FOLLOWUP_")})
             from sequences import runtime
-            from sequences.actors import enqueue_step
-            from sequences.scheduler import tick
+            from sequences.actors import enqueue_steps
+            from sequences.scheduler import tick_batches
 
             directory = tmp / "sink-pipeline"
             sink = _start_sink(sink_port, directory, env, tmp / "sink-pipeline.log")
@@ -272,17 +307,42 @@ def main() -> None:
                 "the workers",
             )
             rt = runtime.get()
+            cpu_before = {
+                "workers": _cpu(worker.pid),
+                "sink": _cpu(sink.pid),
+                "postgres": _cpu(command="postgres"),
+                "redis": _cpu(command="redis-server"),
+                "scheduler": time.process_time(),
+            }
+            machine_before = _machine_cpu()
             started = time.perf_counter()
             enqueued = 0
             while enqueued < n:
-                enqueued += tick(rt, enqueue_step, limit=500)
+                enqueued += tick_batches(rt, enqueue_steps, limit=500)
             # Poll gently: counting thousands of files often would take CPU from the pipeline.
             _wait(lambda: _count(directory) >= n, 600, "pipeline messages", interval=0.5)
             elapsed = time.perf_counter() - started
             pipeline = n / elapsed
+            machine = _machine_cpu()
+            cpu = {
+                "workers": _cpu(worker.pid),
+                "sink": _cpu(sink.pid),
+                "postgres": _cpu(command="postgres"),
+                "redis": _cpu(command="redis-server"),
+                "scheduler": time.process_time(),
+            }
+            cpu = {k: v - cpu_before[k] for k, v in cpu.items()}
+            cpu["whole machine"] = machine[0] - machine_before[0]
+            cpu["stolen"] = machine[1] - machine_before[1]
             print(
                 f"pipeline ({args.processes} worker processes x {args.threads} threads): "
                 f"{pipeline:8.1f} msg/s",
+                flush=True,
+            )
+            print(
+                "CPU ms per email: "
+                + ", ".join(f"{k} {v * 1000 / n:.2f}" for k, v in cpu.items())
+                + f" (load average {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
             _stop(worker)
