@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, bindparam, case, delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload
 
 from .compose import TrackingUrls, compose
@@ -99,7 +99,7 @@ class _Claimed(NamedTuple):
 # "sending" only if the enrollment, locked, is still active at this step and its prospect's
 # address has not bounced or unsubscribed. A reply recorded in a transaction that holds the
 # enrollment's lock makes this wait, then see the reply.
-_SUPPRESSED = tuple(sorted(SUPPRESSED))
+_SUPPRESSED = or_(*(Prospect.status == status for status in sorted(SUPPRESSED)))
 _MARK_SENDING = (
     update(Message)
     .where(
@@ -112,7 +112,7 @@ _MARK_SENDING = (
             Enrollment.status == EnrollmentStatus.ACTIVE,
             Enrollment.current_step == bindparam("b_position"),
             ~select(Prospect.id)
-            .where(Prospect.id == bindparam("b_prospect"), Prospect.status.in_(_SUPPRESSED))
+            .where(Prospect.id == bindparam("b_prospect"), _SUPPRESSED)
             .exists(),
         )
         .with_for_update(of=Enrollment)
@@ -147,6 +147,24 @@ def _not_durable(session: Session) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def _one_statement(conn: Connection, statement: Any, params: dict[str, Any]) -> int:
+    """Run one UPDATE as its own (durable) transaction; return how many rows it changed.
+
+    On PostgreSQL the statement runs in autocommit mode, one round trip instead of three
+    (BEGIN, the statement, COMMIT): the same atomic, durable commit. SQLite keeps its
+    BEGIN IMMEDIATE transaction (it serialises writers).
+    """
+    if conn.dialect.name != "postgresql":
+        with conn.begin():
+            return int(conn.execute(statement, params).rowcount)
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with conn.begin():  # SQLAlchemy's bookkeeping only: nothing is sent for it
+            return int(conn.execute(statement, params).rowcount)
+    finally:
+        conn.execution_options(isolation_level=conn.default_isolation_level)
 
 
 @contextmanager
@@ -389,10 +407,9 @@ def _prepare(
     claimed: _Claimed,
     earlier: Message | None,
     now: datetime,
-    links: list[dict[str, Any]],
-) -> _Job:
-    """Render and serialise one claimed email; store its subject and threading, and add its
-    links to `links` (the batch stores them in one statement).
+) -> tuple[_Job, list[tuple[int, str, bool]]]:
+    """Render and serialise one claimed email and store its subject and threading; return the
+    job and its links (stored by the caller once the message has its id).
 
     Raises RenderError or ValueError when the step cannot be rendered for this prospect.
     """
@@ -443,21 +460,18 @@ def _prepare(
     message.references = " ".join(references) or None
     if message.attempts > 1:  # an earlier attempt may have stored this message's links
         session.execute(delete(Link).where(Link.message_id == message.id))
-    links.extend(
-        {"message_id": message.id, "position": p, "url": u, "hidden": h}
-        for p, u, h in composed.links
-    )
-    return _Job(
+    job = _Job(
         enrollment_id=enrollment.id,
         position=step.position,
         prospect_id=prospect.id,
-        message_pk=message.id,
+        message_pk=0,  # a new message has its id once flushed
         attempt=message.attempts,
         subject=composed.subject,
         to_email=prospect.email,
         envelope_from=urls.bounce_address(message.token_id),
         payload=payload,
     )
+    return job, composed.links
 
 
 def _mark_sent(
@@ -480,15 +494,31 @@ def _mark_sent(
 
 
 def _record_sent(session: Session, sent: list[tuple[_Job, datetime]]) -> None:
-    """The "sent" records of a group of delivered emails, with each enrollment advanced."""
+    """The "sent" records of a group of delivered emails, with each enrollment advanced.
+
+    `session` is the batch's: its identity map still holds the prospects and sequences the
+    claim loaded, so only the enrollments are read again (locked, fresh).
+    """
     _not_durable(session)
-    enrollments = _locked_enrollments(session, (job.enrollment_id for job, _ in sent))
+    enrollments = {
+        e.id: e
+        for e in session.scalars(
+            select(Enrollment)
+            .where(Enrollment.id.in_(sorted({job.enrollment_id for job, _ in sent})))
+            .order_by(Enrollment.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
     session.execute(
-        update(Message),
-        [
-            {"id": job.message_pk, "status": MessageStatus.SENT, "sent_at": at, "lease_until": None}
-            for job, at in sent
-        ],
+        update(Message)
+        .where(Message.id.in_([job.message_pk for job, _ in sent]))
+        .values(
+            status=MessageStatus.SENT,
+            lease_until=None,
+            sent_at=case({job.message_pk: at for job, at in sent}, value=Message.id),
+        )
+        .execution_options(synchronize_session=False)
     )
     for job, at in sent:
         record(
@@ -625,16 +655,19 @@ def tell_owner_mailbox_paused(rt: Runtime, mailbox_id: int) -> bool:
 
 def _claim_batch(
     rt: Runtime,
-    conn: Connection,
+    session: Session,
     steps: list[tuple[int, int]],
     now: datetime,
     probe: DeliveryProbe | None,
     outcomes: list[str],
-) -> list[tuple[int, _Job]]:
-    """One transaction: lock, claim, render and store every step's email; (index, job) pairs."""
+) -> tuple[list[tuple[int, _Job]], list[object]]:
+    """One transaction: lock, claim, render and store every step's email.
+
+    Returns (index, job) pairs, and the objects loaded, for the caller to keep referenced until
+    the batch is recorded (the session's identity map holds them only weakly).
+    """
     urls = urls_for(rt)
-    jobs: list[tuple[int, _Job]] = []
-    with _transaction(rt, conn) as session:
+    with session.begin():
         _not_durable(session)
         enrollments = _locked_enrollments(session, (e for e, _ in steps))
         existing = {
@@ -643,8 +676,7 @@ def _claim_batch(
                 select(Message).where(Message.enrollment_id.in_(sorted(enrollments)))
             )
         }
-        claims: list[tuple[int, Enrollment, _Claimed]] = []
-        links: list[dict[str, Any]] = []
+        prepared: list[tuple[int, Message, _Job, list[tuple[int, str, bool]]]] = []
         for index, (enrollment_id, position) in enumerate(steps):
             enrollment = enrollments.get(enrollment_id)
             claimed = _claim(
@@ -658,11 +690,8 @@ def _claim_batch(
             )
             if isinstance(claimed, str):
                 outcomes[index] = claimed
-            else:
-                assert enrollment is not None
-                claims.append((index, enrollment, claimed))
-        session.flush()  # the new messages, in one statement
-        for index, enrollment, claimed in claims:
+                continue
+            assert enrollment is not None
             step = claimed.step
             earlier = (
                 existing.get((enrollment.id, step.thread_with))
@@ -672,8 +701,7 @@ def _claim_batch(
             if earlier is not None and earlier.status != MessageStatus.SENT:
                 earlier = None
             try:
-                job = _prepare(session, rt, urls, enrollment, claimed, earlier, now, links)
-                jobs.append((index, job))
+                job, links = _prepare(session, rt, urls, enrollment, claimed, earlier, now)
             except (RenderError, ValueError) as exc:
                 reason = f"cannot render: {exc}"
                 claimed.message.status = MessageStatus.FAILED
@@ -681,9 +709,19 @@ def _claim_batch(
                 claimed.message.error = reason
                 _fail_enrollment(session, enrollment, step.position, reason, now)
                 outcomes[index] = f"failed: {exc}"
-        if links:
-            session.execute(insert(Link), links)
-    return jobs
+            else:
+                prepared.append((index, claimed.message, job, links))
+        session.flush()  # the new messages, in one statement
+        rows: list[dict[str, Any]] = []
+        for _, message, job, links in prepared:
+            job.message_pk = message.id
+            rows.extend(
+                {"message_id": message.id, "position": p, "url": u, "hidden": h}
+                for p, u, h in links
+            )
+        if rows:
+            session.execute(insert(Link), rows)
+    return [(index, job) for index, _, job, _ in prepared], list(session.identity_map.values())
 
 
 def run_batch(
@@ -700,9 +738,12 @@ def run_batch(
     unique = list(dict.fromkeys(steps))
     outcomes = ["not claimed"] * len(unique)
     try:
-        with rt.engine.connect() as conn:
-            jobs = _claim_batch(rt, conn, unique, now, probe, outcomes)
-            _send_all(rt, conn, jobs, outcomes)
+        # One connection and one session for the batch: the session's transactions (claim,
+        # records) and each email's "sending" mark take turns on the connection.
+        with rt.engine.connect() as conn, rt.sessions(bind=conn) as session:
+            jobs, loaded = _claim_batch(rt, session, unique, now, probe, outcomes)
+            _send_all(rt, conn, session, jobs, outcomes)
+            del loaded
     finally:
         log.debug("send batch: %s", dict(zip(unique, outcomes, strict=True)))
     by_step = dict(zip(unique, outcomes, strict=True))
@@ -710,7 +751,11 @@ def run_batch(
 
 
 def _send_all(
-    rt: Runtime, conn: Connection, jobs: list[tuple[int, _Job]], outcomes: list[str]
+    rt: Runtime,
+    conn: Connection,
+    session: Session,
+    jobs: list[tuple[int, _Job]],
+    outcomes: list[str],
 ) -> None:
     """SMTP for each prepared job, its "sending" mark right before DATA; then the records."""
     lease = timedelta(seconds=rt.settings.send_lease_seconds)
@@ -721,25 +766,25 @@ def _send_all(
 
     def record_sent() -> None:
         if sent:
-            with _transaction(rt, conn) as session:
+            with session.begin():
                 _record_sent(session, sent)
             sent.clear()
 
     def mark(job: _Job) -> None:
         # The point of no return is the next command: the check and the mark commit together,
         # durably, under the enrollment's lock.
-        with conn.begin():
-            changed = conn.execute(
-                _MARK_SENDING,
-                {
-                    "b_message": job.message_pk,
-                    "b_attempt": job.attempt,
-                    "b_enrollment": job.enrollment_id,
-                    "b_position": job.position,
-                    "b_prospect": job.prospect_id,
-                    "b_lease": rt.clock.now() + lease,
-                },
-            ).rowcount
+        changed = _one_statement(
+            conn,
+            _MARK_SENDING,
+            {
+                "b_message": job.message_pk,
+                "b_attempt": job.attempt,
+                "b_enrollment": job.enrollment_id,
+                "b_position": job.position,
+                "b_prospect": job.prospect_id,
+                "b_lease": rt.clock.now() + lease,
+            },
+        )
         if changed != 1:
             raise _Cancelled()
         marked.append(job)
