@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
+from functools import lru_cache
 
 _EMAIL = re.compile(
     r"^[^@\s\"(),:;<>\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
@@ -66,6 +67,7 @@ def _plain(value: str) -> bool:
     return value.isascii() and "=?" not in value and all(len(w) < _LONG for w in value.split())
 
 
+@lru_cache(maxsize=1024)  # a mailbox's name is on every message it sends
 def _display_name(name: str) -> str:
     """A display name as a header phrase: quoted when it has specials, RFC 2047 when not ASCII."""
     if _plain(name) and len(name) < _LONG:
