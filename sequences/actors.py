@@ -8,7 +8,7 @@ import dramatiq
 
 from . import broker as _broker  # noqa: F401  (sets the broker before actors are declared)
 from . import digest, runtime, scheduler, webhooks
-from .sending import DeliveryProbe, run_step
+from .sending import DeliveryProbe, run_batch, run_step
 from .sink import was_delivered
 
 
@@ -35,6 +35,20 @@ def send_step(enrollment_id: int, position: int) -> None:
 
 def enqueue_step(enrollment_id: int, position: int) -> None:
     send_step.send(enrollment_id, position)
+
+
+# What the scheduler sends: a batch of due steps, claimed, rendered and recorded together (each
+# still checked right before its DATA). A retry runs the whole batch again; what was done is
+# found done.
+@dramatiq.actor(queue_name="send", max_retries=8, min_backoff=5_000)
+def send_steps(steps: list[list[int]]) -> None:
+    """Run a batch of due steps, each [enrollment_id, position] (idempotent, like send_step)."""
+    rt = runtime.get()
+    run_batch(rt, [(e, p) for e, p in steps], probe=delivery_probe(rt))
+
+
+def enqueue_steps(steps: list[tuple[int, int]]) -> None:
+    send_steps.send([list(step) for step in steps])
 
 
 # Webhook POSTs have their own queue, so a slow endpoint never sits in front of a send; run

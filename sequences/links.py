@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 _A_HREF = re.compile(
     r"""(<a\b[^>]*?\bhref\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE | re.DOTALL
 )
+_SPACES = re.compile(r"\s+")
 _TEXT_URL = re.compile(r"""https?://[^\s<>"']+[^\s<>"'.,;:!?)\]]""", re.IGNORECASE)
 
 
@@ -83,14 +84,82 @@ class _TextExtractor(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self._skip:
-            self.parts.append(re.sub(r"\s+", " ", data))
+            self.parts.append(_SPACES.sub(" ", data))
+
+
+# The plain shapes most email HTML is made of: start and end tags with well-formed attributes,
+# comments without "--" inside, and a doctype. _plain_events reads a body made only of these
+# and text without "<" as HTMLParser would, at a fraction of its cost; anything else (scripts,
+# styles, CDATA, stray "<", odd attribute syntax) goes through HTMLParser itself.
+_ATTRIBUTE = r"""\s+([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?"""
+_PLAIN_MARKUP = re.compile(
+    r"""<(/?)([a-zA-Z][-.a-zA-Z0-9:_]*)"""  # a tag's name,
+    r"""((?:\s+[^\s"'>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*)"""  # its attributes
+    r"""\s*(/?)>"""
+    r"""|<!--(?:(?!--).)*-->|<!doctype[^<>]*>""",
+    re.DOTALL | re.IGNORECASE,
+)
+_ATTRIBUTES = re.compile(_ATTRIBUTE)
+_RAW_TEXT = frozenset(("script", "style"))  # HTMLParser reads these as raw text
+
+_Event = tuple[str, str, str | None]  # ("start" | "end" | "data", tag or text, href)
+
+
+def _plain_events(body: str) -> list[_Event] | None:
+    """The parser events for `body`, or None when it is not plain enough to read this way."""
+    events: list[_Event] = []
+    position = 0
+    for match in _PLAIN_MARKUP.finditer(body):
+        text = body[position : match.start()]
+        if "<" in text:
+            return None
+        if text:
+            events.append(("data", html.unescape(text), None))
+        position = match.end()
+        closing, tag, attributes, self_closing = match.groups()
+        if tag is None:  # a comment or the doctype
+            continue
+        tag = tag.lower()
+        if closing:
+            if attributes or self_closing:
+                return None
+            events.append(("end", tag, None))
+            continue
+        if tag in _RAW_TEXT or (self_closing and attributes):
+            return None
+        href = None
+        if tag == "a":
+            for name, value in _ATTRIBUTES.findall(attributes):
+                if name.lower() == "href":  # the last one wins, as in dict(attrs)
+                    if value[:1] in ("'", '"'):
+                        value = value[1:-1]
+                    href = html.unescape(value) if value else None
+        events.append(("start", tag, href))
+        if self_closing:
+            events.append(("end", tag, None))
+    text = body[position:]
+    if "<" in text:
+        return None
+    if text:
+        events.append(("data", html.unescape(text), None))
+    return events
 
 
 def html_to_text(body: str) -> str:
     """A readable plain-text rendering of an HTML email body."""
     parser = _TextExtractor()
-    parser.feed(body)
-    parser.close()
+    events = _plain_events(body)
+    if events is None:
+        parser.feed(body)
+        parser.close()
+    else:
+        for kind, value, href in events:
+            if kind == "data":
+                parser.handle_data(value)
+            elif kind == "start":
+                parser.handle_starttag(value, [("href", href)] if href is not None else [])
+            else:
+                parser.handle_endtag(value)
     text = "".join(parser.parts)
     lines = [line.strip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"

@@ -17,6 +17,11 @@ from .runtime import Runtime
 log = logging.getLogger(__name__)
 
 Enqueue = Callable[[int, int], None]
+EnqueueBatch = Callable[[list[tuple[int, int]]], None]
+
+# A short list of due steps is still split into this many batches, so that several worker
+# threads share it (a worker runs 2 processes x 4 threads by default).
+SPREAD = 8
 
 
 def claim_due(
@@ -66,16 +71,35 @@ def resume_paused(session: Session, now: datetime) -> int:
     return count
 
 
-def tick(rt: Runtime, enqueue: Enqueue, *, limit: int = 500) -> int:
-    """One pass: claim what is due, commit, then enqueue. Returns how many were enqueued."""
+def _claim_now(rt: Runtime, limit: int) -> list[tuple[int, int]]:
     now = rt.clock.now()
     requeue_after = timedelta(seconds=rt.settings.send_lease_seconds)
     with session_scope(rt.sessions) as session:
         resume_paused(session, now)
-        due = claim_due(session, now, limit=limit, requeue_after=requeue_after)
+        return claim_due(session, now, limit=limit, requeue_after=requeue_after)
+
+
+def tick(rt: Runtime, enqueue: Enqueue, *, limit: int = 500) -> int:
+    """One pass: claim what is due, commit, then enqueue each step. Returns how many."""
+    due = _claim_now(rt, limit)
     # Enqueued only after the commit: a crash here loses nothing, the rows are re-found later.
     for enrollment_id, position in due:
         enqueue(enrollment_id, position)
+    return len(due)
+
+
+def batches(due: list[tuple[int, int]], size: int) -> list[list[tuple[int, int]]]:
+    """Split due steps into batches of at most `size`, and into SPREAD batches when fewer."""
+    per = max(1, min(size, -(-len(due) // SPREAD)))
+    return [due[i : i + per] for i in range(0, len(due), per)]
+
+
+def tick_batches(rt: Runtime, enqueue: EnqueueBatch, *, limit: int = 500) -> int:
+    """Like `tick`, but enqueue the due steps in batches of up to `send_batch` (one broker
+    message each: a worker claims, renders and records a batch together)."""
+    due = _claim_now(rt, limit)
+    for batch in batches(due, rt.settings.send_batch):
+        enqueue(batch)
     return len(due)
 
 
@@ -97,12 +121,12 @@ def run_hooks(rt: Runtime) -> int:
 
 
 def run_forever(
-    rt: Runtime, enqueue: Enqueue, stop: threading.Event, interval: float = 1.0
+    rt: Runtime, enqueue: EnqueueBatch, stop: threading.Event, interval: float = 1.0
 ) -> None:
     """Tick until `stop` is set; a database outage is logged and retried, never fatal."""
     while not stop.is_set():
         try:
-            count = tick(rt, enqueue)
+            count = tick_batches(rt, enqueue)
         except Exception:
             log.exception("scheduler tick failed; retrying")
             count = 0

@@ -1,25 +1,36 @@
-"""Runs one due step: claim it in the database, render, send through SMTP, record, advance.
+"""Runs due steps: claim them in the database, render, send through SMTP, record, advance.
 
 Exactly one email per (enrollment, step), whatever crashes:
 - the claim is a row in `messages`, unique per (enrollment, step), with a lease and a version;
-- right before SMTP DATA the claim moves to "sending" in a transaction that also re-checks that
-  the enrollment is still active (a reply recorded at any moment before that stops the send);
+- right before SMTP DATA the claim moves to "sending" in a transaction of its own that also
+  re-checks, under the enrollment's row lock, that the enrollment is still active at this step
+  and the prospect's address usable (a reply recorded at any moment before that stops the send);
 - a claim left in "claimed" by a dead worker is safe to take over (DATA never began);
 - one left in "sending" may or may not have been delivered: a delivery probe (the Message-ID)
   decides when it can, and otherwise the enrollment is flagged for review, never resent.
+
+A worker runs a batch of due steps at a time (the scheduler hands them out in batches): one
+transaction locks the enrollments, claims every step, renders each email and stores its links;
+then each email gets its own "sending" check right before its DATA, over the thread's reused
+SMTP connection; the "sent" records (with the next step scheduled) are written together at the
+end of the batch, or every SENT_FLUSH_SECONDS while a slow server keeps the batch going, so a
+crash leaves few messages to the probe. The per-email work in the database is one short
+transaction; the rest is shared by the batch.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from functools import partial
+from typing import Any, NamedTuple
 
-from sqlalchemy import CursorResult, delete, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, bindparam, case, delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload
 
 from .compose import TrackingUrls, compose
@@ -52,6 +63,9 @@ log = logging.getLogger(__name__)
 # A probe answers whether a Message-ID reached the server: True, False, or None (can't tell).
 DeliveryProbe = Callable[[str], bool | None]
 
+# While a batch is still sending after this long, the "sent" records so far are written first.
+SENT_FLUSH_SECONDS = 0.25
+
 
 class RetryLater(Exception):
     """A temporary failure: the actor raises it so Dramatiq retries with backoff."""
@@ -63,36 +77,64 @@ class _Cancelled(Exception):
 
 @dataclass
 class _Job:
+    """One claimed email, rendered and serialised, ready for SMTP."""
+
+    enrollment_id: int
+    position: int
+    prospect_id: int
     message_pk: int
     attempt: int
-    token_id: str
-    message_id: str
+    subject: str
     to_email: str
-    to_name: str | None
-    subject_template: str
-    html_template: str
-    text_template: str | None
-    thread_subject: str | None
-    in_reply_to: str | None
-    references: list[str]
-    sender: dict[str, str]
-    from_email: str
-    from_name: str
-    reply_to: str | None
-    prospect: Prospect
+    envelope_from: str
+    payload: bytes
 
 
-def _locked_enrollment(session: Session, enrollment_id: int) -> Enrollment | None:
-    """The enrollment, row-locked, with its prospect and its sequence's steps in two queries."""
-    return session.scalars(
+class _Claimed(NamedTuple):
+    message: Message
+    step: Step
+
+
+# The "sending" mark: one UPDATE that moves our claim (same version, still claimed) to
+# "sending" only if the enrollment, locked, is still active at this step and its prospect's
+# address has not bounced or unsubscribed. A reply recorded in a transaction that holds the
+# enrollment's lock makes this wait, then see the reply.
+_SUPPRESSED = or_(*(Prospect.status == status for status in sorted(SUPPRESSED)))
+_MARK_SENDING = (
+    update(Message)
+    .where(
+        Message.id == bindparam("b_message"),
+        Message.attempts == bindparam("b_attempt"),
+        Message.status == MessageStatus.CLAIMED,
+        select(Enrollment.id)
+        .where(
+            Enrollment.id == bindparam("b_enrollment"),
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+            Enrollment.current_step == bindparam("b_position"),
+            ~select(Prospect.id)
+            .where(Prospect.id == bindparam("b_prospect"), _SUPPRESSED)
+            .exists(),
+        )
+        .with_for_update(of=Enrollment)
+        .exists(),
+    )
+    .values(status=MessageStatus.SENDING, lease_until=bindparam("b_lease"))
+)
+
+
+def _locked_enrollments(session: Session, ids: Iterable[int]) -> dict[int, Enrollment]:
+    """The enrollments, row-locked in id order, with prospects and their sequences' steps."""
+    found = session.scalars(
         select(Enrollment)
-        .where(Enrollment.id == enrollment_id)
+        .where(Enrollment.id.in_(sorted(set(ids))))
         .options(
             joinedload(Enrollment.prospect, innerjoin=True),
             joinedload(Enrollment.sequence, innerjoin=True).selectinload(Sequence.steps),
         )
+        .order_by(Enrollment.id)
         .with_for_update(of=Enrollment)
-    ).first()
+    )
+    return {e.id: e for e in found}
 
 
 def _not_durable(session: Session) -> None:
@@ -100,17 +142,36 @@ def _not_durable(session: Session) -> None:
 
     Only for the claim and the "sent" record: losing either to a database crash is harmless
     (a lost claim is claimed again; a lost "sent" leaves the message "sending", which the probe
-    or a review decides). The "sending" mark before DATA stays fully durable, and its flush
+    or a review decides). Each "sending" mark before DATA stays fully durable, and its flush
     carries every earlier commit with it.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
-def _changed(session: Session, statement: Any) -> int:
-    """Run an UPDATE and return how many rows it changed (the compare-and-set's answer)."""
-    result = cast(CursorResult[Any], session.execute(statement))
-    return int(result.rowcount)
+def _one_statement(conn: Connection, statement: Any, params: dict[str, Any]) -> int:
+    """Run one UPDATE as its own (durable) transaction; return how many rows it changed.
+
+    On PostgreSQL the statement runs in autocommit mode, one round trip instead of three
+    (BEGIN, the statement, COMMIT): the same atomic, durable commit. SQLite keeps its
+    BEGIN IMMEDIATE transaction (it serialises writers).
+    """
+    if conn.dialect.name != "postgresql":
+        with conn.begin():
+            return int(conn.execute(statement, params).rowcount)
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with conn.begin():  # SQLAlchemy's bookkeeping only: nothing is sent for it
+            return int(conn.execute(statement, params).rowcount)
+    finally:
+        conn.execution_options(isolation_level=conn.default_isolation_level)
+
+
+@contextmanager
+def _transaction(rt: Runtime, conn: Connection) -> Iterator[Session]:
+    """An ORM unit of work on the batch's connection: commit on success, roll back on error."""
+    with rt.sessions(bind=conn) as session, session.begin():
+        yield session
 
 
 def urls_for(rt: Runtime) -> TrackingUrls:
@@ -228,13 +289,18 @@ def _take_slot(
 def _claim(
     session: Session,
     rt: Runtime,
-    enrollment_id: int,
+    enrollment: Enrollment | None,
+    message: Message | None,
     position: int,
     now: datetime,
     probe: DeliveryProbe | None,
-) -> _Job | str:
+) -> _Claimed | str:
+    """Decide one step of a locked enrollment: a claimed message to send, or what happened.
+
+    `message` is the step's existing message, if any. A new message is added to the session
+    (the caller flushes the batch's new messages together).
+    """
     lease = timedelta(seconds=rt.settings.send_lease_seconds)
-    enrollment = _locked_enrollment(session, enrollment_id)
     if enrollment is None:
         return "missing"
     if enrollment.status != EnrollmentStatus.ACTIVE:
@@ -255,16 +321,10 @@ def _claim(
         return _run_task_step(session, enrollment, step, now)
     mailbox_id = enrollment.sequence.mailbox_id
 
-    message = session.scalar(
-        select(Message).where(
-            Message.enrollment_id == enrollment.id, Message.step_position == position
-        )
-    )
     if message is None:
         rolled = _take_slot(session, enrollment, mailbox_id, now)
         if rolled:
             return rolled
-        variant = _variant(step, enrollment.id)[0]
         message = Message(
             token_id=new_token_id(),
             direction="out",
@@ -275,24 +335,23 @@ def _claim(
             message_id=new_message_id(rt.settings.mail_domain),
             to_email=prospect.email,
             status=MessageStatus.CLAIMED,
-            variant=variant,
+            variant=_variant(step, enrollment.id)[0],
             attempts=1,
             lease_until=now + lease,
             created_at=now,
         )
+        # No other worker can insert this (enrollment, step) meanwhile: they lock the
+        # enrollment first (the unique constraint stays the last word).
         session.add(message)
-        try:
-            session.flush()
-        except IntegrityError:
-            return "claimed by another worker"
-    elif message.status == MessageStatus.SENT:
+        return _Claimed(message, step)
+    if message.status == MessageStatus.SENT:
         advance(session, enrollment, position, now)
         return "already sent"
-    elif message.status in (MessageStatus.FAILED, MessageStatus.UNKNOWN):
+    if message.status in (MessageStatus.FAILED, MessageStatus.UNKNOWN):
         return f"message {message.status}"
-    elif message.lease_until is not None and message.lease_until > now:
+    if message.lease_until is not None and message.lease_until > now:
         return "in progress elsewhere"
-    elif message.status == MessageStatus.SENDING:
+    if message.status == MessageStatus.SENDING:
         # Its worker died during DATA. Did the server take it?
         delivered = probe(message.message_id) if probe else None
         if delivered:
@@ -314,74 +373,105 @@ def _claim(
                 step=position,
             )
             return "unknown: flagged for review"
-        rolled = _take_slot(session, enrollment, mailbox_id, now)
-        if rolled:
-            return rolled
-        message.status = MessageStatus.CLAIMED
-        message.attempts += 1
-        message.lease_until = now + lease
-    else:  # claimed with an expired or released lease, or cancelled earlier
-        if message.attempts >= rt.settings.max_send_attempts:
-            message.status = MessageStatus.FAILED
-            enrollment.status = EnrollmentStatus.FAILED
-            enrollment.next_due_at = None
-            enrollment.reason = (
-                f"step {position}: gave up after {message.attempts} attempts ({message.error})"
-            )
-            record(
-                session,
-                "status_change",
-                now,
-                prospect_id=prospect.id,
-                enrollment_id=enrollment.id,
-                extra={"from": "active", "to": "failed", "reason": enrollment.reason},
-            )
-            return "failed: too many attempts"
-        rolled = _take_slot(session, enrollment, mailbox_id, now)
-        if rolled:
-            return rolled
-        message.status = MessageStatus.CLAIMED
-        message.attempts += 1
-        message.lease_until = now + lease
+    elif message.attempts >= rt.settings.max_send_attempts:
+        # claimed with an expired or released lease, or cancelled earlier: too often
+        message.status = MessageStatus.FAILED
+        enrollment.status = EnrollmentStatus.FAILED
+        enrollment.next_due_at = None
+        enrollment.reason = (
+            f"step {position}: gave up after {message.attempts} attempts ({message.error})"
+        )
+        record(
+            session,
+            "status_change",
+            now,
+            prospect_id=prospect.id,
+            enrollment_id=enrollment.id,
+            extra={"from": "active", "to": "failed", "reason": enrollment.reason},
+        )
+        return "failed: too many attempts"
+    rolled = _take_slot(session, enrollment, mailbox_id, now)
+    if rolled:
+        return rolled
+    message.status = MessageStatus.CLAIMED
+    message.attempts += 1
+    message.lease_until = now + lease
+    return _Claimed(message, step)
 
+
+def _prepare(
+    session: Session,
+    rt: Runtime,
+    urls: TrackingUrls,
+    enrollment: Enrollment,
+    claimed: _Claimed,
+    earlier: Message | None,
+    now: datetime,
+) -> tuple[_Job, list[tuple[int, str, bool]]]:
+    """Render and serialise one claimed email and store its subject and threading; return the
+    job and its links (stored by the caller once the message has its id).
+
+    Raises RenderError or ValueError when the step cannot be rendered for this prospect.
+    """
+    message, step = claimed
+    prospect = enrollment.prospect
     mailbox, sender = _sender(session, rt, enrollment)
     _, subject_t, html_t, text_t = _variant(step, enrollment.id)
     thread_subject = in_reply_to = None
     references: list[str] = []
-    if step.thread_with is not None:
-        earlier = session.scalar(
-            select(Message).where(
-                Message.enrollment_id == enrollment.id,
-                Message.step_position == step.thread_with,
-                Message.status == MessageStatus.SENT,
-            )
-        )
-        if earlier is not None:
-            thread_subject = earlier.subject
-            in_reply_to = earlier.message_id
-            references = [*(earlier.references or "").split(), earlier.message_id]
-    session.expunge(prospect)  # a detached snapshot for rendering outside the transaction
-    return _Job(
-        message_pk=message.id,
-        attempt=message.attempts,
-        token_id=message.token_id,
-        message_id=message.message_id,
-        to_email=prospect.email,
-        to_name=" ".join(filter(None, (prospect.first_name, prospect.last_name))) or None,
+    if step.thread_with is not None and earlier is not None:
+        thread_subject = earlier.subject
+        in_reply_to = earlier.message_id
+        references = [*(earlier.references or "").split(), earlier.message_id]
+    composed = compose(
         subject_template=subject_t,
         html_template=html_t,
         text_template=text_t,
-        thread_subject=thread_subject,
-        in_reply_to=in_reply_to,
-        references=references,
-        sender=sender,
-        from_email=sender["email"],
-        from_name=sender["name"],
-        # Opt-in: replies come to `followup inbound` via reply+<token>@ (the MX must point there).
-        reply_to=(mailbox.reply_to if mailbox else None)
-        or (urls_for(rt).reply_address(message.token_id) if rt.settings.reply_to_inbound else None),
         prospect=prospect,
+        sender=sender,
+        token_id=message.token_id,
+        urls=urls,
+        thread_subject=thread_subject,
     )
+    # Opt-in: replies come to `followup inbound` via reply+<token>@ (the MX must point there).
+    reply_to = (mailbox.reply_to if mailbox else None) or (
+        urls.reply_address(message.token_id) if rt.settings.reply_to_inbound else None
+    )
+    payload = build(
+        OutgoingEmail(
+            from_email=sender["email"],
+            from_name=sender["name"],
+            to_email=prospect.email,
+            to_name=" ".join(filter(None, (prospect.first_name, prospect.last_name))) or None,
+            subject=composed.subject,
+            html=composed.html,
+            text=composed.text,
+            message_id=message.message_id,
+            date=now,
+            reply_to=reply_to,
+            in_reply_to=in_reply_to,
+            references=references,
+            list_unsubscribe_url=urls.unsubscribe(message.token_id),
+            list_unsubscribe_mailto=urls.unsubscribe_mailto(message.token_id),
+        )
+    )
+    message.subject = composed.subject
+    message.in_reply_to = in_reply_to
+    message.references = " ".join(references) or None
+    if message.attempts > 1:  # an earlier attempt may have stored this message's links
+        session.execute(delete(Link).where(Link.message_id == message.id))
+    job = _Job(
+        enrollment_id=enrollment.id,
+        position=step.position,
+        prospect_id=prospect.id,
+        message_pk=0,  # a new message has its id once flushed
+        attempt=message.attempts,
+        subject=composed.subject,
+        to_email=prospect.email,
+        envelope_from=urls.bounce_address(message.token_id),
+        payload=payload,
+    )
+    return job, composed.links
 
 
 def _mark_sent(
@@ -403,9 +493,52 @@ def _mark_sent(
     advance(session, enrollment, position, now)
 
 
-def _release(rt: Runtime, job: _Job, status: str, error: str | None) -> None:
-    with session_scope(rt.sessions) as session:
-        session.execute(
+def _record_sent(session: Session, sent: list[tuple[_Job, datetime]]) -> None:
+    """The "sent" records of a group of delivered emails, with each enrollment advanced.
+
+    `session` is the batch's: its identity map still holds the prospects and sequences the
+    claim loaded, so only the enrollments are read again (locked, fresh).
+    """
+    _not_durable(session)
+    enrollments = {
+        e.id: e
+        for e in session.scalars(
+            select(Enrollment)
+            .where(Enrollment.id.in_(sorted({job.enrollment_id for job, _ in sent})))
+            .order_by(Enrollment.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    session.execute(
+        update(Message)
+        .where(Message.id.in_([job.message_pk for job, _ in sent]))
+        .values(
+            status=MessageStatus.SENT,
+            lease_until=None,
+            sent_at=case({job.message_pk: at for job, at in sent}, value=Message.id),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    for job, at in sent:
+        record(
+            session,
+            "sent",
+            at,
+            prospect_id=job.prospect_id,
+            enrollment_id=job.enrollment_id,
+            message_id=job.message_pk,
+            subject=job.subject,
+            step=job.position,
+        )
+        enrollment = enrollments.get(job.enrollment_id)
+        if enrollment is not None:
+            advance(session, enrollment, job.position, at)
+
+
+def _release(conn: Connection, job: _Job, status: str, error: str | None) -> None:
+    with conn.begin():
+        conn.execute(
             update(Message)
             .where(
                 Message.id == job.message_pk,
@@ -416,52 +549,74 @@ def _release(rt: Runtime, job: _Job, status: str, error: str | None) -> None:
         )
 
 
-def _fail(
-    rt: Runtime, job: _Job, enrollment_id: int, position: int, reason: str, bounced: bool = False
+def _fail_enrollment(
+    session: Session, enrollment: Enrollment, position: int, reason: str, now: datetime
 ) -> None:
+    """A step failed for good (not a bounce): the enrollment stops as failed."""
+    if enrollment.status == EnrollmentStatus.ACTIVE:
+        enrollment.status = EnrollmentStatus.FAILED
+        enrollment.next_due_at = None
+        enrollment.reason = f"step {position}: {reason}"
+        record(
+            session,
+            "status_change",
+            now,
+            prospect_id=enrollment.prospect_id,
+            enrollment_id=enrollment.id,
+            extra={"from": "active", "to": "failed", "reason": enrollment.reason},
+        )
+
+
+def _fail(rt: Runtime, conn: Connection, job: _Job, reason: str, bounced: bool = False) -> None:
     now = rt.clock.now()
     paused_mailbox: int | None = None
-    with session_scope(rt.sessions) as session:
+    with _transaction(rt, conn) as session:
+        enrollment = session.get(Enrollment, job.enrollment_id, with_for_update=True)
         session.execute(
             update(Message)
             .where(Message.id == job.message_pk, Message.attempts == job.attempt)
             .values(status=MessageStatus.FAILED, lease_until=None, error=reason)
         )
-        enrollment = session.get(Enrollment, enrollment_id, with_for_update=True)
         if enrollment is None:
             return
-        if bounced:
-            mark_prospect(session, enrollment.prospect_id, ProspectStatus.BOUNCED, now)
-            record(
-                session,
-                "bounce",
-                now,
-                prospect_id=enrollment.prospect_id,
-                enrollment_id=enrollment_id,
-                message_id=job.message_pk,
-                reason=reason,
-                permanent=True,
-            )
-            stop_prospect(session, enrollment.prospect_id, EnrollmentStatus.BOUNCED, now, reason)
-            mailbox_id = session.scalar(
-                select(Message.mailbox_id).where(Message.id == job.message_pk)
-            )
-            if mailbox_id is not None and check_bounce_rate(session, mailbox_id, now):
-                paused_mailbox = mailbox_id
-        elif enrollment.status == EnrollmentStatus.ACTIVE:
-            enrollment.status = EnrollmentStatus.FAILED
-            enrollment.next_due_at = None
-            enrollment.reason = f"step {position}: {reason}"
-            record(
-                session,
-                "status_change",
-                now,
-                prospect_id=enrollment.prospect_id,
-                enrollment_id=enrollment_id,
-                extra={"from": "active", "to": "failed", "reason": enrollment.reason},
-            )
+        if not bounced:
+            _fail_enrollment(session, enrollment, job.position, reason, now)
+            return
+        mark_prospect(session, enrollment.prospect_id, ProspectStatus.BOUNCED, now)
+        record(
+            session,
+            "bounce",
+            now,
+            prospect_id=enrollment.prospect_id,
+            enrollment_id=job.enrollment_id,
+            message_id=job.message_pk,
+            reason=reason,
+            permanent=True,
+        )
+        stop_prospect(session, enrollment.prospect_id, EnrollmentStatus.BOUNCED, now, reason)
+        mailbox_id = session.scalar(select(Message.mailbox_id).where(Message.id == job.message_pk))
+        if mailbox_id is not None and check_bounce_rate(session, mailbox_id, now):
+            paused_mailbox = mailbox_id
     if paused_mailbox is not None:
         tell_owner_mailbox_paused(rt, paused_mailbox)
+
+
+def _unknown(conn: Connection, job: _Job, error: str) -> None:
+    with conn.begin():
+        conn.execute(
+            update(Message)
+            .where(Message.id == job.message_pk)
+            .values(status=MessageStatus.UNKNOWN, error=error, lease_until=None)
+        )
+        conn.execute(
+            update(Enrollment)
+            .where(Enrollment.id == job.enrollment_id)
+            .values(
+                needs_review=True,
+                next_due_at=None,
+                reason=f"step {job.position}: delivery unknown ({error})",
+            )
+        )
 
 
 def tell_owner_mailbox_paused(rt: Runtime, mailbox_id: int) -> bool:
@@ -498,146 +653,188 @@ def tell_owner_mailbox_paused(rt: Runtime, mailbox_id: int) -> bool:
     return True
 
 
+def _claim_batch(
+    rt: Runtime,
+    session: Session,
+    steps: list[tuple[int, int]],
+    now: datetime,
+    probe: DeliveryProbe | None,
+    outcomes: list[str],
+) -> tuple[list[tuple[int, _Job]], list[object]]:
+    """One transaction: lock, claim, render and store every step's email.
+
+    Returns (index, job) pairs, and the objects loaded, for the caller to keep referenced until
+    the batch is recorded (the session's identity map holds them only weakly).
+    """
+    urls = urls_for(rt)
+    with session.begin():
+        _not_durable(session)
+        enrollments = _locked_enrollments(session, (e for e, _ in steps))
+        existing = {
+            (m.enrollment_id, m.step_position): m
+            for m in session.scalars(
+                select(Message).where(Message.enrollment_id.in_(sorted(enrollments)))
+            )
+        }
+        prepared: list[tuple[int, Message, _Job, list[tuple[int, str, bool]]]] = []
+        for index, (enrollment_id, position) in enumerate(steps):
+            enrollment = enrollments.get(enrollment_id)
+            claimed = _claim(
+                session,
+                rt,
+                enrollment,
+                existing.get((enrollment_id, position)),
+                position,
+                now,
+                probe,
+            )
+            if isinstance(claimed, str):
+                outcomes[index] = claimed
+                continue
+            assert enrollment is not None
+            step = claimed.step
+            earlier = (
+                existing.get((enrollment.id, step.thread_with))
+                if step.thread_with is not None
+                else None
+            )
+            if earlier is not None and earlier.status != MessageStatus.SENT:
+                earlier = None
+            try:
+                job, links = _prepare(session, rt, urls, enrollment, claimed, earlier, now)
+            except (RenderError, ValueError) as exc:
+                reason = f"cannot render: {exc}"
+                claimed.message.status = MessageStatus.FAILED
+                claimed.message.lease_until = None
+                claimed.message.error = reason
+                _fail_enrollment(session, enrollment, step.position, reason, now)
+                outcomes[index] = f"failed: {exc}"
+            else:
+                prepared.append((index, claimed.message, job, links))
+        session.flush()  # the new messages, in one statement
+        rows: list[dict[str, Any]] = []
+        for _, message, job, links in prepared:
+            job.message_pk = message.id
+            rows.extend(
+                {"message_id": message.id, "position": p, "url": u, "hidden": h}
+                for p, u, h in links
+            )
+        if rows:
+            session.execute(insert(Link), rows)
+    return [(index, job) for index, _, job, _ in prepared], list(session.identity_map.values())
+
+
+def run_batch(
+    rt: Runtime, steps: Iterable[tuple[int, int]], probe: DeliveryProbe | None = None
+) -> list[str]:
+    """Do each (enrollment, position) step that is still due; return what happened to each.
+
+    Idempotent. Raises RetryLater after the whole batch when a server answered 4xx for some of
+    it (the retry finds the rest done), and re-raises an unexpected error after releasing the
+    claims that did not reach DATA.
+    """
+    now = rt.clock.now()
+    steps = [(int(e), int(p)) for e, p in steps]  # ids may come from JSON as any numbers
+    unique = list(dict.fromkeys(steps))
+    outcomes = ["not claimed"] * len(unique)
+    try:
+        # One connection and one session for the batch: the session's transactions (claim,
+        # records) and each email's "sending" mark take turns on the connection.
+        with rt.engine.connect() as conn, rt.sessions(bind=conn) as session:
+            jobs, loaded = _claim_batch(rt, session, unique, now, probe, outcomes)
+            _send_all(rt, conn, session, jobs, outcomes)
+            del loaded
+    finally:
+        log.debug("send batch: %s", dict(zip(unique, outcomes, strict=True)))
+    by_step = dict(zip(unique, outcomes, strict=True))
+    return [by_step[step] for step in steps]
+
+
+def _send_all(
+    rt: Runtime,
+    conn: Connection,
+    session: Session,
+    jobs: list[tuple[int, _Job]],
+    outcomes: list[str],
+) -> None:
+    """SMTP for each prepared job, its "sending" mark right before DATA; then the records."""
+    lease = timedelta(seconds=rt.settings.send_lease_seconds)
+    sent: list[tuple[_Job, datetime]] = []
+    first_unrecorded = 0.0
+    retry: list[str] = []
+    marked: list[_Job] = []  # the job past its "sending" mark, if any
+
+    def record_sent() -> None:
+        if sent:
+            with session.begin():
+                _record_sent(session, sent)
+            sent.clear()
+
+    def mark(job: _Job) -> None:
+        # The point of no return is the next command: the check and the mark commit together,
+        # durably, under the enrollment's lock.
+        changed = _one_statement(
+            conn,
+            _MARK_SENDING,
+            {
+                "b_message": job.message_pk,
+                "b_attempt": job.attempt,
+                "b_enrollment": job.enrollment_id,
+                "b_position": job.position,
+                "b_prospect": job.prospect_id,
+                "b_lease": rt.clock.now() + lease,
+            },
+        )
+        if changed != 1:
+            raise _Cancelled()
+        marked.append(job)
+
+    for done, (index, job) in enumerate(jobs):
+        marked.clear()
+        try:
+            rt.transport.send(job.payload, job.envelope_from, job.to_email, partial(mark, job))
+        except _Cancelled:
+            _release(conn, job, MessageStatus.CANCELLED, "enrollment stopped before sending")
+            outcomes[index] = "cancelled: enrollment stopped"
+        except TemporaryFailure as exc:
+            _release(conn, job, MessageStatus.CLAIMED, str(exc))
+            outcomes[index] = f"retry: {exc}"
+            retry.append(str(exc))
+            if exc.connection:  # the server is unreachable: the rest waits for the retry too
+                for later_index, later in jobs[done + 1 :]:
+                    _release(conn, later, MessageStatus.CLAIMED, str(exc))
+                    outcomes[later_index] = f"retry: {exc}"
+                break
+        except PermanentFailure as exc:
+            _fail(rt, conn, job, f"SMTP {exc.code} {exc.reply}", bounced=exc.recipient_bad)
+            outcomes[index] = f"failed: SMTP {exc.code}"
+        except OutcomeUnknown as exc:
+            _unknown(conn, job, str(exc))
+            outcomes[index] = "unknown: flagged for review"
+        except BaseException:
+            # Give back the claims that never reached DATA (a job past its "sending" mark stays
+            # there: the probe or a review decides it) and record what was sent.
+            try:
+                for _, later in jobs[done + (1 if marked else 0) :]:
+                    _release(conn, later, MessageStatus.CLAIMED, "worker error before DATA")
+                record_sent()
+            except Exception:  # the database may be what failed; leases and the probe decide
+                log.exception("could not release or record the rest of a send batch")
+            raise
+        else:
+            if not sent:
+                first_unrecorded = time.monotonic()
+            sent.append((job, rt.clock.now()))
+            outcomes[index] = "sent"
+            if time.monotonic() - first_unrecorded >= SENT_FLUSH_SECONDS:
+                record_sent()
+    record_sent()
+    if retry:
+        raise RetryLater("; ".join(retry))
+
+
 def run_step(
     rt: Runtime, enrollment_id: int, position: int, probe: DeliveryProbe | None = None
 ) -> str:
     """Do the step at `position` of an enrollment if it is still due. Idempotent; returns what happened."""
-    now = rt.clock.now()
-    with session_scope(rt.sessions) as session:
-        _not_durable(session)
-        job = _claim(session, rt, enrollment_id, position, now, probe)
-    if isinstance(job, str):
-        return job
-
-    urls = urls_for(rt)
-    try:
-        composed = compose(
-            subject_template=job.subject_template,
-            html_template=job.html_template,
-            text_template=job.text_template,
-            prospect=job.prospect,
-            sender=job.sender,
-            token_id=job.token_id,
-            urls=urls,
-            thread_subject=job.thread_subject,
-        )
-        mime = build(
-            OutgoingEmail(
-                from_email=job.from_email,
-                from_name=job.from_name,
-                to_email=job.to_email,
-                to_name=job.to_name,
-                subject=composed.subject,
-                html=composed.html,
-                text=composed.text,
-                message_id=job.message_id,
-                date=now,
-                reply_to=job.reply_to,
-                in_reply_to=job.in_reply_to,
-                references=job.references,
-                list_unsubscribe_url=urls.unsubscribe(job.token_id),
-                list_unsubscribe_mailto=urls.unsubscribe_mailto(job.token_id),
-            )
-        )
-    except (RenderError, ValueError) as exc:
-        _fail(rt, job, enrollment_id, position, f"cannot render: {exc}")
-        return f"failed: {exc}"
-
-    def before_data() -> None:
-        # The point of no return is the next command. Re-check, in the same transaction that
-        # marks the message "sending", that nothing stopped the enrollment meanwhile.
-        with session_scope(rt.sessions) as session:
-            # One statement: lock the enrollment if it is still active at this step and its
-            # prospect's address has not bounced or unsubscribed meanwhile.
-            suppressed = (
-                select(Prospect.id)
-                .where(Prospect.id == job.prospect.id, Prospect.status.in_(SUPPRESSED))
-                .exists()
-            )
-            locked = _changed(
-                session,
-                update(Enrollment)
-                .where(
-                    Enrollment.id == enrollment_id,
-                    Enrollment.status == EnrollmentStatus.ACTIVE,
-                    Enrollment.current_step == position,
-                    ~suppressed,
-                )
-                .values(status=EnrollmentStatus.ACTIVE),
-            )
-            if locked != 1:
-                raise _Cancelled()
-            claimed = _changed(
-                session,
-                update(Message)
-                .where(
-                    Message.id == job.message_pk,
-                    Message.attempts == job.attempt,
-                    Message.status == MessageStatus.CLAIMED,
-                )
-                .values(
-                    status=MessageStatus.SENDING,
-                    subject=composed.subject,
-                    in_reply_to=job.in_reply_to,
-                    references=" ".join(job.references) or None,
-                    lease_until=rt.clock.now() + timedelta(seconds=rt.settings.send_lease_seconds),
-                ),
-            )
-            if claimed != 1:
-                raise _Cancelled()
-            if job.attempt > 1:  # an earlier attempt may have stored this message's links
-                session.execute(delete(Link).where(Link.message_id == job.message_pk))
-            session.add_all(
-                Link(message_id=job.message_pk, position=p, url=u, hidden=h)
-                for p, u, h in composed.links
-            )
-
-    try:
-        rt.transport.send(mime, urls.bounce_address(job.token_id), job.to_email, before_data)
-    except _Cancelled:
-        _release(rt, job, MessageStatus.CANCELLED, "enrollment stopped before sending")
-        return "cancelled: enrollment stopped"
-    except TemporaryFailure as exc:
-        _release(rt, job, MessageStatus.CLAIMED, str(exc))
-        raise RetryLater(str(exc)) from None
-    except PermanentFailure as exc:
-        _fail(
-            rt,
-            job,
-            enrollment_id,
-            position,
-            f"SMTP {exc.code} {exc.reply}",
-            bounced=exc.recipient_bad,
-        )
-        return f"failed: SMTP {exc.code}"
-    except OutcomeUnknown as exc:
-        with session_scope(rt.sessions) as session:
-            session.execute(
-                update(Message)
-                .where(Message.id == job.message_pk)
-                .values(status=MessageStatus.UNKNOWN, error=str(exc), lease_until=None)
-            )
-            session.execute(
-                update(Enrollment)
-                .where(Enrollment.id == enrollment_id)
-                .values(
-                    needs_review=True,
-                    next_due_at=None,
-                    reason=f"step {position}: delivery unknown ({exc})",
-                )
-            )
-        return "unknown: flagged for review"
-    except Exception:
-        try:
-            _release(rt, job, MessageStatus.CLAIMED, "worker error before DATA")
-        except Exception:  # the database may be what failed; the lease will expire
-            log.exception("could not release claim on message %s", job.message_pk)
-        raise
-
-    with session_scope(rt.sessions) as session:
-        _not_durable(session)
-        message = session.get(Message, job.message_pk)
-        enrollment = _locked_enrollment(session, enrollment_id)
-        assert message is not None and enrollment is not None
-        _mark_sent(session, message, enrollment, position, rt.clock.now())
-    return "sent"
+    return run_batch(rt, [(enrollment_id, position)], probe)[0]

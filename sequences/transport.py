@@ -9,8 +9,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 
 from .config import SmtpSettings
 
@@ -19,7 +17,15 @@ FRESH_SECONDS = 5.0
 
 
 class TemporaryFailure(Exception):
-    """4xx or a lost connection before DATA: nothing was delivered, try again later."""
+    """4xx or a lost connection before DATA: nothing was delivered, try again later.
+
+    `connection` is true when the server could not be reached or talked to at all (rather
+    than answering 4xx for this message): the next message would fail the same way.
+    """
+
+    def __init__(self, message: str, *, connection: bool = False) -> None:
+        super().__init__(message)
+        self.connection = connection
 
 
 class PermanentFailure(Exception):
@@ -120,16 +126,16 @@ class SmtpTransport:
 
     def send(
         self,
-        message: EmailMessage,
+        payload: bytes,
         envelope_from: str,
         recipient: str,
         before_data: Callable[[], None] | None = None,
     ) -> SendResult:
-        """Send one message. `before_data` runs after RCPT is accepted, right before DATA.
+        """Send one message (`mailer.build`'s bytes). `before_data` runs after RCPT is accepted,
+        right before DATA.
 
         Raises TemporaryFailure, PermanentFailure or OutcomeUnknown.
         """
-        payload = message.as_bytes(policy=SMTP_POLICY)
         options = ["SMTPUTF8"] if _needs_utf8(envelope_from, recipient) else []
         for attempt in (1, 2):
             reused = False
@@ -144,7 +150,9 @@ class SmtpTransport:
                 self._drop()
                 if reused and attempt == 1:
                     continue  # the server closed an idle connection: one fresh try, at once
-                raise TemporaryFailure(f"connection failed before DATA: {exc}") from None
+                raise TemporaryFailure(
+                    f"connection failed before DATA: {exc}", connection=True
+                ) from None
         if before_data is not None:
             try:
                 before_data()

@@ -8,8 +8,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from sequences import destinations
+from sequences import destinations, links
 from sequences.clock import FrozenClock
 from sequences.compose import TrackingUrls, compose
 from sequences.models import Prospect
@@ -239,3 +241,36 @@ def test_unsubscribe_page_button_and_bad_tokens(
     assert client.post("/u/nonsense").status_code == 404
     response = client.post(sent.unsubscribe)  # the page's button: no form field
     assert response.status_code == 200 and b"unsubscribed" in response.data
+
+
+# Pieces of email HTML, plain and odd: the fast reader must agree with HTMLParser on all of them.
+HTML_PIECES = [
+    "<p>", "</p>", "<br>", "<br/>", "<br />", "<BR>", "<p/>", "<p >", "</p >", "</ p>", "</>",
+    '<a href="https://x.example/a?b=1&amp;c=2">', "<a href='http://y.example'>", "</a>", "<a>",
+    "<a href=http://z.example/p>", '<a href="">', "<a href>", '<a href="x"/>', "</A>",
+    '<a title="t" href="https://q.example" href="https://last.example">', '<a href = "h" >',
+    '<div class="x">', "</div>", "<ul>", "<li>", "</li>", "</ul>", "<h1>", "</h1>", "<table>",
+    "<tr>", "<td>", "</td>", "</tr>", "</table>", '<span\nclass="y">', "</span>", "<o:p>",
+    "<style>p{color:red}</style>", "<script>if (a<b) {}</script>", "<head>", "</head>",
+    "<title>T</title>", "<!-- c -->", "<!-- a -- b -->", "<!--->", "<!DOCTYPE html>",
+    "<![CDATA[x]]>", "<?xml?>", '<img src="x.gif" alt="">', "<img src=x.gif/>",
+    "Hello", " world ", "\n", "\t", "&amp;", "&lt;", "&#233;", "&nbsp;", "&", "a < b", "<3",
+    "<", ">", "\u00e9", "https://bare.example/x", '="', "'", '"',
+]  # fmt: skip
+
+
+def _html_to_text_by_htmlparser(body: str) -> str:
+    parser = links._TextExtractor()
+    parser.feed(body)
+    parser.close()
+    lines = [line.strip() for line in "".join(parser.parts).splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(st.sampled_from(HTML_PIECES), max_size=40).map("".join)
+    | st.text(alphabet="<>/aAhrefp b=\"'&!-\n;#x:\u00e9\t", max_size=80)
+)
+def test_plain_text_part_reads_html_exactly_as_htmlparser_does(body: str) -> None:
+    assert links.html_to_text(body) == _html_to_text_by_htmlparser(body)

@@ -159,13 +159,13 @@ def scheduler(interval: float) -> None:
     settings = _settings()
     rt = runtime.build(settings)
     runtime.install(rt)
-    from sequences.actors import enqueue_step
+    from sequences.actors import enqueue_steps
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     click.echo(f"scheduler: ticking every {interval}s", err=True)
-    run_forever(rt, enqueue_step, stop, interval)
+    run_forever(rt, enqueue_steps, stop, interval)
 
 
 @main.group(invoke_without_command=True)

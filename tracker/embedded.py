@@ -66,13 +66,13 @@ def run_all(
         # The sink is ours, so it can tell whether a message reached it after a crash mid-send.
         rt.extras["delivery_probe"] = partial(was_delivered, settings.sink_dir)
 
-    from sequences.actors import enqueue_step
+    from sequences.actors import enqueue_steps
     from sequences.broker import broker
 
     worker = dramatiq.Worker(broker, worker_threads=2)
     worker.start()
     stop = threading.Event()
-    scheduler = threading.Thread(target=run_forever, args=(rt, enqueue_step, stop), daemon=True)
+    scheduler = threading.Thread(target=run_forever, args=(rt, enqueue_steps, stop), daemon=True)
     scheduler.start()
     inbound = None
     if inbound_port:
