@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.tracking import BROWSER, SECRET, count_events, database, seed  # noqa: E402
+from bench.tracking import BROWSER, SECRET, analyze, count_events, database, seed  # noqa: E402
 from sequences.spool import Spool  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -73,6 +73,10 @@ def run(kind: str, args: argparse.Namespace) -> None:
         pixels, clicks = seed(env, args.messages)
         rt = runtime.build(load_settings(env))
         write = spool_writer(rt.sessions, rt.settings.secret_keys)
+        warm = Spool(directory / "spool-warm")  # a few events, then statistics (analyze)
+        fill(warm, pixels, clicks, 2000, args.clicks_every)
+        warm.drain(write)
+        analyze(url)
         print(f"\n{kind}: {args.hits} hits per pass (1 click in {args.clicks_every})")
         for batch in args.batch:
             spool = Spool(directory / f"spool-{batch}")
