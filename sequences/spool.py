@@ -34,6 +34,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Writer = Callable[[list[dict[str, Any]]], None]  # must commit, or raise
+# One encoder for every line (json.dumps with options builds a new one per call).
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
 
 
 class Spool:
@@ -64,7 +66,7 @@ class Spool:
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one hit durably (to the kernel, or to the disk with fsync=True)."""
-        line = (json.dumps(record, separators=(",", ":"), ensure_ascii=True) + "\n").encode()
+        line = (_encode(record) + "\n").encode()
         with self._lock:
             if self._fd is None or self._pid != os.getpid():
                 # First use, or a forked child: never write to the parent's file.

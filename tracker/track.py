@@ -124,20 +124,24 @@ def tracking() -> Tracking:
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     app: Any = state.app
-    app.extensions["followup.tracking"] = Tracking(app)
+    tracking_ = app.extensions["followup.tracking"] = Tracking(app)
     app.session_interface = _NoCookieForHits(app.session_interface)
+    if tracking_.thread:  # only then is there a thread to start (not under `followup web`)
+        app.before_request(_drainer_thread)
 
 
-@bp.before_app_request
 def _drainer_thread() -> None:
     tracking().ensure_thread()
 
 
 def _request() -> Request:
+    # From the WSGI environ, as request.method, .remote_addr and .headers read them, without
+    # building the headers object for one value.
+    environ = request.environ
     return Request(
-        method=request.method,
-        ip=request.remote_addr,
-        user_agent=request.headers.get("User-Agent", "")[:1000],
+        method=environ.get("REQUEST_METHOD", "GET").upper(),
+        ip=environ.get("REMOTE_ADDR"),
+        user_agent=environ.get("HTTP_USER_AGENT", "")[:1000],
     )
 
 
