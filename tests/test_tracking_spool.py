@@ -178,6 +178,26 @@ def test_spool_failed_write_keeps_the_batch(tmp_path: Path) -> None:
     assert spool.drain(seen.extend) == 3
 
 
+def test_one_batch_takes_every_files_lines_each_in_order(tmp_path: Path) -> None:
+    first, second = Spool(tmp_path), Spool(tmp_path)  # two web processes' files
+    for n in range(3):
+        first.append({"id": f"a{n}"})
+        second.append({"id": f"b{n}"})
+
+    def broken(_records: list[dict[str, Any]]) -> None:
+        raise ConnectionError("database down")
+
+    with pytest.raises(ConnectionError):
+        Spool(tmp_path).drain(broken)  # no file's offset moves
+    batches: list[list[dict[str, Any]]] = []
+    assert Spool(tmp_path).drain(batches.append) == 6
+    [batch] = batches  # one transaction for both files
+    ids = [r["id"] for r in batch]
+    assert [i for i in ids if i.startswith("a")] == ["a0", "a1", "a2"]
+    assert [i for i in ids if i.startswith("b")] == ["b0", "b1", "b2"]
+    assert Spool(tmp_path).drain(batches.append) == 0
+
+
 def test_sealed_files_of_dead_writers_are_drained_and_removed(tmp_path: Path) -> None:
     old = Spool(tmp_path, max_bytes=100)
     for n in range(10):
