@@ -1,8 +1,8 @@
 """Tracking routes: the open pixel, click redirects, shared documents, one-click unsubscribe. No login.
 
 Opens, clicks and document views are checked (signed token, no database), appended to the
-local spool and answered at once. The spool is written to the database in batches within a
-fraction of a second, with backoff while the database is down, by `followup spool drain
+local spool and answered at once. The spool is written to the database in batches within
+about a second, with backoff while the database is down, by `followup spool drain
 --forever` beside gunicorn under `followup web` (tracker/gunicorn_conf.py), or else by a drainer
 thread in each web process, woken by each hit. Either also picks up what a dead or restarted
 process left behind. Under TESTING the request drains inline, so tests read at once.
