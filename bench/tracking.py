@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,9 +200,13 @@ class Cpu:
         return out
 
     @staticmethod
-    def per_request(before: dict[str, float], after: dict[str, float], n: int) -> str:
-        parts = [(k, (after[k] - before[k]) * 1000 / n) for k in after]
-        return ", ".join(f"{k} {v:.2f}" for k, v in parts if v >= 0.005)
+    def per_request(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+        return {k: (after[k] - before[k]) * 1000 / n for k in after}
+
+    @staticmethod
+    def show(usage: dict[str, float]) -> str:
+        parts = [f"{k} {v:.2f}" for k, v in usage.items() if v >= 0.005]
+        return ", ".join(parts) + f" (all {sum(usage.values()):.2f})"
 
 
 # -- servers and data ----------------------------------------------------------------------
@@ -434,6 +439,7 @@ def run(kind: str, args: argparse.Namespace) -> bool:
         spool = Spool(directory / "instance" / "spool")
         lags: list[float] = []
         rounds: dict[str, list[tuple[Result, Result]]] = {"pixel": [], "click": [], "paced": []}
+        usage: dict[str, list[dict[str, float]]] = defaultdict(list)
         try:
             warm = min(n, 2000)
             load(bare_port, pixels, warm, c)
@@ -447,14 +453,14 @@ def run(kind: str, args: argparse.Namespace) -> bool:
                 for name, paths in (("pixel", pixels), ("click", clicks)):
                     order = [("bare", bare_port), ("real", real_port)]
                     done: dict[str, Result] = {}
-                    usage: dict[str, str] = {}
                     for who, port in order if number % 2 == 0 else order[::-1]:
                         before = cpu.snapshot()
                         done[who] = load(port, paths, n, c)
-                        usage[f"{name} {who}"] = Cpu.per_request(before, cpu.snapshot(), n)
+                        usage[f"{name} {who}"].append(Cpu.per_request(before, cpu.snapshot(), n))
                     rounds[name].append((done["bare"], done["real"]))
                     for who in ("bare", "real"):
-                        print(f"    CPU ms per request, {name} {who}: {usage[f'{name} {who}']}")
+                        last = usage[f"{name} {who}"][-1]
+                        print(f"    CPU ms per request, {name} {who}: {Cpu.show(last)}")
                     if name == "pixel":
                         answered_opens += done["real"].statuses.get(200, 0)
                     else:
@@ -504,6 +510,9 @@ def run(kind: str, args: argparse.Namespace) -> bool:
         base, tracked = median(rounds["paced"])
         print(line(f"bare pixel @ {rate:.0f}/s", base))
         print(line(f"tracked pixel @ {rate:.0f}/s", tracked, base))
+        for key, samples in usage.items():
+            median_usage = {k: statistics.median(u[k] for u in samples) for k in samples[0]}
+            print(f"  CPU ms per request, {key} (median of rounds): {Cpu.show(median_usage)}")
         recorded_opens = counts.get("open", 0)
         recorded_clicks = counts.get("click", 0)
         print(
