@@ -283,7 +283,8 @@ class Drainer:
         return written
 
     def kick(self) -> None:
-        self._wake.set()
+        if self._thread is not None:  # nobody waits otherwise (a process drains, or tests)
+            self._wake.set()
 
     def start(self, interval: float = 1.0) -> None:
         """Run a daemon thread that drains every `interval` seconds (and when kicked)."""
