@@ -23,7 +23,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    Select,
+    Subquery,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -360,6 +374,58 @@ def _copy(session: Session, rows: list[Row]) -> None:
         raise IntegrityError(_COPY_EVENTS, None, exc) from exc
 
 
+_HISTORY_COLUMNS = (
+    Event.id,
+    Event.message_id,
+    Event.type,
+    Event.at,
+    Event.verdict,
+    Event.reason,
+    Event.ip,
+    Event.hit_id,
+    Event.data["link"].as_integer().label("link"),
+    Event.data["repeat"].as_boolean().label("repeat"),
+    Event.data["hit"].as_string().label("hit"),
+)
+
+
+def _recent_hits(session: Session, ids: list[int], since: datetime) -> Subquery:
+    """The latest opens and clicks of each message since `since`, at most HISTORY_PER_MESSAGE,
+    ranked newest first: enough for bursts and repeats, and bounded, so a flood of hits on one
+    message cannot slow the writer down."""
+    candidates: Select[Any] | CompoundSelect[Any]
+    if session.get_bind().dialect.name == "postgresql":
+        # The newest few of each (message, type) by a short backward scan of
+        # ix_events_message_type_at each, however many hits the messages have in the window.
+        message = (
+            func.unnest(bindparam("ids", ids, type_=postgresql.ARRAY(Integer)))
+            .table_valued("id")
+            .render_derived()
+        )
+        kinds = []
+        for kind in ("open", "click"):
+            latest = (
+                select(*_HISTORY_COLUMNS)
+                .where(Event.message_id == message.c.id, Event.type == kind, Event.at >= since)
+                .order_by(Event.at.desc(), Event.id.desc())
+                .limit(HISTORY_PER_MESSAGE)
+                .lateral()
+            )
+            kinds.append(select(latest).select_from(message).join(latest, true()))
+        candidates = union_all(*kinds)
+    else:
+        candidates = select(*_HISTORY_COLUMNS).where(
+            Event.message_id.in_(ids), Event.type.in_(("open", "click")), Event.at >= since
+        )
+    hits = candidates.subquery()
+    return select(
+        hits,
+        func.row_number()
+        .over(partition_by=hits.c.message_id, order_by=(hits.c.at.desc(), hits.c.id.desc()))
+        .label("rank"),
+    ).subquery()
+
+
 def write_hits(
     session: Session,
     keys: tuple[str, ...],
@@ -428,32 +494,7 @@ def write_hits(
         if not stored.hidden and stored.url.startswith(("http://", "https://")):
             visible[stored.message_id] += 1
     window = max(r.repeat, r.burst, r.click_after_machine_open)
-    # The latest hits of each message within the rules' longest window: enough for bursts and
-    # repeats, and bounded, so a flood of hits on one message cannot slow the writer down.
-    recent = (
-        select(
-            Event.id,
-            Event.message_id,
-            Event.type,
-            Event.at,
-            Event.verdict,
-            Event.reason,
-            Event.ip,
-            Event.hit_id,
-            Event.data["link"].as_integer().label("link"),
-            Event.data["repeat"].as_boolean().label("repeat"),
-            Event.data["hit"].as_string().label("hit"),
-            func.row_number()
-            .over(partition_by=Event.message_id, order_by=(Event.at.desc(), Event.id.desc()))
-            .label("rank"),
-        )
-        .where(
-            Event.message_id.in_(ids),
-            Event.type.in_(("open", "click")),
-            Event.at >= min(p.at for p in parsed) - window,
-        )
-        .subquery()
-    )
+    recent = _recent_hits(session, ids, min(p.at for p in parsed) - window)
     history: dict[int, list[Prior]] = defaultdict(list)
     kept: list[Row] = []
     for found in session.execute(
