@@ -530,6 +530,9 @@ def write_hits(
         )
         position = p.data.position if p.kind == "click" else None
         past = history[message.id]
+        # The latest hits only, as if the earlier ones of this batch were stored already: a
+        # verdict does not depend on how hits were batched, and a flood stays cheap to judge.
+        del past[:-HISTORY_PER_MESSAGE]
         judged = classify_in_context(hit, p.at, position, past, visible[message.id], r)
         extra: dict[str, Any] = {}
         if p.kind == "click":

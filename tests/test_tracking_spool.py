@@ -379,3 +379,31 @@ def test_a_line_completed_while_a_pass_runs_is_read_whole_by_the_next(tmp_path: 
     assert spool.drain(write, batch=10) == 2  # stops at the half line it saw
     assert spool.drain(write, batch=10) == 1  # and reads it whole, never its tail alone
     assert [r["id"] for r in seen] == ["1", "2", "3"]
+
+
+def _open_record(sent: Any, hit_id: str, clock: FrozenClock) -> dict[str, Any]:
+    token = sent.pixel.split("/")[2].removesuffix(".gif")
+    return {**_click_record(sent, hit_id, clock), "kind": "open", "token": token}
+
+
+def test_verdicts_do_not_depend_on_how_hits_were_batched(
+    rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    from sequences.tracking import HISTORY_PER_MESSAGE, spool_writer
+
+    one, apart = send_message(rt), send_message(rt, email="apart@prospect.example")
+    clock.advance(hours=1)
+    write = spool_writer(rt.sessions, rt.settings.secret_keys)
+    together: list[dict[str, Any]] = []
+    for n in range(HISTORY_PER_MESSAGE + 10):  # a flood of opens within the repeat window
+        clock.advance(seconds=1)
+        together.append(_open_record(one, f"{n:032x}", clock))
+        write([_open_record(apart, f"{n + 1000:032x}", clock)])  # each in its own batch
+    write(together)  # all in one batch
+
+    def repeats(message_id: int) -> list[bool]:
+        return [bool(e.data.get("repeat")) for e in events(session, message_id, "open")]
+
+    assert repeats(one.message_id) == repeats(apart.message_id)
+    # Only the latest hits count: a first open that dropped out of them starts a new count.
+    assert repeats(one.message_id).count(False) == 2
