@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import shutil
 import signal
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from flask import Flask, Response  # noqa: E402
 
+from sequences import destinations  # noqa: E402
 from sequences.spool import Spool  # noqa: E402
 
 SECRET = "bench-secret-key-0123456789abcdef"
@@ -67,7 +70,12 @@ def bare_app() -> Flask:
 
     @app.get("/c/<token>/<blob>")
     def click(token: str, blob: str) -> Response:
-        return Response(status=302, headers={"Location": "https://example.com/pricing", **NO_STORE})
+        # The same Location as the tracked click: the URL the link carries, read unverified.
+        # (A constant one was cheaper for werkzeug alone: urlsplit caches 128 URLs, and the
+        # bench's links carry 200.)
+        raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
+        location = raw[destinations.MAC_BYTES :].decode()
+        return Response(status=302, headers={"Location": location, **NO_STORE})
 
     return app
 
@@ -155,6 +163,59 @@ def load(
     return asyncio.run(_load(port, paths, total, concurrency, rate))
 
 
+# -- CPU accounting ------------------------------------------------------------------------
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(process group, user + system CPU seconds) of a process, or None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[2]), (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _is_drainer(pid: int) -> bool:
+    try:
+        return b"spool" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+class Cpu:
+    """CPU seconds used so far by each part of the run, read from /proc (Linux)."""
+
+    def __init__(self, servers: dict[str, int], server_pids: Any) -> None:
+        self.servers = servers  # name -> gunicorn master pid (= its process group)
+        self.server_pids = server_pids  # () -> the database server's processes for this run
+
+    def snapshot(self) -> dict[str, float]:
+        groups = {pgid: name for name, pgid in self.servers.items()}
+        out = {f"{name} web": 0.0 for name in self.servers} | {"drain": 0.0, "database": 0.0}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            stat = _stat(int(entry.name))
+            if stat is None or stat[0] not in groups:
+                continue
+            key = "drain" if _is_drainer(int(entry.name)) else f"{groups[stat[0]]} web"
+            out[key] += stat[1]
+        out["database"] = sum((_stat(pid) or (0, 0.0))[1] for pid in self.server_pids())
+        out["client"] = time.process_time()
+        return out
+
+    @staticmethod
+    def per_request(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+        return {k: (after[k] - before[k]) * 1000 / n for k in after}
+
+    @staticmethod
+    def show(usage: dict[str, float]) -> str:
+        parts = [f"{k} {v:.2f}" for k, v in usage.items() if v >= 0.005]
+        return ", ".join(parts) + f" (all {sum(usage.values()):.2f})"
+
+
 # -- servers and data ----------------------------------------------------------------------
 
 
@@ -207,8 +268,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def database(kind: str, directory: Path) -> tuple[str, Any]:
-    """A fresh, migrated database and a function that drops it."""
+def database(kind: str, directory: Path) -> tuple[str, Any, Any]:
+    """A fresh, migrated database, a function that drops it, and one that lists its server's
+    processes (PostgreSQL backends; none for SQLite, which runs inside the app)."""
     from sqlalchemy import create_engine, text
 
     from sequences.migrate import upgrade
@@ -216,7 +278,7 @@ def database(kind: str, directory: Path) -> tuple[str, Any]:
     if kind == "sqlite":
         url = f"sqlite:///{directory / 'bench.db'}"
         upgrade(url)
-        return url, lambda: None
+        return url, lambda: None, lambda: []
     admin_url = os.environ.get(
         "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
@@ -236,7 +298,14 @@ def database(kind: str, directory: Path) -> tuple[str, Any]:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
-    return url, drop
+    def backends() -> list[int]:
+        with admin.connect() as conn:
+            rows = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = :n"), {"n": name}
+            )
+            return [int(pid) for (pid,) in rows]
+
+    return url, drop, backends
 
 
 def seed(env: dict[str, str], messages: int) -> tuple[list[str], list[str]]:
@@ -301,6 +370,21 @@ def seed(env: dict[str, str], messages: int) -> tuple[list[str], list[str]]:
     return pixels, clicks
 
 
+def analyze(url: str) -> None:
+    """Table statistics now, as autovacuum gathers them within a minute of the first writes:
+    so every round runs with the query plans a database in service has, not just the later
+    ones (the scratch database starts empty, with no statistics)."""
+    from sqlalchemy import text
+
+    from sequences.db import null_pool_engine
+
+    engine = null_pool_engine(url)
+    with engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+        conn.commit()
+    engine.dispose()
+
+
 def count_events(env: dict[str, str]) -> dict[str, int]:
     from sqlalchemy import func, or_, select
 
@@ -336,7 +420,7 @@ def line(label: str, r: Result, base: Result | None = None) -> str:
 
 def run(kind: str, args: argparse.Namespace) -> bool:
     directory = Path(tempfile.mkdtemp(prefix=f"followup-bench-{kind}-"))
-    url, drop = database(kind, directory)
+    url, drop, backends = database(kind, directory)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")},
         "FOLLOWUP_DATABASE_URL": url,
@@ -357,22 +441,33 @@ def run(kind: str, args: argparse.Namespace) -> bool:
         # the machine's background load hits both alike; the median round is reported.
         bare, bare_port = serve("bench.tracking:bare_app()", env, args.workers, args.threads)
         real, real_port = serve("tracker:create_app()", env, args.workers, args.threads)
+        cpu = Cpu({"bare": bare.pid, "tracked": real.pid}, backends)
         answered_opens = answered_clicks = 0
         spool = Spool(directory / "instance" / "spool")
         lags: list[float] = []
         rounds: dict[str, list[tuple[Result, Result]]] = {"pixel": [], "click": [], "paced": []}
+        usage: dict[str, list[dict[str, float]]] = defaultdict(list)
         try:
             warm = min(n, 2000)
             load(bare_port, pixels, warm, c)
             answered_opens += load(real_port, pixels, warm, c).statuses.get(200, 0)
+            while spool.pending_bytes():
+                time.sleep(0.1)
+            analyze(url)
+            start_cpu, start_events = cpu.snapshot(), sum(count_events(env).values())
             rate = args.rate or 0.0
             for number in range(args.rounds):
                 for name, paths in (("pixel", pixels), ("click", clicks)):
                     order = [("bare", bare_port), ("real", real_port)]
                     done: dict[str, Result] = {}
                     for who, port in order if number % 2 == 0 else order[::-1]:
+                        before = cpu.snapshot()
                         done[who] = load(port, paths, n, c)
+                        usage[f"{name} {who}"].append(Cpu.per_request(before, cpu.snapshot(), n))
                     rounds[name].append((done["bare"], done["real"]))
+                    for who in ("bare", "real"):
+                        last = usage[f"{name} {who}"][-1]
+                        print(f"    CPU ms per request, {name} {who}: {Cpu.show(last)}")
                     if name == "pixel":
                         answered_opens += done["real"].statuses.get(200, 0)
                     else:
@@ -407,6 +502,7 @@ def run(kind: str, args: argparse.Namespace) -> bool:
                     break
                 time.sleep(0.2)
             lag = time.monotonic() - finished
+            end_cpu, end_events = cpu.snapshot(), sum(counts.values())
         finally:
             stop(real)
             stop(bare)
@@ -421,11 +517,21 @@ def run(kind: str, args: argparse.Namespace) -> bool:
         base, tracked = median(rounds["paced"])
         print(line(f"bare pixel @ {rate:.0f}/s", base))
         print(line(f"tracked pixel @ {rate:.0f}/s", tracked, base))
+        for key, samples in usage.items():
+            median_usage = {k: statistics.median(u[k] for u in samples) for k in samples[0]}
+            print(f"  CPU ms per request, {key} (median of rounds): {Cpu.show(median_usage)}")
         recorded_opens = counts.get("open", 0)
         recorded_clicks = counts.get("click", 0)
         print(
             f"  events: opens {recorded_opens} recorded / {answered_opens} answered;"
             f" clicks {recorded_clicks} / {answered_clicks}"
+        )
+        written = max(1, end_events - start_events)
+        drain_ms = (end_cpu["drain"] - start_cpu["drain"]) * 1000 / written
+        db_ms = (end_cpu["database"] - start_cpu["database"]) * 1000 / written
+        print(
+            f"  CPU per event written ({written}): drain {drain_ms:.3f} ms,"
+            f" database server {db_ms:.3f} ms, together {drain_ms + db_ms:.3f} ms"
         )
         ok = recorded_opens == answered_opens and recorded_clicks == answered_clicks
         print(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 from collections.abc import Sequence
@@ -34,9 +35,20 @@ def carry(keys: Sequence[str], token: str, url: str) -> str | None:
 
 
 def read(keys: Sequence[str], token: str, blob: str) -> str | None:
-    """The URL a blob carries if any key signed it for this token, else None. Never raises."""
-    if not blob or len(blob) > 4 * MAX_CARRIED_URL:
+    """The URL a blob carries if any key signed it for this token, else None. Never raises.
+
+    Remembered per process like tokens.read_token: the answer depends on the arguments alone.
+    """
+    if not isinstance(blob, str) or not blob or len(blob) > 4 * MAX_CARRIED_URL:
         return None
+    if not isinstance(token, str):
+        return None
+    if len(blob) > 512:  # a long URL: rare, and not worth the memory
+        return _read(tuple(keys), token, blob)
+    return _read_cached(tuple(keys), token, blob)
+
+
+def _read(keys: tuple[str, ...], token: str, blob: str) -> str | None:
     try:
         raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
         token.encode("ascii")
@@ -51,3 +63,6 @@ def read(keys: Sequence[str], token: str, blob: str) -> str | None:
         return url.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+_read_cached = functools.lru_cache(maxsize=4096)(_read)

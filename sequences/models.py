@@ -311,7 +311,8 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_prospect_at", "prospect_id", "at"),
-        Index("ix_events_message_type", "message_id", "type"),
+        # A message's events by type, and its latest hits of a type (0007_tracking_history).
+        Index("ix_events_message_type_at", "message_id", "type", "at"),
         # The workspace's indexes (0005_workspace) are partial and covering, so its pages read
         # index entries only. The hot list: recent human opens and clicks by time.
         Index(

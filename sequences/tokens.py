@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import secrets
@@ -58,9 +59,19 @@ def make_token(keys: Sequence[str], kind: str, token_id: str, position: int = 0)
 
 
 def read_token(keys: Sequence[str], token: str, kind: str) -> TokenData | None:
-    """Return the token's data if any key signed it for this kind, else None. Never raises."""
+    """Return the token's data if any key signed it for this kind, else None. Never raises.
+
+    Answers are remembered per process: a pixel is fetched again and again (every open, every
+    proxy refetch), and then costs a dictionary lookup instead of an HMAC per key. The answer
+    depends on nothing but the arguments, so a cached one is always the right one.
+    """
     if not isinstance(token, str) or not 20 <= len(token) <= 64:
         return None
+    return _read_token(tuple(keys), token, kind)
+
+
+@functools.lru_cache(maxsize=8192)
+def _read_token(keys: tuple[str, ...], token: str, kind: str) -> TokenData | None:
     try:
         raw = _unb64(token)
     except (binascii.Error, ValueError):

@@ -13,16 +13,31 @@ import functools
 import hashlib
 import ipaddress
 import itertools
+import json
 import logging
 import os
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    Select,
+    Subquery,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -215,15 +230,42 @@ def _parse(keys: tuple[str, ...], records: Iterable[dict[str, Any]]) -> list[_Pa
 Row = dict[str, Any]  # an event of this batch, or (with "id") a stored one it may relabel
 
 
-def _prior(row: Any, links: dict[tuple[int, int], Link]) -> Prior:
-    data = row.data or {}
-    position = data.get("link") if isinstance(data.get("link"), int) else None
+class _Sent(Protocol):
+    """What an event needs of its message (a Message, or the columns the writer selects)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def prospect_id(self) -> int | None: ...
+    @property
+    def enrollment_id(self) -> int | None: ...
+
+
+class _Message(NamedTuple):
+    id: int
+    prospect_id: int | None
+    enrollment_id: int | None
+    sent_at: datetime | None
+
+
+class _Link(NamedTuple):
+    message_id: int
+    position: int
+    url: str
+    hidden: bool
+
+
+def _prior(row: Any, links: dict[tuple[int, int], _Link]) -> Prior:
+    """A stored open or click as context. Its `data` is not read whole (parsing every history
+    row's JSON was a good part of the writer's time): only the keys the rules need, and the
+    whole of it later for the rare row a burst relabels."""
+    position = row.link if isinstance(row.link, int) else None
     link = links.get((row.message_id or 0, position)) if position is not None else None
     ref: Row = {
         "id": row.id,
         "verdict": row.verdict,
         "reason": row.reason,
-        "data": data,
+        "data": {"hit": row.hit} if row.hit is not None else {},
         "hit_id": row.hit_id,
     }
     return Prior(
@@ -233,14 +275,33 @@ def _prior(row: Any, links: dict[tuple[int, int], Link]) -> Prior:
         position=position,
         ip=row.ip,
         hidden=bool(link and link.hidden),
-        repeat=bool(data.get("repeat")),
+        repeat=bool(row.repeat),
         ref=ref,
     )
 
 
 def _relabel(ref: Row, why: str) -> None:
-    data = {**(ref.get("data") or {}), "why": why, "relabelled": True}
+    patch = {"why": why, "relabelled": True}
+    data = {**(ref.get("data") or {}), **patch}
     ref.update(verdict=MACHINE, reason=SCANNER, data=data, relabelled=True)
+    ref.setdefault("patch", {}).update(patch)  # what a stored row's data gets
+
+
+def _update_relabelled(session: Session, kept: list[Row]) -> None:
+    """Write the verdicts a burst changed on stored rows, adding the patch to their data."""
+    changed = {ref["id"]: ref for ref in kept if ref.get("relabelled")}
+    if not changed:
+        return
+    stored = session.execute(select(Event.id, Event.data).where(Event.id.in_(changed)))
+    for event_id, data in stored:
+        ref = changed[event_id]
+        session.execute(
+            update(Event)
+            .where(Event.id == event_id)
+            .values(
+                verdict=ref["verdict"], reason=ref["reason"], data={**(data or {}), **ref["patch"]}
+            )
+        )
 
 
 def _webhooks_listening(session: Session) -> bool:
@@ -257,7 +318,10 @@ def _store(session: Session, rows: list[Row]) -> None:
     if not rows:
         return
     if not _webhooks_listening(session):
-        session.execute(insert(Event), [{k: row[k] for k in COLUMNS} for row in rows])
+        if session.get_bind().dialect.name == "postgresql":
+            _copy(session, rows)
+        else:
+            session.execute(insert(Event), [{k: row[k] for k in COLUMNS} for row in rows])
         return
     for row in rows:
         event = record(
@@ -271,6 +335,95 @@ def _store(session: Session, rows: list[Row]) -> None:
         )
         event.verdict, event.reason = row["verdict"], row["reason"]
         event.ip, event.user_agent, event.hit_id = row["ip"], row["user_agent"], row["hit_id"]
+
+
+_COPY_EVENTS = f"COPY events ({', '.join(COLUMNS)}) FROM STDIN"
+
+
+def _copy(session: Session, rows: list[Row]) -> None:
+    """PostgreSQL: write the batch with COPY, in the session's transaction.
+
+    A multi-row INSERT costs the server a parse and plan and the client a bind parameter per
+    value; COPY streams rows, and is several times cheaper per event on both sides. It is all
+    or nothing like the INSERT: a hit id already stored (see write_hits' `seen`) fails the whole
+    batch with the same IntegrityError, and spool_writer's row-by-row retry takes over.
+    """
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        with driver.cursor() as cursor, cursor.copy(_COPY_EVENTS) as copy:
+            for row in rows:
+                copy.write_row(
+                    (
+                        row["type"],
+                        row["at"].astimezone(UTC).replace(tzinfo=None),  # as UTCDateTime stores it
+                        row["prospect_id"],
+                        row["enrollment_id"],
+                        row["message_id"],
+                        json.dumps(row["data"]),
+                        row["verdict"],
+                        row["reason"],
+                        row["ip"],
+                        row["user_agent"],
+                        row["hit_id"],
+                    )
+                )
+    except dbapi.IntegrityError as exc:
+        raise IntegrityError(_COPY_EVENTS, None, exc) from exc
+
+
+_HISTORY_COLUMNS = (
+    Event.id,
+    Event.message_id,
+    Event.type,
+    Event.at,
+    Event.verdict,
+    Event.reason,
+    Event.ip,
+    Event.hit_id,
+    Event.data["link"].as_integer().label("link"),
+    Event.data["repeat"].as_boolean().label("repeat"),
+    Event.data["hit"].as_string().label("hit"),
+)
+
+
+def _recent_hits(session: Session, ids: list[int], since: datetime) -> Subquery:
+    """The latest opens and clicks of each message since `since`, at most HISTORY_PER_MESSAGE,
+    ranked newest first: enough for bursts and repeats, and bounded, so a flood of hits on one
+    message cannot slow the writer down."""
+    candidates: Select[Any] | CompoundSelect[Any]
+    if session.get_bind().dialect.name == "postgresql":
+        # The newest few of each (message, type) by a short backward scan of
+        # ix_events_message_type_at each, however many hits the messages have in the window.
+        message = (
+            func.unnest(bindparam("ids", ids, type_=postgresql.ARRAY(Integer)))
+            .table_valued("id")
+            .render_derived()
+        )
+        kinds = []
+        for kind in ("open", "click"):
+            latest = (
+                select(*_HISTORY_COLUMNS)
+                .where(Event.message_id == message.c.id, Event.type == kind, Event.at >= since)
+                .order_by(Event.at.desc(), Event.id.desc())
+                .limit(HISTORY_PER_MESSAGE)
+                .lateral()
+            )
+            kinds.append(select(latest).select_from(message).join(latest, true()))
+        candidates = union_all(*kinds)
+    else:
+        candidates = select(*_HISTORY_COLUMNS).where(
+            Event.message_id.in_(ids), Event.type.in_(("open", "click")), Event.at >= since
+        )
+    hits = candidates.subquery()
+    return select(
+        hits,
+        func.row_number()
+        .over(partition_by=hits.c.message_id, order_by=(hits.c.at.desc(), hits.c.id.desc()))
+        .label("rank"),
+    ).subquery()
 
 
 def write_hits(
@@ -288,53 +441,66 @@ def write_hits(
         session.scalars(select(Event.hit_id).where(Event.hit_id.in_([p.hit_id for p in parsed])))
     )
     token_ids = {p.data.token_id for p in parsed}
+    # Columns, not ORM objects: a batch needs a few values of each and never changes them.
     messages = {
-        m.token_id: m
-        for m in session.scalars(select(Message).where(Message.token_id.in_(token_ids)))
+        token_id: _Message(id_, prospect_id, enrollment_id, sent_at)
+        for token_id, id_, prospect_id, enrollment_id, sent_at in session.execute(
+            select(
+                Message.token_id,
+                Message.id,
+                Message.prospect_id,
+                Message.enrollment_id,
+                Message.sent_at,
+            ).where(Message.token_id.in_(token_ids))
+        )
     }
     ids = [m.id for m in messages.values()]
     links = {
         (link.message_id, link.position): link
-        for link in session.scalars(select(Link).where(Link.message_id.in_(ids)))
+        for link in map(
+            _Link._make,
+            session.execute(
+                select(Link.message_id, Link.position, Link.url, Link.hidden).where(
+                    Link.message_id.in_(ids)
+                )
+            ),
+        )
     }
+    # Whether a person opened each clicked message before this batch, in one query: a human
+    # click on a message without one infers an open.
+    clicked = {
+        messages[p.data.token_id].id
+        for p in parsed
+        if p.kind != "open" and p.data.token_id in messages
+    }
+    opened_before = (
+        set(
+            session.scalars(
+                select(Message.id).where(
+                    Message.id.in_(clicked),
+                    exists().where(
+                        Event.message_id == Message.id,
+                        Event.type == "open",
+                        Event.verdict == HUMAN,
+                    ),
+                )
+            )
+        )
+        if clicked
+        else set()
+    )
     visible: dict[int, int] = defaultdict(int)
     for stored in links.values():
         if not stored.hidden and stored.url.startswith(("http://", "https://")):
             visible[stored.message_id] += 1
     window = max(r.repeat, r.burst, r.click_after_machine_open)
-    # The latest hits of each message within the rules' longest window: enough for bursts and
-    # repeats, and bounded, so a flood of hits on one message cannot slow the writer down.
-    recent = (
-        select(
-            Event.id,
-            func.row_number()
-            .over(partition_by=Event.message_id, order_by=(Event.at.desc(), Event.id.desc()))
-            .label("rank"),
-        )
-        .where(
-            Event.message_id.in_(ids),
-            Event.type.in_(("open", "click")),
-            Event.at >= min(p.at for p in parsed) - window,
-        )
-        .subquery()
-    )
+    recent = _recent_hits(session, ids, min(p.at for p in parsed) - window)
     history: dict[int, list[Prior]] = defaultdict(list)
     kept: list[Row] = []
     for found in session.execute(
-        select(
-            Event.id,
-            Event.message_id,
-            Event.type,
-            Event.at,
-            Event.verdict,
-            Event.reason,
-            Event.ip,
-            Event.hit_id,
-            Event.data,
-        )
-        .join(recent, recent.c.id == Event.id)
+        select(recent)
         .where(recent.c.rank <= HISTORY_PER_MESSAGE)
-        .order_by(Event.at, Event.id)
+        .order_by(recent.c.at, recent.c.id)
     ):
         prior = _prior(found, links)
         history[found.message_id or 0].append(prior)
@@ -364,6 +530,9 @@ def write_hits(
         )
         position = p.data.position if p.kind == "click" else None
         past = history[message.id]
+        # The latest hits only, as if the earlier ones of this batch were stored already: a
+        # verdict does not depend on how hits were batched, and a flood stays cheap to judge.
+        del past[:-HISTORY_PER_MESSAGE]
         judged = classify_in_context(hit, p.at, position, past, visible[message.id], r)
         extra: dict[str, Any] = {}
         if p.kind == "click":
@@ -428,37 +597,17 @@ def write_hits(
         if row["verdict"] == HUMAN:
             if p.kind == "open":
                 human_opened[message.id] = True
-            elif not _has_human_open(session, message.id, human_opened):
+            elif not human_opened.setdefault(message.id, message.id in opened_before):
                 inferred = _inferred_row(message, p.at, p.kind, p.hit_id)
                 rows.append(inferred)
                 human_opened[message.id] = True
                 past.append(Prior("open", p.at, HUMAN, ref=inferred))
     _store(session, rows)
-    for ref in kept:
-        if ref.get("relabelled"):
-            session.execute(
-                update(Event)
-                .where(Event.id == ref["id"])
-                .values(verdict=ref["verdict"], reason=ref["reason"], data=ref["data"])
-            )
+    _update_relabelled(session, kept)
     return len(rows)
 
 
-def _has_human_open(session: Session, message_id: int, known: dict[int, bool]) -> bool:
-    """Asked only when a person clicked: most hits are opens and never need it."""
-    if message_id not in known:
-        with session.no_autoflush:
-            found = session.scalar(
-                select(Event.id)
-                .where(Event.message_id == message_id, Event.type == "open", Event.verdict == HUMAN)
-                .limit(1)
-            )
-        # Events added in this batch are not flushed yet: they are in `known` already.
-        known[message_id] = found is not None
-    return known[message_id]
-
-
-def _document_id(link: Link | None) -> int | None:
+def _document_id(link: _Link | None) -> int | None:
     if link is None or not link.url.startswith(DOCUMENT_SCHEME):
         return None
     try:
@@ -473,7 +622,7 @@ def inferred_hit_id(hit_id: str) -> str:
     return "i" + hashlib.sha256(hit_id.encode()).hexdigest()[:31]
 
 
-def _inferred_row(message: Message, at: datetime, via: str, hit_id: str | None) -> Row:
+def _inferred_row(message: _Sent, at: datetime, via: str, hit_id: str | None) -> Row:
     return {
         "type": "open",
         "at": at,

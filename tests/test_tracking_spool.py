@@ -178,6 +178,26 @@ def test_spool_failed_write_keeps_the_batch(tmp_path: Path) -> None:
     assert spool.drain(seen.extend) == 3
 
 
+def test_one_batch_takes_every_files_lines_each_in_order(tmp_path: Path) -> None:
+    first, second = Spool(tmp_path), Spool(tmp_path)  # two web processes' files
+    for n in range(3):
+        first.append({"id": f"a{n}"})
+        second.append({"id": f"b{n}"})
+
+    def broken(_records: list[dict[str, Any]]) -> None:
+        raise ConnectionError("database down")
+
+    with pytest.raises(ConnectionError):
+        Spool(tmp_path).drain(broken)  # no file's offset moves
+    batches: list[list[dict[str, Any]]] = []
+    assert Spool(tmp_path).drain(batches.append) == 6
+    [batch] = batches  # one transaction for both files
+    ids = [r["id"] for r in batch]
+    assert [i for i in ids if i.startswith("a")] == ["a0", "a1", "a2"]
+    assert [i for i in ids if i.startswith("b")] == ["b0", "b1", "b2"]
+    assert Spool(tmp_path).drain(batches.append) == 0
+
+
 def test_sealed_files_of_dead_writers_are_drained_and_removed(tmp_path: Path) -> None:
     old = Spool(tmp_path, max_bytes=100)
     for n in range(10):
@@ -359,3 +379,31 @@ def test_a_line_completed_while_a_pass_runs_is_read_whole_by_the_next(tmp_path: 
     assert spool.drain(write, batch=10) == 2  # stops at the half line it saw
     assert spool.drain(write, batch=10) == 1  # and reads it whole, never its tail alone
     assert [r["id"] for r in seen] == ["1", "2", "3"]
+
+
+def _open_record(sent: Any, hit_id: str, clock: FrozenClock) -> dict[str, Any]:
+    token = sent.pixel.split("/")[2].removesuffix(".gif")
+    return {**_click_record(sent, hit_id, clock), "kind": "open", "token": token}
+
+
+def test_verdicts_do_not_depend_on_how_hits_were_batched(
+    rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    from sequences.tracking import HISTORY_PER_MESSAGE, spool_writer
+
+    one, apart = send_message(rt), send_message(rt, email="apart@prospect.example")
+    clock.advance(hours=1)
+    write = spool_writer(rt.sessions, rt.settings.secret_keys)
+    together: list[dict[str, Any]] = []
+    for n in range(HISTORY_PER_MESSAGE + 10):  # a flood of opens within the repeat window
+        clock.advance(seconds=1)
+        together.append(_open_record(one, f"{n:032x}", clock))
+        write([_open_record(apart, f"{n + 1000:032x}", clock)])  # each in its own batch
+    write(together)  # all in one batch
+
+    def repeats(message_id: int) -> list[bool]:
+        return [bool(e.data.get("repeat")) for e in events(session, message_id, "open")]
+
+    assert repeats(one.message_id) == repeats(apart.message_id)
+    # Only the latest hits count: a first open that dropped out of them starts a new count.
+    assert repeats(one.message_id).count(False) == 2

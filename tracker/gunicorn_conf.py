@@ -16,6 +16,10 @@ from typing import Any
 # Read by the workers (forked after this module is imported): no drainer thread of their own.
 os.environ["FOLLOWUP_SPOOL_DRAIN"] = "external"
 
+# Seconds between drain passes: a hit is in the database within about this long, and under
+# load each pass writes this many seconds of hits in one batch.
+DRAIN_INTERVAL = 1.0
+
 _drainer: subprocess.Popen[bytes] | None = None
 
 
@@ -24,6 +28,7 @@ def when_ready(server: Any) -> None:
     global _drainer
     # The interpreter that runs gunicorn, so no PATH or console script is assumed.
     argv = [sys.executable, "-m", "tracker.cli", "spool", "drain", "--forever", "--nice", "10"]
+    argv += ["--interval", str(DRAIN_INTERVAL)]
     _drainer = subprocess.Popen([*argv, "--parent", str(os.getpid())])
     server.log.info("spool drainer started (pid %s)", _drainer.pid)
 

@@ -1,8 +1,8 @@
 """Tracking routes: the open pixel, click redirects, shared documents, one-click unsubscribe. No login.
 
 Opens, clicks and document views are checked (signed token, no database), appended to the
-local spool and answered at once. The spool is written to the database in batches within a
-fraction of a second, with backoff while the database is down, by `followup spool drain
+local spool and answered at once. The spool is written to the database in batches within
+about a second, with backoff while the database is down, by `followup spool drain
 --forever` beside gunicorn under `followup web` (tracker/gunicorn_conf.py), or else by a drainer
 thread in each web process, woken by each hit. Either also picks up what a dead or restarted
 process left behind. Under TESTING the request drains inline, so tests read at once.
@@ -124,20 +124,24 @@ def tracking() -> Tracking:
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     app: Any = state.app
-    app.extensions["followup.tracking"] = Tracking(app)
+    tracking_ = app.extensions["followup.tracking"] = Tracking(app)
     app.session_interface = _NoCookieForHits(app.session_interface)
+    if tracking_.thread:  # only then is there a thread to start (not under `followup web`)
+        app.before_request(_drainer_thread)
 
 
-@bp.before_app_request
 def _drainer_thread() -> None:
     tracking().ensure_thread()
 
 
 def _request() -> Request:
+    # From the WSGI environ, as request.method, .remote_addr and .headers read them, without
+    # building the headers object for one value.
+    environ = request.environ
     return Request(
-        method=request.method,
-        ip=request.remote_addr,
-        user_agent=request.headers.get("User-Agent", "")[:1000],
+        method=environ.get("REQUEST_METHOD", "GET").upper(),
+        ip=environ.get("REMOTE_ADDR"),
+        user_agent=environ.get("HTTP_USER_AGENT", "")[:1000],
     )
 
 
