@@ -49,47 +49,66 @@ class Spool:
         self.max_bytes = max_bytes
         self.fsync = fsync
         self._lock = threading.Lock()
-        self._fd: int | None = None
-        self._path: Path | None = None
-        self._pid = 0
-        self._size = 0
+        self._segment: _Segment | None = None
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _open(self) -> int:
+    @property
+    def _path(self) -> Path | None:
+        """The file this process appends to now (a drainer leaves it in place)."""
+        segment = self._segment
+        return segment.path if segment is not None and segment.pid == os.getpid() else None
+
+    def _open(self) -> _Segment:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}.hits"
         path = self.directory / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_SH)  # "a writer is alive": drainers leave the file be
-        self._fd, self._path, self._pid, self._size = fd, path, os.getpid(), 0
-        return fd
+        self._segment = _Segment(fd, path, os.getpid())
+        return self._segment
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one hit durably (to the kernel, or to the disk with fsync=True)."""
         line = (_encode(record) + "\n").encode()
         with self._lock:
-            if self._fd is None or self._pid != os.getpid():
+            segment = self._segment
+            if segment is None or segment.pid != os.getpid():
                 # First use, or a forked child: never write to the parent's file.
-                fd = self._open()
-            elif self._size >= self.max_bytes:
-                self._close_locked()
-                fd = self._open()
-            else:
-                fd = self._fd
-            os.write(fd, line)
-            self._size += len(line)
+                segment = self._open()
+            elif segment.size >= self.max_bytes:
+                self._seal_locked(segment)
+                segment = self._open()
+            segment.size += len(line)
+            segment.writers += 1
+        # The write happens outside the lock: write() lets go of the GIL, and with the lock
+        # held across it every other thread's hit queued behind this thread getting the GIL
+        # back (a convoy that cost the web workers more than the write). O_APPEND writes of
+        # one buffer never interleave; the lock only keeps the file open while it is written.
+        try:
+            os.write(segment.fd, line)
             if self.fsync:
-                os.fsync(fd)
+                os.fsync(segment.fd)
+        finally:
+            with self._lock:
+                segment.writers -= 1
+                if segment.sealed and not segment.writers:
+                    os.close(segment.fd)
 
-    def _close_locked(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)  # releases the shared lock: the file is now sealed
-        self._fd = self._path = None
+    def _seal_locked(self, segment: _Segment) -> None:
+        """Stop appending to the file; it is closed (releasing the shared lock, so drainers may
+        remove it once drained) as soon as no append is writing to it."""
+        segment.sealed = True
+        if not segment.writers:
+            os.close(segment.fd)
+        self._segment = None
 
     def close(self) -> None:
         with self._lock:
-            self._close_locked()
+            segment = self._segment
+            if segment is not None and segment.pid == os.getpid():
+                self._seal_locked(segment)
+            self._segment = None
 
     # -- draining --------------------------------------------------------------------------
 
@@ -161,6 +180,18 @@ class Spool:
         if path != self._path and _sealed(path) and path.stat().st_size <= source.offset:
             for leftover in (path, path.with_suffix(".offset"), path.with_suffix(".lock")):
                 leftover.unlink(missing_ok=True)
+
+
+@dataclass(eq=False)
+class _Segment:
+    """The spool file a process appends to, and how many appends are writing to it now."""
+
+    fd: int
+    path: Path
+    pid: int
+    size: int = 0
+    writers: int = 0
+    sealed: bool = False
 
 
 @dataclass

@@ -237,6 +237,32 @@ def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
     assert len({json.loads(line)["id"] for line in lines}) == 4000
 
 
+def test_concurrent_appends_across_rotations_are_all_kept_in_each_threads_order(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path, max_bytes=5_000)  # a new file every ~20 lines, mid-write of others
+
+    def writer(t: int) -> None:
+        for n in range(500):
+            spool.append({"id": f"{t}-{n}", "pad": "y" * 200})
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    spool.close()
+    assert len(spool.files()) > 100
+    seen: list[dict[str, Any]] = []
+    assert Spool(tmp_path).drain(seen.extend) == 4000
+    for t in range(8):
+        assert [r["id"] for r in seen if r["id"].startswith(f"{t}-")] == [
+            f"{t}-{n}" for n in range(500)
+        ]
+    # Every file was closed (sealed) by its last writer, so all were drained and removed.
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_drainer_backs_off_after_a_failure(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.append({"id": "1"})
