@@ -18,6 +18,7 @@ is read from /proc for the workers, the sink, PostgreSQL, Redis and the whole ma
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import smtplib
 import subprocess
@@ -84,14 +85,35 @@ def _cpu(session_id: int | None = None, command: str | None = None) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _machine_cpu() -> tuple[float, float]:
-    """(busy, stolen) CPU seconds of the whole machine so far, all cores (Linux /proc/stat)."""
+def _machine_cpu() -> dict[str, float]:
+    """CPU seconds of the whole machine so far, all cores (Linux /proc/stat): busy (user,
+    system, interrupts), of which in interrupts, and stolen by the hypervisor."""
     with open("/proc/stat") as f:
         user, nice, system, _idle, _iowait, irq, softirq, steal = map(
             int, f.readline().split()[1:9]
         )
     tick = os.sysconf("SC_CLK_TCK")
-    return (user + nice + system + irq + softirq) / tick, steal / tick
+    return {
+        "busy": (user + nice + system + irq + softirq) / tick,
+        "interrupts": (irq + softirq) / tick,
+        "stolen": steal / tick,
+    }
+
+
+def _cpu_by_process() -> dict[tuple[int, str], float]:
+    """CPU seconds so far of every live process, by (pid, command name)."""
+    out = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    name, _, rest = f.read().partition(" (")[2].rpartition(")")
+            except OSError:
+                continue
+            fields = rest.split()
+            out[int(entry.name), name] = int(fields[11]) + int(fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return {k: v / tick for k, v in out.items()}
 
 
 def _start_sink(
@@ -185,6 +207,7 @@ def _baseline(n: int, env: dict[str, str], tmp: Path, tag: str) -> float:
     sink = _start_sink(port, directory, env, tmp / f"sink-{tag}.log")
     try:
         sink_before, own_before = _cpu(sink.pid), time.process_time()
+        machine_before = _machine_cpu()["busy"]
         started = time.time()
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as conn:
             for to, payload in messages:
@@ -192,11 +215,12 @@ def _baseline(n: int, env: dict[str, str], tmp: Path, tag: str) -> float:
         _wait(lambda: _count(directory) >= n, 120, "baseline messages")
         elapsed = _last_stored(directory) - started
         sink_cpu, own_cpu = _cpu(sink.pid) - sink_before, time.process_time() - own_before
+        machine_cpu = _machine_cpu()["busy"] - machine_before
     finally:
         _stop(sink)
     print(
         f"  (baseline CPU ms per email: sink {sink_cpu * 1000 / n:.2f}, "
-        f"client {own_cpu * 1000 / n:.2f})",
+        f"client {own_cpu * 1000 / n:.2f}, machine busy {machine_cpu * 1000 / n:.2f})",
         flush=True,
     )
     return n / elapsed
@@ -326,6 +350,7 @@ def main() -> None:
                 "scheduler": time.process_time(),
             }
             machine_before = _machine_cpu()
+            everyone_before = _cpu_by_process()
             started = time.time()
             enqueued = 0
             while enqueued < n:
@@ -337,6 +362,7 @@ def main() -> None:
             elapsed = _last_stored(directory) - started
             pipeline = n / elapsed
             machine = _machine_cpu()
+            everyone = _cpu_by_process()
             cpu = {
                 "workers": _cpu(worker.pid),
                 "sink": _cpu(sink.pid),
@@ -345,8 +371,16 @@ def main() -> None:
                 "scheduler": time.process_time(),
             }
             cpu = {k: v - cpu_before[k] for k, v in cpu.items()}
-            cpu["whole machine"] = machine[0] - machine_before[0]
-            cpu["stolen"] = machine[1] - machine_before[1]
+            for key in ("busy", "interrupts", "stolen"):
+                cpu[f"machine {key}"] = machine[key] - machine_before[key]
+            ours = {worker.pid, sink.pid, os.getpid()}
+            others: dict[str, float] = {}
+            for (pid, name), seconds in everyone.items():
+                with contextlib.suppress(OSError):
+                    if name in ("postgres", "redis-server") or os.getsid(pid) in ours:
+                        continue
+                    spent = seconds - everyone_before.get((pid, name), 0)
+                    others[name] = others.get(name, 0) + spent
             print(
                 f"pipeline ({args.processes} worker processes x {args.threads} threads): "
                 f"{pipeline:8.1f} msg/s",
@@ -356,6 +390,12 @@ def main() -> None:
                 "CPU ms per email: "
                 + ", ".join(f"{k} {v * 1000 / n:.2f}" for k, v in cpu.items())
                 + f" (load average {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+            busiest = sorted(others.items(), key=lambda item: -item[1])[:4]
+            print(
+                "  other processes meanwhile, CPU ms per email: "
+                + ", ".join(f"{name} {seconds * 1000 / n:.2f}" for name, seconds in busiest),
                 flush=True,
             )
             _stop(worker)
