@@ -99,8 +99,7 @@ def _set_status(
         now,
         prospect_id=enrollment.prospect_id,
         enrollment_id=enrollment.id,
-        sequence_id=enrollment.sequence_id,
-        extra={"from": previous, "to": status, "reason": reason},
+        extra=status_change_data(enrollment.sequence_id, previous, status, reason),
     )
 
 
@@ -212,29 +211,63 @@ def enroll(
     return enrollment
 
 
-def advance(session: Session, enrollment: Enrollment, done_position: int, now: datetime) -> None:
-    """The step at `done_position` is done: move to the next one, or finish."""
-    if enrollment.current_step != done_position:
-        return  # already advanced (a redelivered message); nothing to do twice
-    sequence = enrollment.sequence
+def advanced(
+    status: str,
+    current_step: int,
+    sequence: Sequence,
+    prospect: Prospect,
+    done_position: int,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """The column values an enrollment in this state gets when the step at `done_position` is
+    done (None: it already moved on). A "status" in them is a status change to record."""
+    if current_step != done_position:
+        return None  # already advanced (a redelivered message); nothing to do twice
     later = [s for s in sequence.steps if s.position > done_position]
     if not later:
-        enrollment.current_step = done_position + 1
-        if enrollment.status == EnrollmentStatus.ACTIVE:
-            _set_status(session, enrollment, EnrollmentStatus.FINISHED, now, "all steps done")
-        return
+        values: dict[str, Any] = {"current_step": done_position + 1}
+        if status == EnrollmentStatus.ACTIVE:
+            values.update(
+                status=EnrollmentStatus.FINISHED,
+                reason="all steps done",
+                updated_at=now,
+                next_due_at=None,
+            )
+        return values
     step = later[0]
-    enrollment.current_step = step.position
-    enrollment.enqueued_at = None
-    enrollment.updated_at = now
-    if enrollment.status == EnrollmentStatus.ACTIVE:
-        enrollment.next_due_at = due_time(
-            sequence,
-            step,
-            enrollment.prospect,
-            now,
-            int((sequence.settings or {}).get("jitter_seconds", 0)),
+    values = {"current_step": step.position, "enqueued_at": None, "updated_at": now}
+    if status == EnrollmentStatus.ACTIVE:
+        values["next_due_at"] = due_time(
+            sequence, step, prospect, now, int((sequence.settings or {}).get("jitter_seconds", 0))
         )
+    return values
+
+
+def status_change_data(
+    sequence_id: int, before: str, after: str, reason: str | None
+) -> dict[str, Any]:
+    """What the "status_change" event of an enrollment holds."""
+    return {"sequence_id": sequence_id, "from": before, "to": after, "reason": reason}
+
+
+def advance(session: Session, enrollment: Enrollment, done_position: int, now: datetime) -> None:
+    """The step at `done_position` is done: move to the next one, or finish."""
+    values = advanced(
+        enrollment.status,
+        enrollment.current_step,
+        enrollment.sequence,
+        enrollment.prospect,
+        done_position,
+        now,
+    )
+    if values is None:
+        return
+    status = values.pop("status", None)
+    reason = values.pop("reason", None)
+    for name, value in values.items():
+        setattr(enrollment, name, value)
+    if status is not None:
+        _set_status(session, enrollment, status, now, reason)
 
 
 def stop_prospect(

@@ -35,12 +35,22 @@ from sqlalchemy.orm import Session, joinedload
 
 from .compose import TrackingUrls, compose
 from .db import session_scope
-from .enrollment import SUPPRESSED, advance, email_opening, mark_prospect, record, stop_prospect
+from .enrollment import (
+    SUPPRESSED,
+    advance,
+    advanced,
+    email_opening,
+    mark_prospect,
+    record,
+    status_change_data,
+    stop_prospect,
+)
 from .limits import check_bounce_rate, reserve
 from .mailer import OutgoingEmail, build, new_message_id
 from .models import (
     Enrollment,
     EnrollmentStatus,
+    Event,
     Link,
     Mailbox,
     Message,
@@ -57,6 +67,7 @@ from .runtime import Runtime
 from .tasks import skip as skip_task
 from .tokens import new_token_id
 from .transport import OutcomeUnknown, PermanentFailure, TemporaryFailure
+from .webhooks import subscribed
 
 log = logging.getLogger(__name__)
 
@@ -493,23 +504,8 @@ def _mark_sent(
     advance(session, enrollment, position, now)
 
 
-def _record_sent(session: Session, sent: list[tuple[_Job, datetime]]) -> None:
-    """The "sent" records of a group of delivered emails, with each enrollment advanced.
-
-    `session` is the batch's: its identity map still holds the prospects and sequences the
-    claim loaded, so only the enrollments are read again (locked, fresh).
-    """
-    _not_durable(session)
-    enrollments = {
-        e.id: e
-        for e in session.scalars(
-            select(Enrollment)
-            .where(Enrollment.id.in_(sorted({job.enrollment_id for job, _ in sent})))
-            .order_by(Enrollment.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    }
+def _messages_sent(session: Session, sent: list[tuple[_Job, datetime]]) -> None:
+    """Each message "sent" at its own time, in one statement."""
     session.execute(
         update(Message)
         .where(Message.id.in_([job.message_pk for job, _ in sent]))
@@ -520,20 +516,102 @@ def _record_sent(session: Session, sent: list[tuple[_Job, datetime]]) -> None:
         )
         .execution_options(synchronize_session=False)
     )
-    for job, at in sent:
-        record(
-            session,
-            "sent",
-            at,
-            prospect_id=job.prospect_id,
-            enrollment_id=job.enrollment_id,
-            message_id=job.message_pk,
-            subject=job.subject,
-            step=job.position,
+
+
+def _record_sent(session: Session, sent: list[tuple[_Job, datetime]]) -> None:
+    """The "sent" records of a group of delivered emails, with each enrollment advanced.
+
+    `session` is the batch's: its identity map still holds the prospects and sequences the
+    claim loaded, so only the enrollments are read again (locked, fresh). Without a webhook
+    that wants "sent" events (whose outbox rows hang on the ORM events), the events and the
+    enrollments' new state are written with one statement each rather than object by object:
+    the same rows `record()` and `advance()` write.
+    """
+    _not_durable(session)
+    ids = sorted({job.enrollment_id for job, _ in sent})
+    if subscribed(session, "sent"):
+        enrollments = {
+            e.id: e
+            for e in session.scalars(
+                select(Enrollment)
+                .where(Enrollment.id.in_(ids))
+                .order_by(Enrollment.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        }
+        _messages_sent(session, sent)
+        for job, at in sent:
+            record(
+                session,
+                "sent",
+                at,
+                prospect_id=job.prospect_id,
+                enrollment_id=job.enrollment_id,
+                message_id=job.message_pk,
+                subject=job.subject,
+                step=job.position,
+            )
+            if job.enrollment_id in enrollments:
+                advance(session, enrollments[job.enrollment_id], job.position, at)
+        return
+    state = {
+        row.id: row._asdict()
+        for row in session.execute(
+            select(
+                Enrollment.id,
+                Enrollment.status,
+                Enrollment.current_step,
+                Enrollment.sequence_id,
+                Enrollment.prospect_id,
+            )
+            .where(Enrollment.id.in_(ids))
+            .order_by(Enrollment.id)
+            .with_for_update()
         )
-        enrollment = enrollments.get(job.enrollment_id)
-        if enrollment is not None:
-            advance(session, enrollment, job.position, at)
+    }
+    _messages_sent(session, sent)
+    events: list[dict[str, Any]] = []
+    changes: dict[int, dict[str, Any]] = {}
+    for job, at in sent:
+        events.append(
+            {
+                "type": "sent",
+                "at": at,
+                "prospect_id": job.prospect_id,
+                "enrollment_id": job.enrollment_id,
+                "message_id": job.message_pk,
+                "data": {"subject": job.subject, "step": job.position},
+            }
+        )
+        enrollment = state.get(job.enrollment_id)
+        if enrollment is None:
+            continue
+        sequence = session.get(Sequence, enrollment["sequence_id"])
+        prospect = session.get(Prospect, enrollment["prospect_id"])
+        assert sequence is not None and prospect is not None
+        before = enrollment["status"]
+        values = advanced(before, enrollment["current_step"], sequence, prospect, job.position, at)
+        if values is None:
+            continue
+        enrollment.update(values)
+        changes.setdefault(job.enrollment_id, {"id": job.enrollment_id}).update(values)
+        if values.get("status", before) != before:
+            events.append(
+                {
+                    "type": "status_change",
+                    "at": at,
+                    "prospect_id": enrollment["prospect_id"],
+                    "enrollment_id": job.enrollment_id,
+                    "message_id": None,
+                    "data": status_change_data(
+                        enrollment["sequence_id"], before, values["status"], values["reason"]
+                    ),
+                }
+            )
+    if changes:
+        session.execute(update(Enrollment), list(changes.values()))
+    session.connection().execute(insert(Event), events)  # Core: one executemany
 
 
 def _release(conn: Connection, job: _Job, status: str, error: str | None) -> None:
@@ -720,7 +798,7 @@ def _claim_batch(
                 for p, u, h in links
             )
         if rows:
-            session.execute(insert(Link), rows)
+            session.connection().execute(insert(Link), rows)  # Core: one executemany
     return [(index, job) for index, _, job, _ in prepared], list(session.identity_map.values())
 
 

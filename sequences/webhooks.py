@@ -211,6 +211,11 @@ def _subscribers(session: Session) -> list[Any]:
     return list(rows)
 
 
+def subscribed(session: Session, event_type: str) -> bool:
+    """Whether any active webhook wants events of this type (read once per transaction)."""
+    return any(event_type in row.events for row in _subscribers(session))
+
+
 def outbox(session: Session, event: Event) -> int:
     """Add a pending delivery for every active webhook that wants `event`; returns how many.
 

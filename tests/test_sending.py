@@ -529,3 +529,53 @@ def test_an_unsubscribe_recorded_between_queueing_and_data_cancels_the_send(
     assert run_step(rt, enrolled, 0) == "cancelled: enrollment stopped"
     assert sink.messages() == []
     assert messages(rt)[0].status == "cancelled"
+
+
+def test_sent_records_are_the_same_whether_or_not_a_webhook_wants_sent_events(
+    rt: runtime.Runtime, smtp_sink: Sink, cast: Cast
+) -> None:
+    """Without a "sent" webhook a batch writes its records with bulk statements; with one,
+    through record() and advance() (the outbox needs the ORM events). Same rows either way."""
+    from sequences.accounts import default_team
+    from sequences.models import Event, Webhook, WebhookDelivery
+
+    two_steps = make_sequence(rt, [email(), email(delay="P2D")], name="Two steps")
+    one_step = make_sequence(rt, [email()], name="One step")
+
+    def send_pair(tag: str) -> list[int]:
+        first = make_prospect(rt, f"{tag}1@acme.example", first_name="Ana")
+        second = make_prospect(rt, f"{tag}2@acme.example", first_name="Bo")
+        ids = enroll_ids(rt, [first], two_steps) + enroll_ids(rt, [second], one_step)
+        assert drain(rt) == ["sent", "sent"]
+        return ids
+
+    def recorded(enrollment_ids: list[int]) -> list[Any]:
+        out: list[Any] = []
+        with rt.sessions() as s:
+            for enrollment_id in enrollment_ids:
+                e = s.get(Enrollment, enrollment_id)
+                assert e is not None
+                out.append((e.status, e.current_step, e.next_due_at, e.reason, e.enqueued_at))
+                out.append(
+                    [
+                        (ev.type, ev.at, ev.data, ev.message_id is not None)
+                        for ev in s.scalars(
+                            select(Event)
+                            .where(Event.enrollment_id == enrollment_id, Event.type != "enrolled")
+                            .order_by(Event.id)
+                        )
+                    ]
+                )
+        return out
+
+    bulk = recorded(send_pair("bulk"))
+    with rt.sessions.begin() as s:
+        team = default_team(s)
+        s.add(Webhook(team_id=team.id, user_id=cast.manager_id, url="https://h.example/",
+                      events=["sent"], secret="s" * 32))  # fmt: skip
+    through_orm = recorded(send_pair("orm"))
+    assert through_orm == bulk
+    assert bulk[1] == [("sent", rt.clock.now(), {"subject": "Hello Ana", "step": 0}, True)]
+    assert [t for t, *_ in bulk[3]] == ["sent", "status_change"]
+    with rt.sessions() as s:
+        assert len(s.scalars(select(WebhookDelivery)).all()) == 2  # the two ORM-path sends
