@@ -24,19 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import procstat  # noqa: E402
 from bench.tracking import BROWSER, SECRET, analyze, count_events, database, seed  # noqa: E402
 from sequences.spool import Spool  # noqa: E402
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (0 if it is gone or unreadable)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def fill(spool: Spool, pixels: list[str], clicks: list[str], hits: int, clicks_every: int) -> None:
@@ -84,7 +74,7 @@ def run(kind: str, args: argparse.Namespace) -> None:
             with rt.sessions() as s:  # open the pool's connection before counting
                 s.connection()
             pids = backends()
-            server0 = sum(proc_cpu(p) for p in pids)
+            server0 = sum(procstat.cpu(p) for p in pids)
             cpu0, wall0 = time.process_time(), time.perf_counter()
             written = 0
             while True:
@@ -94,7 +84,7 @@ def run(kind: str, args: argparse.Namespace) -> None:
                     break
             cpu = time.process_time() - cpu0
             wall = time.perf_counter() - wall0
-            server = sum(proc_cpu(p) for p in pids) - server0
+            server = sum(procstat.cpu(p) for p in pids) - server0
             per = 1000 / max(1, written)
             print(
                 f"  batch {batch:>5}: {written} hits in {wall:5.2f}s;"

@@ -32,6 +32,9 @@ from tempfile import TemporaryDirectory
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import procstat  # noqa: E402
+
 BIN = Path(sys.executable).parent
 ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -69,52 +72,8 @@ def _wait(condition: object, timeout: float, what: str, interval: float = 0.05) 
 
 
 def _cpu(session_id: int | None = None, command: str | None = None) -> float:
-    """CPU seconds (user + system) used so far by the live processes of a session, or of a
-    command name (Linux /proc; processes that ended meanwhile are not counted)."""
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                name, _, rest = f.read().partition(" (")[2].rpartition(")")
-        except OSError:
-            continue
-        fields = rest.split()
-        if (session_id is not None and int(fields[3]) == session_id) or name == command:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_cpu() -> dict[str, float]:
-    """CPU seconds of the whole machine so far, all cores (Linux /proc/stat): busy (user,
-    system, interrupts), of which in interrupts, and stolen by the hypervisor."""
-    with open("/proc/stat") as f:
-        user, nice, system, _idle, _iowait, irq, softirq, steal = map(
-            int, f.readline().split()[1:9]
-        )
-    tick = os.sysconf("SC_CLK_TCK")
-    return {
-        "busy": (user + nice + system + irq + softirq) / tick,
-        "interrupts": (irq + softirq) / tick,
-        "stolen": steal / tick,
-    }
-
-
-def _cpu_by_process() -> dict[tuple[int, str], float]:
-    """CPU seconds so far of every live process, by (pid, command name)."""
-    out = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat") as f:
-                    name, _, rest = f.read().partition(" (")[2].rpartition(")")
-            except OSError:
-                continue
-            fields = rest.split()
-            out[int(entry.name), name] = int(fields[11]) + int(fields[12])
-    tick = os.sysconf("SC_CLK_TCK")
-    return {k: v / tick for k, v in out.items()}
+    """CPU seconds used so far by the live processes of a session, or of a command name."""
+    return sum(p.cpu for p in procstat.processes() if p.session == session_id or p.name == command)
 
 
 def _start_sink(
@@ -208,7 +167,7 @@ def _baseline(n: int, env: dict[str, str], tmp: Path, tag: str) -> float:
     sink = _start_sink(port, directory, env, tmp / f"sink-{tag}.log")
     try:
         sink_before, own_before = _cpu(sink.pid), time.process_time()
-        machine_before = _machine_cpu()["busy"]
+        machine_before = procstat.machine_cpu()["busy"]
         started = time.time()
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as conn:
             for to, payload in messages:
@@ -216,7 +175,7 @@ def _baseline(n: int, env: dict[str, str], tmp: Path, tag: str) -> float:
         _wait(lambda: _count(directory) >= n, 120, "baseline messages")
         elapsed = _last_stored(directory) - started
         sink_cpu, own_cpu = _cpu(sink.pid) - sink_before, time.process_time() - own_before
-        machine_cpu = _machine_cpu()["busy"] - machine_before
+        machine_cpu = procstat.machine_cpu()["busy"] - machine_before
     finally:
         _stop(sink)
     print(
@@ -355,8 +314,8 @@ def main() -> None:
                 "redis": _cpu(command="redis-server"),
                 "scheduler": time.process_time(),
             }
-            machine_before = _machine_cpu()
-            everyone_before = _cpu_by_process()
+            machine_before = procstat.machine_cpu()
+            everyone_before = {(p.pid, p.name): p.cpu for p in procstat.processes()}
             started = time.time()
             enqueued = 0
             while enqueued < n:
@@ -367,8 +326,8 @@ def main() -> None:
             _wait(lambda: _count(directory) >= n, 600, "pipeline messages", interval=0.5)
             elapsed = _last_stored(directory) - started
             pipeline = n / elapsed
-            machine = _machine_cpu()
-            everyone = _cpu_by_process()
+            machine = procstat.machine_cpu()
+            everyone = {(p.pid, p.name): p.cpu for p in procstat.processes()}
             cpu = {
                 "workers": _cpu(worker.pid),
                 "sink": _cpu(sink.pid),

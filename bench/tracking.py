@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from flask import Flask, Response  # noqa: E402
 
+from bench import procstat  # noqa: E402
 from sequences import destinations  # noqa: E402
 from sequences.spool import Spool  # noqa: E402
 
@@ -165,17 +166,6 @@ def load(
 
 # -- CPU accounting ------------------------------------------------------------------------
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(process group, user + system CPU seconds) of a process, or None if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[2]), (int(fields[11]) + int(fields[12])) / TICKS
-
 
 def _is_drainer(pid: int) -> bool:
     try:
@@ -194,15 +184,12 @@ class Cpu:
     def snapshot(self) -> dict[str, float]:
         groups = {pgid: name for name, pgid in self.servers.items()}
         out = {f"{name} web": 0.0 for name in self.servers} | {"drain": 0.0, "database": 0.0}
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
+        for proc in procstat.processes():
+            if proc.group not in groups:
                 continue
-            stat = _stat(int(entry.name))
-            if stat is None or stat[0] not in groups:
-                continue
-            key = "drain" if _is_drainer(int(entry.name)) else f"{groups[stat[0]]} web"
-            out[key] += stat[1]
-        out["database"] = sum((_stat(pid) or (0, 0.0))[1] for pid in self.server_pids())
+            key = "drain" if _is_drainer(proc.pid) else f"{groups[proc.group]} web"
+            out[key] += proc.cpu
+        out["database"] = sum(procstat.cpu(pid) for pid in self.server_pids())
         out["client"] = time.process_time()
         return out
 
