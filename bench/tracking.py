@@ -5,9 +5,11 @@ loopback, one after the other in the same run, on SQLite and on PostgreSQL. The 
 is this script: an asyncio HTTP/1.1 keep-alive client (no third-party code), one request in
 flight per connection. Two measurements per endpoint:
 
-- saturation: C connections back to back, N requests in all -> requests/s (the ratio to bare);
-  both servers run at once and are measured in alternation, round after round (median shown);
-- latency at a fixed offered rate (the same for both apps: half the tracked pixel's saturation
+- saturation: C connections back to back, each taking the next of N requests from one queue
+  -> requests/s (the ratio to bare); both servers run at once and are measured in alternation,
+  round after round (median shown). Each measurement starts with the spool empty, and its CPU
+  is read after the hits it made are written, so the tracked side pays for its own drain;
+- latency at a fixed offered rate (the same for both apps: half the slower one's saturation
   rate, measured after the saturation backlog is written), C connections, each request timed
   from its scheduled start (queueing included).
 
@@ -129,9 +131,16 @@ async def _load(
     statuses: dict[int, int] = {}
     start = time.perf_counter() + 0.2
 
-    async def connection(index: int) -> None:
+    # One shared queue of request numbers, not a fixed share per connection: gunicorn hands
+    # connections to its workers unevenly (whichever accepts first), and with fixed shares a
+    # run lasted as long as the most loaded worker's connections, so a round's rate measured
+    # the luck of that split (the same server read 0.68x and 1.32x of bare in two rounds). A
+    # free connection takes the next request, as wrk and hey do.
+    numbers = iter(range(total))
+
+    async def connection() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for i in range(index, total, concurrency):
+        for i in numbers:
             scheduled = start + i / rate if rate else time.perf_counter()
             delay = scheduled - time.perf_counter()
             if delay > 0:
@@ -154,7 +163,7 @@ async def _load(
 
     await asyncio.sleep(max(0.0, start - time.perf_counter()))
     t0 = time.perf_counter()
-    await asyncio.gather(*(connection(i) for i in range(concurrency)))
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
     return Result(total, time.perf_counter() - t0, latencies, statuses)
 
 
@@ -165,6 +174,14 @@ def load(
 
 
 # -- CPU accounting ------------------------------------------------------------------------
+
+
+def settle(spool: Spool, limit: float = 300) -> float:
+    """Wait until every spooled hit is written (or `limit` seconds); return how long it took."""
+    start = time.monotonic()
+    while spool.pending_bytes() and time.monotonic() - start < limit:
+        time.sleep(0.05)
+    return time.monotonic() - start
 
 
 def _is_drainer(pid: int) -> bool:
@@ -183,12 +200,13 @@ class Cpu:
 
     def snapshot(self) -> dict[str, float]:
         groups = {pgid: name for name, pgid in self.servers.items()}
-        out = {f"{name} web": 0.0 for name in self.servers} | {"drain": 0.0, "database": 0.0}
+        out = {f"{name} {part}": 0.0 for name in self.servers for part in ("web", "drain")}
+        out["database"] = 0.0
         for proc in procstat.processes():
             if proc.group not in groups:
                 continue
-            key = "drain" if _is_drainer(proc.pid) else f"{groups[proc.group]} web"
-            out[key] += proc.cpu
+            part = "drain" if _is_drainer(proc.pid) else "web"
+            out[f"{groups[proc.group]} {part}"] += proc.cpu
         out["database"] = sum(procstat.cpu(pid) for pid in self.server_pids())
         out["client"] = time.process_time()
         return out
@@ -357,6 +375,64 @@ def seed(env: dict[str, str], messages: int) -> tuple[list[str], list[str]]:
     return pixels, clicks
 
 
+def in_process(env: dict[str, str], directory: Path, pixels: list[str], clicks: list[str]) -> None:
+    """CPU per request inside one process, no server: what each app itself costs.
+
+    The tracked app answers the pixel and the signed click in front of Flask's dispatch
+    (tracker.track.HitFront); the same requests through its Flask routes are shown too, so the
+    part of the gap to bare that is the front and the part that is the tracking are both seen.
+    Hits go to a spool of their own that nothing drains (they are not counted as answered).
+    """
+    import io
+
+    from sequences import runtime
+    from sequences.config import load_settings
+    from tracker import create_app
+
+    settings = load_settings({**env, "FOLLOWUP_INSTANCE_PATH": str(directory / "in-process")})
+    rt = runtime.build(settings)
+    # No drainer here (it would write these hits, in this process's CPU time).
+    config = {"RUNTIME": rt, "TRACKING_DRAIN_INLINE": False, "TRACKING_DRAIN_THREAD": False}
+    tracked = create_app(config)
+    front: Any = tracked.wsgi_app
+    apps = {"bare": bare_app().wsgi_app, "tracked": front, "tracked via Flask": front.inner}
+
+    def one(app: Any, path: str) -> None:
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "SCRIPT_NAME": "",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_USER_AGENT": BROWSER,
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        body = app(environ, lambda status, headers, exc_info=None: None)
+        b"".join(body)
+        getattr(body, "close", lambda: None)()
+
+    for label, paths in (("pixel", pixels), ("click", clicks)):
+        figures = []
+        for name, app in apps.items():
+            for path in paths[:500]:
+                one(app, path)  # warm: caches, first-use imports
+            started = time.process_time()
+            for i in range(5000):
+                one(app, paths[i % len(paths)])
+            figures.append(f"{name} {(time.process_time() - started) / 5:.3f}")
+        print(f"  in process, CPU ms per {label} request: " + ", ".join(figures))
+    rt.dispose()
+
+
 def analyze(url: str) -> None:
     """Table statistics now, as autovacuum gathers them within a minute of the first writes:
     so every round runs with the query plans a database in service has, not just the later
@@ -424,9 +500,14 @@ def run(kind: str, args: argparse.Namespace) -> bool:
             f"\n{kind}: {n} requests per measurement, {c} connections, "
             f"gunicorn gthread {args.workers}x{args.threads}"
         )
+        in_process(env, directory, pixels, clicks)
         # Both servers up at once, measured in alternation round after round, so a change in
         # the machine's background load hits both alike; the median round is reported.
-        bare, bare_port = serve("bench.tracking:bare_app()", env, args.workers, args.threads)
+        # The bare server is started the same way (so a drainer runs beside it too) but with
+        # an instance of its own: its drainer has nothing to write, and the tracked server's
+        # hits are written by the tracked server's drainer alone, on the tracked side's bill.
+        bare_env = {**env, "FOLLOWUP_INSTANCE_PATH": str(directory / "bare-instance")}
+        bare, bare_port = serve("bench.tracking:bare_app()", bare_env, args.workers, args.threads)
         real, real_port = serve("tracker:create_app()", env, args.workers, args.threads)
         cpu = Cpu({"bare": bare.pid, "tracked": real.pid}, backends)
         answered_opens = answered_clicks = 0
@@ -448,8 +529,13 @@ def run(kind: str, args: argparse.Namespace) -> bool:
                     order = [("bare", bare_port), ("real", real_port)]
                     done: dict[str, Result] = {}
                     for who, port in order if number % 2 == 0 else order[::-1]:
+                        # Each measurement starts with nothing waiting, and the hits it made
+                        # are written before its CPU is read: the tracked side's drain is on
+                        # its own bill, never slowing the bare run that follows it.
+                        settle(spool)
                         before = cpu.snapshot()
                         done[who] = load(port, paths, n, c)
+                        settle(spool)
                         usage[f"{name} {who}"].append(Cpu.per_request(before, cpu.snapshot(), n))
                     rounds[name].append((done["bare"], done["real"]))
                     for who in ("bare", "real"):
@@ -459,13 +545,10 @@ def run(kind: str, args: argparse.Namespace) -> bool:
                         answered_opens += done["real"].statuses.get(200, 0)
                     else:
                         answered_clicks += done["real"].statuses.get(302, 0)
-                if not rate:  # a rate both sustain: half the tracked pixel's saturation rate
-                    rate = statistics.median(t.rps for _, t in rounds["pixel"]) * 0.5
+                if not rate:  # a rate both sustain: half the slower one's saturation rate
+                    rate = statistics.median(min(b.rps, t.rps) for b, t in rounds["pixel"]) * 0.5
                 # Latency at a steady rate, not while the saturation runs' backlog is written.
-                backlog = time.monotonic()
-                while spool.pending_bytes() and time.monotonic() - backlog < 300:
-                    time.sleep(0.1)
-                lags.append(time.monotonic() - backlog)
+                lags.append(settle(spool))
                 bare_paced = load(bare_port, pixels, n, c, rate)
                 real_paced = load(real_port, pixels, n, c, rate)
                 answered_opens += real_paced.statuses.get(200, 0)
@@ -514,7 +597,7 @@ def run(kind: str, args: argparse.Namespace) -> bool:
             f" clicks {recorded_clicks} / {answered_clicks}"
         )
         written = max(1, end_events - start_events)
-        drain_ms = (end_cpu["drain"] - start_cpu["drain"]) * 1000 / written
+        drain_ms = (end_cpu["tracked drain"] - start_cpu["tracked drain"]) * 1000 / written
         db_ms = (end_cpu["database"] - start_cpu["database"]) * 1000 / written
         print(
             f"  CPU per event written ({written}): drain {drain_ms:.3f} ms,"

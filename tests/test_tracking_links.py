@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.orm import Session
 
 from sequences import destinations, links
 from sequences.clock import FrozenClock
@@ -22,7 +23,7 @@ from tracker import create_app
 
 from .conftest import SECRET, Cast, Sink
 from .test_slice import send_due
-from .tracking_support import BROWSER, send_message
+from .tracking_support import BROWSER, events, send_message
 
 URLS = TrackingUrls("https://t.example", (SECRET,), "mail.example")
 
@@ -274,3 +275,42 @@ def _html_to_text_by_htmlparser(body: str) -> str:
 )
 def test_plain_text_part_reads_html_exactly_as_htmlparser_does(body: str) -> None:
     assert links.html_to_text(body) == _html_to_text_by_htmlparser(body)
+
+
+def test_the_pixel_and_click_answer_exactly_as_the_flask_routes_do(
+    app: Any, client: Any, rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    """HitFront answers the hot paths before Flask: same status, headers and body, same event."""
+    from werkzeug.test import Client
+
+    flask_only = Client(app.wsgi_app.inner)  # the routes themselves, without the front
+    sent = send_message(rt)
+    clock.advance(hours=1)
+    for path in (sent.pixel, sent.clicks[0]):
+        for method in ("GET", "HEAD"):
+            fast = client.open(path, method=method, headers={"User-Agent": BROWSER})
+            routed = flask_only.open(path, method=method, headers={"User-Agent": BROWSER})
+            assert (fast.status, fast.data) == (routed.status, routed.data)
+            assert sorted(fast.headers.items()) == sorted(routed.headers.items())
+    head = client.head(sent.pixel)
+    assert head.data == b"" and head.headers["Content-Length"] == "43"
+    # Both answers were recorded: 2 opens and 2 clicks each way.
+    assert [e.type for e in events(session, sent.message_id, "open")] == ["open"] * 5
+    assert len(events(session, sent.message_id, "click")) == 4
+
+
+def test_clicks_the_front_cannot_answer_get_the_routes_answer(
+    client: Any, rt: Runtime, session: Session
+) -> None:
+    """A tampered blob, an unsigned token, an extra path segment: the plain 404 page, no event."""
+    sent = send_message(rt)
+    token, _, blob = sent.clicks[0].removeprefix("/c/").partition("/")
+    for path in (
+        f"/c/{token}/{blob[:-2]}xx",
+        f"/c/{token[:-2]}xx/{blob}",
+        f"/c/{token}/{blob}/more",
+    ):
+        response = client.get(path, headers={"User-Agent": BROWSER})
+        assert response.status_code == 404, path
+        assert b"404" in response.data and b"Traceback" not in response.data
+    assert events(session, sent.message_id, "click") == []

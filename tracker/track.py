@@ -25,6 +25,7 @@ from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences import destinations
+from sequences.runtime import Runtime
 from sequences.spool import Drainer, Spool
 from sequences.tokens import read_token
 from sequences.tracking import (
@@ -51,6 +52,16 @@ NO_STORE = {
     "Pragma": "no-cache",
     "Expires": "0",
 }
+_GIF_HEADERS = [
+    *NO_STORE.items(),
+    ("Content-Type", "image/gif"),
+    ("Content-Length", str(len(GIF))),
+]
+_REDIRECT_HEADERS = [
+    *NO_STORE.items(),
+    ("Content-Type", "text/html; charset=utf-8"),
+    ("Content-Length", "0"),
+]
 # Tracking URLs are matched as sent: no slash-merging or trailing-slash redirects, so no
 # request to a tracking path is ever answered with a redirect we did not store.
 EXACT: dict[str, Any] = {"merge_slashes": False, "strict_slashes": False}
@@ -126,6 +137,7 @@ def _setup(state: BlueprintSetupState) -> None:
     app: Any = state.app
     tracking_ = app.extensions["followup.tracking"] = Tracking(app)
     app.session_interface = _NoCookieForHits(app.session_interface)
+    app.wsgi_app = HitFront(app, app.wsgi_app)
     if tracking_.thread:  # only then is there a thread to start (not under `followup web`)
         app.before_request(_drainer_thread)
 
@@ -134,10 +146,9 @@ def _drainer_thread() -> None:
     tracking().ensure_thread()
 
 
-def _request() -> Request:
+def _request(environ: dict[str, Any]) -> Request:
     # From the WSGI environ, as request.method, .remote_addr and .headers read them, without
     # building the headers object for one value.
-    environ = request.environ
     return Request(
         method=environ.get("REQUEST_METHOD", "GET").upper(),
         ip=environ.get("REMOTE_ADDR"),
@@ -145,27 +156,38 @@ def _request() -> Request:
     )
 
 
-def _spool(kind: str, token: str, response: WerkzeugResponse, url: str | None = None) -> None:
+def _keep(
+    state: Tracking,
+    runtime: Runtime,
+    kind: str,
+    token: str,
+    environ: dict[str, Any],
+    url: str | None = None,
+) -> None:
     """Keep the hit durably on disk; the drainer writes it to the database in a batch."""
-    runtime = rt()
-    state = tracking()
     state.spool.append(
         make_hit(
             kind,
             token,
-            _request(),
+            _request(environ),
             runtime.clock.now(),
             truncate=runtime.settings.ip_truncate,
             url=url,
         )
     )
     if state.inline:
-        if "db" in g:
-            g.db.commit()  # end the request's transaction first (SQLite locks at BEGIN)
         state.drainer.drain_once()
     else:
         # The drainer thread writes in batches: one transaction for many hits (group commit).
         state.drainer.kick()
+
+
+def _spool(kind: str, token: str, response: WerkzeugResponse, url: str | None = None) -> None:
+    """`_keep` from a Flask view."""
+    state = tracking()
+    if state.inline and "db" in g:
+        g.db.commit()  # end the request's transaction first (SQLite locks at BEGIN)
+    _keep(state, rt(), kind, token, request.environ, url)
 
 
 def _gif() -> Response:
@@ -183,16 +205,86 @@ def _unavailable() -> tuple[str, int, dict[str, str]]:
     return page, 503, {"Retry-After": "60", **NO_STORE}
 
 
-@bp.route("/o/<token>.gif", methods=["GET", "HEAD"], **EXACT)
-def pixel(token: str) -> Response:
-    """Always the GIF: the email must render whatever happens behind it."""
-    response = _gif()
+def _open(app: Any, token: str, environ: dict[str, Any]) -> None:
+    """Record an open if the token is ours; never raises (the GIF is answered regardless)."""
+    state: Tracking = app.extensions["followup.tracking"]
+    runtime: Runtime = app.extensions["followup"]
     try:
-        if read_token(rt().settings.secret_keys, token, "o") is not None:
-            _spool("open", token, response)
+        state.ensure_thread()
+        if read_token(runtime.settings.secret_keys, token, "o") is not None:
+            _keep(state, runtime, "open", token, environ)
     except Exception:
         log.exception("could not spool an open")
-    return response
+
+
+class HitFront:
+    """The pixel and the signed click, answered in front of Flask's dispatch.
+
+    They are most of the requests a tracking server gets (every open, every proxy refetch,
+    every scanner), and the cheapest to answer: a cached token check and one line appended
+    to the spool. Flask's request machinery (a request and an app context, URL matching,
+    the session interface, the hooks) cost more than that work itself. Only a well-formed
+    GET or HEAD of `/o/<token>.gif` or `/c/<token>/<blob>` is answered here, exactly as the
+    routes below would answer it; everything else (a bad or unsigned click, a click that
+    needs the database, documents, unsubscribes, odd methods) goes on to Flask.
+    """
+
+    def __init__(self, app: Any, inner: Any) -> None:
+        self.app = app
+        self.inner = inner
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        method = environ.get("REQUEST_METHOD")
+        if method == "GET" or method == "HEAD":
+            path: str = environ.get("PATH_INFO", "")
+            answer: tuple[str, list[tuple[str, str]], bytes] | None = None
+            if path.startswith("/o/") and path.endswith(".gif") and "/" not in path[3:-4]:
+                answer = self._pixel(path[3:-4], environ)
+            elif path.startswith("/c/"):
+                token, slash, blob = path[3:].partition("/")
+                if slash and "/" not in blob:
+                    answer = self._click(token, blob, environ)
+            if answer is not None:
+                status, headers, body = answer
+                start_response(status, headers)
+                return [body] if method == "GET" else []
+        return self.inner(environ, start_response)
+
+    def _pixel(
+        self, token: str, environ: dict[str, Any]
+    ) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        if not token:
+            return None
+        _open(self.app, token, environ)
+        return "200 OK", _GIF_HEADERS, GIF
+
+    def _click(
+        self, token: str, blob: str, environ: dict[str, Any]
+    ) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        runtime: Runtime = self.app.extensions["followup"]
+        keys = runtime.settings.secret_keys
+        if not blob or read_token(keys, token, "c") is None:
+            return None  # Flask answers the 404 page
+        url = destinations.read(keys, token, blob)
+        location = _redirectable(url) if url is not None else None
+        if location is None:
+            return None
+        state: Tracking = self.app.extensions["followup.tracking"]
+        try:
+            state.ensure_thread()
+            _keep(state, runtime, "click", token, environ)
+        except Exception:
+            # The person still gets where they were going; the log says what was not kept.
+            log.exception("could not spool a click")
+        return "302 FOUND", [("Location", location), *_REDIRECT_HEADERS], b""
+
+
+@bp.route("/o/<token>.gif", methods=["GET", "HEAD"], **EXACT)
+def pixel(token: str) -> Response:
+    """Always the GIF: the email must render whatever happens behind it. (HitFront answers
+    it first; this is the same answer for an app served without it.)"""
+    _open(current_app, token, request.environ)
+    return _gif()
 
 
 @bp.route("/o/<path:anything>", methods=["GET", "HEAD"], **EXACT)
