@@ -26,13 +26,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, bindparam, case, delete, insert, or_, select, text, update
+from sqlalchemy import Connection, Table, bindparam, delete, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload
 
+from .bulk import insert_rows, update_rows
 from .compose import TrackingUrls, compose
 from .db import session_scope
 from .enrollment import (
@@ -71,6 +72,11 @@ from .webhooks import subscribed
 
 log = logging.getLogger(__name__)
 
+MESSAGES = cast(Table, Message.__table__)
+LINKS = cast(Table, Link.__table__)
+EVENTS = cast(Table, Event.__table__)
+ENROLLMENTS = cast(Table, Enrollment.__table__)
+
 # A probe answers whether a Message-ID reached the server: True, False, or None (can't tell).
 DeliveryProbe = Callable[[str], bool | None]
 
@@ -104,6 +110,7 @@ class _Job:
 class _Claimed(NamedTuple):
     message: Message
     step: Step
+    new: bool  # a transient Message, inserted by the caller with the batch's other new ones
 
 
 # The "sending" mark: one UPDATE that moves our claim (same version, still claimed) to
@@ -160,22 +167,58 @@ def _not_durable(session: Session) -> None:
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
-def _one_statement(conn: Connection, statement: Any, params: dict[str, Any]) -> int:
-    """Run one UPDATE as its own (durable) transaction; return how many rows it changed.
+class _MarkSending:
+    """Runs the "sending" mark as its own durable transaction; returns how many rows it moved.
 
-    On PostgreSQL the statement runs in autocommit mode, one round trip instead of three
-    (BEGIN, the statement, COMMIT): the same atomic, durable commit. SQLite keeps its
-    BEGIN IMMEDIATE transaction (it serialises writers).
+    On PostgreSQL the statement goes straight to the driver in autocommit mode: one round trip
+    (not BEGIN, the statement, COMMIT), the same atomic, durable commit, and none of
+    SQLAlchemy's per-statement work (the mark runs once per email; its SQL is compiled from
+    _MARK_SENDING once per process, and psycopg prepares it on the server after a few uses).
+    SQLite keeps its BEGIN IMMEDIATE transaction (it serialises writers).
     """
-    if conn.dialect.name != "postgresql":
-        with conn.begin():
-            return int(conn.execute(statement, params).rowcount)
-    conn.execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with conn.begin():  # SQLAlchemy's bookkeeping only: nothing is sent for it
-            return int(conn.execute(statement, params).rowcount)
-    finally:
-        conn.execution_options(isolation_level=conn.default_isolation_level)
+
+    def __init__(self) -> None:
+        self._sql: str | None = None
+        self._constants: dict[str, Any] = {}
+
+    def _compile(self, conn: Connection) -> str:
+        if self._sql is None:
+            compiled = _MARK_SENDING.compile(dialect=conn.dialect)
+            self._constants = {
+                name: str(value)  # the statuses: plain strings for the driver
+                for name, value in compiled.params.items()
+                if not name.startswith("b_")
+            }
+            self._sql = str(compiled)
+        return self._sql
+
+    def __call__(self, conn: Connection, params: dict[str, Any]) -> int:
+        if conn.dialect.name != "postgresql":
+            with conn.begin():
+                return int(conn.execute(_MARK_SENDING, params).rowcount)
+        sql = self._compile(conn)
+        lease = params["b_lease"]
+        driver_params = {
+            **self._constants,
+            **params,
+            "b_lease": lease.astimezone(UTC).replace(tzinfo=None),  # as UTCDateTime stores it
+        }
+        raw: Any = conn.connection.driver_connection
+        # The batch's connection is between transactions here (the claim committed; the
+        # records run later), so the driver may switch to autocommit and back.
+        raw.autocommit = True
+        try:
+            return int(raw.execute(sql, driver_params).rowcount)
+        except BaseException:
+            if raw.broken or raw.closed:
+                conn.invalidate()  # let SQLAlchemy know this connection is gone
+            raise
+        finally:
+            if not (raw.broken or raw.closed):
+                raw.autocommit = False
+
+
+_mark_sending = _MarkSending()
 
 
 @contextmanager
@@ -352,9 +395,9 @@ def _claim(
             created_at=now,
         )
         # No other worker can insert this (enrollment, step) meanwhile: they lock the
-        # enrollment first (the unique constraint stays the last word).
-        session.add(message)
-        return _Claimed(message, step)
+        # enrollment first (the unique constraint stays the last word). Not added to the
+        # session: the batch inserts its new messages with one Core statement.
+        return _Claimed(message, step, True)
     if message.status == MessageStatus.SENT:
         advance(session, enrollment, position, now)
         return "already sent"
@@ -407,7 +450,7 @@ def _claim(
     message.status = MessageStatus.CLAIMED
     message.attempts += 1
     message.lease_until = now + lease
-    return _Claimed(message, step)
+    return _Claimed(message, step, False)
 
 
 def _prepare(
@@ -424,7 +467,7 @@ def _prepare(
 
     Raises RenderError or ValueError when the step cannot be rendered for this prospect.
     """
-    message, step = claimed
+    message, step, _ = claimed
     prospect = enrollment.prospect
     mailbox, sender = _sender(session, rt, enrollment)
     _, subject_t, html_t, text_t = _variant(step, enrollment.id)
@@ -506,15 +549,12 @@ def _mark_sent(
 
 def _messages_sent(session: Session, sent: list[tuple[_Job, datetime]]) -> None:
     """Each message "sent" at its own time, in one statement."""
-    session.execute(
-        update(Message)
-        .where(Message.id.in_([job.message_pk for job, _ in sent]))
-        .values(
-            status=MessageStatus.SENT,
-            lease_until=None,
-            sent_at=case({job.message_pk: at for job, at in sent}, value=Message.id),
-        )
-        .execution_options(synchronize_session=False)
+    update_rows(
+        session.connection(),
+        MESSAGES,
+        "id",
+        [{"id": job.message_pk, "sent_at": at} for job, at in sent],
+        {"status": MessageStatus.SENT, "lease_until": None},
     )
 
 
@@ -609,9 +649,13 @@ def _record_sent(session: Session, sent: list[tuple[_Job, datetime]]) -> None:
                     ),
                 }
             )
-    if changes:
-        session.execute(update(Enrollment), list(changes.values()))
-    session.connection().execute(insert(Event), events)  # Core: one executemany
+    conn = session.connection()
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for values in changes.values():  # finished and advanced enrollments change other columns
+        shapes.setdefault(tuple(values), []).append(values)
+    for rows in shapes.values():
+        update_rows(conn, ENROLLMENTS, "id", rows)
+    insert_rows(conn, EVENTS, events)
 
 
 def _release(conn: Connection, job: _Job, status: str, error: str | None) -> None:
@@ -731,6 +775,31 @@ def tell_owner_mailbox_paused(rt: Runtime, mailbox_id: int) -> bool:
     return True
 
 
+# The columns a new message is inserted with (the id comes back; sent_at is set when it is).
+_NEW_MESSAGE_COLUMNS = tuple(
+    column.key for column in MESSAGES.columns if column.key not in ("id", "sent_at")
+)
+
+
+def _insert_new(session: Session, messages: list[Message]) -> None:
+    """Insert the batch's new (transient) messages with one statement; set their ids.
+
+    Cheaper than adding them to the session and flushing: no unit of work, no identity map,
+    no per-object events; the rows are the same.
+    """
+    ids = {
+        (enrollment_id, position): message_pk
+        for message_pk, enrollment_id, position in insert_rows(
+            session.connection(),
+            MESSAGES,
+            [{name: getattr(m, name) for name in _NEW_MESSAGE_COLUMNS} for m in messages],
+            returning=("id", "enrollment_id", "step_position"),
+        )
+    }
+    for message in messages:
+        message.id = ids[(message.enrollment_id, message.step_position)]
+
+
 def _claim_batch(
     rt: Runtime,
     session: Session,
@@ -755,6 +824,7 @@ def _claim_batch(
             )
         }
         prepared: list[tuple[int, Message, _Job, list[tuple[int, str, bool]]]] = []
+        new: list[_Claimed] = []
         for index, (enrollment_id, position) in enumerate(steps):
             enrollment = enrollments.get(enrollment_id)
             claimed = _claim(
@@ -769,6 +839,8 @@ def _claim_batch(
             if isinstance(claimed, str):
                 outcomes[index] = claimed
                 continue
+            if claimed.new:
+                new.append(claimed)
             assert enrollment is not None
             step = claimed.step
             earlier = (
@@ -789,7 +861,8 @@ def _claim_batch(
                 outcomes[index] = f"failed: {exc}"
             else:
                 prepared.append((index, claimed.message, job, links))
-        session.flush()  # the new messages, in one statement
+        session.flush()  # what the rules changed on loaded objects (rolled steps, retries...)
+        _insert_new(session, [claimed.message for claimed in new])
         rows: list[dict[str, Any]] = []
         for _, message, job, links in prepared:
             job.message_pk = message.id
@@ -797,8 +870,7 @@ def _claim_batch(
                 {"message_id": message.id, "position": p, "url": u, "hidden": h}
                 for p, u, h in links
             )
-        if rows:
-            session.connection().execute(insert(Link), rows)  # Core: one executemany
+        insert_rows(session.connection(), LINKS, rows)
     return [(index, job) for index, _, job, _ in prepared], list(session.identity_map.values())
 
 
@@ -851,9 +923,8 @@ def _send_all(
     def mark(job: _Job) -> None:
         # The point of no return is the next command: the check and the mark commit together,
         # durably, under the enrollment's lock.
-        changed = _one_statement(
+        changed = _mark_sending(
             conn,
-            _MARK_SENDING,
             {
                 "b_message": job.message_pk,
                 "b_attempt": job.attempt,
