@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, bindparam, insert, update
+from sqlalchemy import JSON, Column, Connection, Table, bindparam, insert, update
 from sqlalchemy.engine import Dialect
 
 
@@ -63,6 +63,11 @@ def _insert_sql(
     return sql
 
 
+def _default(column: Column[Any]) -> Any:
+    default: Any = column.default
+    return default.arg(None) if default.is_callable else default.arg
+
+
 def insert_rows(
     conn: Connection,
     table: Table,
@@ -70,11 +75,18 @@ def insert_rows(
     returning: tuple[str, ...] = (),
 ) -> list[tuple[Any, ...]]:
     """Insert rows that all have the same keys; return the `returning` columns of each row
-    inserted, in no particular order (match them to the rows by a key among them)."""
+    inserted, in no particular order (match them to the rows by a key among them).
+
+    Python-side column defaults fill the columns the rows leave out, as SQLAlchemy would.
+    """
     if not rows:
         return []
     names = tuple(rows[0])
     if conn.dialect.name == "postgresql":
+        missing = [c for c in table.columns if c.default is not None and c.key not in names]
+        if missing:  # what SQLAlchemy's INSERT would add: Python-side defaults
+            rows = [{**row, **{c.key: _default(c) for c in missing}} for row in rows]
+            names = tuple(rows[0])
         sql = _insert_sql(table, names, returning, conn.dialect)
         result = conn.exec_driver_sql(sql, _arrays(conn, table, rows, names))
         return [tuple(row) for row in result] if returning else []
@@ -110,11 +122,20 @@ def update_rows(
     constants: Mapping[str, Any] | None = None,
 ) -> None:
     """Update each row found by its `key` column with its own values (every row has the same
-    keys) and the `constants` (the same for all rows)."""
+    keys) and the `constants` (the same for all rows), plus the columns' Python-side onupdate
+    values as SQLAlchemy would add them."""
     if not rows:
         return
     constants = dict(constants or {})
     names = tuple(n for n in rows[0] if n != key)
+    for column in table.columns:  # what SQLAlchemy's UPDATE would add: Python-side onupdate
+        onupdate = column.onupdate
+        if onupdate is None or column.key in names or column.key in constants:
+            continue
+        if onupdate.is_callable:
+            constants[column.key] = onupdate.arg(None)  # type: ignore[attr-defined]
+        elif onupdate.is_scalar:
+            constants[column.key] = onupdate.arg  # type: ignore[attr-defined]
     if conn.dialect.name == "postgresql":
         sql = _update_sql(table, key, names, tuple(constants), conn.dialect)
         params = _arrays(conn, table, rows, (key, *names))

@@ -107,6 +107,14 @@ _SKIP = _TextExtractor._SKIP
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
+def _collapse_spaces(text: str) -> str:
+    """_SPACES.sub(" ", text), skipping the regex when the only whitespace is single ASCII
+    spaces (str.isprintable() is false for every other whitespace character)."""
+    if text.isprintable() and "  " not in text:
+        return text
+    return _SPACES.sub(" ", text)
+
+
 def _plain_text_parts(body: str) -> list[str] | None:
     """What _TextExtractor collects from `body`, as HTMLParser would feed it, in one pass with
     the handlers inlined (this runs for every email sent); None when the body is not plain
@@ -123,7 +131,7 @@ def _plain_text_parts(body: str) -> list[str] | None:
             if "<" in text:
                 return None
             if not skip:
-                parts.append(_SPACES.sub(" ", html.unescape(text)))
+                parts.append(_collapse_spaces(html.unescape(text)))
         position = match.end()
         closing, tag, attributes, self_closing = match.groups()
         if tag is None:  # a comment or the doctype
@@ -166,7 +174,7 @@ def _plain_text_parts(body: str) -> list[str] | None:
         if "<" in text:
             return None
         if not skip:
-            parts.append(_SPACES.sub(" ", html.unescape(text)))
+            parts.append(_collapse_spaces(html.unescape(text)))
     return parts
 
 
