@@ -166,7 +166,33 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 profiler = cProfile.Profile(time.process_time)  # CPU, not waiting
             cpu = wall = 0.0
             outcomes: list[str] = []
-            for batch in [timed[i : i + args.batch] for i in range(0, len(timed), args.batch)]:
+            work = [timed[i : i + args.batch] for i in range(0, len(timed), args.batch)]
+            if args.threads > 1:
+                # Like a worker process's threads: the same batches taken from a shared queue.
+                import queue
+                import threading
+
+                todo: queue.Queue[list[tuple[int, int]]] = queue.Queue()
+                for batch in work:
+                    todo.put(batch)
+
+                def drain() -> None:
+                    while True:
+                        try:
+                            batch = todo.get_nowait()
+                        except queue.Empty:
+                            return
+                        outcomes.extend(run_batch(rt, batch))
+
+                threads = [threading.Thread(target=drain) for _ in range(args.threads)]
+                c0, w0 = time.process_time(), time.perf_counter()
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+                work = []
+            for batch in work:
                 c0, w0 = time.process_time(), time.perf_counter()
                 if profiler is not None:
                     profiler.enable()
@@ -195,6 +221,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 "tree": str(Path(sys.modules["sequences"].__file__ or "").parent.parent),
                 "messages": len(timed),
                 "batch": args.batch,
+                "threads": args.threads,
                 "cpu_ms": cpu * 1000 / len(timed),
                 "wall_ms": wall * 1000 / len(timed),
             }
@@ -221,6 +248,7 @@ def compare(args: argparse.Namespace) -> None:
         f"--messages={args.messages}",
         f"--warmup={args.warmup}",
         f"--batch={args.batch}",
+        f"--threads={args.threads}",
         *(["--stub"] if args.stub else []),
         "--json",
     ]
@@ -246,7 +274,7 @@ def compare(args: argparse.Namespace) -> None:
         print(
             f"{tree}: CPU ms per email median {statistics.median(cpu):.3f} "
             f"(min {min(cpu):.3f}, max {max(cpu):.3f}; {args.messages} emails, "
-            f"batches of {args.batch}{', stub SMTP' if args.stub else ''})"
+            f"batches of {args.batch}, {args.threads} thread(s){', stub SMTP' if args.stub else ''})"
         )
 
 
@@ -255,6 +283,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="run the batches on N threads")
     parser.add_argument("--stub", action="store_true", help="no SMTP: a stub transport")
     parser.add_argument("--profile", type=int, default=0, help="print the top N of a profile")
     parser.add_argument("--compare", help="another source tree to alternate with")
@@ -270,7 +299,8 @@ def main() -> None:
     else:
         print(
             f"{result['tree']}: CPU {result['cpu_ms']:.3f} ms per email, wall "
-            f"{result['wall_ms']:.3f} ms ({result['messages']} emails, batches of {args.batch})"
+            f"{result['wall_ms']:.3f} ms ({result['messages']} emails, batches of {args.batch}, "
+            f"{args.threads} thread(s))"
         )
 
 

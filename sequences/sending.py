@@ -31,7 +31,7 @@ from functools import partial
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, or_, select, text, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .bulk import insert_rows, update_rows
 from .compose import TrackingUrls, compose
@@ -140,19 +140,32 @@ _MARK_SENDING = (
 )
 
 
-def _locked_enrollments(session: Session, ids: Iterable[int]) -> dict[int, Enrollment]:
-    """The enrollments, row-locked in id order, with prospects and their sequences' steps."""
-    found = session.scalars(
-        select(Enrollment)
-        .where(Enrollment.id.in_(sorted(set(ids))))
-        .options(
-            joinedload(Enrollment.prospect, innerjoin=True),
-            joinedload(Enrollment.sequence, innerjoin=True).selectinload(Sequence.steps),
+def _locked_enrollments(
+    session: Session, ids: Iterable[int]
+) -> tuple[dict[int, Enrollment], list[Sequence]]:
+    """The enrollments, row-locked in id order, with prospects; and their sequences with steps.
+
+    The sequences (a batch has one or a few) are loaded apart, once each, rather than joined
+    into every enrollment's row; `enrollment.sequence` then comes from the identity map, as
+    long as the caller keeps the returned list (the identity map holds objects weakly).
+    """
+    found = list(
+        session.scalars(
+            select(Enrollment)
+            .where(Enrollment.id.in_(sorted(set(ids))))
+            .options(joinedload(Enrollment.prospect, innerjoin=True))
+            .order_by(Enrollment.id)
+            .with_for_update(of=Enrollment)
         )
-        .order_by(Enrollment.id)
-        .with_for_update(of=Enrollment)
     )
-    return {e.id: e for e in found}
+    sequences = list(
+        session.scalars(
+            select(Sequence)
+            .where(Sequence.id.in_(sorted({e.sequence_id for e in found})))
+            .options(selectinload(Sequence.steps))
+        )
+    )
+    return {e.id: e for e in found}, sequences
 
 
 def _not_durable(session: Session) -> None:
@@ -816,7 +829,7 @@ def _claim_batch(
     urls = urls_for(rt)
     with session.begin():
         _not_durable(session)
-        enrollments = _locked_enrollments(session, (e for e, _ in steps))
+        enrollments, sequences = _locked_enrollments(session, (e for e, _ in steps))
         existing = {
             (m.enrollment_id, m.step_position): m
             for m in session.scalars(
@@ -871,7 +884,10 @@ def _claim_batch(
                 for p, u, h in links
             )
         insert_rows(session.connection(), LINKS, rows)
-    return [(index, job) for index, _, job, _ in prepared], list(session.identity_map.values())
+    return [(index, job) for index, _, job, _ in prepared], [
+        *sequences,
+        *session.identity_map.values(),
+    ]
 
 
 def run_batch(
