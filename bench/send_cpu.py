@@ -212,7 +212,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 import pstats
 
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(
-                    args.profile
+                    "sequences|smtplib|psycopg/(connection|cursor)", args.profile
                 )
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(
                     args.profile

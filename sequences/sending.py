@@ -107,10 +107,34 @@ class _Job:
     payload: bytes
 
 
+@dataclass(slots=True)
+class _NewMessage:
+    """A message row the batch is about to insert (with the batch's other new ones, in one
+    statement): a plain object with the columns' names, cheaper than a transient ORM one."""
+
+    token_id: str
+    prospect_id: int
+    enrollment_id: int
+    step_position: int
+    mailbox_id: int | None
+    message_id: str
+    to_email: str
+    variant: str | None
+    lease_until: datetime | None
+    created_at: datetime
+    direction: str = "out"
+    status: str = MessageStatus.CLAIMED
+    attempts: int = 1
+    subject: str | None = None
+    in_reply_to: str | None = None
+    references: str | None = None
+    error: str | None = None
+    id: int = 0  # set once inserted
+
+
 class _Claimed(NamedTuple):
-    message: Message
+    message: Message | _NewMessage
     step: Step
-    new: bool  # a transient Message, inserted by the caller with the batch's other new ones
 
 
 # The "sending" mark: one UPDATE that moves our claim (same version, still claimed) to
@@ -364,8 +388,8 @@ def _claim(
 ) -> _Claimed | str:
     """Decide one step of a locked enrollment: a claimed message to send, or what happened.
 
-    `message` is the step's existing message, if any. A new message is added to the session
-    (the caller flushes the batch's new messages together).
+    `message` is the step's existing message, if any; a new one is returned as a _NewMessage
+    for the caller to insert.
     """
     lease = timedelta(seconds=rt.settings.send_lease_seconds)
     if enrollment is None:
@@ -392,25 +416,22 @@ def _claim(
         rolled = _take_slot(session, enrollment, mailbox_id, now)
         if rolled:
             return rolled
-        message = Message(
+        created = _NewMessage(
             token_id=new_token_id(),
-            direction="out",
             prospect_id=prospect.id,
             enrollment_id=enrollment.id,
             step_position=position,
             mailbox_id=mailbox_id,
             message_id=new_message_id(rt.settings.mail_domain),
             to_email=prospect.email,
-            status=MessageStatus.CLAIMED,
             variant=_variant(step, enrollment.id)[0],
-            attempts=1,
             lease_until=now + lease,
             created_at=now,
         )
         # No other worker can insert this (enrollment, step) meanwhile: they lock the
-        # enrollment first (the unique constraint stays the last word). Not added to the
-        # session: the batch inserts its new messages with one Core statement.
-        return _Claimed(message, step, True)
+        # enrollment first (the unique constraint stays the last word). The caller inserts
+        # the batch's new messages together.
+        return _Claimed(created, step)
     if message.status == MessageStatus.SENT:
         advance(session, enrollment, position, now)
         return "already sent"
@@ -463,7 +484,7 @@ def _claim(
     message.status = MessageStatus.CLAIMED
     message.attempts += 1
     message.lease_until = now + lease
-    return _Claimed(message, step, False)
+    return _Claimed(message, step)
 
 
 def _prepare(
@@ -480,7 +501,7 @@ def _prepare(
 
     Raises RenderError or ValueError when the step cannot be rendered for this prospect.
     """
-    message, step, _ = claimed
+    message, step = claimed
     prospect = enrollment.prospect
     mailbox, sender = _sender(session, rt, enrollment)
     _, subject_t, html_t, text_t = _variant(step, enrollment.id)
@@ -794,11 +815,11 @@ _NEW_MESSAGE_COLUMNS = tuple(
 )
 
 
-def _insert_new(session: Session, messages: list[Message]) -> None:
-    """Insert the batch's new (transient) messages with one statement; set their ids.
+def _insert_new(session: Session, messages: list[_NewMessage]) -> None:
+    """Insert the batch's new messages with one statement; set their ids.
 
-    Cheaper than adding them to the session and flushing: no unit of work, no identity map,
-    no per-object events; the rows are the same.
+    Cheaper than adding ORM objects to the session and flushing them: no unit of work, no
+    identity map, no per-object events; the rows are the same.
     """
     ids = {
         (enrollment_id, position): message_pk
@@ -836,8 +857,8 @@ def _claim_batch(
                 select(Message).where(Message.enrollment_id.in_(sorted(enrollments)))
             )
         }
-        prepared: list[tuple[int, Message, _Job, list[tuple[int, str, bool]]]] = []
-        new: list[_Claimed] = []
+        prepared: list[tuple[int, Message | _NewMessage, _Job, list[tuple[int, str, bool]]]] = []
+        new: list[_NewMessage] = []
         for index, (enrollment_id, position) in enumerate(steps):
             enrollment = enrollments.get(enrollment_id)
             claimed = _claim(
@@ -852,8 +873,8 @@ def _claim_batch(
             if isinstance(claimed, str):
                 outcomes[index] = claimed
                 continue
-            if claimed.new:
-                new.append(claimed)
+            if isinstance(claimed.message, _NewMessage):
+                new.append(claimed.message)
             assert enrollment is not None
             step = claimed.step
             earlier = (
@@ -875,7 +896,7 @@ def _claim_batch(
             else:
                 prepared.append((index, claimed.message, job, links))
         session.flush()  # what the rules changed on loaded objects (rolled steps, retries...)
-        _insert_new(session, [claimed.message for claimed in new])
+        _insert_new(session, new)
         rows: list[dict[str, Any]] = []
         for _, message, job, links in prepared:
             job.message_pk = message.id
