@@ -139,6 +139,13 @@ class MarkSending:
         if conn.dialect.name != "postgresql":
             with conn.begin():
                 return int(conn.execute(_MARK_SENDING, params).rowcount)
+        if conn.dialect.driver != "psycopg":  # another driver: the same, through SQLAlchemy
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                with conn.begin():  # SQLAlchemy's bookkeeping only: nothing is sent for it
+                    return int(conn.execute(_MARK_SENDING, params).rowcount)
+            finally:
+                conn.execution_options(isolation_level=conn.default_isolation_level)
         sql = self._compile(conn)
         lease = params["b_lease"]
         driver_params = {
@@ -151,7 +158,9 @@ class MarkSending:
         # records run later), so the driver may switch to autocommit and back.
         raw.autocommit = True
         try:
-            return int(raw.execute(sql, driver_params).rowcount)
+            with raw.cursor() as cursor:
+                cursor.execute(sql, driver_params)
+                return int(cursor.rowcount)
         except BaseException:
             if raw.broken or raw.closed:
                 conn.invalidate()  # let SQLAlchemy know this connection is gone
