@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Table, bindparam, insert, update
+from sqlalchemy import JSON, Column, Connection, Enum, String, Table, bindparam, insert, update
 from sqlalchemy.engine import Dialect
 
 
@@ -32,7 +32,12 @@ def _bind_processor(table: Table, name: str, dialect: Dialect) -> Any:
 
 @lru_cache(maxsize=64)
 def _array_type(table: Table, name: str, dialect: Dialect) -> str:
-    return f"{table.c[name].type.compile(dialect=dialect)}[]"
+    column_type = table.c[name].type
+    if isinstance(column_type, String) and not isinstance(column_type, Enum):
+        # Not VARCHAR(n)[]: an explicit cast would cut a value that is too long, silently;
+        # text goes into the column by assignment, which refuses it as a plain INSERT does.
+        return "TEXT[]"
+    return f"{column_type.compile(dialect=dialect)}[]"
 
 
 def _arrays(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import pytest
 from sqlalchemy import Table, select
+from sqlalchemy.exc import DataError
 
 from sequences import runtime
 from sequences.bulk import insert_rows, update_rows
@@ -82,3 +84,25 @@ def test_empty_batches_write_nothing(rt: runtime.Runtime) -> None:
     with rt.engine.begin() as conn:
         assert insert_rows(conn, MESSAGES, [], returning=("id",)) == []
         update_rows(conn, MESSAGES, "id", [])
+
+
+def test_a_value_too_long_for_its_column_is_refused_not_cut(rt: runtime.Runtime) -> None:
+    if rt.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite does not enforce VARCHAR lengths")
+    sequence = make_sequence(rt, [email()])
+    [prospect] = [make_prospect(rt, "p@example.com")]
+    [enrollment] = enroll_ids(rt, [prospect], sequence)
+    row = {
+        "token_id": "0" * 32,
+        "prospect_id": prospect,
+        "enrollment_id": enrollment,
+        "step_position": 0,
+        "message_id": "<m@example.com>",
+        "status": "claimed-too-long",  # String(10)
+        "attempts": 1,
+    }
+    with pytest.raises(DataError), rt.engine.begin() as conn:
+        insert_rows(conn, MESSAGES, [row], returning=("id",))
+    with pytest.raises(DataError), rt.engine.begin() as conn:
+        [(pk,)] = insert_rows(conn, MESSAGES, [{**row, "status": "claimed"}], returning=("id",))
+        update_rows(conn, MESSAGES, "id", [{"id": pk, "status": "sent-too-long"}])
