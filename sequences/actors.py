@@ -8,7 +8,8 @@ import dramatiq
 
 from . import broker as _broker  # noqa: F401  (sets the broker before actors are declared)
 from . import digest, runtime, scheduler, webhooks
-from .sending import DeliveryProbe, run_batch, run_step
+from .claim import DeliveryProbe
+from .sending import run_batch, run_step
 from .sink import was_delivered
 
 

@@ -50,7 +50,7 @@ class Settings:
     inbound_max_bytes: int
     redis_namespace: str = "followup"
     send_lease_seconds: int = 300
-    send_batch: int = 20  # due steps a worker takes in one go (one claim, one record)
+    send_batch: int = 50  # due steps a worker takes in one go (one claim, one record)
     max_send_attempts: int = 8
     # How a worker decides whether a message whose send was cut off during DATA was delivered:
     # "sink" (our own SMTP sink's Message-ID index in sink_dir) or "none" (flag for review).
@@ -239,7 +239,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         inbound_max_bytes=_int(env, "FOLLOWUP_INBOUND_MAX_BYTES", 40 * 1024 * 1024, minimum=1024),
         redis_namespace=_get(env, "FOLLOWUP_REDIS_NAMESPACE") or "followup",
         send_lease_seconds=_int(env, "FOLLOWUP_SEND_LEASE_SECONDS", 300, minimum=1),
-        send_batch=_int(env, "FOLLOWUP_SEND_BATCH", 20, minimum=1),
+        send_batch=_int(env, "FOLLOWUP_SEND_BATCH", 50, minimum=1),
         max_send_attempts=_int(env, "FOLLOWUP_MAX_SEND_ATTEMPTS", 8, minimum=1),
         delivery_probe=_delivery_probe(env),
         auto_reply_pause_days=_int(env, "FOLLOWUP_AUTO_REPLY_PAUSE_DAYS", 7, minimum=1),

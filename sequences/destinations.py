@@ -21,9 +21,16 @@ MAC_BYTES = 12
 MAX_CARRIED_URL = 1500
 
 
+@functools.lru_cache(maxsize=16)
+def _keyed(key: str) -> hmac.HMAC:
+    """The HMAC state after the key and the fixed prefix, copied for each URL (as in tokens)."""
+    return hmac.new(key.encode(), b"followup-destination\x00", hashlib.sha256)
+
+
 def _mac(key: str, token: str, url: bytes) -> bytes:
-    message = b"followup-destination\x00" + token.encode("ascii") + b"\x00" + url
-    return hmac.new(key.encode(), message, hashlib.sha256).digest()[:MAC_BYTES]
+    mac = _keyed(key).copy()
+    mac.update(token.encode("ascii") + b"\x00" + url)
+    return mac.digest()[:MAC_BYTES]
 
 
 def carry(keys: Sequence[str], token: str, url: str) -> str | None:

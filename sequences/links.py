@@ -88,7 +88,7 @@ class _TextExtractor(HTMLParser):
 
 
 # The plain shapes most email HTML is made of: start and end tags with well-formed attributes,
-# comments without "--" inside, and a doctype. _plain_events reads a body made only of these
+# comments without "--" inside, and a doctype. _plain_text_parts reads a body made only of these
 # and text without "<" as HTMLParser would, at a fraction of its cost; anything else (scripts,
 # styles, CDATA, stray "<", odd attribute syntax) goes through HTMLParser itself.
 _ATTRIBUTE = r"""\s+([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?"""
@@ -102,64 +102,89 @@ _PLAIN_MARKUP = re.compile(
 _ATTRIBUTES = re.compile(_ATTRIBUTE)
 _RAW_TEXT = frozenset(("script", "style"))  # HTMLParser reads these as raw text
 
-_Event = tuple[str, str, str | None]  # ("start" | "end" | "data", tag or text, href)
+_BLOCK = _TextExtractor._BLOCK
+_SKIP = _TextExtractor._SKIP
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
-def _plain_events(body: str) -> list[_Event] | None:
-    """The parser events for `body`, or None when it is not plain enough to read this way."""
-    events: list[_Event] = []
+def _collapse_spaces(text: str) -> str:
+    """_SPACES.sub(" ", text), skipping the regex when the only whitespace is single ASCII
+    spaces (str.isprintable() is false for every other whitespace character)."""
+    if text.isprintable() and "  " not in text:
+        return text
+    return _SPACES.sub(" ", text)
+
+
+def _plain_text_parts(body: str) -> list[str] | None:
+    """What _TextExtractor collects from `body`, as HTMLParser would feed it, in one pass with
+    the handlers inlined (this runs for every email sent); None when the body is not plain
+    enough, and HTMLParser itself must read it."""
+    parts: list[str] = []
+    hrefs: list[str | None] = []
+    skip = 0
     position = 0
+    length = len(body)
     for match in _PLAIN_MARKUP.finditer(body):
-        text = body[position : match.start()]
-        if "<" in text:
-            return None
-        if text:
-            events.append(("data", html.unescape(text), None))
+        start = match.start()
+        if start > position:
+            text = body[position:start]
+            if "<" in text:
+                return None
+            if not skip:
+                parts.append(_collapse_spaces(html.unescape(text)))
         position = match.end()
         closing, tag, attributes, self_closing = match.groups()
         if tag is None:  # a comment or the doctype
             continue
         tag = tag.lower()
-        if closing:
-            if attributes or self_closing:
+        if not closing:
+            if tag in _RAW_TEXT or (self_closing and attributes):
                 return None
-            events.append(("end", tag, None))
-            continue
-        if tag in _RAW_TEXT or (self_closing and attributes):
+            if tag in _SKIP:
+                skip += 1
+            elif tag == "br":
+                parts.append("\n")
+            elif tag in _BLOCK:
+                parts.append("\n\n")
+            elif tag == "li":
+                parts.append("\n- ")
+            elif tag == "a":
+                href = None
+                for name, value in _ATTRIBUTES.findall(attributes):
+                    if name.lower() == "href":  # the last one wins, as in dict(attrs)
+                        if value[:1] in ("'", '"'):
+                            value = value[1:-1]
+                        href = html.unescape(value) if value else None
+                hrefs.append(href)
+            if not self_closing:
+                continue
+        elif attributes or self_closing:
             return None
-        href = None
-        if tag == "a":
-            for name, value in _ATTRIBUTES.findall(attributes):
-                if name.lower() == "href":  # the last one wins, as in dict(attrs)
-                    if value[:1] in ("'", '"'):
-                        value = value[1:-1]
-                    href = html.unescape(value) if value else None
-        events.append(("start", tag, href))
-        if self_closing:
-            events.append(("end", tag, None))
-    text = body[position:]
-    if "<" in text:
-        return None
-    if text:
-        events.append(("data", html.unescape(text), None))
-    return events
+        # The end tag (or a self-closing tag's end).
+        if tag in _SKIP:
+            skip = max(0, skip - 1)
+        elif tag in _BLOCK:
+            parts.append("\n\n")
+        elif tag == "a" and hrefs:
+            href = hrefs.pop()
+            if href and href.lower().startswith(("http://", "https://")):
+                parts.append(f" ({href})")
+    if position < length:
+        text = body[position:]
+        if "<" in text:
+            return None
+        if not skip:
+            parts.append(_collapse_spaces(html.unescape(text)))
+    return parts
 
 
 def html_to_text(body: str) -> str:
     """A readable plain-text rendering of an HTML email body."""
-    parser = _TextExtractor()
-    events = _plain_events(body)
-    if events is None:
+    parts = _plain_text_parts(body)
+    if parts is None:
+        parser = _TextExtractor()
         parser.feed(body)
         parser.close()
-    else:
-        for kind, value, href in events:
-            if kind == "data":
-                parser.handle_data(value)
-            elif kind == "start":
-                parser.handle_starttag(value, [("href", href)] if href is not None else [])
-            else:
-                parser.handle_endtag(value)
-    text = "".join(parser.parts)
-    lines = [line.strip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+        parts = parser.parts
+    lines = [line.strip() for line in "".join(parts).splitlines()]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip() + "\n"

@@ -89,9 +89,22 @@ def tick(rt: Runtime, enqueue: Enqueue, *, limit: int = 500) -> int:
 
 
 def batches(due: list[tuple[int, int]], size: int) -> list[list[tuple[int, int]]]:
-    """Split due steps into batches of at most `size`, and into SPREAD batches when fewer."""
-    per = max(1, min(size, -(-len(due) // SPREAD)))
-    return [due[i : i + per] for i in range(0, len(due), per)]
+    """Split due steps into batches of at most `size` and of about equal length, as many as a
+    multiple of SPREAD (or one step each when fewer): the worker threads then get the same
+    share of a burst and finish it together, instead of a few threads sending the last,
+    partial round of full batches while the others wait."""
+    if not due:
+        return []
+    rounds = -(-len(due) // (SPREAD * max(1, size)))  # batches per thread
+    count = min(len(due), SPREAD * rounds)
+    per, longer = divmod(len(due), count)  # the first `longer` batches take one step more
+    out = []
+    start = 0
+    for index in range(count):
+        end = start + per + (index < longer)
+        out.append(due[start:end])
+        start = end
+    return out
 
 
 def tick_batches(rt: Runtime, enqueue: EnqueueBatch, *, limit: int = 500) -> int:

@@ -16,63 +16,54 @@ SMTP connection; the "sent" records (with the next step scheduled) are written t
 end of the batch, or every SENT_FLUSH_SECONDS while a slow server keeps the batch going, so a
 crash leaves few messages to the probe. The per-email work in the database is one short
 transaction; the rest is shared by the batch.
+
+This module runs a batch; the rules that decide each step are in `claim`, and the writes
+around each SMTP transaction (the "sending" mark, the records) in `send_records`.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, case, delete, insert, or_, select, text, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy.orm import Session
 
-from .compose import TrackingUrls, compose
-from .db import session_scope
-from .enrollment import (
-    SUPPRESSED,
-    advance,
-    advanced,
-    email_opening,
-    mark_prospect,
-    record,
-    status_change_data,
-    stop_prospect,
+from . import send_records as records
+from .bulk import insert_rows
+from .claim import (
+    Claimed,
+    DeliveryProbe,
+    NewMessage,
+    claim_step,
+    fail_enrollment,
+    locked_enrollments,
+    step_variant,
 )
-from .limits import check_bounce_rate, reserve
-from .mailer import OutgoingEmail, build, new_message_id
+from .compose import TrackingUrls, compose
+from .mailer import OutgoingEmail, build
 from .models import (
     Enrollment,
-    EnrollmentStatus,
-    Event,
     Link,
     Mailbox,
     Message,
     MessageStatus,
-    Prospect,
-    ProspectStatus,
-    Sequence,
-    Step,
-    Task,
     User,
 )
 from .rendering import RenderError
 from .runtime import Runtime
-from .tasks import skip as skip_task
-from .tokens import new_token_id
+from .send_records import MESSAGES, Job
 from .transport import OutcomeUnknown, PermanentFailure, TemporaryFailure
-from .webhooks import subscribed
 
 log = logging.getLogger(__name__)
 
-# A probe answers whether a Message-ID reached the server: True, False, or None (can't tell).
-DeliveryProbe = Callable[[str], bool | None]
+
+LINKS = cast(Table, Link.__table__)
+
 
 # While a batch is still sending after this long, the "sent" records so far are written first.
 SENT_FLUSH_SECONDS = 0.25
@@ -84,105 +75,6 @@ class RetryLater(Exception):
 
 class _Cancelled(Exception):
     """The enrollment stopped (reply, conversion...) between the claim and DATA."""
-
-
-@dataclass
-class _Job:
-    """One claimed email, rendered and serialised, ready for SMTP."""
-
-    enrollment_id: int
-    position: int
-    prospect_id: int
-    message_pk: int
-    attempt: int
-    subject: str
-    to_email: str
-    envelope_from: str
-    payload: bytes
-
-
-class _Claimed(NamedTuple):
-    message: Message
-    step: Step
-
-
-# The "sending" mark: one UPDATE that moves our claim (same version, still claimed) to
-# "sending" only if the enrollment, locked, is still active at this step and its prospect's
-# address has not bounced or unsubscribed. A reply recorded in a transaction that holds the
-# enrollment's lock makes this wait, then see the reply.
-_SUPPRESSED = or_(*(Prospect.status == status for status in sorted(SUPPRESSED)))
-_MARK_SENDING = (
-    update(Message)
-    .where(
-        Message.id == bindparam("b_message"),
-        Message.attempts == bindparam("b_attempt"),
-        Message.status == MessageStatus.CLAIMED,
-        select(Enrollment.id)
-        .where(
-            Enrollment.id == bindparam("b_enrollment"),
-            Enrollment.status == EnrollmentStatus.ACTIVE,
-            Enrollment.current_step == bindparam("b_position"),
-            ~select(Prospect.id)
-            .where(Prospect.id == bindparam("b_prospect"), _SUPPRESSED)
-            .exists(),
-        )
-        .with_for_update(of=Enrollment)
-        .exists(),
-    )
-    .values(status=MessageStatus.SENDING, lease_until=bindparam("b_lease"))
-)
-
-
-def _locked_enrollments(session: Session, ids: Iterable[int]) -> dict[int, Enrollment]:
-    """The enrollments, row-locked in id order, with prospects and their sequences' steps."""
-    found = session.scalars(
-        select(Enrollment)
-        .where(Enrollment.id.in_(sorted(set(ids))))
-        .options(
-            joinedload(Enrollment.prospect, innerjoin=True),
-            joinedload(Enrollment.sequence, innerjoin=True).selectinload(Sequence.steps),
-        )
-        .order_by(Enrollment.id)
-        .with_for_update(of=Enrollment)
-    )
-    return {e.id: e for e in found}
-
-
-def _not_durable(session: Session) -> None:
-    """Let this transaction's commit skip the WAL flush (PostgreSQL).
-
-    Only for the claim and the "sent" record: losing either to a database crash is harmless
-    (a lost claim is claimed again; a lost "sent" leaves the message "sending", which the probe
-    or a review decides). Each "sending" mark before DATA stays fully durable, and its flush
-    carries every earlier commit with it.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-
-
-def _one_statement(conn: Connection, statement: Any, params: dict[str, Any]) -> int:
-    """Run one UPDATE as its own (durable) transaction; return how many rows it changed.
-
-    On PostgreSQL the statement runs in autocommit mode, one round trip instead of three
-    (BEGIN, the statement, COMMIT): the same atomic, durable commit. SQLite keeps its
-    BEGIN IMMEDIATE transaction (it serialises writers).
-    """
-    if conn.dialect.name != "postgresql":
-        with conn.begin():
-            return int(conn.execute(statement, params).rowcount)
-    conn.execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with conn.begin():  # SQLAlchemy's bookkeeping only: nothing is sent for it
-            return int(conn.execute(statement, params).rowcount)
-    finally:
-        conn.execution_options(isolation_level=conn.default_isolation_level)
-
-
-@contextmanager
-def _transaction(rt: Runtime, conn: Connection) -> Iterator[Session]:
-    """An ORM unit of work on the batch's connection: commit on success, roll back on error."""
-    with rt.sessions(bind=conn) as session, session.begin():
-        yield session
 
 
 def urls_for(rt: Runtime) -> TrackingUrls:
@@ -212,213 +104,15 @@ def _sender(
     return mailbox, sender
 
 
-def _run_task_step(session: Session, enrollment: Enrollment, step: Step, now: datetime) -> str:
-    """A call/task step came due: create the owner's task once; the sequence waits for it.
-
-    With the step option `auto_advance_days: N`, the scheduler comes back after N days and a
-    task still open then is skipped automatically, so the sequence moves on.
-    """
-    task = session.scalar(
-        select(Task).where(Task.enrollment_id == enrollment.id, Task.step_position == step.position)
-    )
-    days = (step.options or {}).get("auto_advance_days")
-    wait = timedelta(days=days) if isinstance(days, int | float) and days > 0 else None
-    if task is not None:
-        if task.status != "open":
-            advance(session, enrollment, step.position, now)
-            return f"task already {task.status}"
-        if wait is not None and now >= task.due_at + wait:
-            skip_task(session, task, now, notes="moved on automatically: nobody completed it")
-            return "task auto-advanced"
-        # Due again before its time (the enrollment was resumed): keep waiting for the task.
-        enrollment.next_due_at = task.due_at + wait if wait else None
-        enrollment.enqueued_at = None
-        return "waiting for the task"
-    prospect = enrollment.prospect
-    task = Task(
-        enrollment_id=enrollment.id,
-        step_position=step.position,
-        prospect_id=prospect.id,
-        owner_id=prospect.owner_id or enrollment.sequence.owner_id,
-        type=step.type,
-        title=(step.subject or f"{step.type.title()} {prospect.first_name or prospect.email}"),
-        notes=step.notes,
-        due_at=now,
-        status="open",
-    )
-    session.add(task)
-    session.flush()
-    record(
-        session,
-        "task_due",
-        now,
-        prospect_id=prospect.id,
-        enrollment_id=enrollment.id,
-        task_id=task.id,
-        task_type=step.type,
-    )
-    # Without auto-advance the scheduler must not pick this enrollment again until the task
-    # is completed or skipped (sequences.tasks advances it then).
-    enrollment.next_due_at = now + wait if wait else None
-    enrollment.enqueued_at = None
-    return "task created"
-
-
-def _variant(step: Step, enrollment_id: int) -> tuple[str | None, str, str, str | None]:
-    """(variant letter, subject, html, text) for this enrollment: A/B/... split evenly by id."""
-    variants = (step.options or {}).get("variants") or []
-    base = (step.subject or "", step.body_html or "", step.body_text)
-    if not variants:
-        return None, *base
-    index = enrollment_id % (len(variants) + 1)
-    if index == 0:
-        return "A", *base
-    chosen = variants[index - 1]
-    return (
-        chr(ord("A") + index),
-        chosen.get("subject") or base[0],
-        chosen.get("body_html") or base[1],
-        chosen.get("body_text") or base[2],
-    )
-
-
-def _take_slot(
-    session: Session, enrollment: Enrollment, mailbox_id: int | None, now: datetime
-) -> str | None:
-    """Reserve a send slot in the mailbox's shared limits, or roll the step to the next opening."""
-    if mailbox_id is None:
-        return None
-    slot = reserve(session, mailbox_id, now)
-    if slot.taken:
-        return None
-    assert slot.retry_at is not None
-    enrollment.next_due_at = email_opening(enrollment.sequence, enrollment.prospect, slot.retry_at)
-    enrollment.enqueued_at = None
-    return f"rolled to {enrollment.next_due_at.isoformat()} ({slot.reason})"
-
-
-def _claim(
-    session: Session,
-    rt: Runtime,
-    enrollment: Enrollment | None,
-    message: Message | None,
-    position: int,
-    now: datetime,
-    probe: DeliveryProbe | None,
-) -> _Claimed | str:
-    """Decide one step of a locked enrollment: a claimed message to send, or what happened.
-
-    `message` is the step's existing message, if any. A new message is added to the session
-    (the caller flushes the batch's new messages together).
-    """
-    lease = timedelta(seconds=rt.settings.send_lease_seconds)
-    if enrollment is None:
-        return "missing"
-    if enrollment.status != EnrollmentStatus.ACTIVE:
-        return f"not active ({enrollment.status})"
-    if enrollment.current_step != position:
-        return "stale (step already done)"
-    if enrollment.next_due_at is None or enrollment.next_due_at > now:
-        return "not due"
-    prospect = enrollment.prospect
-    if prospect.status in SUPPRESSED:
-        stop_prospect(session, prospect.id, str(prospect.status), now, f"address {prospect.status}")
-        return f"prospect {prospect.status}"
-    step = next((s for s in enrollment.sequence.steps if s.position == position), None)
-    if step is None:
-        advance(session, enrollment, position, now)
-        return "step removed"
-    if step.type != "email":
-        return _run_task_step(session, enrollment, step, now)
-    mailbox_id = enrollment.sequence.mailbox_id
-
-    if message is None:
-        rolled = _take_slot(session, enrollment, mailbox_id, now)
-        if rolled:
-            return rolled
-        message = Message(
-            token_id=new_token_id(),
-            direction="out",
-            prospect_id=prospect.id,
-            enrollment_id=enrollment.id,
-            step_position=position,
-            mailbox_id=mailbox_id,
-            message_id=new_message_id(rt.settings.mail_domain),
-            to_email=prospect.email,
-            status=MessageStatus.CLAIMED,
-            variant=_variant(step, enrollment.id)[0],
-            attempts=1,
-            lease_until=now + lease,
-            created_at=now,
-        )
-        # No other worker can insert this (enrollment, step) meanwhile: they lock the
-        # enrollment first (the unique constraint stays the last word).
-        session.add(message)
-        return _Claimed(message, step)
-    if message.status == MessageStatus.SENT:
-        advance(session, enrollment, position, now)
-        return "already sent"
-    if message.status in (MessageStatus.FAILED, MessageStatus.UNKNOWN):
-        return f"message {message.status}"
-    if message.lease_until is not None and message.lease_until > now:
-        return "in progress elsewhere"
-    if message.status == MessageStatus.SENDING:
-        # Its worker died during DATA. Did the server take it?
-        delivered = probe(message.message_id) if probe else None
-        if delivered:
-            _mark_sent(session, message, enrollment, position, now)
-            return "sent (recovered by probe)"
-        if delivered is None:
-            message.status = MessageStatus.UNKNOWN
-            message.error = "worker stopped during DATA; delivery unknown"
-            enrollment.needs_review = True
-            enrollment.next_due_at = None
-            enrollment.reason = f"step {position}: delivery unknown, review before resending"
-            record(
-                session,
-                "send_unknown",
-                now,
-                prospect_id=prospect.id,
-                enrollment_id=enrollment.id,
-                message_id=message.id,
-                step=position,
-            )
-            return "unknown: flagged for review"
-    elif message.attempts >= rt.settings.max_send_attempts:
-        # claimed with an expired or released lease, or cancelled earlier: too often
-        message.status = MessageStatus.FAILED
-        enrollment.status = EnrollmentStatus.FAILED
-        enrollment.next_due_at = None
-        enrollment.reason = (
-            f"step {position}: gave up after {message.attempts} attempts ({message.error})"
-        )
-        record(
-            session,
-            "status_change",
-            now,
-            prospect_id=prospect.id,
-            enrollment_id=enrollment.id,
-            extra={"from": "active", "to": "failed", "reason": enrollment.reason},
-        )
-        return "failed: too many attempts"
-    rolled = _take_slot(session, enrollment, mailbox_id, now)
-    if rolled:
-        return rolled
-    message.status = MessageStatus.CLAIMED
-    message.attempts += 1
-    message.lease_until = now + lease
-    return _Claimed(message, step)
-
-
 def _prepare(
     session: Session,
     rt: Runtime,
     urls: TrackingUrls,
     enrollment: Enrollment,
-    claimed: _Claimed,
+    claimed: Claimed,
     earlier: Message | None,
     now: datetime,
-) -> tuple[_Job, list[tuple[int, str, bool]]]:
+) -> tuple[Job, list[tuple[int, str, bool]]]:
     """Render and serialise one claimed email and store its subject and threading; return the
     job and its links (stored by the caller once the message has its id).
 
@@ -427,7 +121,7 @@ def _prepare(
     message, step = claimed
     prospect = enrollment.prospect
     mailbox, sender = _sender(session, rt, enrollment)
-    _, subject_t, html_t, text_t = _variant(step, enrollment.id)
+    _, subject_t, html_t, text_t = step_variant(step, enrollment.id)
     thread_subject = in_reply_to = None
     references: list[str] = []
     if step.thread_with is not None and earlier is not None:
@@ -471,7 +165,7 @@ def _prepare(
     message.references = " ".join(references) or None
     if message.attempts > 1:  # an earlier attempt may have stored this message's links
         session.execute(delete(Link).where(Link.message_id == message.id))
-    job = _Job(
+    job = Job(
         enrollment_id=enrollment.id,
         position=step.position,
         prospect_id=prospect.id,
@@ -485,250 +179,29 @@ def _prepare(
     return job, composed.links
 
 
-def _mark_sent(
-    session: Session, message: Message, enrollment: Enrollment, position: int, now: datetime
-) -> None:
-    message.status = MessageStatus.SENT
-    message.sent_at = now
-    message.lease_until = None
-    record(
-        session,
-        "sent",
-        now,
-        prospect_id=enrollment.prospect_id,
-        enrollment_id=enrollment.id,
-        message_id=message.id,
-        subject=message.subject,
-        step=position,
-    )
-    advance(session, enrollment, position, now)
+# The columns a new message is inserted with (the id comes back; sent_at is set when it is).
+_NEW_MESSAGE_COLUMNS = tuple(
+    column.key for column in MESSAGES.columns if column.key not in ("id", "sent_at")
+)
 
 
-def _messages_sent(session: Session, sent: list[tuple[_Job, datetime]]) -> None:
-    """Each message "sent" at its own time, in one statement."""
-    session.execute(
-        update(Message)
-        .where(Message.id.in_([job.message_pk for job, _ in sent]))
-        .values(
-            status=MessageStatus.SENT,
-            lease_until=None,
-            sent_at=case({job.message_pk: at for job, at in sent}, value=Message.id),
-        )
-        .execution_options(synchronize_session=False)
-    )
+def _insert_new(session: Session, messages: list[NewMessage]) -> None:
+    """Insert the batch's new messages with one statement; set their ids.
 
-
-def _record_sent(session: Session, sent: list[tuple[_Job, datetime]]) -> None:
-    """The "sent" records of a group of delivered emails, with each enrollment advanced.
-
-    `session` is the batch's: its identity map still holds the prospects and sequences the
-    claim loaded, so only the enrollments are read again (locked, fresh). Without a webhook
-    that wants "sent" events (whose outbox rows hang on the ORM events), the events and the
-    enrollments' new state are written with one statement each rather than object by object:
-    the same rows `record()` and `advance()` write.
+    Cheaper than adding ORM objects to the session and flushing them: no unit of work, no
+    identity map, no per-object events; the rows are the same.
     """
-    _not_durable(session)
-    ids = sorted({job.enrollment_id for job, _ in sent})
-    if subscribed(session, "sent"):
-        enrollments = {
-            e.id: e
-            for e in session.scalars(
-                select(Enrollment)
-                .where(Enrollment.id.in_(ids))
-                .order_by(Enrollment.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        }
-        _messages_sent(session, sent)
-        for job, at in sent:
-            record(
-                session,
-                "sent",
-                at,
-                prospect_id=job.prospect_id,
-                enrollment_id=job.enrollment_id,
-                message_id=job.message_pk,
-                subject=job.subject,
-                step=job.position,
-            )
-            if job.enrollment_id in enrollments:
-                advance(session, enrollments[job.enrollment_id], job.position, at)
-        return
-    state = {
-        row.id: row._asdict()
-        for row in session.execute(
-            select(
-                Enrollment.id,
-                Enrollment.status,
-                Enrollment.current_step,
-                Enrollment.sequence_id,
-                Enrollment.prospect_id,
-            )
-            .where(Enrollment.id.in_(ids))
-            .order_by(Enrollment.id)
-            .with_for_update()
+    ids = {
+        (enrollment_id, position): message_pk
+        for message_pk, enrollment_id, position in insert_rows(
+            session.connection(),
+            MESSAGES,
+            [{name: getattr(m, name) for name in _NEW_MESSAGE_COLUMNS} for m in messages],
+            returning=("id", "enrollment_id", "step_position"),
         )
     }
-    _messages_sent(session, sent)
-    events: list[dict[str, Any]] = []
-    changes: dict[int, dict[str, Any]] = {}
-    for job, at in sent:
-        events.append(
-            {
-                "type": "sent",
-                "at": at,
-                "prospect_id": job.prospect_id,
-                "enrollment_id": job.enrollment_id,
-                "message_id": job.message_pk,
-                "data": {"subject": job.subject, "step": job.position},
-            }
-        )
-        enrollment = state.get(job.enrollment_id)
-        if enrollment is None:
-            continue
-        sequence = session.get(Sequence, enrollment["sequence_id"])
-        prospect = session.get(Prospect, enrollment["prospect_id"])
-        assert sequence is not None and prospect is not None
-        before = enrollment["status"]
-        values = advanced(before, enrollment["current_step"], sequence, prospect, job.position, at)
-        if values is None:
-            continue
-        enrollment.update(values)
-        changes.setdefault(job.enrollment_id, {"id": job.enrollment_id}).update(values)
-        if values.get("status", before) != before:
-            events.append(
-                {
-                    "type": "status_change",
-                    "at": at,
-                    "prospect_id": enrollment["prospect_id"],
-                    "enrollment_id": job.enrollment_id,
-                    "message_id": None,
-                    "data": status_change_data(
-                        enrollment["sequence_id"], before, values["status"], values["reason"]
-                    ),
-                }
-            )
-    if changes:
-        session.execute(update(Enrollment), list(changes.values()))
-    session.connection().execute(insert(Event), events)  # Core: one executemany
-
-
-def _release(conn: Connection, job: _Job, status: str, error: str | None) -> None:
-    with conn.begin():
-        conn.execute(
-            update(Message)
-            .where(
-                Message.id == job.message_pk,
-                Message.attempts == job.attempt,
-                Message.status.in_((MessageStatus.CLAIMED, MessageStatus.SENDING)),
-            )
-            .values(status=status, lease_until=None, error=error)
-        )
-
-
-def _fail_enrollment(
-    session: Session, enrollment: Enrollment, position: int, reason: str, now: datetime
-) -> None:
-    """A step failed for good (not a bounce): the enrollment stops as failed."""
-    if enrollment.status == EnrollmentStatus.ACTIVE:
-        enrollment.status = EnrollmentStatus.FAILED
-        enrollment.next_due_at = None
-        enrollment.reason = f"step {position}: {reason}"
-        record(
-            session,
-            "status_change",
-            now,
-            prospect_id=enrollment.prospect_id,
-            enrollment_id=enrollment.id,
-            extra={"from": "active", "to": "failed", "reason": enrollment.reason},
-        )
-
-
-def _fail(rt: Runtime, conn: Connection, job: _Job, reason: str, bounced: bool = False) -> None:
-    now = rt.clock.now()
-    paused_mailbox: int | None = None
-    with _transaction(rt, conn) as session:
-        enrollment = session.get(Enrollment, job.enrollment_id, with_for_update=True)
-        session.execute(
-            update(Message)
-            .where(Message.id == job.message_pk, Message.attempts == job.attempt)
-            .values(status=MessageStatus.FAILED, lease_until=None, error=reason)
-        )
-        if enrollment is None:
-            return
-        if not bounced:
-            _fail_enrollment(session, enrollment, job.position, reason, now)
-            return
-        mark_prospect(session, enrollment.prospect_id, ProspectStatus.BOUNCED, now)
-        record(
-            session,
-            "bounce",
-            now,
-            prospect_id=enrollment.prospect_id,
-            enrollment_id=job.enrollment_id,
-            message_id=job.message_pk,
-            reason=reason,
-            permanent=True,
-        )
-        stop_prospect(session, enrollment.prospect_id, EnrollmentStatus.BOUNCED, now, reason)
-        mailbox_id = session.scalar(select(Message.mailbox_id).where(Message.id == job.message_pk))
-        if mailbox_id is not None and check_bounce_rate(session, mailbox_id, now):
-            paused_mailbox = mailbox_id
-    if paused_mailbox is not None:
-        tell_owner_mailbox_paused(rt, paused_mailbox)
-
-
-def _unknown(conn: Connection, job: _Job, error: str) -> None:
-    with conn.begin():
-        conn.execute(
-            update(Message)
-            .where(Message.id == job.message_pk)
-            .values(status=MessageStatus.UNKNOWN, error=error, lease_until=None)
-        )
-        conn.execute(
-            update(Enrollment)
-            .where(Enrollment.id == job.enrollment_id)
-            .values(
-                needs_review=True,
-                next_due_at=None,
-                reason=f"step {job.position}: delivery unknown ({error})",
-            )
-        )
-
-
-def tell_owner_mailbox_paused(rt: Runtime, mailbox_id: int) -> bool:
-    """Email the mailbox's owner that it was paused and why (best effort: the event is the record)."""
-    with session_scope(rt.sessions) as session:
-        mailbox = session.get(Mailbox, mailbox_id)
-        owner = session.get(User, mailbox.owner_id) if mailbox and mailbox.owner_id else None
-        if mailbox is None or owner is None:
-            return False
-        text = (
-            f"Hello {owner.name or owner.email},\n\n"
-            f"Followup paused sending from {mailbox.from_email}: {mailbox.paused_reason}.\n"
-            "Sequences using this mailbox wait until it is resumed. Check the bounced addresses "
-            "in the prospects' timelines and clean the list before resuming.\n"
-        )
-        notice = build(
-            OutgoingEmail(
-                from_email=rt.settings.default_from_email,
-                from_name=rt.settings.default_from_name,
-                to_email=owner.email,
-                to_name=owner.name or None,
-                subject=f"Sending paused for {mailbox.from_email}",
-                html=f"<p>{html.escape(text).replace(chr(10), '<br>')}</p>",
-                text=text,
-                message_id=new_message_id(rt.settings.mail_domain),
-                date=rt.clock.now(),
-            )
-        )
-    try:
-        rt.transport.send(notice, rt.settings.default_from_email, owner.email)
-    except Exception:  # the pause and its event are recorded; the notice is a courtesy
-        log.exception("could not tell the owner of mailbox %s that it was paused", mailbox_id)
-        return False
-    return True
+    for message in messages:
+        message.id = ids[(message.enrollment_id, message.step_position)]
 
 
 def _claim_batch(
@@ -738,7 +211,7 @@ def _claim_batch(
     now: datetime,
     probe: DeliveryProbe | None,
     outcomes: list[str],
-) -> tuple[list[tuple[int, _Job]], list[object]]:
+) -> tuple[list[tuple[int, Job]], list[object]]:
     """One transaction: lock, claim, render and store every step's email.
 
     Returns (index, job) pairs, and the objects loaded, for the caller to keep referenced until
@@ -746,18 +219,19 @@ def _claim_batch(
     """
     urls = urls_for(rt)
     with session.begin():
-        _not_durable(session)
-        enrollments = _locked_enrollments(session, (e for e, _ in steps))
+        records.not_durable(session)
+        enrollments, sequences = locked_enrollments(session, (e for e, _ in steps))
         existing = {
             (m.enrollment_id, m.step_position): m
             for m in session.scalars(
                 select(Message).where(Message.enrollment_id.in_(sorted(enrollments)))
             )
         }
-        prepared: list[tuple[int, Message, _Job, list[tuple[int, str, bool]]]] = []
+        prepared: list[tuple[int, Message | NewMessage, Job, list[tuple[int, str, bool]]]] = []
+        new: list[NewMessage] = []
         for index, (enrollment_id, position) in enumerate(steps):
             enrollment = enrollments.get(enrollment_id)
-            claimed = _claim(
+            claimed = claim_step(
                 session,
                 rt,
                 enrollment,
@@ -769,6 +243,8 @@ def _claim_batch(
             if isinstance(claimed, str):
                 outcomes[index] = claimed
                 continue
+            if isinstance(claimed.message, NewMessage):
+                new.append(claimed.message)
             assert enrollment is not None
             step = claimed.step
             earlier = (
@@ -785,11 +261,12 @@ def _claim_batch(
                 claimed.message.status = MessageStatus.FAILED
                 claimed.message.lease_until = None
                 claimed.message.error = reason
-                _fail_enrollment(session, enrollment, step.position, reason, now)
+                fail_enrollment(session, enrollment, step.position, reason, now)
                 outcomes[index] = f"failed: {exc}"
             else:
                 prepared.append((index, claimed.message, job, links))
-        session.flush()  # the new messages, in one statement
+        session.flush()  # what the rules changed on loaded objects (rolled steps, retries...)
+        _insert_new(session, new)
         rows: list[dict[str, Any]] = []
         for _, message, job, links in prepared:
             job.message_pk = message.id
@@ -797,9 +274,11 @@ def _claim_batch(
                 {"message_id": message.id, "position": p, "url": u, "hidden": h}
                 for p, u, h in links
             )
-        if rows:
-            session.connection().execute(insert(Link), rows)  # Core: one executemany
-    return [(index, job) for index, _, job, _ in prepared], list(session.identity_map.values())
+        insert_rows(session.connection(), LINKS, rows)
+    return [(index, job) for index, _, job, _ in prepared], [
+        *sequences,
+        *session.identity_map.values(),
+    ]
 
 
 def run_batch(
@@ -832,28 +311,27 @@ def _send_all(
     rt: Runtime,
     conn: Connection,
     session: Session,
-    jobs: list[tuple[int, _Job]],
+    jobs: list[tuple[int, Job]],
     outcomes: list[str],
 ) -> None:
     """SMTP for each prepared job, its "sending" mark right before DATA; then the records."""
     lease = timedelta(seconds=rt.settings.send_lease_seconds)
-    sent: list[tuple[_Job, datetime]] = []
+    sent: list[tuple[Job, datetime]] = []
     first_unrecorded = 0.0
     retry: list[str] = []
-    marked: list[_Job] = []  # the job past its "sending" mark, if any
+    marked: list[Job] = []  # the job past its "sending" mark, if any
 
-    def record_sent() -> None:
+    def write_sent() -> None:
         if sent:
             with session.begin():
-                _record_sent(session, sent)
+                records.record_sent(session, sent)
             sent.clear()
 
-    def mark(job: _Job) -> None:
+    def mark(job: Job) -> None:
         # The point of no return is the next command: the check and the mark commit together,
         # durably, under the enrollment's lock.
-        changed = _one_statement(
+        changed = records.mark_sending(
             conn,
-            _MARK_SENDING,
             {
                 "b_message": job.message_pk,
                 "b_attempt": job.attempt,
@@ -872,30 +350,30 @@ def _send_all(
         try:
             rt.transport.send(job.payload, job.envelope_from, job.to_email, partial(mark, job))
         except _Cancelled:
-            _release(conn, job, MessageStatus.CANCELLED, "enrollment stopped before sending")
+            records.release(conn, job, MessageStatus.CANCELLED, "enrollment stopped before sending")
             outcomes[index] = "cancelled: enrollment stopped"
         except TemporaryFailure as exc:
-            _release(conn, job, MessageStatus.CLAIMED, str(exc))
+            records.release(conn, job, MessageStatus.CLAIMED, str(exc))
             outcomes[index] = f"retry: {exc}"
             retry.append(str(exc))
             if exc.connection:  # the server is unreachable: the rest waits for the retry too
                 for later_index, later in jobs[done + 1 :]:
-                    _release(conn, later, MessageStatus.CLAIMED, str(exc))
+                    records.release(conn, later, MessageStatus.CLAIMED, str(exc))
                     outcomes[later_index] = f"retry: {exc}"
                 break
         except PermanentFailure as exc:
-            _fail(rt, conn, job, f"SMTP {exc.code} {exc.reply}", bounced=exc.recipient_bad)
+            records.fail(rt, conn, job, f"SMTP {exc.code} {exc.reply}", bounced=exc.recipient_bad)
             outcomes[index] = f"failed: SMTP {exc.code}"
         except OutcomeUnknown as exc:
-            _unknown(conn, job, str(exc))
+            records.unknown(conn, job, str(exc))
             outcomes[index] = "unknown: flagged for review"
         except BaseException:
             # Give back the claims that never reached DATA (a job past its "sending" mark stays
             # there: the probe or a review decides it) and record what was sent.
             try:
                 for _, later in jobs[done + (1 if marked else 0) :]:
-                    _release(conn, later, MessageStatus.CLAIMED, "worker error before DATA")
-                record_sent()
+                    records.release(conn, later, MessageStatus.CLAIMED, "worker error before DATA")
+                write_sent()
             except Exception:  # the database may be what failed; leases and the probe decide
                 log.exception("could not release or record the rest of a send batch")
             raise
@@ -905,8 +383,8 @@ def _send_all(
             sent.append((job, rt.clock.now()))
             outcomes[index] = "sent"
             if time.monotonic() - first_unrecorded >= SENT_FLUSH_SECONDS:
-                record_sent()
-    record_sent()
+                write_sent()
+    write_sent()
     if retry:
         raise RetryLater("; ".join(retry))
 

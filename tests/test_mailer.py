@@ -103,3 +103,18 @@ def test_every_header_a_follow_up_needs_is_there_and_parses() -> None:
     assert msg["Date"].datetime == datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_charset() for p in msg.iter_parts()] == ["utf-8", "utf-8"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet="ab.-_+'{}=?^/@ \"()<>[]\u00e9,;:\\", max_size=24)
+    | st.from_regex(r"[a-z0-9+._-]{1,12}@[a-z0-9.-]{1,12}", fullmatch=True)
+)
+def test_mail_and_rcpt_send_what_smtplib_would_for_any_address(address: str) -> None:
+    """The transport's shortcut past smtplib's quoteaddr() writes the same command."""
+    import smtplib
+
+    from sequences.transport import _SIMPLE_ADDRESS
+
+    if _SIMPLE_ADDRESS.fullmatch(address):
+        assert smtplib.quoteaddr(address) == f"<{address}>"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from sequences import runtime
 from sequences.clock import FrozenClock
 from sequences.models import Enrollment
-from sequences.scheduler import claim_due, tick
+from sequences.scheduler import SPREAD, batches, claim_due, tick
 
 from .sending_helpers import email, enroll_ids, make_prospect, make_sequence
 
@@ -74,3 +75,15 @@ def test_the_due_query_uses_the_partial_index(rt: runtime.Runtime) -> None:
     assert "ix_enrollments_due" in plan
     with rt.sessions() as s:
         assert len(list(s.scalars(select(Enrollment.id)))) == 3
+
+
+@pytest.mark.parametrize("size", [1, 3, 20, 50])
+@pytest.mark.parametrize("due", [0, 1, 7, 8, 10, 17, 400, 401, 500, 1000])
+def test_batches_share_a_burst_evenly_among_the_worker_threads(due: int, size: int) -> None:
+    steps = [(i, 0) for i in range(due)]
+    split = batches(steps, size)
+    assert [step for batch in split for step in batch] == steps  # every step once, in order
+    assert all(0 < len(batch) <= size for batch in split)
+    if split:
+        assert max(map(len, split)) - min(map(len, split)) <= 1
+        assert len(split) == due or len(split) % SPREAD == 0

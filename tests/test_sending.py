@@ -579,3 +579,38 @@ def test_sent_records_are_the_same_whether_or_not_a_webhook_wants_sent_events(
     assert [t for t, *_ in bulk[3]] == ["sent", "status_change"]
     with rt.sessions() as s:
         assert len(s.scalars(select(WebhookDelivery)).all()) == 2  # the two ORM-path sends
+
+
+@pytest.mark.parametrize("driver", ["psycopg", "another"])
+def test_the_sending_mark_checks_and_marks_on_every_driver_path(
+    rt: runtime.Runtime, smtp_sink: Sink, monkeypatch: pytest.MonkeyPatch, driver: str
+) -> None:
+    """The mark goes to psycopg directly on PostgreSQL, through SQLAlchemy otherwise: both send
+    an active enrollment's step and refuse one stopped after the claim."""
+    if rt.engine.dialect.name == "postgresql":
+        monkeypatch.setattr(rt.engine.dialect, "driver", driver)
+    elif driver != "psycopg":
+        pytest.skip("one path on SQLite")
+    sequence = make_sequence(rt, [email()])
+    [going, stopped] = enroll_ids(
+        rt,
+        [make_prospect(rt, "going@acme.example"), make_prospect(rt, "stopped@acme.example")],
+        sequence,
+    )
+    send = rt.transport.send
+
+    def stop_one_before_data(payload: bytes, sender: str, to: str, before_data: Any) -> Any:
+        if to == "stopped@acme.example":
+            with rt.sessions.begin() as s:
+                stop_prospect(s, enrollment(rt, stopped).prospect_id, "replied", rt.clock.now())
+        return send(payload, sender, to, before_data)
+
+    monkeypatch.setattr(rt.transport, "send", stop_one_before_data)
+    assert sorted(drain(rt)) == ["cancelled: enrollment stopped", "sent"]
+    assert [m.envelope_to for m in smtp_sink.messages()] == [["going@acme.example"]]
+    assert {m.enrollment_id: m.status for m in messages(rt)} == {
+        going: "sent",
+        stopped: "cancelled",
+    }
+    with rt.engine.connect() as conn:  # the connection went back to the pool as it came
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
