@@ -35,18 +35,15 @@ sys.path.insert(0, str(ROOT))
 
 from bench import procstat  # noqa: E402
 
+# The one-step sequence and prospects both send benchmarks use (bench/send_cpu.py keeps them:
+# it must import nothing from the tree it is not measuring).
+from bench.send_cpu import BODY, SUBJECT, seed  # noqa: E402
+
 BIN = Path(sys.executable).parent
 ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-SUBJECT = "A question for {{ company | default('you') }}"
-BODY = (
-    "<p>Hi {{ first_name | default('there') }},</p><p>You said you need {{ fields.need }}. "
-    '<a href="https://example.com/pricing?plan=pro">See pricing</a> or '
-    '<a href="https://example.com/case-study">read how Initech did it</a>.</p>'
-    "<p>{{ sender.signature }}</p>" + "<p>Some more words about the offer.</p>" * 20
-)
 
 
 def _count(directory: Path) -> int:
@@ -186,48 +183,6 @@ def _baseline(n: int, env: dict[str, str], tmp: Path, tag: str) -> float:
     return n / elapsed
 
 
-def _seed(url: str, n: int) -> None:
-    from sequences.clock import SystemClock
-    from sequences.db import make_engine, make_sessionmaker
-    from sequences.definitions import create_sequence
-    from sequences.enrollment import enroll
-    from sequences.models import Prospect, Team
-
-    engine = make_engine(url)
-    with make_sessionmaker(engine).begin() as s:
-        team = Team(name="Bench")
-        s.add(team)
-        s.flush()
-        now = SystemClock().now()
-        sequence = create_sequence(
-            s,
-            team.id,
-            None,
-            {
-                "name": "Bench",
-                "steps": [
-                    {"type": "email", "delay": "PT0S", "subject": SUBJECT, "body_html": BODY}
-                ],
-            },
-            now,
-        )
-        prospects = [
-            Prospect(
-                team_id=team.id,
-                email=f"p{i}@prospect.example",
-                first_name="Zo\u00eb",
-                company="Initech",
-                fields={"need": "faster onboarding"},
-            )
-            for i in range(n)
-        ]
-        s.add_all(prospects)
-        s.flush()
-        for prospect in prospects:
-            enroll(s, prospect, sequence, now)
-    engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2000)
@@ -268,7 +223,7 @@ def main() -> None:
             # The database is set up first and flushed to disk, so its writes (CREATE DATABASE
             # copies a template; the seed) do not slow the first baseline down.
             upgrade(url)
-            _seed(url, n)
+            seed(url, n)
             with admin.connect() as conn:
                 conn.execute(text("CHECKPOINT"))
             os.sync()

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-# The same templates as bench/send.py (not imported: that module puts its tree first on the
-# path, and this script must run whichever tree PYTHONPATH names).
+# bench/send.py uses these and `seed` too (imported from here: this script must run whichever
+# tree PYTHONPATH names, so it imports nothing from bench/ itself).
 SUBJECT = "A question for {{ company | default('you') }}"
 BODY = (
     "<p>Hi {{ first_name | default('there') }},</p><p>You said you need {{ fields.need }}. "
@@ -45,7 +45,8 @@ BODY = (
 )
 
 
-def _seed(url: str, n: int) -> None:
+def seed(url: str, n: int) -> None:
+    """`n` prospects enrolled in a fresh one-step email sequence, all due now."""
     from sequences.clock import SystemClock
     from sequences.db import make_engine, make_sessionmaker
     from sequences.definitions import create_sequence
@@ -146,7 +147,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             }
             upgrade(url)
             total = args.warmup + args.messages
-            _seed(url, total)
+            seed(url, total)
             rt = runtime.build(load_settings(env))
             if args.stub:
                 rt.transport = _StubTransport()  # type: ignore[assignment]
