@@ -25,7 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import procstat  # noqa: E402
-from bench.tracking import BROWSER, SECRET, analyze, count_events, database, seed  # noqa: E402
+from bench.tracking import (  # noqa: E402
+    BROWSER,
+    analyze,
+    count_events,
+    database,
+    seed,
+    settings_env,
+)
 from sequences.spool import Spool  # noqa: E402
 
 
@@ -53,12 +60,7 @@ def run(kind: str, args: argparse.Namespace) -> None:
 
     directory = Path(tempfile.mkdtemp(prefix=f"followup-drain-{kind}-"))
     url, drop, backends = database(kind, directory)
-    env = {
-        "FOLLOWUP_DATABASE_URL": url,
-        "FOLLOWUP_SECRET_KEY": SECRET,
-        "FOLLOWUP_INSTANCE_PATH": str(directory / "instance"),
-        "FOLLOWUP_BASE_URL": "http://127.0.0.1",
-    }
+    env = settings_env(url, directory)
     try:
         pixels, clicks = seed(env, args.messages)
         rt = runtime.build(load_settings(env))

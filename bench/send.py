@@ -73,6 +73,17 @@ def _cpu(session_id: int | None = None, command: str | None = None) -> float:
     return sum(p.cpu for p in procstat.processes() if p.session == session_id or p.name == command)
 
 
+def _pipeline_cpu(worker: int, sink: int) -> dict[str, float]:
+    """CPU seconds so far of each part of the pipeline (this process ticks the scheduler)."""
+    return {
+        "workers": _cpu(worker),
+        "sink": _cpu(sink),
+        "postgres": _cpu(command="postgres"),
+        "redis": _cpu(command="redis-server"),
+        "scheduler": time.process_time(),
+    }
+
+
 def _start_sink(
     port: int, directory: Path, env: dict[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
@@ -262,13 +273,7 @@ def main() -> None:
                 "the workers",
             )
             rt = runtime.get()
-            cpu_before = {
-                "workers": _cpu(worker.pid),
-                "sink": _cpu(sink.pid),
-                "postgres": _cpu(command="postgres"),
-                "redis": _cpu(command="redis-server"),
-                "scheduler": time.process_time(),
-            }
+            cpu_before = _pipeline_cpu(worker.pid, sink.pid)
             machine_before = procstat.machine_cpu()
             everyone_before = {(p.pid, p.name): p.cpu for p in procstat.processes()}
             started = time.time()
@@ -283,13 +288,7 @@ def main() -> None:
             pipeline = n / elapsed
             machine = procstat.machine_cpu()
             everyone = {(p.pid, p.name): p.cpu for p in procstat.processes()}
-            cpu = {
-                "workers": _cpu(worker.pid),
-                "sink": _cpu(sink.pid),
-                "postgres": _cpu(command="postgres"),
-                "redis": _cpu(command="redis-server"),
-                "scheduler": time.process_time(),
-            }
+            cpu = _pipeline_cpu(worker.pid, sink.pid)
             cpu = {k: v - cpu_before[k] for k, v in cpu.items()}
             for key in ("busy", "interrupts", "stolen"):
                 cpu[f"machine {key}"] = machine[key] - machine_before[key]

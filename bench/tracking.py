@@ -313,6 +313,16 @@ def database(kind: str, directory: Path) -> tuple[str, Any, Any]:
     return url, drop, backends
 
 
+def settings_env(url: str, directory: Path) -> dict[str, str]:
+    """The app's settings for a bench run on `url` with its instance under `directory`."""
+    return {
+        "FOLLOWUP_DATABASE_URL": url,
+        "FOLLOWUP_SECRET_KEY": SECRET,
+        "FOLLOWUP_INSTANCE_PATH": str(directory / "instance"),
+        "FOLLOWUP_BASE_URL": "http://127.0.0.1",
+    }
+
+
 def seed(env: dict[str, str], messages: int) -> tuple[list[str], list[str]]:
     """Sent messages with two links each; returns pixel paths and (visible) click paths."""
     import html
@@ -486,10 +496,7 @@ def run(kind: str, args: argparse.Namespace) -> bool:
     url, drop, backends = database(kind, directory)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")},
-        "FOLLOWUP_DATABASE_URL": url,
-        "FOLLOWUP_SECRET_KEY": SECRET,
-        "FOLLOWUP_INSTANCE_PATH": str(directory / "instance"),
-        "FOLLOWUP_BASE_URL": "http://127.0.0.1",
+        **settings_env(url, directory),
         "PYTHONPATH": str(ROOT),
     }
     ok = True

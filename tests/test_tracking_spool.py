@@ -220,8 +220,8 @@ def test_live_writer_file_is_never_removed(tmp_path: Path) -> None:
     assert other.drain(lambda _r: None) == 1
 
 
-def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
-    spool = Spool(tmp_path)
+def _append_from_threads(spool: Spool) -> None:
+    """8 threads append 500 lines each ("<thread>-<n>"), all at once."""
 
     def writer(t: int) -> None:
         for n in range(500):
@@ -232,6 +232,11 @@ def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    _append_from_threads(spool)
     lines = b"".join(p.read_bytes() for p in spool.files()).splitlines()
     assert len(lines) == 4000
     assert len({json.loads(line)["id"] for line in lines}) == 4000
@@ -241,16 +246,7 @@ def test_concurrent_appends_across_rotations_are_all_kept_in_each_threads_order(
     tmp_path: Path,
 ) -> None:
     spool = Spool(tmp_path, max_bytes=5_000)  # a new file every ~20 lines, mid-write of others
-
-    def writer(t: int) -> None:
-        for n in range(500):
-            spool.append({"id": f"{t}-{n}", "pad": "y" * 200})
-
-    threads = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _append_from_threads(spool)
     spool.close()
     assert len(spool.files()) > 100
     seen: list[dict[str, Any]] = []
