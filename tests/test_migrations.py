@@ -21,6 +21,14 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
     assert diff == []
 
 
+def test_migrations_form_one_line_with_a_single_head(database_url: str) -> None:
+    # A second head means two revisions follow the same parent: the next one must be
+    # rebased onto the head (or a merge revision added) before it lands.
+    assert len(head_revisions(database_url)) == 1
+    upgrade(database_url)
+    assert current_revisions(database_url) == head_revisions(database_url)
+
+
 def test_upgrade_twice_is_harmless(database_url: str) -> None:
     upgrade(database_url)
     upgrade(database_url)
