@@ -33,7 +33,7 @@ from bench.tracking import (  # noqa: E402
     seed,
     settings_env,
 )
-from sequences.spool import Spool  # noqa: E402
+from sequences.tracking import Spool  # noqa: E402
 
 
 def fill(spool: Spool, pixels: list[str], clicks: list[str], hits: int, clicks_every: int) -> None:

@@ -46,7 +46,7 @@ from sequences.models import (  # noqa: E402
     Team,
     User,
 )
-from sequences.tokens import new_token_id  # noqa: E402
+from sequences.tracking import new_token_id  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

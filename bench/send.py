@@ -122,10 +122,15 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def _baseline(n: int, env: dict[str, str], tmp: Path, tag: str) -> float:
     """Plain smtplib: pre-built messages of the same shape over one connection."""
-    from sequences.compose import TrackingUrls, compose
-    from sequences.mailer import OutgoingEmail, build, new_message_id
-    from sequences.sink import free_port
-    from sequences.tokens import new_token_id
+    from sequences.sending import (
+        OutgoingEmail,
+        TrackingUrls,
+        build,
+        compose,
+        free_port,
+        new_message_id,
+    )
+    from sequences.tracking import new_token_id
 
     class P:
         first_name = "Zo\u00eb"
@@ -205,7 +210,7 @@ def main() -> None:
     from sqlalchemy import create_engine, text
 
     from sequences.migrate import upgrade
-    from sequences.sink import free_port
+    from sequences.sending import free_port
 
     database = f"followup_bench_{uuid.uuid4().hex[:8]}"
     namespace = f"followup-bench-{uuid.uuid4().hex[:8]}"

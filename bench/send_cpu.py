@@ -122,8 +122,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from sequences.migrate import upgrade
     from sequences.models import Message
     from sequences.scheduler import batches, tick
-    from sequences.sending import run_batch
-    from sequences.sink import free_port
+    from sequences.sending import free_port, run_batch
 
     database = f"followup_sendcpu_{uuid.uuid4().hex[:8]}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")

@@ -45,8 +45,7 @@ sys.path.insert(0, str(ROOT))
 from flask import Flask, Response  # noqa: E402
 
 from bench import procstat  # noqa: E402
-from sequences import destinations  # noqa: E402
-from sequences.spool import Spool  # noqa: E402
+from sequences.tracking import Spool, destinations  # noqa: E402
 
 SECRET = "bench-secret-key-0123456789abcdef"
 BROWSER = (
@@ -331,13 +330,11 @@ def seed(env: dict[str, str], messages: int) -> tuple[list[str], list[str]]:
     from urllib.parse import urlsplit
 
     from sequences import runtime
-    from sequences.accounts import default_team
-    from sequences.compose import compose
     from sequences.config import load_settings
-    from sequences.mailer import new_message_id
     from sequences.models import Link, Message, MessageStatus, Prospect
-    from sequences.sending import urls_for
-    from sequences.tokens import new_token_id
+    from sequences.sending import compose, new_message_id, urls_for
+    from sequences.tracking import new_token_id
+    from sequences.workspace import default_team
 
     rt = runtime.build(load_settings(env))
     pixels: list[str] = []
@@ -389,7 +386,7 @@ def in_process(env: dict[str, str], directory: Path, pixels: list[str], clicks: 
     """CPU per request inside one process, no server: what each app itself costs.
 
     The tracked app answers the pixel and the signed click in front of Flask's dispatch
-    (tracker.track.HitFront); the same requests through its Flask routes are shown too, so the
+    (tracker.hits.HitFront); the same requests through its Flask routes are shown too, so the
     part of the gap to bare that is the front and the part that is the tracking are both seen.
     Hits go to a spool of their own that nothing drains (they are not counted as answered).
     """

@@ -28,12 +28,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from sequences import runtime, webhooks  # noqa: E402
-from sequences.accounts import create_user, default_team  # noqa: E402
 from sequences.clock import FrozenClock  # noqa: E402
 from sequences.config import load_settings  # noqa: E402
 from sequences.enrollment import record  # noqa: E402
 from sequences.migrate import upgrade  # noqa: E402
 from sequences.models import Base, Prospect, Webhook  # noqa: E402
+from sequences.workspace import create_user, default_team  # noqa: E402
 
 
 def write_events(rt: runtime.Runtime, prospect_ids: list[int], count: int, batch: int) -> float:

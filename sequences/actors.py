@@ -7,10 +7,9 @@ from functools import partial
 import dramatiq
 
 from . import broker as _broker  # noqa: F401  (sets the broker before actors are declared)
-from . import digest, runtime, scheduler, webhooks
-from .claim import DeliveryProbe
-from .sending import run_batch, run_step
-from .sink import was_delivered
+from . import runtime, scheduler, webhooks
+from .sending import DeliveryProbe, run_batch, run_step, was_delivered
+from .workspace import digest
 
 
 def delivery_probe(rt: runtime.Runtime) -> DeliveryProbe | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,7 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from .clock import Clock, SystemClock
 from .config import Settings, load_settings
 from .db import make_engine, make_sessionmaker
-from .transport import SmtpTransport
+
+if TYPE_CHECKING:
+    from .sending import SmtpTransport
 
 
 @dataclass
@@ -33,6 +36,9 @@ _current: Runtime | None = None
 
 
 def build(settings: Settings | None = None, clock: Clock | None = None) -> Runtime:
+    # Imported here: the sending package reads the runtime, so the wiring names it last.
+    from .sending import SmtpTransport
+
     settings = settings or load_settings()
     engine = make_engine(settings.database_url)
     return Runtime(

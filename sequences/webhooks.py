@@ -351,8 +351,7 @@ def verify(secret: str, header: str, body: bytes, now: int, tolerance: int = 300
 
 
 def payload(session: Session, delivery: WebhookDelivery) -> dict[str, Any]:
-    from .activity import event_json
-    from .prospects import prospect_json
+    from .workspace import event_json, prospect_json
 
     event = delivery.event
     prospect = session.get(Prospect, event.prospect_id) if event.prospect_id else None

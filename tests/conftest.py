@@ -21,12 +21,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from sequences import runtime
-from sequences.accounts import create_api_key, create_user, default_team
 from sequences.clock import FrozenClock
 from sequences.config import Settings, load_settings
 from sequences.migrate import upgrade
 from sequences.models import Base
-from sequences.sink import StoredMessage, free_port, read_messages, start_sink
+from sequences.sending.sink import StoredMessage, free_port, read_messages, start_sink
+from sequences.workspace.accounts import create_api_key, create_user, default_team
 
 CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get(

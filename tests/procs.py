@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sequences.sink import free_port
+from sequences.sending.sink import free_port
 
 BIN = Path(sys.executable).parent
 FOLLOWUP = str(BIN / "followup")

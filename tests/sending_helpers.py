@@ -7,12 +7,12 @@ from typing import Any
 from sqlalchemy import select
 
 from sequences import runtime
-from sequences.accounts import default_team
 from sequences.definitions import create_sequence
 from sequences.enrollment import enroll
 from sequences.models import Enrollment, Event, Mailbox, Message, Prospect, Sequence
 from sequences.scheduler import tick
-from sequences.sending import RetryLater, run_step
+from sequences.sending.batch import RetryLater, run_step
+from sequences.workspace.accounts import default_team
 
 
 def email(

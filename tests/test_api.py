@@ -156,7 +156,7 @@ def test_enrolling_twice_is_refused_with_a_reason(client: Any, cast: Cast) -> No
 def test_a_rep_cannot_see_another_reps_prospect_but_a_manager_can(
     client: Any, cast: Cast, rt: Any
 ) -> None:
-    from sequences.accounts import create_api_key, create_user
+    from sequences.workspace.accounts import create_api_key, create_user
 
     with rt.sessions.begin() as s:
         other = create_user(s, "olga@example.com", name="Olga")

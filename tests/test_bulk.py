@@ -10,8 +10,8 @@ from sqlalchemy import Table, select
 from sqlalchemy.exc import DataError
 
 from sequences import runtime
-from sequences.bulk import insert_rows, update_rows
 from sequences.models import Enrollment, Event, Message, MessageStatus
+from sequences.sending.bulk import insert_rows, update_rows
 
 from .sending_helpers import email, enroll_ids, make_prospect, make_sequence
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sequences.classify import (
+from sequences.tracking.verdicts import (
     RULES_FILE,
     Hit,
     Prior,

@@ -11,13 +11,13 @@ import redis
 from sqlalchemy import func, select
 
 from sequences import runtime
-from sequences.accounts import default_team
 from sequences.clock import SystemClock
 from sequences.config import load_settings
 from sequences.definitions import create_sequence
 from sequences.enrollment import enroll
 from sequences.models import Enrollment, Message, Prospect
-from sequences.sink import read_messages
+from sequences.sending.sink import read_messages
+from sequences.workspace.accounts import default_team
 
 from .conftest import REDIS_URL, _truncate_postgres, make_env, require_service
 from .procs import production_stack, wait_for

@@ -14,12 +14,12 @@ from sequences import runtime
 from sequences.actors import dispatch_digests
 from sequences.clock import FrozenClock
 from sequences.config import load_settings
-from sequences.digest import send_digest
 from sequences.enrollment import record
 from sequences.models import DigestSetting, Task
-from sequences.sink import free_port
-from sequences.transport import TemporaryFailure
-from tracker.cli import main
+from sequences.sending.sink import free_port
+from sequences.sending.transport import TemporaryFailure
+from sequences.workspace.digest import send_digest
+from tracker.cli.main import main
 
 from .conftest import Cast, Sink, make_env
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sequences.activity import summarize
 from sequences.clock import FrozenClock
-from sequences.documents import create_document
 from sequences.models import Team
 from sequences.runtime import Runtime
+from sequences.workspace.activity import summarize
+from sequences.workspace.documents import create_document
 
 from .conftest import Cast
 from .tracking_support import BROWSER, events, send_message

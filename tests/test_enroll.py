@@ -13,7 +13,7 @@ from sequences import runtime
 from sequences.clock import FrozenClock
 from sequences.enrollment import pause_company
 from sequences.models import Enrollment, Event, Prospect, Sequence
-from tracker.cli import main
+from tracker.cli.main import main
 
 from .conftest import Cast, make_env
 from .sending_helpers import email, enroll_ids, make_prospect, make_sequence

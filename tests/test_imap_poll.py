@@ -19,11 +19,11 @@ from imapclient import IMAPClient
 from sqlalchemy import func, select, update
 
 from sequences import runtime
-from sequences.accounts import default_team
 from sequences.config import ConfigError
-from sequences.imap_poll import parse_imap_url, poll_all
+from sequences.inbound.imap import parse_imap_url, poll_all
 from sequences.models import ImapCursor, InboundMessage, Mailbox
-from sequences.sink import free_port
+from sequences.sending.sink import free_port
+from sequences.workspace.accounts import default_team
 
 from .conftest import CI, make_env
 from .procs import run_cli

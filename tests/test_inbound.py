@@ -11,10 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from sequences import runtime
-from sequences.accounts import create_user, default_team
 from sequences.clock import FrozenClock
-from sequences.compose import TrackingUrls
-from sequences.inbound import RETRY_AFTER, receive
+from sequences.inbound.ingest import RETRY_AFTER, receive
 from sequences.models import (
     Enrollment,
     Event,
@@ -26,7 +24,9 @@ from sequences.models import (
     Step,
 )
 from sequences.scheduler import resume_paused
-from sequences.sending import run_step
+from sequences.sending.batch import run_step
+from sequences.sending.compose import TrackingUrls
+from sequences.workspace.accounts import create_user, default_team
 
 OUR_MESSAGE_ID = "<seed.0001@mail.example.test>"
 TOKEN_ID = "00112233445566778899aabb"
@@ -383,8 +383,8 @@ def test_a_soft_bounce_the_relay_gave_up_on_is_sent_again_later(
 
 def test_bounce_reports_count_toward_the_mailbox_bounce_rate_pause(rt: runtime.Runtime) -> None:
     """A mailbox whose mail keeps bouncing back by DSN is paused, as for SMTP-time bounces."""
-    from sequences.limits import BOUNCE_MIN_SENDS
     from sequences.models import Mailbox
+    from sequences.sending.limits import BOUNCE_MIN_SENDS
 
     world = seed(rt)
     now = rt.clock.now()

@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import func, select
 
 from sequences import runtime
-from sequences.inbound import VERDICTS, receive
+from sequences.inbound.ingest import VERDICTS, receive
 from sequences.models import Event, InboundMessage
 
 from .test_inbound import OUR_MESSAGE_ID, enrollment_of, prospect_of, seed

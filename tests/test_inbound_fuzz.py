@@ -8,13 +8,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sequences.inbound import read
-from sequences.inbound_classify import (
+from sequences.inbound.classify import (
     asks_to_unsubscribe,
     detect_auto_reply,
     detect_bounce,
     return_date,
 )
+from sequences.inbound.ingest import read
 
 CORPUS = sorted(p for p in (Path(__file__).parent / "data" / "inbound").iterdir())
 SAMPLES = [p.read_bytes() for p in CORPUS if p.suffix in (".eml", ".bin")]

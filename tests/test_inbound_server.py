@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from sequences import runtime
-from sequences.inbound_server import start_inbound
+from sequences.inbound.server import start_inbound
 from sequences.models import InboundMessage
-from sequences.sending import run_step
-from sequences.sink import free_port
+from sequences.sending.batch import run_step
+from sequences.sending.sink import free_port
 
 from .conftest import make_env
 from .procs import FOLLOWUP, Proc, _port_open, wait_for

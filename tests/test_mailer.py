@@ -10,7 +10,7 @@ from email.policy import default
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sequences.mailer import OutgoingEmail, build
+from sequences.sending.mime import OutgoingEmail, build
 
 # Any printable text without line breaks (a header is one line; build rejects breaks).
 one_line = st.text(
@@ -114,7 +114,7 @@ def test_mail_and_rcpt_send_what_smtplib_would_for_any_address(address: str) -> 
     """The transport's shortcut past smtplib's quoteaddr() writes the same command."""
     import smtplib
 
-    from sequences.transport import _SIMPLE_ADDRESS
+    from sequences.sending.transport import _SIMPLE_ADDRESS
 
     if _SIMPLE_ADDRESS.fullmatch(address):
         assert smtplib.quoteaddr(address) == f"<{address}>"

@@ -7,7 +7,7 @@ from typing import Any
 
 from openapi_spec_validator import validate
 
-from tracker.openapi import METHODS, build
+from tracker.api.openapi import METHODS, build
 
 PREFIX = "/api/v1"
 # <int:prospect_id>, <any(pause, resume, unenroll):action>, <name> -> {name}

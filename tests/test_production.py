@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sequences.sink import free_port, read_messages
+from sequences.sending.sink import free_port, read_messages
 
 from .conftest import REDIS_URL, require_service
 from .procs import FOLLOWUP, Proc, http, production_stack, run_cli, wait_for

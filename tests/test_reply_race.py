@@ -23,11 +23,10 @@ import pytest
 from sqlalchemy import select
 
 from sequences import runtime
-from sequences.accounts import default_team
 from sequences.actors import enqueue_step
 from sequences.broker import broker
 from sequences.clock import FrozenClock
-from sequences.inbound import ingest, receive
+from sequences.inbound.ingest import ingest, receive
 from sequences.models import (
     Enrollment,
     EnrollmentStatus,
@@ -38,7 +37,8 @@ from sequences.models import (
     Step,
 )
 from sequences.scheduler import tick
-from sequences.sending import run_step
+from sequences.sending.batch import run_step
+from sequences.workspace.accounts import default_team
 
 from .conftest import Sink
 from .test_inbound import enrollment_of, mail, seed

@@ -18,9 +18,9 @@ from sequences.config import load_settings
 from sequences.db import session_scope
 from sequences.enrollment import stop_prospect
 from sequences.models import Enrollment, Message, Prospect
-from sequences.sending import RetryLater, run_step
-from sequences.sink import store_message
-from sequences.tokens import new_token_id
+from sequences.sending.batch import RetryLater, run_step
+from sequences.sending.sink import store_message
+from sequences.tracking.tokens import new_token_id
 
 from .conftest import Cast, Sink, make_env
 from .sending_helpers import (
@@ -218,7 +218,7 @@ class PickyHandler:
 def picky(
     database_url: str, tmp_path: Path, clock: FrozenClock
 ) -> Iterator[tuple[runtime.Runtime, PickyHandler, Sink]]:
-    from sequences.sink import free_port
+    from sequences.sending.sink import free_port
 
     port = free_port()
     handler = PickyHandler(tmp_path / "picky")
@@ -353,8 +353,8 @@ def test_minimum_gap_between_sends_of_one_mailbox(
 
 
 def test_warm_up_ramps_the_daily_limit(rt: runtime.Runtime) -> None:
-    from sequences.limits import daily_limit
     from sequences.models import Mailbox
+    from sequences.sending.limits import daily_limit
 
     mailbox_id = make_mailbox(rt, daily_limit=50, warmup_per_day=20)
     with rt.sessions() as s:
@@ -370,7 +370,7 @@ def test_limits_hold_across_connections_taking_slots_at_once(rt: runtime.Runtime
     """Twelve workers, each with its own database connection, race for 30 slots: 30 are given."""
     import threading
 
-    from sequences.limits import reserve
+    from sequences.sending.limits import reserve
 
     mailbox = make_mailbox(rt, daily_limit=30)
     taken: list[bool] = []
@@ -398,7 +398,7 @@ def _take_slots(url: str, mailbox_id: int, now_iso: str, tries: int) -> int:
     from datetime import datetime
 
     from sequences.db import make_engine, make_sessionmaker
-    from sequences.limits import reserve
+    from sequences.sending.limits import reserve
 
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
@@ -536,8 +536,8 @@ def test_sent_records_are_the_same_whether_or_not_a_webhook_wants_sent_events(
 ) -> None:
     """Without a "sent" webhook a batch writes its records with bulk statements; with one,
     through record() and advance() (the outbox needs the ORM events). Same rows either way."""
-    from sequences.accounts import default_team
     from sequences.models import Event, Webhook, WebhookDelivery
+    from sequences.workspace.accounts import default_team
 
     two_steps = make_sequence(rt, [email(), email(delay="P2D")], name="Two steps")
     one_step = make_sequence(rt, [email()], name="One step")

@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sequences.activity import summarize
 from sequences.clock import FrozenClock
 from sequences.models import Event, Message
 from sequences.runtime import Runtime
-from sequences.tracking import infer_open
+from sequences.tracking.events import infer_open
+from sequences.workspace.activity import summarize
 
 from .tracking_support import BROWSER, events, send_message, verdicts
 

@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from sequences import destinations, links
 from sequences.clock import FrozenClock
-from sequences.compose import TrackingUrls, compose
 from sequences.models import Prospect
 from sequences.runtime import Runtime
-from sequences.sending import run_step
-from sequences.tokens import KINDS, make_token, new_token_id, read_token
+from sequences.sending.batch import run_step
+from sequences.sending.compose import TrackingUrls, compose
+from sequences.tracking import destinations, links
+from sequences.tracking.tokens import KINDS, make_token, new_token_id, read_token
 from tracker import create_app
 
 from .conftest import SECRET, Cast, Sink

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sequences.clock import FrozenClock
 from sequences.models import Event
 from sequences.runtime import Runtime
-from sequences.sink import free_port
-from sequences.spool import Drainer, Spool
+from sequences.sending.sink import free_port
+from sequences.tracking.spool import Drainer, Spool
 from tracker import create_app
 
 from .tracking_support import BROWSER, events, send_message
@@ -286,7 +286,7 @@ def test_spool_cli_shows_and_drains_what_waits(
 ) -> None:
     from click.testing import CliRunner
 
-    from tracker.cli import main
+    from tracker.cli.main import main
 
     from .conftest import make_env
 
@@ -355,7 +355,7 @@ def _click_record(sent: Any, hit_id: str, clock: FrozenClock) -> dict[str, Any]:
 def test_inferred_opens_of_hits_with_similar_ids_do_not_collide(
     rt: Runtime, clock: FrozenClock, session: Session
 ) -> None:
-    from sequences.tracking import spool_writer
+    from sequences.tracking.events import spool_writer
 
     one, two = send_message(rt), send_message(rt, email="two@prospect.example")
     clock.advance(hours=1)
@@ -370,7 +370,7 @@ def test_a_refused_hit_never_stalls_the_hits_behind_it(
     rt: Runtime, clock: FrozenClock, session: Session
 ) -> None:
     from sequences.models import Event
-    from sequences.tracking import inferred_hit_id, spool_writer
+    from sequences.tracking.events import inferred_hit_id, spool_writer
 
     poisoned, fine = send_message(rt), send_message(rt, email="fine@prospect.example")
     clock.advance(hours=1)
@@ -411,7 +411,7 @@ def _open_record(sent: Any, hit_id: str, clock: FrozenClock) -> dict[str, Any]:
 def test_verdicts_do_not_depend_on_how_hits_were_batched(
     rt: Runtime, clock: FrozenClock, session: Session
 ) -> None:
-    from sequences.tracking import HISTORY_PER_MESSAGE, spool_writer
+    from sequences.tracking.events import HISTORY_PER_MESSAGE, spool_writer
 
     one, apart = send_message(rt), send_message(rt, email="apart@prospect.example")
     clock.advance(hours=1)

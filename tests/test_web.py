@@ -216,7 +216,7 @@ def test_hot_list_ranks_human_engagement_and_ignores_machine_opens(
     assert "Botty" not in page and "Otto" not in page and "555-2" in page
 
     # The database's banded sums give exactly the pure ranking of the same signals.
-    from sequences.engagement import rank, recent_heat, recent_signals
+    from sequences.workspace.engagement import rank, recent_heat, recent_signals
 
     for owner in (team.rep_id, None):
         in_sql = recent_heat(session, 1, owner, now)
@@ -445,7 +445,7 @@ def test_step_stats_count_messages_per_variant_with_rates(
             hit(session, m, "open", now, "machine", "bot")
             hit(session, m, "bounce", now)
     session.commit()
-    from sequences.reports import step_stats
+    from sequences.workspace.reports import step_stats
 
     stats = {s.variant: s for s in step_stats(session, sequence.id)}
     session.commit()
@@ -567,7 +567,7 @@ def test_forged_sequence_forms_get_422_not_500(client: Any, team: Team) -> None:
 def test_one_click_unsubscribe_and_the_api_need_no_csrf_token(
     client: Any, team: Team, session: Session, rt: Any, clock: FrozenClock
 ) -> None:
-    from sequences.compose import TrackingUrls
+    from sequences.sending.compose import TrackingUrls
 
     now = clock.now()
     prospect = add_prospect(session, team.rep_id, "leave@example.com")

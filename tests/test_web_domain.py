@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sequences.engagement import HALF_LIFE, Signal, rank, weight
 from sequences.models import Event
-from sequences.reports import RepReport
+from sequences.workspace.engagement import HALF_LIFE, Signal, rank, weight
+from sequences.workspace.reports import RepReport
 from tracker.web.prospects import link_label, timeline
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

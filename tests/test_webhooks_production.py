@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from sequences.accounts import create_user, default_team
 from sequences.clock import SystemClock
 from sequences.db import make_sessionmaker, null_pool_engine
 from sequences.enrollment import record
 from sequences.models import Prospect, WebhookDelivery
 from sequences.webhooks import create_webhook, verify
+from sequences.workspace.accounts import create_user, default_team
 
 from .conftest import REDIS_URL, _truncate_postgres, require_service
 from .procs import production_stack, wait_for

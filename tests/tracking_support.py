@@ -11,13 +11,13 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sequences.accounts import default_team
-from sequences.compose import compose
-from sequences.mailer import new_message_id
 from sequences.models import Event, Link, Message, MessageStatus, Prospect
 from sequences.runtime import Runtime
-from sequences.sending import urls_for
-from sequences.tokens import new_token_id
+from sequences.sending.batch import urls_for
+from sequences.sending.compose import compose
+from sequences.sending.mime import new_message_id
+from sequences.tracking.tokens import new_token_id
+from sequences.workspace.accounts import default_team
 
 BROWSER = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "

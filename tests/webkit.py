@@ -11,11 +11,11 @@ from uuid import uuid4
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from sequences.accounts import create_user, default_team
 from sequences.definitions import create_sequence
 from sequences.enrollment import enroll, record
 from sequences.models import Enrollment, Message, MessageStatus, Prospect, User
-from sequences.tokens import new_token_id
+from sequences.tracking.tokens import new_token_id
+from sequences.workspace.accounts import create_user, default_team
 
 PASSWORD = "correct horse battery staple"
 # A cheap hash keeps fixtures fast; production uses werkzeug's default (scrypt).

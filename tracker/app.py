@@ -32,35 +32,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config)
     app.extensions["followup"] = rt
 
-    from . import (
-        api,
-        api_digest,
-        api_documents,
-        api_sequences,
-        api_webhooks,
-        api_workspace,
-        db,
-        errors,
-        health,
-        inbound,
-        openapi,
-        track,
-        web,
-    )
+    from . import db, errors, health, hits, web
+    from .api import blueprints
 
     db.init_app(app)
     errors.init_app(app)
     for blueprint in (
-        track.bp,  # pixel, clicks, documents, unsubscribe (no login)
+        hits.bp,  # pixel, clicks, documents, unsubscribe (no login)
         health.bp,
-        api.bp,  # prospects, sequences, enrollments, activity, events
-        api_sequences.bp,  # bulk enrollment, tasks
-        api_documents.bp,
-        api_workspace.bp,  # hot list, calls, step statistics, report
-        inbound.bp,  # POST /api/v1/inbound (raw email webhook), the inbound list
-        api_webhooks.bp,
-        api_digest.bp,
-        openapi.bp,  # /api/v1/openapi.json
+        *blueprints(),
     ):
         app.register_blueprint(blueprint)
     web.init_app(app)  # the rep's workspace pages

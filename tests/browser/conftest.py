@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sequences.sink import free_port
+from sequences.sending.sink import free_port
 
 from ..conftest import CI
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from sequences import runtime
 from sequences.clock import FrozenClock
-from sequences.compose import TrackingUrls
 from sequences.models import Task
+from sequences.sending.compose import TrackingUrls
 from sequences.tasks import log_call
 
 from ..webkit import (

@@ -19,8 +19,8 @@ from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from sequences.accounts import check_password, create_api_key, revoke_api_key
 from sequences.models import ApiKey, User
+from sequences.workspace import check_password, create_api_key, revoke_api_key
 
 from ..db import db
 from .helpers import csrf_token, get_or_404, now, password_version, protect, safe_next, user

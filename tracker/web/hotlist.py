@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, make_response, render_template, request
 
-from sequences.engagement import hot_list, version
 from sequences.tasks import CALL_OUTCOMES
+from sequences.workspace import hot_list, version
 
 from ..db import db
 from .helpers import now, owner_filter, protect, user

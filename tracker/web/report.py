@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, Response, render_template, request
 
-from sequences.reports import RepReport, rep_report
+from sequences.workspace import RepReport, rep_report
 
 from ..db import db
 from .helpers import manager_only, now, protect, user

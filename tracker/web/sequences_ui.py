@@ -12,16 +12,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from sequences.compose import TrackingUrls, compose
 from sequences.definitions import create_sequence, update_sequence
 from sequences.enrollment import EnrollmentRefused, enroll
 from sequences.errors import Conflict, ValidationError
 from sequences.models import Enrollment, EnrollmentStatus, Prospect, Sequence, Step
-from sequences.prospects import TEXT_FIELDS, normalise_email, upsert_prospect
 from sequences.rendering import RenderError, validate
-from sequences.reports import StepStats, step_stats
 from sequences.schedule import DAY_NAMES
-from sequences.tokens import ID_BYTES
+from sequences.sending import TrackingUrls, compose
+from sequences.tracking import ID_BYTES
+from sequences.workspace import TEXT_FIELDS, StepStats, normalise_email, step_stats, upsert_prospect
 
 from ..db import db, rt
 from .helpers import can_see, get_or_404, now, owner_filter, protect, row_id, search_prospects, user

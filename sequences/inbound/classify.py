@@ -1,0 +1,532 @@
+"""Reads one inbound email: bounce, auto-reply, unsubscribe request or a person's words. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes
+from email.errors import (
+    CloseBoundaryNotFoundDefect,
+    MessageDefect,
+    StartBoundaryNotFoundDefect,
+)
+from email.message import EmailMessage, Message
+from email.policy import default
+from email.utils import getaddresses
+
+import quotequail
+from flufl.bounce import all_failures
+
+from ..tracking import html_to_text
+
+log = logging.getLogger(__name__)
+
+
+class Unprocessable(ValueError):
+    """The bytes are not an email we can read; the message says why."""
+
+
+@dataclass
+class Parsed:
+    """What the rest of the inbound code needs from a message, read once, defensively."""
+
+    msg: EmailMessage
+    message_id: str | None
+    from_email: str | None
+    envelope_null: bool  # Return-Path: <> (bounces and many auto-replies)
+    subject: str
+    in_reply_to: list[str]
+    references: list[str]
+    addresses: list[str]  # every recipient-ish address: To, Cc, Delivered-To, X-Original-To
+    body: str  # the whole text (HTML converted)
+    new_text: str  # the sender's new words, quoted history stripped
+    defects: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Bounce:
+    """A delivery failure report: permanent (5.x.x) or temporary (4.x.x, delayed)."""
+
+    permanent: bool
+    status: str | None
+    recipients: list[str]
+    diagnostic: str | None
+    original_message_ids: list[str]
+    detector: str  # dsn | flufl | heuristic | verp
+    # The reporting MTA stopped trying (Action: failed); False while it still retries (delayed).
+    final: bool = True
+
+
+_MSGID = re.compile(r"<[^<>\s]{1,900}>")
+_HEADER_MSGID = re.compile(r"^message-id:\s*(<[^<>\s]{1,900}>)", re.IGNORECASE | re.MULTILINE)
+
+
+def dedupe_key(message_id: str | None, raw: bytes) -> str:
+    """The sender's Message-ID, or a digest of the bytes when it has none."""
+    if message_id:
+        return message_id[:998]
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def header(msg: Message, name: str) -> str:
+    """A header as text; malformed values come back raw rather than raising."""
+    try:
+        value = msg.get(name)
+        return "" if value is None else " ".join(str(value).split())
+    except Exception:  # the email package's header parser has crashed on hostile input
+        for key, raw in msg.raw_items() if hasattr(msg, "raw_items") else []:
+            if key.lower() == name.lower():
+                return " ".join(str(raw).encode("ascii", "replace").decode().split())
+        return ""
+
+
+def _addresses(msg: Message, *names: str) -> list[str]:
+    values = [header(msg, n) for n in names]
+    found = []
+    for _, addr in getaddresses([v for v in values if v]):
+        addr = addr.strip().strip("<>")  # case kept: our tokens are case-sensitive
+        if "@" in addr:
+            found.append(addr)
+    return found
+
+
+def _part_text(part: Message) -> str:
+    """Decode a text part whatever its charset claims (wrong and unknown charsets happen)."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if not isinstance(payload, bytes):
+        raw = part.get_payload()
+        return raw if isinstance(raw, str) else ""
+    charset = part.get_content_charset() or "utf-8"
+    for candidate in (charset, "utf-8", "cp1252"):
+        try:
+            return payload.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return payload.decode("latin-1")
+
+
+def _text_parts(msg: Message) -> tuple[str | None, str | None]:
+    """The first text/plain and text/html parts that are not attachments."""
+    plain = html = None
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        disposition = (part.get("Content-Disposition") or "").lower()
+        if disposition.startswith("attachment"):
+            continue
+        ctype = part.get_content_type()
+        if ctype == "text/plain" and plain is None:
+            plain = _part_text(part)
+        elif ctype == "text/html" and html is None:
+            html = _part_text(part)
+        if ctype == "message/rfc822" or ctype == "message/delivery-status":
+            break  # a bounce's returned message is not the sender's words
+    return plain, html
+
+
+_QUOTE_HEADER = re.compile(
+    r"^\s*(On .{0,200} wrote:|Am .{0,200} schrieb .{0,200}:|Le .{0,200} a écrit\s?:|"
+    r"El .{0,200} escribió:|-{2,}\s*Original Message\s*-{2,}|-{2,}\s*Ursprüngliche Nachricht\s*-{2,}|"
+    r"-{2,}\s*Message d'origine\s*-{2,}|-{2,}\s*Mensaje original\s*-{2,}|_{10,}|"
+    r"(From|Von|De):\s.{0,300}|Sent from my .{0,40})\s*$",
+    re.IGNORECASE,
+)
+# Our own footer: it must never be read as the prospect asking to unsubscribe.
+_OUR_FOOTER = re.compile(
+    r"(Not interested\? Unsubscribe\.?|^--\s*$|^Unsubscribe: \S+)", re.I | re.M
+)
+
+
+def strip_quoted(text: str, html: str | None = None) -> str:
+    """The new words of a reply: quoted history, attributions and our footer removed."""
+    shown = ""
+    try:
+        if text.strip():
+            shown = "\n".join(t for keep, t in quotequail.quote(text) if keep)
+        elif html:
+            shown = html_to_text("".join(h for keep, h in quotequail.quote_html(html) if keep))
+    except Exception:  # quotequail is heuristic; never let it cost us the message
+        log.warning("quote stripping failed; keeping the whole text", exc_info=True)
+        shown = text or (html_to_text(html) if html else "")
+    lines = shown.replace("\r\n", "\n").split("\n")
+    cut = len(lines)
+    for i, line in enumerate(lines):
+        if _QUOTE_HEADER.match(line) or line.startswith(">") or _OUR_FOOTER.search(line):
+            cut = i
+            break
+    return "\n".join(lines[:cut]).strip()
+
+
+def _defects(msg: Message) -> list[MessageDefect]:
+    found: list[MessageDefect] = []
+    for part in msg.walk():
+        found.extend(getattr(part, "defects", []))
+    return found
+
+
+def parse(raw: bytes) -> Parsed:
+    """Parse raw RFC 5322 bytes; raise Unprocessable for garbage and truncated messages."""
+    if not raw.strip():
+        raise Unprocessable("empty message")
+    head = raw[:65536]
+    if not re.match(rb"[\x21-\x39\x3b-\x7e]{1,100}:", head.lstrip()):
+        raise Unprocessable("not an email: it does not start with a header field")
+    if b"\n\n" not in raw.replace(b"\r\n", b"\n"):
+        raise Unprocessable("truncated: the header section never ends")
+    try:
+        msg = message_from_bytes(raw, policy=default)
+    except Exception as exc:  # the parser is lenient, but not every failure is a defect
+        raise Unprocessable(f"cannot parse: {type(exc).__name__}") from None
+    assert isinstance(msg, EmailMessage)
+    if not header(msg, "From") and not header(msg, "Sender") and not header(msg, "Return-Path"):
+        raise Unprocessable("not an email: no From header")
+    defects = _defects(msg)
+    if any(
+        isinstance(d, CloseBoundaryNotFoundDefect | StartBoundaryNotFoundDefect) for d in defects
+    ):
+        raise Unprocessable("truncated: a multipart body lacks its boundaries")
+    try:
+        plain, html = _text_parts(msg)
+    except Exception as exc:
+        raise Unprocessable(f"cannot read the body: {type(exc).__name__}") from None
+    body = plain if plain and plain.strip() else (html_to_text(html) if html else "")
+    from_list = _addresses(msg, "From") or _addresses(msg, "Sender")
+    ids = _MSGID.findall(header(msg, "Message-ID"))
+    return Parsed(
+        msg=msg,
+        message_id=ids[0] if ids else None,
+        from_email=from_list[0].lower() if from_list else None,
+        envelope_null=header(msg, "Return-Path").replace(" ", "") in ("<>", ""),
+        subject=header(msg, "Subject"),
+        in_reply_to=_MSGID.findall(header(msg, "In-Reply-To")),
+        references=_MSGID.findall(header(msg, "References")),
+        addresses=_addresses(
+            msg, "To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To"
+        ),
+        body=body,
+        new_text=strip_quoted(plain or "", html if not (plain and plain.strip()) else None),
+        defects=[type(d).__name__ for d in defects],
+    )
+
+
+# Bounces
+
+_DSN_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_SMTP_CODE = re.compile(r"(?:^|\s|\()([45])\d\d[ -](?:[45]\.\d{1,3}\.\d{1,3})?", re.MULTILINE)
+_BOUNCE_FROM = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailer_daemon)@", re.I)
+_BOUNCE_SUBJECT = re.compile(
+    r"(undeliver|undelivered mail|delivery status notification|delivery failure|"
+    r"mail delivery failed|failure notice|returned mail|delivery has failed|"
+    r"could not be delivered|unzustellbar|nicht zustellbar|non remis|no se puede entregar|"
+    r"delivery delayed|delayed mail|warning: could not send)",
+    re.I,
+)
+_STILL_TRYING = re.compile(
+    r"(delayed mail|delivery delayed|will (?:continue to )?retry|still being retried|"
+    r"will be retried|still trying|warning only|not yet been delivered)",
+    re.I,
+)
+_TEMPORARY_WORDS = re.compile(
+    r"(delayed|will (?:continue to )?retry|still trying|not yet been delivered|temporar|"
+    r"mailbox (?:is )?full|quota|over quota)",
+    re.I,
+)
+
+
+def _decoded(recipients: frozenset[bytes]) -> list[str]:
+    return sorted(r.decode("ascii", "replace").lower() for r in recipients)
+
+
+def _delivery_status_blocks(msg: Message) -> list[Message]:
+    blocks: list[Message] = []
+    for part in msg.walk():
+        if part.get_content_type() == "message/delivery-status":
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                blocks.extend(p for p in payload if isinstance(p, Message))
+    return blocks
+
+
+def _returned_message_ids(msg: Message) -> list[str]:
+    """Message-IDs of the returned original (message/rfc822 or text/rfc822-headers)."""
+    ids: list[str] = []
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/rfc822":
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            if isinstance(inner, Message):
+                ids.extend(_MSGID.findall(header(inner, "Message-ID")))
+        elif ctype == "text/rfc822-headers" or (
+            ctype == "text/plain" and part is not msg and "message-id:" in _part_text(part).lower()
+        ):
+            ids.extend(m for m in _HEADER_MSGID.findall(_part_text(part)))
+    return list(dict.fromkeys(ids))
+
+
+def looks_like_bounce(parsed: Parsed) -> bool:
+    """A delivery report by its form: multipart/report, a mailer-daemon, a bounce subject."""
+    return bool(
+        parsed.msg.get_content_type() == "multipart/report"
+        or _BOUNCE_FROM.match(parsed.from_email or "")
+        or _BOUNCE_SUBJECT.search(parsed.subject)
+    )
+
+
+def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
+    """A bounce report, or None. `to_verp`: it came to one of our per-message bounce addresses."""
+    msg = parsed.msg
+    ctype = msg.get_content_type()
+    report_type = (msg.get_param("report-type") or "") if ctype == "multipart/report" else ""
+    is_dsn = ctype == "multipart/report" and str(report_type).lower() == "delivery-status"
+    looks_like = bool(
+        _BOUNCE_FROM.match(parsed.from_email or "") or _BOUNCE_SUBJECT.search(parsed.subject)
+    )
+    if not (is_dsn or looks_like or to_verp):
+        return None
+
+    statuses: list[str] = []
+    actions: list[str] = []
+    recipients: list[str] = []
+    diagnostic = None
+    for block in _delivery_status_blocks(msg):
+        action = header(block, "Action").lower()
+        block_status = header(block, "Status")
+        if action:
+            actions.append(action)
+        if block_status:
+            statuses.extend(".".join(m) for m in _DSN_STATUS.findall(block_status))
+        for name in ("Final-Recipient", "Original-Recipient"):
+            value = header(block, name)
+            if value:
+                addr = value.split(";", 1)[-1].strip().strip("<>").lower()
+                if "@" in addr and addr not in recipients:
+                    recipients.append(addr)
+        diagnostic = diagnostic or header(block, "Diagnostic-Code") or None
+
+    try:
+        temporary, permanent = all_failures(msg)
+    except Exception:  # a detector choked on a malformed report; the heuristics still apply
+        log.warning("flufl.bounce failed on a report", exc_info=True)
+        temporary, permanent = frozenset(), frozenset()
+    for addr in _decoded(permanent) + _decoded(temporary):
+        if addr not in recipients:
+            recipients.append(addr)
+
+    text = parsed.body[:20000]
+    reported = list(statuses)  # from the machine-readable part, the most trustworthy
+    if not statuses:
+        statuses = [".".join(m) for m in _DSN_STATUS.findall(text) if m[0] in "45"]
+    codes = list(_SMTP_CODE.findall(text))
+    if diagnostic is None:
+        line = next((ln for ln in text.splitlines() if _SMTP_CODE.search(ln)), None)
+        diagnostic = line.strip()[:500] if line else None
+
+    # The status code decides (4.x.x is temporary even when the action says "failed"), then
+    # the action, then what the detectors or the text say.
+    if reported:
+        permanent_flag = any(s.startswith("5") for s in reported)
+    elif any(a.startswith(("fail", "error")) for a in actions) or permanent:
+        permanent_flag = not (statuses and all(s.startswith("4") for s in statuses))
+    elif any(a.startswith("delayed") for a in actions) or temporary:
+        permanent_flag = False
+    elif statuses:
+        permanent_flag = any(s.startswith("5") for s in statuses)
+    elif codes:
+        permanent_flag = "5" in codes
+    elif looks_like or is_dsn:
+        permanent_flag = not _TEMPORARY_WORDS.search(text + " " + parsed.subject)
+    else:
+        # Mail to a VERP address that reads like neither a report nor an auto-reply: the
+        # address still names the message it answers, so it is a (mangled) bounce.
+        permanent_flag = True
+    wanted = "5" if permanent_flag else "4"
+    status: str | None = next((s for s in statuses if s[0] == wanted), None)
+    if status is None and statuses:
+        status = statuses[0]
+    detector = "dsn" if is_dsn else ("flufl" if permanent or temporary else "heuristic")
+    if not (is_dsn or looks_like):
+        detector = "verp"
+    still_trying = any(a.startswith("delayed") for a in actions) or bool(
+        _STILL_TRYING.search(text[:5000] + " " + parsed.subject)
+    )
+    return Bounce(
+        permanent=permanent_flag,
+        status=status,
+        recipients=recipients,
+        diagnostic=diagnostic,
+        original_message_ids=_returned_message_ids(msg),
+        detector=detector,
+        final=permanent_flag or not still_trying,
+    )
+
+
+# Automatic replies
+
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(auto:|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|"
+    r"out of (the )?office|ooo\b|away from (the )?office|on vacation|vacation reply|"
+    r"abwesenheitsnotiz|abwesenheit|automatische antwort|automatische rückantwort|"
+    r"nicht im büro|außer haus|"
+    r"réponse automatique|reponse automatique|absence du bureau|absent\b|"
+    r"respuesta automática|respuesta automatica|fuera de la oficina|ausente|"
+    r"risposta automatica|fuori sede|automatisch antwoord|autosvar|automatisk svar)",
+    re.I,
+)
+_AUTO_PHRASES = re.compile(
+    r"(i am (currently )?(out of (the )?office|away|on (annual )?leave|on vacation|on holiday)|"
+    r"i'm (currently )?(out of (the )?office|away|on (annual )?leave|on vacation|on holiday)|"
+    r"i will be out of (the )?office|with (limited|no) access to (my )?e-?mail|"
+    r"this is an automatic reply|this is an automated (reply|response|message)|"
+    r"ich bin (derzeit |zurzeit |momentan |bis )?.{0,40}(nicht im büro|abwesend|im urlaub|außer haus)|"
+    r"ich bin ab dem .{0,30} wieder (im büro|erreichbar)|"
+    r"vielen dank für ihre (e-mail|nachricht).{0,80}(abwesend|urlaub|nicht im büro)|"
+    r"je suis (actuellement )?(absente?|en congés?|en vacances|hors du bureau)|"
+    r"je serai de retour|"
+    r"estoy (actualmente )?(fuera de la oficina|de vacaciones|ausente)|"
+    r"estaré fuera|estare fuera|volveré el|regresaré el)",
+    re.I,
+)
+_CHALLENGE = re.compile(
+    r"(verify (that )?you are (a )?human|please (confirm|verify) your (e-?mail|message)|"
+    r"is protected by .{0,30}(spam|challenge)|sender verification|"
+    r"your message (is being|has been) held|to get your message delivered,? please)",
+    re.I,
+)
+
+
+def detect_auto_reply(parsed: Parsed) -> str | None:
+    """Why this is an automatic reply (RFC 3834 and the de facto headers, subjects, phrases)."""
+    msg = parsed.msg
+    if _CHALLENGE.search(parsed.body[:5000]) or _CHALLENGE.search(parsed.subject):
+        return "challenge-response"
+    auto_submitted = header(msg, "Auto-Submitted").lower()
+    if auto_submitted and auto_submitted != "no":
+        return f"Auto-Submitted: {auto_submitted[:40]}"
+    for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Autogenerated"):
+        if header(msg, name):
+            return f"{name} header"
+    suppress = header(msg, "X-Auto-Response-Suppress")
+    if re.search(r"\b(all|oof|autoreply)\b", suppress, re.I):
+        return f"X-Auto-Response-Suppress: {suppress[:40]}"
+    precedence = header(msg, "Precedence").lower()
+    if precedence in ("auto_reply", "bulk", "junk", "list"):
+        return f"Precedence: {precedence}"
+    if _AUTO_SUBJECT.search(parsed.subject):
+        return "subject: " + parsed.subject[:60]
+    text = parsed.new_text or parsed.body
+    # A person mentioning a holiday in a long reply is still a person: only short texts.
+    if len(text) < 1500:
+        found = _AUTO_PHRASES.search(text)
+        if found:
+            return "phrase: " + found.group(0)[:60]
+    if parsed.envelope_null and re.search(
+        r"^(noreply|no-reply|do-not-reply|donotreply)@", parsed.from_email or ""
+    ):
+        return "null sender from a no-reply address"
+    return None
+
+
+# Unsubscribe requests written by hand
+
+_UNSUBSCRIBE = re.compile(
+    r"(\bunsubscribe\b|\bremove me\b|\btake me off\b|\bstop (e-?mailing|emailing|sending|contacting|writing)\b|"
+    r"\bopt[- ]?out\b|\bdo not (e-?mail|contact) me\b|\bdon'?t (e-?mail|contact) me\b|"
+    r"\bno more e-?mails\b|\bremove (me|my (e-?mail|address)) from\b|"
+    r"\babmelden\b|\bbitte (entfernen|austragen)\b|\bkeine (weiteren )?e-?mails mehr\b|"
+    r"\bdésabonner\b|\bdesabonner\b|\bdésinscri|\bne plus (me contacter|recevoir)\b|"
+    r"\bdarme de baja\b|\bdar(me)? de baja\b|\bno me (envíe|envie|envíes|envies) más\b|"
+    r"\bno quiero recibir\b)",
+    re.I,
+)
+
+
+def asks_to_unsubscribe(parsed: Parsed) -> str | None:
+    """The words that ask us to stop, in the new text or the subject (our footer excluded)."""
+    subject = re.sub(r"^\s*((re|aw|antw|wg|fw|fwd|tr|rv)\s*:\s*)+", "", parsed.subject, flags=re.I)
+    for text in (subject, parsed.new_text[:2000]):
+        found = _UNSUBSCRIBE.search(text)
+        if found:
+            return found.group(0).strip()
+    return None
+
+
+# Return dates in out-of-office texts
+
+_MONTHS = {
+    # English
+    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4,
+    "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8,
+    "september": 9, "sep": 9, "sept": 9, "october": 10, "oct": 10, "november": 11, "nov": 11,
+    "december": 12, "dec": 12,
+    # German
+    "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "maerz": 3, "mai": 5, "juni": 6,
+    "juli": 7, "oktober": 10, "okt": 10, "dezember": 12, "dez": 12,
+    # French
+    "janvier": 1, "février": 2, "fevrier": 2, "mars": 3, "avril": 4, "juin": 6,
+    "juillet": 7, "août": 8, "aout": 8, "septembre": 9, "octobre": 10, "novembre": 11,
+    "décembre": 12, "decembre": 12,
+    # Spanish
+    "enero": 1, "febrero": 2, "marzo": 3, "abril": 4, "mayo": 5, "junio": 6, "julio": 7,
+    "agosto": 8, "septiembre": 9, "setiembre": 9, "octubre": 10, "noviembre": 11,
+    "diciembre": 12,
+}  # fmt: skip
+_MONTH_NAMES = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
+_ISO = re.compile(r"\b(20\d\d)-(\d{1,2})-(\d{1,2})\b")
+_NUMERIC = re.compile(r"\b(\d{1,2})([./])(\d{1,2})(?:\2(\d{2,4}))?\b")
+_DAY_MONTH = re.compile(
+    rf"\b(\d{{1,2}})(?:st|nd|rd|th|er|\.)?\s+(?:de\s+)?({_MONTH_NAMES})\.?(?:\s+(?:de\s+)?(\d{{4}}))?\b",
+    re.I,
+)
+_MONTH_DAY = re.compile(
+    rf"\b({_MONTH_NAMES})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?", re.I
+)
+
+
+def _make(year: int | None, month: int, day: int, today: date) -> date | None:
+    try:
+        found = date(year or today.year, month, day)
+    except ValueError:
+        return None
+    if year is None and found < today - timedelta(days=7):
+        found = found.replace(year=found.year + 1)  # "back on January 5" written in December
+    return found
+
+
+def return_date(text: str, now: datetime, horizon_days: int = 366) -> datetime | None:
+    """The latest future date an out-of-office text names (when its writer is back), if any."""
+    today = now.astimezone(UTC).date()
+    found: list[date] = []
+    text = text[:5000]
+    for y, m, d in _ISO.findall(text):
+        found.append(_make(int(y), int(m), int(d), today) or today)
+    for a, sep, b, y in _NUMERIC.findall(_ISO.sub(" ", text)):
+        year = None
+        if y:
+            year = int(y) + (2000 if len(y) == 2 else 0)
+        first, second = int(a), int(b)
+        # Dots are day.month everywhere; a slash is month/day in US English unless impossible.
+        day, month = (first, second) if sep == "." or first > 12 else (second, first)
+        made = _make(year, month, day, today)
+        if made:
+            found.append(made)
+    for d, name, y in _DAY_MONTH.findall(text):
+        made = _make(int(y) if y else None, _MONTHS[name.lower()], int(d), today)
+        if made:
+            found.append(made)
+    for name, d, y in _MONTH_DAY.findall(text):
+        made = _make(int(y) if y else None, _MONTHS[name.lower()], int(d), today)
+        if made:
+            found.append(made)
+    future = [f for f in found if today < f <= today + timedelta(days=horizon_days)]
+    if not future:
+        return None
+    # Resume the morning after: the person is back that day and catching up.
+    back = max(future) + timedelta(days=1)
+    return datetime(back.year, back.month, back.day, tzinfo=UTC)

@@ -1,0 +1,583 @@
+"""The one function behind every inbound source (SMTP, IMAP, webhook): decide, act, store.
+
+`ingest` reads raw bytes, decides a verdict (reply, auto_reply, bounce, soft_bounce,
+unsubscribe, unmatched, unprocessable), applies it (stop, pause, suppress) and stores the mail
+in `inbound_messages`, all in the caller's transaction. The row is written before anything else
+and its key is unique, so the same mail ingested twice, even concurrently, acts once. `receive`
+wraps it in its own transaction for the sources (retrying deadlocks), then runs `after_commit`.
+Nothing here raises on bad input; a database error does raise, so the source retries the mail.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..db import session_scope
+from ..enrollment import LIVE, mark_prospect, pause, pause_company, record, stop_prospect
+from ..models import (
+    Enrollment,
+    EnrollmentStatus,
+    Event,
+    InboundMessage,
+    Message,
+    MessageStatus,
+    Prospect,
+    ProspectStatus,
+    Sequence,
+)
+from ..runtime import Runtime
+from ..sending import check_bounce_rate
+from ..tracking import infer_open
+from .classify import (
+    Parsed,
+    Unprocessable,
+    asks_to_unsubscribe,
+    dedupe_key,
+    detect_auto_reply,
+    detect_bounce,
+    looks_like_bounce,
+    parse,
+    return_date,
+)
+from .match import Match, match_bounce, match_reply, token_messages
+
+log = logging.getLogger(__name__)
+
+VERDICTS = (
+    "reply",
+    "auto_reply",
+    "bounce",
+    "soft_bounce",
+    "unsubscribe",
+    "unmatched",
+    "unprocessable",
+)
+TEXT_LIMIT = 20000  # characters of a reply kept on the timeline
+# A soft-bounced step is sent again this much later (RFC 5321 suggests 30 minutes or more).
+RETRY_AFTER = timedelta(hours=1)
+
+
+@dataclass
+class Outcome:
+    """What was decided; the webhook answers it as JSON."""
+
+    verdict: str
+    reason: str
+    prospect_id: int | None = None
+    enrollment_ids: list[int] = field(default_factory=list)
+    inbound_id: int | None = None
+    duplicate: bool = False
+    # A prospect whose colleagues may be paused: done after the commit (see `after_commit`).
+    pause_colleagues_of: int | None = field(default=None, repr=False)
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "prospect_id": self.prospect_id,
+            "enrollment_ids": self.enrollment_ids,
+            "inbound_id": self.inbound_id,
+            "duplicate": self.duplicate,
+        }
+
+
+def _outcome(row: InboundMessage, duplicate: bool) -> Outcome:
+    return Outcome(
+        verdict=row.verdict,
+        reason=row.reason,
+        prospect_id=row.prospect_id,
+        enrollment_ids=[int(i) for i in row.enrollment_ids or []],
+        inbound_id=row.id,
+        duplicate=duplicate,
+    )
+
+
+def _message_id_guess(raw: bytes) -> str | None:
+    """The Message-ID of bytes too big or broken to parse, for deduplication."""
+    head = raw[:65536].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    for line in head.split(b"\n"):
+        if line.lower().startswith(b"message-id:"):
+            value = line.split(b":", 1)[1].strip().decode("ascii", "replace")
+            if value.startswith("<") and value.endswith(">") and len(value) < 998:
+                return value
+    return None
+
+
+def _owner_id(session: Session, prospect: Prospect, message: Message | None) -> int | None:
+    if prospect.owner_id is not None:
+        return prospect.owner_id
+    if message is not None and message.enrollment_id is not None:
+        enrollment = session.get(Enrollment, message.enrollment_id)
+        if enrollment is not None:
+            return session.scalar(
+                select(Sequence.owner_id).where(Sequence.id == enrollment.sequence_id)
+            )
+    return None
+
+
+def _live_enrollments(
+    session: Session, prospect_id: int, only: int | None = None
+) -> list[Enrollment]:
+    query = select(Enrollment).where(
+        Enrollment.prospect_id == prospect_id, Enrollment.status.in_(LIVE)
+    )
+    if only is not None:
+        query = query.where(Enrollment.id == only)
+    return list(session.scalars(query.order_by(Enrollment.id).with_for_update()))
+
+
+class _Ingest:
+    """One message's processing; methods return (verdict, reason, prospect, enrollment ids)."""
+
+    def __init__(self, session: Session, settings: Settings, now: datetime, row: InboundMessage):
+        self.session = session
+        self.settings = settings
+        self.now = now
+        self.row = row
+
+    # Verdicts
+
+    def reply(self, parsed: Parsed, match: Match) -> Outcome:
+        prospect = match.prospect
+        assert prospect is not None
+        message = match.message
+        stopped = stop_prospect(
+            self.session,
+            prospect.id,
+            EnrollmentStatus.REPLIED,
+            self.now,
+            "colleague replied" if match.colleague else "replied",
+        )
+        if prospect.status == ProspectStatus.ACTIVE:
+            mark_prospect(self.session, prospect.id, ProspectStatus.REPLIED, self.now)
+        text = parsed.new_text[:TEXT_LIMIT]
+        event = record(
+            self.session,
+            "reply",
+            self.now,
+            prospect_id=prospect.id,
+            enrollment_id=message.enrollment_id if message else None,
+            message_id=message.id if message else None,
+            inbound_id=self.row.id,
+            subject=parsed.subject[:500],
+            text=text,
+            sender=parsed.from_email,
+            colleague=match.colleague,
+            matched_by=match.via,
+            stopped=stopped,
+        )
+        self.session.flush()
+        record(
+            self.session,
+            "notification",
+            self.now,
+            prospect_id=prospect.id,
+            enrollment_id=message.enrollment_id if message else None,
+            kind="reply",
+            user_id=_owner_id(self.session, prospect, message),
+            event_id=event.id,
+            inbound_id=self.row.id,
+            summary=f"{parsed.from_email or prospect.email} replied: {text[:140]}",
+        )
+        if message is not None:
+            # A reply proves the message was read, even with its images blocked.
+            infer_open(self.session, message, self.now, via="reply")
+        who = "a colleague" if match.colleague else "the prospect"
+        outcome = Outcome(
+            "reply", f"reply from {who} (matched by {match.via})", prospect.id, stopped
+        )
+        if not match.colleague:
+            outcome.pause_colleagues_of = prospect.id
+        return outcome
+
+    def auto_reply(self, parsed: Parsed, match: Match, why: str) -> Outcome:
+        prospect = match.prospect
+        assert prospect is not None
+        found = return_date(parsed.new_text or parsed.body, self.now)
+        until = found or self.now + timedelta(days=self.settings.auto_reply_pause_days)
+        only = match.message.enrollment_id if match.message else None
+        paused: list[int] = []
+        for enrollment in _live_enrollments(self.session, prospect.id, only):
+            if enrollment.status == EnrollmentStatus.ACTIVE:
+                pause(self.session, enrollment, self.now, until, f"auto-reply ({why})")
+                paused.append(enrollment.id)
+            elif enrollment.paused_until is not None and enrollment.paused_until < until:
+                # Paused by an earlier auto-reply: a later return date moves the resume.
+                enrollment.paused_until = until
+                paused.append(enrollment.id)
+        record(
+            self.session,
+            "auto_reply",
+            self.now,
+            prospect_id=prospect.id,
+            enrollment_id=only,
+            message_id=match.message.id if match.message else None,
+            inbound_id=self.row.id,
+            why=why,
+            until=until.isoformat(),
+            return_date_found=found is not None,
+            subject=parsed.subject[:500],
+            text=(parsed.new_text or parsed.body)[:2000],
+        )
+        source = "return date in text" if found else f"{self.settings.auto_reply_pause_days} days"
+        reason = f"auto-reply ({why}); paused until {until.date().isoformat()} ({source})"
+        return Outcome("auto_reply", reason, prospect.id, paused)
+
+    def bounce(self, parsed: Parsed, to_verp: bool, tokens: dict[str, Message]) -> Outcome | None:
+        found = detect_bounce(parsed, to_verp)
+        if found is None:
+            return None
+        match, prospects = match_bounce(self.session, parsed, found, tokens)
+        what = f"{'permanent' if found.permanent else 'temporary'} failure"
+        detail = f"{what} {found.status or ''}".strip() + f" ({found.detector}"
+        detail += f", matched by {match.via})" if match.via else ")"
+        if not prospects:
+            return Outcome("unmatched", f"bounce, {detail}: no message or prospect matched")
+        message = match.message
+        if message is not None and found.diagnostic:
+            message.error = found.diagnostic[:1000]
+        permanent = found.permanent
+        if not permanent:
+            soft = prospects[0]
+            record(
+                self.session,
+                "soft_bounce",
+                self.now,
+                prospect_id=soft.id,
+                enrollment_id=message.enrollment_id if message else None,
+                message_id=message.id if message else None,
+                inbound_id=self.row.id,
+                status=found.status,
+                diagnostic=found.diagnostic,
+            )
+            self.session.flush()
+            count = self.session.scalar(
+                select(func.count())
+                .select_from(Event)
+                .where(Event.prospect_id == soft.id, Event.type == "soft_bounce")
+            )
+            if (count or 0) < self.settings.soft_bounce_limit:
+                retry, retried = "", []
+                if found.final and message is not None and self._retry(message, detail):
+                    retry = f"; step retried after {RETRY_AFTER}"
+                    retried = [message.enrollment_id] if message.enrollment_id else []
+                elif not found.final:
+                    retry = "; the reporting server is still retrying"
+                return Outcome(
+                    "soft_bounce",
+                    f"{detail}; {count} of {self.settings.soft_bounce_limit} before the "
+                    f"address counts as bounced{retry}",
+                    soft.id,
+                    retried,
+                )
+            detail = f"{detail}; {count} temporary failures reached the limit"
+        stopped: list[int] = []
+        for prospect in prospects:
+            mark_prospect(self.session, prospect.id, ProspectStatus.BOUNCED, self.now)
+            record(
+                self.session,
+                "bounce",
+                self.now,
+                prospect_id=prospect.id,
+                enrollment_id=message.enrollment_id if message else None,
+                message_id=message.id if message else None,
+                inbound_id=self.row.id,
+                permanent=True,
+                status=found.status,
+                diagnostic=found.diagnostic,
+                reason=detail,
+            )
+            stopped += stop_prospect(
+                self.session, prospect.id, EnrollmentStatus.BOUNCED, self.now, f"bounced: {detail}"
+            )
+        if message is not None and message.mailbox_id is not None:
+            # A mailbox whose recent sends bounce too often is paused before it hurts its domain.
+            check_bounce_rate(self.session, message.mailbox_id, self.now)
+        return Outcome("bounce", f"{detail}; address suppressed", prospects[0].id, stopped)
+
+    def _retry(self, message: Message, why: str) -> bool:
+        """Send a soft-bounced step again later: the same message row, claimed anew.
+
+        Only when its enrollment is still going and no later step went out (a later step is
+        the next try anyway). The sender's claim machinery then counts it as another attempt
+        (capped by FOLLOWUP_MAX_SEND_ATTEMPTS), with the same Message-ID and tracking token.
+        """
+        if message.enrollment_id is None or message.step_position is None:
+            return False
+        enrollment = self.session.get(Enrollment, message.enrollment_id, with_for_update=True)
+        if enrollment is None or message.status != MessageStatus.SENT:
+            return False
+        if enrollment.status not in (EnrollmentStatus.ACTIVE, EnrollmentStatus.FINISHED):
+            return False
+        later = self.session.scalar(
+            select(Message.id)
+            .where(
+                Message.enrollment_id == enrollment.id,
+                Message.step_position > message.step_position,
+            )
+            .limit(1)
+        )
+        if later is not None:
+            return False
+        previous = enrollment.status
+        message.status = MessageStatus.CLAIMED
+        message.lease_until = None
+        message.error = f"soft bounce, retrying: {why}"[:1000]
+        enrollment.status = EnrollmentStatus.ACTIVE
+        enrollment.current_step = message.step_position
+        enrollment.next_due_at = self.now + RETRY_AFTER
+        enrollment.enqueued_at = None
+        enrollment.updated_at = self.now
+        record(
+            self.session,
+            "retry_scheduled",
+            self.now,
+            prospect_id=enrollment.prospect_id,
+            enrollment_id=enrollment.id,
+            message_id=message.id,
+            step=message.step_position,
+            retry_at=enrollment.next_due_at.isoformat(),
+            reason=why,
+            extra={"from": previous, "to": EnrollmentStatus.ACTIVE},
+        )
+        return True
+
+    def unsubscribe(self, prospect: Prospect, message: Message | None, via: str) -> Outcome:
+        already = prospect.status == ProspectStatus.UNSUBSCRIBED
+        mark_prospect(self.session, prospect.id, ProspectStatus.UNSUBSCRIBED, self.now)
+        stopped = stop_prospect(
+            self.session,
+            prospect.id,
+            EnrollmentStatus.UNSUBSCRIBED,
+            self.now,
+            f"unsubscribed ({via})",
+        )
+        if not already:
+            record(
+                self.session,
+                "unsubscribe",
+                self.now,
+                prospect_id=prospect.id,
+                enrollment_id=message.enrollment_id if message else None,
+                message_id=message.id if message else None,
+                inbound_id=self.row.id,
+                via=via,
+            )
+        return Outcome("unsubscribe", f"unsubscribe request ({via})", prospect.id, stopped)
+
+    # The decision
+
+    def decide(self, parsed: Parsed, recipients: list[str], keys: tuple[str, ...]) -> Outcome:
+        addresses = [*recipients, *parsed.addresses]
+        tokens = token_messages(self.session, keys, addresses)
+        unsubscribe_message = tokens.get("unsubscribe")
+        if unsubscribe_message is not None and unsubscribe_message.prospect_id is not None:
+            prospect = self.session.get(Prospect, unsubscribe_message.prospect_id)
+            assert prospect is not None
+            return self.unsubscribe(prospect, unsubscribe_message, "mailto")
+
+        why_auto = detect_auto_reply(parsed)
+        to_verp = "bounce" in tokens
+        # An auto-reply sent to the Return-Path is not a bounce, however it got there.
+        if not (to_verp and why_auto and not looks_like_bounce(parsed)):
+            bounced = self.bounce(parsed, to_verp, tokens)
+            if bounced is not None:
+                return bounced
+
+        match = match_reply(self.session, parsed, tokens)
+        if match.prospect is None and "bounce" in tokens:
+            match = Match(
+                message=tokens["bounce"],
+                prospect=self.session.get(Prospect, tokens["bounce"].prospect_id or 0),
+                via="verp",
+            )
+        if match.prospect is None:
+            kind = f"auto-reply ({why_auto})" if why_auto else "mail"
+            return Outcome("unmatched", f"{kind}: no message or prospect matched")
+        if why_auto:
+            return self.auto_reply(parsed, match, why_auto)
+        words = asks_to_unsubscribe(parsed)
+        if words:
+            return self.unsubscribe(match.prospect, match.message, f'reply: "{words[:40]}"')
+        return self.reply(parsed, match)
+
+
+def read(
+    raw: bytes, max_bytes: int, size: int | None = None
+) -> tuple[str, Parsed | None, str | None]:
+    """The deduplication key, the parsed message (None if unreadable) and why not.
+
+    `size` is the whole message's size when only its start was read (IMAP, the webhook).
+    """
+    size = max(size or 0, len(raw))
+    if size > max_bytes:
+        problem = f"oversize: {size} bytes is over the limit of {max_bytes}"
+        return dedupe_key(_message_id_guess(raw), raw), None, problem
+    try:
+        parsed = parse(raw)
+    except Unprocessable as exc:
+        return dedupe_key(_message_id_guess(raw), raw), None, str(exc)
+    except Exception as exc:  # never let a hostile message take the source down
+        log.exception("inbound parse failed")
+        return dedupe_key(_message_id_guess(raw), raw), None, f"cannot parse: {type(exc).__name__}"
+    return dedupe_key(parsed.message_id, raw), parsed, None
+
+
+def ingest(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    raw: bytes,
+    *,
+    source: str,
+    envelope_from: str | None = None,
+    recipients: list[str] | None = None,
+    mailbox_id: int | None = None,
+    size: int | None = None,
+) -> Outcome:
+    """Decide what `raw` is, act on it and store it, in the caller's transaction.
+
+    The same mail (by Message-ID, or by content without one) returns the first outcome with
+    duplicate=True and changes nothing. Concurrent duplicates make the flush raise
+    IntegrityError; `receive` handles that.
+    """
+    recipients = [r.strip() for r in recipients or [] if r and r.strip()]
+    key, parsed, problem = read(raw, settings.inbound_max_bytes, size)
+    size = max(size or 0, len(raw))
+    oversize = size > settings.inbound_max_bytes
+    existing = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
+    if existing is not None:
+        return _outcome(existing, duplicate=True)
+
+    row = InboundMessage(
+        dedupe_key=key,
+        source=source,
+        received_at=now,
+        verdict="unprocessable",
+        reason=problem or "",
+        mailbox_id=mailbox_id,
+        enrollment_ids=[],
+        envelope_from=(envelope_from or "")[:998] or None,
+        recipients=", ".join(recipients)[:5000] or None,
+        size=size,
+        raw=None if oversize else raw,
+    )
+    if parsed is not None:
+        row.from_email = (parsed.from_email or "")[:320] or None
+        row.subject = parsed.subject[:2000]
+    session.add(row)
+    session.flush()  # claims the key: a concurrent duplicate fails here, before any action
+
+    if parsed is None:
+        return _outcome(row, duplicate=False)
+    try:
+        with session.begin_nested():
+            outcome = _Ingest(session, settings, now, row).decide(
+                parsed, recipients, settings.secret_keys
+            )
+    except DBAPIError:
+        raise  # a deadlock or an outage: the caller retries; the mail is not "unprocessable"
+    except Exception as exc:  # a bug meeting strange mail: keep the mail, say why, go on
+        log.exception("inbound processing failed for %s", key)
+        outcome = Outcome("unprocessable", f"processing failed: {type(exc).__name__}")
+    row.verdict = outcome.verdict
+    row.reason = outcome.reason[:2000]
+    row.prospect_id = outcome.prospect_id
+    row.enrollment_ids = outcome.enrollment_ids
+    row.text = parsed.new_text[:TEXT_LIMIT] or None
+    if outcome.prospect_id is not None:
+        row.team_id = session.scalar(
+            select(Prospect.team_id).where(Prospect.id == outcome.prospect_id)
+        )
+    session.flush()
+    outcome.inbound_id = row.id
+    return outcome
+
+
+def after_commit(rt: Runtime, outcome: Outcome) -> None:
+    """Secondary effects, each in its own transaction once the verdict is committed.
+
+    Pausing a replier's colleagues locks other prospects' enrollments; inside the reply's
+    transaction two concurrent replies from one company could deadlock and cost a reply.
+    """
+    if outcome.pause_colleagues_of is None or outcome.duplicate:
+        return
+    for attempt in range(3):
+        try:
+            with session_scope(rt.sessions) as session:
+                prospect = session.get(Prospect, outcome.pause_colleagues_of)
+                if prospect is not None:
+                    pause_company(session, prospect, rt.clock.now())
+            return
+        except OperationalError:
+            log.warning("pausing colleagues failed (attempt %s); retrying", attempt + 1)
+    log.error("could not pause the colleagues of prospect %s", outcome.pause_colleagues_of)
+
+
+def receive(
+    rt: Runtime,
+    raw: bytes,
+    *,
+    source: str,
+    envelope_from: str | None = None,
+    recipients: list[str] | None = None,
+    mailbox_id: int | None = None,
+    size: int | None = None,
+    attempts: int = 3,
+) -> Outcome:
+    """`ingest` in its own transaction, then `after_commit`.
+
+    A concurrent duplicate answers the first outcome; a deadlock or a busy database is retried
+    (the whole transaction, so nothing is half done), then raised for the source to retry later.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            outcome = _receive_once(rt, raw, source, envelope_from, recipients, mailbox_id, size)
+        except OperationalError:
+            if attempt == attempts:
+                raise
+            log.warning("inbound: database busy or deadlocked (attempt %s); retrying", attempt)
+            continue
+        after_commit(rt, outcome)
+        return outcome
+    raise AssertionError("unreachable")
+
+
+def _receive_once(
+    rt: Runtime,
+    raw: bytes,
+    source: str,
+    envelope_from: str | None,
+    recipients: list[str] | None,
+    mailbox_id: int | None,
+    size: int | None,
+) -> Outcome:
+    try:
+        with session_scope(rt.sessions) as session:
+            return ingest(
+                session,
+                rt.settings,
+                rt.clock.now(),
+                raw,
+                source=source,
+                envelope_from=envelope_from,
+                recipients=recipients,
+                mailbox_id=mailbox_id,
+                size=size,
+            )
+    except IntegrityError:
+        # Another process stored the same mail between our check and our insert.
+        key = read(raw, rt.settings.inbound_max_bytes, size)[0]
+        with session_scope(rt.sessions) as session:
+            row = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
+            if row is None:
+                raise
+            return _outcome(row, duplicate=True)

@@ -1,0 +1,46 @@
+"""Sending: from a due step to an email accepted by the SMTP server, exactly once.
+
+- `claim`: the claim rules for one due step of a locked enrollment (an email, a task, a skip);
+- `batch`: runs claimed steps in batches: render, build, send, record (the worker's main loop);
+- `records`: the writes around each email's SMTP: its "sending" mark before DATA, its outcome after;
+- `limits`: per-mailbox caps shared by every worker process, and the bounce-rate brake;
+- `compose`: a step and a prospect become the subject and bodies that go out, links tracked;
+- `mime`: builds the outgoing bytes (headers, threading, List-Unsubscribe, both parts);
+- `transport`: one reused SMTP connection, with its failure classes;
+- `bulk`: multi-row statements of a fixed shape, for the batch's inserts and updates;
+- `sink`: the local SMTP sink of embedded mode and the tests (and its Message-ID probe).
+
+Calls and manual tasks live in the core (`sequences.tasks`): the claim skips them and the
+workspace completes them, so they belong to the enrollment state machine, not to sending.
+Other packages import only the names below.
+"""
+
+from __future__ import annotations
+
+from .batch import run_batch, run_step, urls_for
+from .claim import DeliveryProbe
+from .compose import TrackingUrls, compose
+from .limits import check_bounce_rate
+from .mime import OutgoingEmail, build, is_valid_email, new_message_id
+from .sink import free_port, read_messages, start_sink, was_delivered
+from .transport import OutcomeUnknown, SmtpTransport
+
+__all__ = [
+    "DeliveryProbe",
+    "OutcomeUnknown",
+    "OutgoingEmail",
+    "SmtpTransport",
+    "TrackingUrls",
+    "build",
+    "check_bounce_rate",
+    "compose",
+    "free_port",
+    "is_valid_email",
+    "new_message_id",
+    "read_messages",
+    "run_batch",
+    "run_step",
+    "start_sink",
+    "urls_for",
+    "was_delivered",
+]

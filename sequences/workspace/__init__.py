@@ -1,0 +1,84 @@
+"""The rep's and the manager's workspace: people, their timeline, their work and its reports.
+
+- `accounts`: teams, users and API keys;
+- `prospects`: creating and updating prospects, every field validated;
+- `activity`: a prospect's timeline and the summary a rep reads before a call;
+- `engagement`: the hot list, ranked by recent human engagement;
+- `reports`: follow-up discipline per rep and per-step sequence statistics;
+- `digest`: the daily digest email;
+- `documents`: files a rep shares from a step;
+- `csvimport`: enroll prospects from a CSV file.
+
+Other packages import only the names below.
+"""
+
+from __future__ import annotations
+
+from .accounts import (
+    check_password,
+    create_api_key,
+    create_user,
+    default_team,
+    revoke_api_key,
+    user_for_key,
+)
+from .activity import activity, event_json
+from .csvimport import enroll_csv
+from .digest import (
+    collect,
+    due_users,
+    local_day,
+    render,
+    send_digest,
+    setting_for,
+    setting_json,
+    update_setting,
+    zone,
+)
+from .documents import create_document, document_json, get_document
+from .engagement import hot_list, version
+from .prospects import (
+    TEXT_FIELDS,
+    clean_prospect_data,
+    create_prospect,
+    normalise_email,
+    prospect_json,
+    upsert_prospect,
+)
+from .reports import RepReport, StepStats, rep_report, step_stats
+
+__all__ = [
+    "TEXT_FIELDS",
+    "RepReport",
+    "StepStats",
+    "activity",
+    "check_password",
+    "clean_prospect_data",
+    "collect",
+    "create_api_key",
+    "create_document",
+    "create_prospect",
+    "create_user",
+    "default_team",
+    "document_json",
+    "due_users",
+    "enroll_csv",
+    "event_json",
+    "get_document",
+    "hot_list",
+    "local_day",
+    "normalise_email",
+    "prospect_json",
+    "render",
+    "rep_report",
+    "revoke_api_key",
+    "send_digest",
+    "setting_for",
+    "setting_json",
+    "step_stats",
+    "update_setting",
+    "upsert_prospect",
+    "user_for_key",
+    "version",
+    "zone",
+]

@@ -1,0 +1,188 @@
+"""API routes for bulk enrollment and the rep's task list (calls and manual tasks)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import and_, or_, select
+
+from sequences.enrollment import enroll_many
+from sequences.errors import NotFound, ValidationError
+from sequences.models import Prospect, Task
+from sequences.tasks import TaskClosed, complete, skip
+
+from ..db import db
+from ..errors import json_error
+from . import core as api
+from .pagination import page_args
+
+bp = Blueprint("api_sequences", __name__, url_prefix="/api/v1")
+bp.before_request(api.authenticate)
+bp.register_error_handler(ValidationError, api._invalid)
+bp.register_error_handler(NotFound, api._not_found)
+
+MAX_BULK = 1000
+
+
+def _task_json(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "type": task.type,
+        "title": task.title,
+        "notes": task.notes,
+        "status": task.status,
+        "outcome": task.outcome,
+        "due_at": task.due_at.isoformat(),
+        "completed_at": task.completed_at.isoformat() if task.completed_at else None,
+        "prospect_id": task.prospect_id,
+        "enrollment_id": task.enrollment_id,
+        "step_position": task.step_position,
+        "owner_id": task.owner_id,
+    }
+
+
+def _ids(value: object, name: str) -> list[int]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        raise ValidationError(f"{name}: a non-empty list of ids", field=name)
+    if len(value) > MAX_BULK:
+        raise ValidationError(f"{name}: at most {MAX_BULK} at once", field=name)
+    return list(dict.fromkeys(value))  # duplicates once, order kept
+
+
+@bp.post("/enrollments/bulk")
+def enrollments_bulk() -> Response:
+    """Enroll many prospects; each one is enrolled or skipped with its reason."""
+    data = api._body()
+    sequence_id = data.get("sequence_id")
+    if not isinstance(sequence_id, int) or isinstance(sequence_id, bool):
+        raise ValidationError("sequence_id: required, an id", field="sequence_id")
+    force = data.get("force", False)
+    if not isinstance(force, bool):
+        raise ValidationError("force: must be true or false", field="force")
+    sequence = api._sequence(sequence_id)
+    results: list[dict[str, Any]] = []
+    visible = []
+    for prospect_id in _ids(data.get("prospect_ids"), "prospect_ids"):
+        try:
+            visible.append(api._prospect(prospect_id))
+        except NotFound:
+            results.append(
+                {"prospect_id": prospect_id, "status": "skipped", "reason": "no such prospect"}
+            )
+    for outcome in enroll_many(db(), visible, sequence, api._now(), force=force):
+        if outcome.enrollment is not None:
+            results.append(
+                {
+                    "prospect_id": outcome.prospect_id,
+                    "status": "enrolled",
+                    "enrollment": api.enrollment_json(outcome.enrollment),
+                }
+            )
+        else:
+            results.append(
+                {"prospect_id": outcome.prospect_id, "status": "skipped", "reason": outcome.reason}
+            )
+    db().commit()
+    enrolled = sum(1 for r in results if r["status"] == "enrolled")
+    return jsonify({"enrolled": enrolled, "skipped": len(results) - enrolled, "results": results})
+
+
+@bp.get("/tasks")
+def tasks_list() -> Response:
+    """My tasks (?status=open|done|skipped|all, default open); a manager may ask ?owner=all."""
+    user = api._user()
+    status = request.args.get("status", "open")
+    if status not in ("open", "done", "skipped", "all"):
+        raise ValidationError("status: open, done, skipped or all", field="status")
+    query = select(Task).join(Prospect, Prospect.id == Task.prospect_id)
+    query = query.where(Prospect.team_id == user.team_id)
+    if request.args.get("owner") == "all":
+        if not user.is_manager:
+            raise ValidationError("owner=all: only managers see the team's tasks", field="owner")
+    else:
+        query = query.where(Task.owner_id == user.id)
+    if status != "all":
+        query = query.where(Task.status == status)
+    due_before = request.args.get("due_before")
+    if due_before:
+        try:
+            when = datetime.fromisoformat(due_before)
+        except ValueError:
+            raise ValidationError("due_before: an ISO 8601 time", field="due_before") from None
+        if when.tzinfo is None:
+            raise ValidationError("due_before: include the time zone", field="due_before")
+        query = query.where(Task.due_at <= when)
+    # Keyset on (due_at, id), so pages stay in due order; the cursor is the last task's id.
+    cursor, limit = page_args()
+    if cursor is not None:
+        after = db().get(Task, cursor)
+        if after is None:
+            raise ValidationError("cursor: use next_cursor from the previous page", field="cursor")
+        query = query.where(
+            or_(Task.due_at > after.due_at, and_(Task.due_at == after.due_at, Task.id > after.id))
+        )
+    rows = list(db().scalars(query.order_by(Task.due_at, Task.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return jsonify(
+        {
+            "items": [_task_json(t) for t in rows],
+            "next_cursor": str(rows[-1].id) if more and rows else None,
+        }
+    )
+
+
+def _task(task_id: int) -> Task:
+    user = api._user()
+    task = db().get(Task, task_id)
+    if task is None:
+        raise NotFound("no such task")
+    prospect = db().get(Prospect, task.prospect_id)
+    if prospect is None or prospect.team_id != user.team_id:
+        raise NotFound("no such task")
+    if not user.is_manager and task.owner_id not in (None, user.id):
+        raise NotFound("no such task")
+    return task
+
+
+def _text(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"{name}: must be a string", field=name)
+    return value or ""
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+def tasks_complete(task_id: int) -> Response | tuple[Response, int]:
+    """Complete, with outcome and notes (recorded on the timeline); the sequence moves on."""
+    return _close(task_id, "complete")
+
+
+@bp.post("/tasks/<int:task_id>/skip")
+def tasks_skip(task_id: int) -> Response | tuple[Response, int]:
+    """Skip, with optional notes; the sequence moves on as if it were done."""
+    return _close(task_id, "skip")
+
+
+def _close(task_id: int, action: str) -> Response | tuple[Response, int]:
+    task = _task(task_id)
+    body = request.get_json(silent=True)
+    data = body if isinstance(body, dict) else {}
+    try:
+        if action == "complete":
+            outcome = data.get("outcome")
+            if outcome is not None and not isinstance(outcome, str):
+                raise ValidationError("outcome: must be a string", field="outcome")
+            complete(db(), task, api._now(), outcome, _text(data, "notes"))
+        else:
+            skip(db(), task, api._now(), _text(data, "notes"))
+    except TaskClosed as exc:
+        return json_error(409, str(exc), "status"), 409
+    db().commit()
+    return jsonify(_task_json(task))

@@ -1,0 +1,108 @@
+"""/api/v1/webhooks: register URLs for event types, list deliveries and their status, retry."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy import select
+
+from sequences.errors import NotFound, ValidationError
+from sequences.models import User, Webhook, WebhookDelivery
+from sequences.webhooks import (
+    STATUSES,
+    create_webhook,
+    delivery_json,
+    retry,
+    update_webhook,
+    webhook_json,
+)
+
+from ..db import db, rt
+from ..errors import request_json
+from .core import authenticate
+from .pagination import paginate
+
+bp = Blueprint("api_webhooks", __name__, url_prefix="/api/v1")
+bp.before_request(authenticate)
+
+
+def _user() -> User:
+    user: User = g.user
+    return user
+
+
+def _webhook(webhook_id: int) -> Webhook:
+    """A webhook this user may manage: their own, or for a manager any of the team's."""
+    user = _user()
+    webhook = db().get(Webhook, webhook_id)
+    if webhook is None or webhook.team_id != user.team_id:
+        raise NotFound("no such webhook")
+    if not user.is_manager and webhook.user_id != user.id:
+        raise NotFound("no such webhook")
+    return webhook
+
+
+@bp.get("/webhooks")
+def webhooks_list() -> Response:
+    user = _user()
+    query = select(Webhook).where(Webhook.team_id == user.team_id)
+    if not user.is_manager:
+        query = query.where(Webhook.user_id == user.id)
+    return jsonify(paginate(db(), query, Webhook.id, webhook_json))
+
+
+@bp.post("/webhooks")
+def webhooks_create() -> tuple[Response, int]:
+    """The answer carries the signing secret; GET never shows it again."""
+    webhook = create_webhook(db(), _user(), request_json(), rt().clock.now())
+    db().commit()
+    return jsonify(webhook_json(webhook, secret=True)), 201
+
+
+@bp.get("/webhooks/<int:webhook_id>")
+def webhooks_get(webhook_id: int) -> Response:
+    return jsonify(webhook_json(_webhook(webhook_id)))
+
+
+@bp.patch("/webhooks/<int:webhook_id>")
+def webhooks_update(webhook_id: int) -> Response:
+    webhook = update_webhook(_webhook(webhook_id), request_json())
+    db().commit()
+    return jsonify(webhook_json(webhook))
+
+
+@bp.delete("/webhooks/<int:webhook_id>")
+def webhooks_delete(webhook_id: int) -> tuple[str, int]:
+    session = db()
+    webhook = _webhook(webhook_id)
+    for delivery in session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
+    ):
+        session.delete(delivery)
+    session.delete(webhook)
+    session.commit()
+    return "", 204
+
+
+@bp.get("/webhooks/<int:webhook_id>/deliveries")
+def deliveries_list(webhook_id: int) -> Response:
+    """Newest first; `?status=pending|delivered|failed|skipped` filters."""
+    webhook = _webhook(webhook_id)
+    query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id)
+    status = request.args.get("status")
+    if status:
+        if status not in STATUSES:
+            raise ValidationError(f"status: one of {', '.join(STATUSES)}", field="status")
+        query = query.where(WebhookDelivery.status == status)
+    return jsonify(paginate(db(), query, WebhookDelivery.id, delivery_json, newest_first=True))
+
+
+@bp.post("/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/retry")
+def deliveries_retry(webhook_id: int, delivery_id: int) -> Response:
+    """Send a delivery again now (any status); the attempt count starts over."""
+    webhook = _webhook(webhook_id)
+    delivery = db().get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.webhook_id != webhook.id:
+        raise NotFound("no such delivery")
+    retry(delivery, rt().clock.now())
+    db().commit()
+    return jsonify(delivery_json(delivery))

@@ -1,0 +1,128 @@
+"""The workspace in the JSON API: hot list, logging a call, per-step statistics, manager report."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from sequences.errors import NotFound, ValidationError
+from sequences.tasks import log_call
+from sequences.workspace import hot_list, prospect_json, rep_report, step_stats
+
+from ..db import db, rt
+from ..errors import json_error
+from . import core as api
+
+bp = Blueprint("api_workspace", __name__, url_prefix="/api/v1")
+bp.before_request(api.authenticate)
+bp.register_error_handler(ValidationError, api._invalid)
+bp.register_error_handler(NotFound, api._not_found)
+
+MAX_REPORT_DAYS = 366
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@bp.get("/hotlist")
+def hotlist() -> Response:
+    """Prospects ranked by recent human engagement (a rep's own; a manager's whole team)."""
+    user = api._user()
+    rows = hot_list(db(), user.team_id, None if user.is_manager else user.id, rt().clock.now())
+    return jsonify(
+        {
+            "items": [
+                {
+                    "prospect": prospect_json(prospect),
+                    "score": round(heat.score, 4),
+                    "opens": heat.opens,
+                    "clicks": heat.clicks,
+                    "document_views": heat.views,
+                    "last_at": _iso(heat.last_at),
+                    "last_type": heat.last_type,
+                }
+                for prospect, heat in rows
+            ]
+        }
+    )
+
+
+@bp.post("/prospects/<int:prospect_id>/calls")
+def calls_create(prospect_id: int) -> tuple[Response, int]:
+    """Log a call with its outcome and notes on the prospect's timeline."""
+    prospect = api._prospect(prospect_id)
+    data = api._body()
+    notes = data.get("notes", "")
+    if not isinstance(notes, str):
+        raise ValidationError("notes: must be a string", field="notes")
+    outcome = data.get("outcome")
+    if not isinstance(outcome, str):
+        raise ValidationError("outcome: required, e.g. connected or voicemail", field="outcome")
+    event = log_call(db(), prospect.id, rt().clock.now(), outcome, notes, user_id=api._user().id)
+    db().commit()
+    return jsonify(
+        {"id": event.id, "type": event.type, "at": event.at.isoformat(), **event.data}
+    ), 201
+
+
+@bp.get("/sequences/<int:sequence_id>/stats")
+def sequence_stats(sequence_id: int) -> Response:
+    """Per step and A/B variant: sent, delivered, human opens, clicks, replies, bounces, unsubscribes."""
+    sequence = api._sequence(sequence_id)
+    items = []
+    for s in step_stats(db(), sequence.id):
+        items.append(
+            {
+                "position": s.position,
+                "variant": s.variant,
+                "sent": s.sent,
+                "delivered": s.delivered,
+                "opened": s.opened,
+                "clicked": s.clicked,
+                "replied": s.replied,
+                "bounced": s.bounced,
+                "unsubscribed": s.unsubscribed,
+                "machine_opened": s.machine_opened,
+                "open_rate": round(s.rate(s.opened), 4),
+                "click_rate": round(s.rate(s.clicked), 4),
+                "reply_rate": round(s.rate(s.replied), 4),
+            }
+        )
+    return jsonify({"sequence_id": sequence.id, "items": items})
+
+
+def _day(name: str, default: date) -> date:
+    raw = request.args.get(name)
+    if not raw:
+        return default
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError(f"{name}: a date such as 2026-01-31", field=name) from None
+    if not date(2000, 1, 1) <= value <= date(2100, 12, 31):
+        raise ValidationError(f"{name}: between 2000 and 2100", field=name)
+    return value
+
+
+@bp.get("/report")
+def report() -> Response:
+    """Follow-up discipline per rep over [start, end] (days, inclusive; the last 30 by default)."""
+    user = api._user()
+    if not user.is_manager:
+        return json_error(403, "the team report is for managers")
+    today = rt().clock.now().date()
+    end = _day("end", today)
+    start = _day("start", end - timedelta(days=29))
+    if start > end:
+        raise ValidationError("start: must not be after end", field="start")
+    if (end - start).days >= MAX_REPORT_DAYS:
+        raise ValidationError(f"start: at most {MAX_REPORT_DAYS} days at once", field="start")
+    begin = datetime.combine(start, time.min, tzinfo=UTC)
+    finish = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    items: list[dict[str, Any]] = [
+        {"user_id": r.user_id, **r.row()} for r in rep_report(db(), user.team_id, begin, finish)
+    ]
+    return jsonify({"start": start.isoformat(), "end": end.isoformat(), "items": items})

@@ -1,0 +1,314 @@
+"""The `followup` command: run everything, or each part on its own, and manage users and keys."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sequences.config import ConfigError, Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _clean_errors(func: F) -> F:
+    """Configuration errors end the command with one line naming the variable."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except (OperationalError, ProgrammingError) as exc:
+            reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+            click.echo(
+                f"error: database not ready ({reason}); run `followup db upgrade` "
+                "and check FOLLOWUP_DATABASE_URL",
+                err=True,
+            )
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Followup: sales follow-up sequences with honest open and click tracking."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--no-sink",
+    is_flag=True,
+    help="Do not start the local SMTP sink (mail goes to FOLLOWUP_SMTP_URL).",
+)
+@click.option(
+    "--inbound-port",
+    default=2525,
+    show_default=True,
+    type=int,
+    help="Port of the inbound SMTP server for replies and bounces (0: none).",
+)
+@_clean_errors
+def run(host: str, port: int, no_sink: bool, inbound_port: int) -> None:
+    """Run everything in one process: web app, worker, scheduler and a local SMTP sink."""
+    from .embedded import run_all
+
+    run_all(_settings(), host, port, sink=not no_sink, inbound_port=inbound_port)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--workers", default=2, show_default=True, type=int, help="gunicorn worker processes."
+)
+@click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
+@_clean_errors
+def web(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the web app with gunicorn (production)."""
+    _settings()  # fail here, in one line, rather than in every gunicorn worker
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    argv = [
+        str(gunicorn),
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread",
+        "--access-logfile",
+        "-",
+        "--forwarded-allow-ips",
+        os.environ.get("FOLLOWUP_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        # Hooks that run the tracking spool's drainer as a process beside the workers.
+        "--config",
+        "python:tracker.gunicorn_conf",
+        "tracker:create_app()",
+    ]
+    os.execv(argv[0], argv)
+
+
+@main.command()
+@click.option("--processes", default=2, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+@click.option(
+    "--queues",
+    multiple=True,
+    help="Only these queues (send, webhooks, digest; repeat the option); default all. Run "
+    "webhooks apart so a slow endpoint never holds the threads that send.",
+)
+@_clean_errors
+def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
+    """Run Dramatiq workers (the standard `dramatiq` CLI on Followup's actors)."""
+    settings = _settings()
+    if not settings.redis_url:
+        click.echo(
+            "error: FOLLOWUP_REDIS_URL: a separate worker needs Redis; `followup run` works without",
+            err=True,
+        )
+        sys.exit(2)
+    dramatiq = Path(sys.executable).with_name("dramatiq")
+    argv = [
+        str(dramatiq),
+        "sequences.broker",
+        "sequences.actors",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
+    if queues:
+        argv += ["--queues", *queues]
+    os.execv(argv[0], argv)
+
+
+@main.command()
+@click.option(
+    "--interval", default=1.0, show_default=True, type=float, help="Seconds between idle ticks."
+)
+@_clean_errors
+def scheduler(interval: float) -> None:
+    """Find due steps in the database and enqueue them (safe to run as several copies)."""
+    from sequences import runtime
+    from sequences.scheduler import run_forever
+
+    settings = _settings()
+    rt = runtime.build(settings)
+    runtime.install(rt)
+    from sequences.actors import enqueue_steps
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo(f"scheduler: ticking every {interval}s", err=True)
+    run_forever(rt, enqueue_steps, stop, interval)
+
+
+@main.group(invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=1025, show_default=True, type=int)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    help="Where to store mail (default FOLLOWUP_SINK_DIR).",
+)
+@click.pass_context
+@_clean_errors
+def sink(ctx: click.Context, host: str, port: int, directory: Path | None) -> None:
+    """A local SMTP server that stores every message as a .eml file (`sink list` shows them)."""
+    ctx.ensure_object(dict)
+    ctx.obj["dir"] = directory or _settings().sink_dir
+    if ctx.invoked_subcommand is not None:
+        return
+    from sequences.sending import start_sink
+
+    controller = start_sink(ctx.obj["dir"], host, port)
+    click.echo(f"sink: listening on {host}:{port}, storing mail in {ctx.obj['dir']}", err=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()
+
+
+@sink.command("list")
+@click.pass_context
+def sink_list(ctx: click.Context) -> None:
+    """List captured messages, oldest first."""
+    from sequences.sending import read_messages
+
+    messages = read_messages(ctx.obj["dir"])
+    for stored in messages:
+        click.echo(f"{stored.path.name}  {', '.join(stored.envelope_to):30}  {stored.subject}")
+    click.echo(f"{len(messages)} message(s) in {ctx.obj['dir']}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@_clean_errors
+def db_upgrade() -> None:
+    """Create or migrate the schema of FOLLOWUP_DATABASE_URL."""
+    from sequences.migrate import current_revisions, upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    click.echo(f"database at revision {', '.join(current_revisions(settings.database_url))}")
+
+
+@main.group()
+def user() -> None:
+    """Users (reps and managers)."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default="")
+@click.option(
+    "--password", default=None, help="Omit to create a user who signs in with API keys only."
+)
+@click.option("--manager", is_flag=True, help="Managers see the whole team.")
+@_clean_errors
+def user_create(email: str, name: str, password: str | None, manager: bool) -> None:
+    """Create a user."""
+    from sequences.errors import Conflict, ValidationError
+    from sequences.workspace import create_user
+
+    with _session() as session:
+        try:
+            created = create_user(session, email, name=name, password=password, manager=manager)
+        except (ValidationError, Conflict) as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"created {'manager' if manager else 'rep'} {created.email} (id {created.id})")
+
+
+@main.group(name="api-key")
+def api_key() -> None:
+    """API keys."""
+
+
+@api_key.command("create")
+@click.option("--user", "email", required=True, help="The user's email.")
+@click.option("--name", default="", help="A label for the key.")
+@_clean_errors
+def api_key_create(email: str, name: str) -> None:
+    """Create an API key; the key is printed alone on the last line."""
+    from sqlalchemy import select
+
+    from sequences.clock import SystemClock
+    from sequences.models import User
+    from sequences.workspace import create_api_key
+
+    with _session() as session:
+        found = session.scalar(select(User).where(User.email == email.strip()))
+        if found is None:
+            raise click.ClickException(f"no user with email {email}")
+        key = create_api_key(session, found, SystemClock().now(), name)
+        click.echo(f"API key for {found.email} (shown once, store it now):")
+        click.echo(key)
+
+
+class _session:
+    """A session on FOLLOWUP_DATABASE_URL for one CLI command, committed at the end."""
+
+    def __enter__(self) -> Any:
+        from sequences.db import make_sessionmaker, null_pool_engine
+
+        self.engine = null_pool_engine(_settings().database_url)
+        self.session = make_sessionmaker(self.engine)()
+        return self.session
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if exc_type is None:
+            self.session.commit()
+        else:
+            self.session.rollback()
+        self.session.close()
+        self.engine.dispose()
+
+
+from . import sequences as cli_sequences  # noqa: E402  (its commands join the group)
+
+main.add_command(cli_sequences.sequence)
+main.add_command(cli_sequences.enroll)
+from . import inbound as cli_inbound  # noqa: E402
+
+main.add_command(cli_inbound.inbound)
+main.add_command(cli_inbound.imap_poll)
+from . import digest as cli_digest  # noqa: E402
+
+main.add_command(cli_digest.digest)
+from . import spool as cli_spool  # noqa: E402
+
+main.add_command(cli_spool.spool)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""`followup sequence import/export/list` and `followup enroll`: sequences and enrollment from files."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sequences.config import ConfigError, load_settings
+
+PLAYBOOK = Path(__file__).resolve().parents[2] / "sequences" / "data" / "playbook.yaml"
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """A session on FOLLOWUP_DATABASE_URL for one command, committed if the command succeeds."""
+    from sequences.db import make_sessionmaker, null_pool_engine
+
+    try:
+        url = load_settings().database_url
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    engine = null_pool_engine(url)
+    session = make_sessionmaker(engine)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def _owner(session: Session, email: str | None) -> tuple[int, int | None]:
+    """(team id, owner id): the named user's, or the default team with no owner."""
+    from sequences.models import User
+    from sequences.workspace import default_team
+
+    if email is None:
+        return default_team(session).id, None
+    user = session.scalar(select(User).where(User.email == email.strip()))
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    return user.team_id, user.id
+
+
+@click.group()
+def sequence() -> None:
+    """Sequences: import from YAML/JSON, export, list."""
+
+
+@sequence.command("import")
+@click.argument(
+    "file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False
+)
+@click.option("--playbook", is_flag=True, help="Import the bundled standard playbook.")
+@click.option("--owner", "owner_email", help="The user who owns it (default: no owner).")
+def sequence_import(file: Path | None, playbook: bool, owner_email: str | None) -> None:
+    """Create a sequence from a YAML or JSON FILE (or the bundled playbook)."""
+    from sequences.clock import SystemClock
+    from sequences.definitions import create_sequence, load_definition
+    from sequences.errors import ValidationError
+
+    if (file is None) == (not playbook):
+        raise click.UsageError("give a FILE or --playbook (one of them)")
+    path = PLAYBOOK if playbook else file
+    assert path is not None
+    with _session() as session:
+        team_id, owner_id = _owner(session, owner_email)
+        try:
+            data = load_definition(path.read_text(encoding="utf-8"), path.name)
+            created = create_sequence(session, team_id, owner_id, data, SystemClock().now())
+        except ValidationError as exc:
+            lines = [f"error: {exc.message}"]
+            for problem in exc.details[1:]:
+                line = f" (line {problem['line']})" if "line" in problem else ""
+                lines.append(f"       {problem['field']}: {problem['message']}{line}")
+            raise click.ClickException("\n".join(lines)) from None
+        click.echo(f"imported sequence {created.id}: {created.name} ({len(created.steps)} steps)")
+
+
+@sequence.command("export")
+@click.argument("sequence_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml")
+def sequence_export(sequence_id: int, fmt: str) -> None:
+    """Print a sequence as YAML or JSON (what `sequence import` reads back)."""
+    from sequences.definitions import export_definition
+    from sequences.models import Sequence
+
+    with _session() as session:
+        found = session.get(Sequence, sequence_id)
+        if found is None:
+            raise click.ClickException(f"no sequence {sequence_id}")
+        click.echo(export_definition(found, fmt), nl=False)
+
+
+@sequence.command("list")
+def sequence_list() -> None:
+    """List sequences."""
+    from sequences.models import Sequence
+
+    with _session() as session:
+        for found in session.scalars(select(Sequence).order_by(Sequence.id)):
+            click.echo(f"{found.id:6}  {found.name}  ({len(found.steps)} steps)")
+
+
+@click.command()
+@click.option("--sequence", "sequence_id", type=int, required=True, help="The sequence's id.")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--owner", "owner_email", help="Owner of new prospects (default: the sequence's).")
+@click.option("--force", is_flag=True, help="Enroll even if already active in the sequence.")
+def enroll(sequence_id: int, csv_file: Path, owner_email: str | None, force: bool) -> None:
+    """Create or update prospects from a CSV (an email column, others optional) and enroll them."""
+    from tqdm import tqdm
+
+    from sequences.clock import SystemClock
+    from sequences.errors import ValidationError
+    from sequences.models import Sequence
+    from sequences.workspace import enroll_csv
+
+    with csv_file.open(encoding="utf-8-sig", newline="") as handle:
+        total = max(sum(1 for _ in handle) - 1, 0)
+    with _session() as session:
+        found = session.get(Sequence, sequence_id)
+        if found is None:
+            raise click.ClickException(f"no sequence {sequence_id}")
+        owner_id = _owner(session, owner_email)[1] if owner_email else found.owner_id
+        with (
+            csv_file.open(encoding="utf-8-sig", newline="") as handle,
+            tqdm(total=total, unit="row", desc="enrolling", file=sys.stderr) as bar,
+        ):
+            try:
+                summary = enroll_csv(
+                    session,
+                    handle,
+                    found,
+                    SystemClock().now(),
+                    owner_id=owner_id,
+                    force=force,
+                    on_row=lambda: bar.update(1),
+                )
+            except (ValidationError, UnicodeDecodeError) as exc:
+                raise click.ClickException(f"{csv_file}: {exc}") from None
+    click.echo(
+        f"created {summary.created}, updated {summary.updated}, enrolled {summary.enrolled}, "
+        f"skipped {len(summary.skipped)}"
+    )
+    for reason, count in sorted(summary.reasons().items(), key=lambda kv: -kv[1]):
+        click.echo(f"  skipped {count}: {reason}")
+    for line, email, reason in summary.skipped[:20]:
+        click.echo(f"  line {line} {email or '(no email)'}: {reason}", err=True)
