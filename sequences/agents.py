@@ -65,6 +65,7 @@ class Agent:
     apple_bare: bool  # the agent only Apple's privacy proxy sends ("Mozilla/5.0")
     apple_mail: bool  # Apple Mail's bare WebKit agent: a person, or the proxy (see timing, address)
     bot: str | None  # a crawler, an HTTP library, a headless browser
+    declared_bot: bool  # says so itself (bot, crawler, curl...): a machine whatever else it says
     disguise: str | None  # bare, contradictory or obsolete: what a scanner pretending to be a browser sends
     program: bool  # neither a browser nor a known mail client
 
@@ -91,7 +92,8 @@ def judge(r: AgentRules, ua: str) -> Agent:
     preview = _first(r.previews, ua)
     scanner = _first(r.scanners, ua)
     bot: str | None = None
-    if any(p.search(ua) for p in r.bots):
+    declared = any(p.search(ua) for p in r.bots)
+    if declared:
         bot = "automated client agent"
     elif ua:
         match = _crawler(ua)
@@ -111,6 +113,7 @@ def judge(r: AgentRules, ua: str) -> Agent:
         apple_bare=any(p.search(ua) for p in r.apple_bare),
         apple_mail=any(p.search(ua) for p in r.apple_mail),
         bot=bot,
+        declared_bot=declared,
         disguise=disguise,
         program=bool(ua) and not ua.lower().startswith("mozilla/") and not native,
     )

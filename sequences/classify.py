@@ -186,6 +186,8 @@ def classify(hit: Hit, r: Rules | None = None) -> Verdict:
     agent = judge(r.agents, ua)
     if agent.scanner is not None:
         return Verdict(MACHINE, SCANNER, f"agent of {agent.scanner}")
+    if agent.declared_bot and agent.preview is None:
+        return Verdict(MACHINE, BOT, agent.bot or "automated client agent")
     place = _place(r, hit.ip)
     if place.scanner is not None:
         return Verdict(MACHINE, SCANNER, place.scanner)
