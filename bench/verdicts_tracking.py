@@ -118,15 +118,23 @@ def score(part: str) -> Score:
 
 def render(s: Score) -> str:
     width = max(len(c) for c in CATEGORIES) + 2
-    lines = [f"{s.part}: {s.total()} cases, {s.accuracy():.1%} right category, "
-             f"{s.side_accuracy():.1%} right side (person vs machine)"]
-    lines.append("label \\ verdict".ljust(width + 4) + "".join(c[:12].rjust(14) for c in CATEGORIES) + "   right   side")
+    lines = [
+        f"{s.part}: {s.total()} cases, {s.accuracy():.1%} right category, "
+        f"{s.side_accuracy():.1%} right side (person vs machine)"
+    ]
+    lines.append(
+        "label \\ verdict".ljust(width + 4)
+        + "".join(c[:12].rjust(14) for c in CATEGORIES)
+        + "   right   side"
+    )
     for label in CATEGORIES:
         if not s.total(label):
             continue
         row = "".join(str(s.matrix[(label, p)]).rjust(14) for p in CATEGORIES)
         lines.append(
-            label.ljust(width + 4) + row + f"  {s.accuracy(label):6.1%} {s.side_accuracy(label):6.1%}"
+            label.ljust(width + 4)
+            + row
+            + f"  {s.accuracy(label):6.1%} {s.side_accuracy(label):6.1%}"
         )
     lines.append(f"harmful mistakes: {len(s.harmful)}")
     for case, verdict in s.harmful:

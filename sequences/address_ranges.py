@@ -96,7 +96,7 @@ def gateways(path: Path = GATEWAYS_FILE) -> dict[str, list[Network]]:
 
 def _read_source(source: str) -> str:
     if source.startswith(("https://", "http://")):
-        with urllib.request.urlopen(source, timeout=60) as response:  # noqa: S310 (the operator's URL)
+        with urllib.request.urlopen(source, timeout=60) as response:
             return str(response.read().decode("utf-8"))
     return Path(source).read_text(encoding="utf-8")
 
@@ -113,7 +113,9 @@ def collapse(blocks: Sequence[Network]) -> list[Network]:
     return [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
 
 
-def write_apple_relay(blocks: Sequence[Network], source: str, path: Path = APPLE_RELAY_FILE) -> None:
+def write_apple_relay(
+    blocks: Sequence[Network], source: str, path: Path = APPLE_RELAY_FILE
+) -> None:
     today = datetime.now(UTC).date().isoformat()
     header = [
         "# Apple iCloud Private Relay egress ranges, IPv4 then IPv6, one CIDR a line (collapsed).",
@@ -126,7 +128,9 @@ def write_apple_relay(blocks: Sequence[Network], source: str, path: Path = APPLE
     path.write_text("\n".join([*header, *map(str, blocks)]) + "\n", encoding="utf-8")
 
 
-def write_gateway(vendor: str, blocks: Sequence[Network], source: str, path: Path = GATEWAYS_FILE) -> None:
+def write_gateway(
+    vendor: str, blocks: Sequence[Network], source: str, path: Path = GATEWAYS_FILE
+) -> None:
     """Replace one vendor's ranges in gateways.yaml (comments at the top are kept)."""
     text = path.read_text(encoding="utf-8")
     head = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))

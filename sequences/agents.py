@@ -66,7 +66,9 @@ class Agent:
     apple_mail: bool  # Apple Mail's bare WebKit agent: a person, or the proxy (see timing, address)
     bot: str | None  # a crawler, an HTTP library, a headless browser
     declared_bot: bool  # says so itself (bot, crawler, curl...): a machine whatever else it says
-    disguise: str | None  # bare, contradictory or obsolete: what a scanner pretending to be a browser sends
+    disguise: (
+        str | None
+    )  # bare, contradictory or obsolete: what a scanner pretending to be a browser sends
     program: bool  # neither a browser nor a known mail client
 
 

@@ -70,7 +70,9 @@ def parse_rules(raw: dict[str, Any], data_dir: Path = DATA_DIR) -> Rules:
     apple = raw.get("apple_privacy") or {}
     gateways: list[tuple[address_ranges.Network, str]] = []
     if raw.get("gateway_ranges_file"):
-        for vendor, blocks in address_ranges.gateways(data_dir / raw["gateway_ranges_file"]).items():
+        for vendor, blocks in address_ranges.gateways(
+            data_dir / raw["gateway_ranges_file"]
+        ).items():
             gateways += [(block, vendor) for block in blocks]
     for vendor, cidrs in (raw.get("scanner_ranges") or {}).items():
         gateways += [(address_ranges.network(c), vendor) for c in cidrs]
@@ -218,9 +220,7 @@ def classify(hit: Hit, r: Rules | None = None) -> Verdict:
     return Verdict(HUMAN, None)
 
 
-def _apple(
-    r: Rules, bare: bool, mail: bool, place: _Place, since: timedelta | None
-) -> str | None:
+def _apple(r: Rules, bare: bool, mail: bool, place: _Place, since: timedelta | None) -> str | None:
     """Why an open is Apple's proxy, or None."""
     if bare:
         return "bare agent"

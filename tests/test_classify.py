@@ -250,9 +250,15 @@ def test_bare_contradictory_and_obsolete_agents_are_scanners(ua: str) -> None:
 
 
 def test_apple_mail_agent_is_the_proxy_seconds_after_delivery_or_from_the_relay() -> None:
-    assert verdict(APPLE_MAIL_IOS, since=timedelta(seconds=20)) == ("machine", "apple_privacy_proxy")
+    assert verdict(APPLE_MAIL_IOS, since=timedelta(seconds=20)) == (
+        "machine",
+        "apple_privacy_proxy",
+    )
     assert verdict(APPLE_MAIL_MACOS, ip="172.225.10.5") == ("machine", "apple_privacy_proxy")
-    assert verdict(APPLE_MAIL_MACOS, ip="2a02:26f7:b3c0:4000::5") == ("machine", "apple_privacy_proxy")
+    assert verdict(APPLE_MAIL_MACOS, ip="2a02:26f7:b3c0:4000::5") == (
+        "machine",
+        "apple_privacy_proxy",
+    )
     # Hours later from the person's own address: Apple Mail with the protection off.
     assert verdict(APPLE_MAIL_IOS, ip="81.2.69.160") == ("human", None)
     # A person browsing through Private Relay clicks from the same addresses.
