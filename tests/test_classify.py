@@ -189,3 +189,103 @@ def test_changing_the_data_changes_the_verdict() -> None:
     rules = parse_rules(raw)
     hit = Hit("click", "GET", "Mozilla/5.0 AcmeLinkGuard/2", None, LATER)
     assert classify(hit, rules).reason == "security_scanner"
+
+
+# Mail clients the crawler list (or an "unknown means machine" rule) would take for machines.
+MAIL_CLIENTS = [
+    "Outlook-iOS/709.2189947.prod.iphone (3.24.0)",
+    APPLE_MAIL_IOS + " Outlook-iOS/709.2226530.prod.iphone (4.2303.0)",
+    "Outlook-Android/2.0",
+    "MacOutlook/16.46.21021202 (Intelx64 Mac OS X 11.2.2 (Build 20D80))",
+    "Microsoft Office/16.0 (Macintosh; Mac OS X 10.15.7; Microsoft Outlook 16.78)",
+    "Outlook/16.16.18071205 CFNetwork/902.1 Darwin/17.7.0 (x86_64)",
+    "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 10.0; WOW64; Trident/7.0; .NET4.0C; "
+    "Microsoft Outlook 16.0.6001; ms-office; MSOffice 16)",
+    "Airmail 1.4 rv:238 (Macintosh; Mac OS X 10.9.2; hr_HR)",
+    "Spark/2.11.21 CFNetwork/1399 Darwin/22.1.0",
+    "Mozilla/5.0 (X11; Linux i686; rv:17.0) Gecko/20130330 Thunderbird/17.0.5",
+    "Yahoo%20Mail/49268 CFNetwork/1121.2.2 Darwin/19.3.0",
+    "eMClient/9.3.6041.0",
+]
+
+
+@pytest.mark.parametrize("ua", MAIL_CLIENTS)
+def test_real_mail_clients_are_people_on_opens_and_clicks(ua: str) -> None:
+    assert verdict(ua) == ("human", None)
+    assert verdict(ua, kind="click") == ("human", None)
+
+
+@pytest.mark.parametrize(
+    ("ua", "name"),
+    [
+        ("Viber", "Viber"),
+        ("Mozilla/5.0 (Linux; Android 12) Viber/18.5.0.0", "Viber"),
+        ("WhatsApp/2.22.9.76 i", "WhatsApp"),
+        ("TelegramBot (like TwitterBot)", "Telegram"),
+        ("Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5", "Skype / Teams"),
+        ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "Slack"),
+        ("Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)", "Discord"),
+        ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", "Facebook"),
+    ],
+)
+def test_messenger_link_previews_are_machines(ua: str, name: str) -> None:
+    v = classify(Hit("click", "GET", ua, None, LATER))
+    assert (v.verdict, v.reason) == ("machine", "link_preview") and name in v.why
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "Mozilla/5.0",  # bare
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",  # a platform and nothing else
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7; Trident/7.0; rv:11.0) like Gecko",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0 Safari/537.36 (Macintosh; Intel Mac OS X 10_15_7)",  # two systems
+        "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)",  # ancient MSIE
+        "Mozilla/5.0 (Windows NT 6.1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/41.0 Safari/537.36",
+    ],
+)
+def test_bare_contradictory_and_obsolete_agents_are_scanners(ua: str) -> None:
+    assert verdict(ua, kind="click") == ("machine", "security_scanner")
+
+
+def test_apple_mail_agent_is_the_proxy_seconds_after_delivery_or_from_the_relay() -> None:
+    assert verdict(APPLE_MAIL_IOS, since=timedelta(seconds=20)) == (
+        "machine",
+        "apple_privacy_proxy",
+    )
+    assert verdict(APPLE_MAIL_MACOS, ip="172.225.10.5") == ("machine", "apple_privacy_proxy")
+    assert verdict(APPLE_MAIL_MACOS, ip="2a02:26f7:b3c0:4000::5") == (
+        "machine",
+        "apple_privacy_proxy",
+    )
+    # Hours later from the person's own address: Apple Mail with the protection off.
+    assert verdict(APPLE_MAIL_IOS, ip="81.2.69.160") == ("human", None)
+    # A person browsing through Private Relay clicks from the same addresses.
+    assert verdict(SAFE_LINKS_UA, kind="click", ip="172.225.10.5") == ("human", None)
+
+
+def test_gateway_ranges_come_from_the_bundled_dated_file() -> None:
+    ranges = yaml.safe_load((RULES_FILE.parent / "ranges" / "gateways.yaml").read_text())
+    assert {"Microsoft Exchange Online Protection", "Mimecast", "Proofpoint", "Barracuda"} <= set(
+        ranges
+    )
+    assert all(entry["source"] and entry["date"] for entry in ranges.values())
+    assert verdict(OUTLOOK_WEB, kind="click", ip="170.10.129.8") == ("machine", "security_scanner")
+
+
+def test_a_crawler_borrowing_a_mail_clients_name_is_still_a_crawler() -> None:
+    ua = "Mozilla/5.0 (Windows; U; Windows NT 5.0; en-US) Gecko/20050716 Thunderbird/1.0.6 - WebCrawler"
+    assert verdict(ua) == ("machine", "bot")
+
+
+def test_two_links_within_a_second_and_an_early_click_are_scanners() -> None:
+    assert in_context([click(0, 0)], 0.5, 1, links=5) == ("machine", "security_scanner")
+    early = Hit("click", "GET", OUTLOOK_WEB, None, timedelta(seconds=30))
+    result = classify_in_context(early, T0, 0, [], 3)
+    assert (result.verdict.reason, "before any open" in result.verdict.why) == (
+        "security_scanner",
+        True,
+    )
+    opened = [Prior("open", T0 - timedelta(seconds=10), "human")]
+    assert classify_in_context(early, T0, 0, opened, 3).verdict.human

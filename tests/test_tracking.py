@@ -293,3 +293,74 @@ def test_webhook_subscribed_to_opens_gets_a_delivery_per_tracked_open(
         (click.id, "click"),
     ]
     assert open_.hit_id and open_.verdict == "human"
+
+
+APPLE_MAIL_IOS = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148"
+)
+
+
+def test_a_persons_click_after_a_machine_open_is_the_first_human_engagement(
+    client: Any, rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    sent = send_message(rt)
+    clock.advance(seconds=20)
+    get(client, sent.pixel, ua=APPLE_MAIL_IOS, ip="172.225.10.5")  # Apple's proxy, via the relay
+    clock.advance(hours=2)
+    get(client, sent.clicks[0])
+    assert verdicts(session, sent.message_id) == [
+        ("open", "machine", "apple_privacy_proxy"),
+        ("click", "human", None),
+        ("open", "human", "inferred"),
+    ]
+    summary = summarize(events(session, sent.message_id))
+    assert summary["opens"] == 1 and summary["clicks"] == 1 and summary["machine_opens"] == 1
+    assert summary["first_open_at"] == summary["last_click_at"] == clock.now()
+
+
+def test_a_click_seconds_after_delivery_before_any_open_is_a_scanner(
+    client: Any, rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    sent = send_message(rt)
+    clock.advance(seconds=20)
+    get(client, sent.clicks[0])
+    [event] = events(session, sent.message_id, "click")
+    assert (event.verdict, event.reason) == ("machine", "security_scanner")
+    assert "before any open" in event.data["why"]
+    assert summarize(events(session, sent.message_id))["opens"] == 0  # no open inferred
+
+
+def test_a_quick_click_after_the_person_opened_it_stays_human(
+    client: Any, rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    sent = send_message(rt)
+    clock.advance(seconds=15)
+    get(client, sent.pixel)
+    clock.advance(seconds=10)
+    get(client, sent.clicks[1])
+    assert verdicts(session, sent.message_id) == [("open", "human", None), ("click", "human", None)]
+
+
+def test_two_links_clicked_within_a_second_are_both_a_scanner(
+    client: Any, rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    sent = send_message(rt)
+    clock.advance(hours=1)
+    get(client, sent.clicks[0])
+    clock.advance(seconds=0.5)
+    get(client, sent.clicks[1])
+    assert [(e.verdict, e.reason) for e in events(session, sent.message_id, "click")] == [
+        ("machine", "security_scanner"),
+        ("machine", "security_scanner"),
+    ]
+    assert summarize(events(session, sent.message_id))["opens"] == 0  # its inferred open went too
+
+
+def test_loopback_addresses_are_not_looked_up_in_any_range(
+    client: Any, rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    sent = send_message(rt)
+    clock.advance(hours=1)
+    get(client, sent.pixel, ua=APPLE_MAIL_IOS, ip="127.0.0.1")
+    assert verdicts(session, sent.message_id) == [("open", "human", None)]

@@ -493,7 +493,7 @@ def write_hits(
     for stored in links.values():
         if not stored.hidden and stored.url.startswith(("http://", "https://")):
             visible[stored.message_id] += 1
-    window = max(r.repeat, r.burst, r.click_after_machine_open)
+    window = r.context_window
     recent = _recent_hits(session, ids, min(p.at for p in parsed) - window)
     history: dict[int, list[Prior]] = defaultdict(list)
     kept: list[Row] = []

@@ -54,6 +54,7 @@ MACHINE_REASONS = {
     "apple_privacy_proxy": "Apple privacy proxy",
     "security_scanner": "security scanner",
     "prefetch": "prefetch",
+    "link_preview": "link preview",
     "bot": "bot",
 }
 

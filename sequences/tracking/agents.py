@@ -1,0 +1,121 @@
+"""What a User-Agent string alone says: a mail client family, a link preview, a crawler, a scanner's disguise.
+
+The patterns come from data/tracking_rules.yaml (see classify.py); the maintained crawler list
+is crawlerdetect's. One report per distinct agent string, cached: agents repeat endlessly, so
+the regular expressions run once per new agent, in the writer, never in the web request.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crawlerdetect import CrawlerDetect
+
+
+@dataclass(frozen=True)
+class Pattern:
+    regex: re.Pattern[str]
+    name: str
+    reason: str | None = None
+    opens_only: bool = False
+
+
+def rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def patterns(raw: Sequence[Mapping[str, Any]] | None, default_name: str) -> tuple[Pattern, ...]:
+    """[{pattern, name?, reason?, opens_only?}, ...] from the rules file, compiled."""
+    return tuple(
+        Pattern(
+            rx(p["pattern"]),
+            str(p.get("name") or default_name),
+            p.get("reason"),
+            bool(p.get("opens_only")),
+        )
+        for p in raw or []
+    )
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: it keys the per-agent cache
+class AgentRules:
+    people: tuple[Pattern, ...]
+    previews: tuple[Pattern, ...]
+    scanners: tuple[Pattern, ...]
+    apple_bare: tuple[re.Pattern[str], ...]
+    apple_mail: tuple[re.Pattern[str], ...]
+    bots: tuple[re.Pattern[str], ...]
+    bare: tuple[re.Pattern[str], ...]
+    contradictions: tuple[Pattern, ...]
+    obsolete: tuple[Pattern, ...]
+    native_apps: re.Pattern[str] | None
+
+
+@dataclass(frozen=True)
+class Agent:
+    """One agent string, judged on its own. Each field is None/False when it does not apply."""
+
+    person: Pattern | None  # a mail client family or a provider's image proxy
+    preview: str | None  # a messenger's or social network's link preview
+    scanner: str | None  # a security gateway naming itself
+    apple_bare: bool  # the agent only Apple's privacy proxy sends ("Mozilla/5.0")
+    apple_mail: bool  # Apple Mail's bare WebKit agent: a person, or the proxy (see timing, address)
+    bot: str | None  # a crawler, an HTTP library, a headless browser
+    declared_bot: bool  # says so itself (bot, crawler, curl...): a machine whatever else it says
+    disguise: (
+        str | None
+    )  # bare, contradictory or obsolete: what a scanner pretending to be a browser sends
+    program: bool  # neither a browser nor a known mail client
+
+
+_crawlers = CrawlerDetect()
+
+
+@functools.lru_cache(maxsize=4096)
+def _crawler(ua: str) -> str | None:
+    """The maintained crawler list's match for this agent, if any (cached: it is a big regex)."""
+    if _crawlers.isCrawler(ua):
+        return _crawlers.getMatches() or "crawler list"
+    return None
+
+
+def _first(found: Sequence[Pattern], ua: str) -> Pattern | None:
+    return next((p for p in found if p.regex.search(ua)), None)
+
+
+@functools.lru_cache(maxsize=8192)
+def judge(r: AgentRules, ua: str) -> Agent:
+    """The report on one agent string (stripped by the caller)."""
+    person = _first(r.people, ua)
+    preview = _first(r.previews, ua)
+    scanner = _first(r.scanners, ua)
+    bot: str | None = None
+    declared = any(p.search(ua) for p in r.bots)
+    if declared:
+        bot = "automated client agent"
+    elif ua:
+        match = _crawler(ua)
+        bot = f"crawler list: {match}"[:200] if match is not None else None
+    disguise: str | None = None
+    if (found := _first(r.contradictions, ua)) is not None:
+        disguise = f"contradictory agent: {found.name}"
+    elif (found := _first(r.obsolete, ua)) is not None:
+        disguise = f"obsolete browser: {found.name}"
+    elif any(p.search(ua) for p in r.bare):
+        disguise = "bare agent, no browser named"
+    native = r.native_apps is not None and r.native_apps.search(ua) is not None
+    return Agent(
+        person=person,
+        preview=preview.name if preview else None,
+        scanner=scanner.name if scanner else None,
+        apple_bare=any(p.search(ua) for p in r.apple_bare),
+        apple_mail=any(p.search(ua) for p in r.apple_mail),
+        bot=bot,
+        declared_bot=declared,
+        disguise=disguise,
+        program=bool(ua) and not ua.lower().startswith("mozilla/") and not native,
+    )

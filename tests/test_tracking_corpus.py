@@ -1,0 +1,36 @@
+"""The tracking corpus (public user agents, timings, addresses) scored per category, both parts."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.verdicts_tracking import CATEGORIES, PARTS, load, tracking_matrix
+
+# What the verdicts must keep: the share of each category shown on the right side (a person as
+# a person, a machine as a machine), and of the whole part in exactly the right category.
+SIDE_FLOOR = {"tuning": 0.98, "held_out": 0.95}
+CATEGORY_FLOOR = {"tuning": 0.95, "held_out": 0.90}
+
+
+def test_corpus_is_big_split_and_sourced() -> None:
+    cases = {part: load(part) for part in PARTS}
+    assert sum(len(c) for c in cases.values()) >= 300
+    assert all(len(c) >= 150 for c in cases.values())
+    for part in PARTS:
+        assert {c["label"] for c in cases[part]} == set(CATEGORIES)
+        assert all(c["source"] and c["ua"] is not None for c in cases[part])
+    ids = [c["id"] for part in PARTS for c in cases[part]]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_every_category_is_on_the_right_side_of_person_or_machine(part: str) -> None:
+    score = tracking_matrix((part,), echo=False)[part]
+    for label in CATEGORIES:
+        assert score.side_accuracy(label) >= SIDE_FLOOR[part], (label, score.harmful)
+    assert score.accuracy() >= CATEGORY_FLOOR[part]
+
+
+def test_no_harmful_mistake_on_the_tuning_part() -> None:
+    score = tracking_matrix(("tuning",), echo=False)["tuning"]
+    assert [case["id"] for case, _ in score.harmful] == []
