@@ -190,10 +190,10 @@ def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
 
 
 @pass_eval_context
-def _concat(eval_ctx: EvalContext, parts: list[Any]) -> str:
+def _concat(eval_ctx: EvalContext, parts: list[Any]) -> Any:
     """`a ~ b`, refused before joining when the result would be too long."""
     _check_text(sum(len(p) if isinstance(p, str) else len(str(p)) for p in parts))
-    return str(markup_join(parts) if eval_ctx.autoescape else str_join(parts))
+    return markup_join(parts) if eval_ctx.autoescape else str_join(parts)
 
 
 def _loop(iterable: Iterable[Any]) -> Iterator[Any]:
@@ -213,8 +213,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
-        self.globals[_LOOP] = _loop
-        self.globals[_CONCAT] = _concat
+        # Filters, not globals: a filter is called directly, a global through `call`.
+        self.filters[_LOOP] = _loop
+        self.filters[_CONCAT] = _concat
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         _spend()
@@ -258,26 +259,13 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
 
 def _bound_tree(tree: nodes.Template) -> nodes.Template:
-    """Route every loop's sequence and every `~` through the budgeted helpers."""
+    """Route every loop's sequence and every `~` through the budgeted helper filters."""
     for loop in tree.find_all(nodes.For):
-        loop.iter = nodes.Call(
-            nodes.Name(_LOOP, "load", lineno=loop.lineno),
-            [loop.iter],
-            [],
-            None,
-            None,
-            lineno=loop.lineno,
-        )
+        loop.iter = nodes.Filter(loop.iter, _LOOP, [], [], None, None, lineno=loop.lineno)
     for concat in list(tree.find_all(nodes.Concat)):
-        call = nodes.Call(
-            nodes.Name(_CONCAT, "load", lineno=concat.lineno),
-            [nodes.List(concat.nodes, lineno=concat.lineno)],
-            [],
-            None,
-            None,
-            lineno=concat.lineno,
-        )
-        _replace(tree, concat, call)
+        parts = nodes.List(concat.nodes, lineno=concat.lineno)
+        checked = nodes.Filter(parts, _CONCAT, [], [], None, None, lineno=concat.lineno)
+        _replace(tree, concat, checked)
     return tree
 
 
