@@ -11,6 +11,7 @@ from sequences.models import Document, User
 
 from .api import authenticate
 from .db import db, rt
+from .inputs import accepts
 from .pagination import paginate
 
 bp = Blueprint("api_documents", __name__, url_prefix="/api/v1")
@@ -23,6 +24,7 @@ def _user() -> User:
 
 
 @bp.post("/documents")
+@accepts("multipart")
 def documents_create() -> tuple[Response, int]:
     """multipart/form-data with a `file` part (and an optional `name`)."""
     upload = request.files.get("file")

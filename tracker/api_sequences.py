@@ -15,7 +15,7 @@ from sequences.tasks import TaskClosed, complete, skip
 
 from . import api
 from .db import db
-from .errors import json_error
+from .errors import json_error, optional_json
 from .pagination import page_args
 
 bp = Blueprint("api_sequences", __name__, url_prefix="/api/v1")
@@ -172,8 +172,7 @@ def tasks_skip(task_id: int) -> Response | tuple[Response, int]:
 
 def _close(task_id: int, action: str) -> Response | tuple[Response, int]:
     task = _task(task_id)
-    body = request.get_json(silent=True)
-    data = body if isinstance(body, dict) else {}
+    data = optional_json()
     try:
         if action == "complete":
             outcome = data.get("outcome")
