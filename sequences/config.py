@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,6 +63,10 @@ class Settings:
     # Who writes the tracking spool to the database: "thread" (a thread in each web process) or
     # "external" (`followup spool drain --forever`, which `followup web` runs beside gunicorn).
     spool_drain: str = "thread"
+    # Webhook targets: public addresses only, unless these allow more (self-hosters, tests).
+    webhook_allow_private: bool = False
+    webhook_allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    api_max_body_bytes: int = 2 * 1024 * 1024  # a JSON body of the API; more is a 413
 
     @property
     def secret_key(self) -> str:
@@ -115,6 +120,22 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     if raw.strip().lower() not in allowed:
         raise ConfigError(f"{name}: expected one of {', '.join(allowed)}, got {raw!r}")
     return raw.strip().lower()
+
+
+def _networks(
+    env: Mapping[str, str], name: str
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A comma-separated list of CIDR networks (10.0.0.0/8, fd00::/8, 192.168.1.5)."""
+    raw = _get(env, name)
+    if raw is None:
+        return ()
+    networks = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name}: not a network in CIDR notation: {item!r}") from None
+    return tuple(networks)
 
 
 def parse_smtp_url(raw: str, name: str = "FOLLOWUP_SMTP_URL") -> SmtpSettings:
@@ -247,4 +268,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reply_to_inbound=_bool(env, "FOLLOWUP_REPLY_TO_INBOUND", False),
         spool_fsync=_bool(env, "FOLLOWUP_SPOOL_FSYNC", False),
         spool_drain=_choice(env, "FOLLOWUP_SPOOL_DRAIN", ("thread", "external"), "thread"),
+        webhook_allow_private=_bool(env, "FOLLOWUP_WEBHOOK_ALLOW_PRIVATE", False),
+        webhook_allow_networks=_networks(env, "FOLLOWUP_WEBHOOK_ALLOW_NETWORKS"),
+        api_max_body_bytes=_int(env, "FOLLOWUP_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
     )

@@ -19,6 +19,7 @@ from .schedule import (
     parse_duration,
     parse_window,
 )
+from .template_limits import MAX_TEMPLATE_CHARS
 
 STEP_TYPES = ("email", "call", "task")
 STEP_KEYS = {
@@ -77,6 +78,11 @@ def clean_steps(raw_steps: object) -> list[dict[str, Any]]:
             "notes": raw.get("notes"),
             "options": raw.get("options") or {},
         }
+        for key in ("notes", "title"):
+            if isinstance(raw.get(key), str) and len(raw[key]) > MAX_TEMPLATE_CHARS:
+                problems.append(
+                    _problem(f"at most {MAX_TEMPLATE_CHARS:,} characters", f"{where}.{key}")
+                )
         if not isinstance(clean["options"], dict):
             problems.append(_problem("options must be an object", f"{where}.options"))
             clean["options"] = {}

@@ -7,9 +7,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .template_limits import (
+    MAX_TEMPLATE_CHARS,
+    BoundedSandbox,
+    LimitExceeded,
+    compile_bounded,
+    render_bounded,
+    unsafe_access,
+)
 
 # Names a template may use. Prospect attributes are top-level; custom fields live under `fields`.
 PROSPECT_NAMES = ("first_name", "last_name", "company", "email", "phone", "timezone")
@@ -29,32 +37,49 @@ class TemplateProblem:
     message: str
 
 
-@lru_cache(maxsize=2)
-def _environment(autoescape: bool) -> ImmutableSandboxedEnvironment:
+@lru_cache(maxsize=4)
+def _environment(autoescape: bool, strict: bool = True) -> BoundedSandbox:
     # StrictUndefined: a variable the prospect lacks is an error unless the template gives a
-    # fallback with `| default(...)`, so nobody receives "Hi ," by accident.
-    return ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=autoescape, keep_trailing_newline=True
+    # fallback with `| default(...)`, so nobody receives "Hi ," by accident. The lenient one
+    # is for the trial render at save time, which looks for cost, not for missing values.
+    return BoundedSandbox(
+        undefined=StrictUndefined if strict else ChainableUndefined,
+        autoescape=autoescape,
+        keep_trailing_newline=True,
     )
 
 
 @lru_cache(maxsize=1024)
-def _compile(source: str, autoescape: bool) -> Any:
-    return _environment(autoescape).from_string(source)
+def _compile(source: str, autoescape: bool, strict: bool = True) -> Any:
+    return compile_bounded(_environment(autoescape, strict), source)
 
 
-def render(source: str, context: Mapping[str, Any], *, html: bool) -> str:
-    """Render one template; raise RenderError with a readable reason on any failure."""
+def _costly(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "too costly: macros call each other too deeply"
+    if isinstance(exc, MemoryError):
+        return "too costly: out of memory"
+    return f"too costly: {exc}"
+
+
+def render(source: str, context: Mapping[str, Any], *, html: bool, part: str | None = None) -> str:
+    """Render one template within the limits; raise RenderError with a readable reason (and
+    the part, "subject" or "body_html", when given) on any failure."""
+    where = f"{part}: " if part else ""
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise RenderError(f"{where}template longer than {MAX_TEMPLATE_CHARS:,} characters")
     try:
-        return str(_compile(source, html).render(context))
+        return render_bounded(_compile(source, html), dict(context))
     except UndefinedError as exc:
-        raise RenderError(f"missing value: {exc.message}") from None
+        raise RenderError(f"{where}missing value: {exc.message}") from None
+    except (LimitExceeded, RecursionError, MemoryError) as exc:
+        raise RenderError(where + _costly(exc)) from None
     except SecurityError as exc:
-        raise RenderError(f"not allowed in a template: {exc}") from None
+        raise RenderError(f"{where}not allowed in a template: {exc}") from None
     except TemplateError as exc:
-        raise RenderError(f"template error: {exc.message or exc}") from None
+        raise RenderError(f"{where}template error: {exc.message or exc}") from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-        raise RenderError(f"template error: {exc}") from None
+        raise RenderError(f"{where}template error: {exc}") from None
 
 
 def prospect_context(
@@ -79,16 +104,49 @@ def _line_of_name(ast: nodes.Template, name: str) -> int | None:
     return None
 
 
+# What the trial render at save time gives the template (values are placeholders).
+_TRIAL = {
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "company": "Example Inc",
+    "email": "jane@example.com",
+    "fields": {},
+    "sender": {"name": "Sam Sender", "first_name": "Sam", "email": "sam@example.com"},
+    "unsubscribe_url": "https://example.com/u/x",
+}
+
+
+def _trial(field: str, source: str) -> TemplateProblem | None:
+    """Render once with placeholder values: a template over a limit fails its save, not its
+    send. Other errors here are the placeholders' doing, and are left to the send."""
+    try:
+        render_bounded(_compile(source, field == "body_html", False), dict(_TRIAL))
+    except (LimitExceeded, RecursionError, MemoryError) as exc:
+        return TemplateProblem(field, None, _costly(exc))
+    except Exception:
+        return None
+    return None
+
+
 def validate(field: str, source: str | None) -> list[TemplateProblem]:
-    """Syntax errors and unknown variables in one template, with their line numbers."""
+    """Syntax errors, unknown variables, attribute access the sandbox refuses, and templates
+    over the size or cost limits, with their line numbers where there is one."""
     if not source:
         return []
+    if len(source) > MAX_TEMPLATE_CHARS:
+        message = f"too long: {len(source):,} characters, at most {MAX_TEMPLATE_CHARS:,}"
+        return [TemplateProblem(field, None, message)]
     env = _environment(True)
     try:
         ast = env.parse(source)
     except TemplateSyntaxError as exc:
         return [TemplateProblem(field, exc.lineno, f"syntax error: {exc.message}")]
-    problems = []
+    problems = [
+        TemplateProblem(field, line, f"attribute {name!r} is not allowed in a template")
+        for line, name in unsafe_access(ast)
+    ]
+    if problems:
+        return problems
     for name in sorted(meta.find_undeclared_variables(ast) - KNOWN_NAMES):
         problems.append(
             TemplateProblem(
@@ -97,4 +155,8 @@ def validate(field: str, source: str | None) -> list[TemplateProblem]:
                 f"unknown variable {name!r}; use one of {', '.join(sorted(KNOWN_NAMES))}",
             )
         )
+    if not problems:
+        costly = _trial(field, source)
+        if costly is not None:
+            problems.append(costly)
     return problems

@@ -25,10 +25,12 @@ import json
 import logging
 import random
 import secrets
+import ssl
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from http.client import HTTPConnection, HTTPException, HTTPSConnection
+from functools import partial
+from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +38,15 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from .db import session_scope
+from .egress import (
+    STRICT,
+    Resolver,
+    TargetPolicy,
+    TargetRefused,
+    check_url,
+    open_connection,
+    system_resolve,
+)
 from .errors import ValidationError
 from .models import Event, Prospect, User, Webhook, WebhookDelivery
 from .runtime import Runtime
@@ -70,6 +81,10 @@ PRUNE_EVERY = timedelta(hours=1)
 SIGNATURE_HEADER = "X-Followup-Signature"
 USER_AGENT = "Followup-Webhooks/1"
 
+# What a user sees when no HTTP answer came: one text whether the port was closed, filtered,
+# reset or slow, so the delivery log cannot be used to scan ports (the log has the detail).
+NO_ANSWER = "no HTTP answer from the endpoint (could not connect, or no answer in time)"
+
 # (url, body, headers, timeout) -> (status code, start of the response body); raises OSError.
 Post = Callable[[str, bytes, dict[str, str], float], tuple[int, str]]
 Enqueue = Callable[[int], None]
@@ -78,7 +93,7 @@ Enqueue = Callable[[int], None]
 # Registration
 
 
-def _clean_url(value: object) -> str:
+def _clean_url(value: object, targets: TargetPolicy, resolve: Resolver) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError("url: required, an http:// or https:// URL", field="url")
     url = value.strip()
@@ -91,6 +106,14 @@ def _clean_url(value: object) -> str:
         raise ValidationError("url: must be an http:// or https:// URL", field="url")
     if len(url) > 2000 or any(c in url for c in "\r\n\x00 "):
         raise ValidationError("url: too long or contains spaces", field="url")
+    try:
+        check_url(url, targets, resolve)
+    except TargetRefused as exc:
+        raise ValidationError(
+            f"url: refused, {exc}; webhooks go to public addresses only"
+            " (FOLLOWUP_WEBHOOK_ALLOW_PRIVATE or FOLLOWUP_WEBHOOK_ALLOW_NETWORKS allow others)",
+            field="url",
+        ) from None
     return url
 
 
@@ -108,14 +131,16 @@ def _clean_events(value: object) -> list[str]:
     return sorted(set(value), key=EVENT_TYPES.index)
 
 
-def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+def _clean(
+    data: dict[str, Any], *, partial: bool, targets: TargetPolicy, resolve: Resolver
+) -> dict[str, Any]:
     allowed = {"url", "events", "description", "include_machine", "active"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValidationError(f"{unknown[0]}: unknown field", field=unknown[0])
     values: dict[str, Any] = {}
     if "url" in data or not partial:
-        values["url"] = _clean_url(data.get("url"))
+        values["url"] = _clean_url(data.get("url"), targets, resolve)
     if "events" in data or not partial:
         values["events"] = _clean_events(data.get("events"))
     if "description" in data:
@@ -131,9 +156,20 @@ def _clean(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     return values
 
 
-def create_webhook(session: Session, user: User, data: dict[str, Any], now: datetime) -> Webhook:
-    """Register a URL for some event types; its signing secret is generated here."""
-    values = _clean(data, partial=False)
+def create_webhook(
+    session: Session,
+    user: User,
+    data: dict[str, Any],
+    now: datetime,
+    *,
+    targets: TargetPolicy = STRICT,
+    resolve: Resolver = system_resolve,
+) -> Webhook:
+    """Register a URL for some event types; its signing secret is generated here.
+
+    A URL whose host is, or resolves to, an address `targets` refuses is a ValidationError.
+    """
+    values = _clean(data, partial=False, targets=targets, resolve=resolve)
     webhook = Webhook(
         team_id=user.team_id,
         user_id=user.id,
@@ -146,8 +182,14 @@ def create_webhook(session: Session, user: User, data: dict[str, Any], now: date
     return webhook
 
 
-def update_webhook(webhook: Webhook, data: dict[str, Any]) -> Webhook:
-    values = _clean(data, partial=True)
+def update_webhook(
+    webhook: Webhook,
+    data: dict[str, Any],
+    *,
+    targets: TargetPolicy = STRICT,
+    resolve: Resolver = system_resolve,
+) -> Webhook:
+    values = _clean(data, partial=True, targets=targets, resolve=resolve)
     for name, value in values.items():
         setattr(webhook, name, value)
     if values.get("active") is True:
@@ -365,11 +407,23 @@ def payload(session: Session, delivery: WebhookDelivery) -> dict[str, Any]:
     }
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
-    """POST without following redirects; returns the status and the start of the answer."""
+def http_post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    *,
+    targets: TargetPolicy = STRICT,
+    resolve: Resolver = system_resolve,
+    context: ssl.SSLContext | None = None,
+) -> tuple[int, str]:
+    """POST to the address checked against `targets` (pinned: no second DNS lookup), without
+    following redirects; returns the status and the start of the answer.
+
+    Raises TargetRefused for a refused address, OSError/HTTPException when no answer came.
+    """
     parts = urlsplit(url)
-    connection = HTTPSConnection if parts.scheme == "https" else HTTPConnection
-    conn = connection(parts.hostname or "", parts.port, timeout=timeout)
+    conn = open_connection(url, timeout, targets, resolve, context)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         conn.request("POST", path, body=body, headers=headers)
@@ -389,6 +443,15 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
         conn.close()
 
 
+def delivery_error(exc: Exception) -> str:
+    """The words a user sees for a failed POST: no port state, no resolver detail."""
+    if isinstance(exc, TargetRefused):
+        return f"refused: {exc} (webhooks go to public addresses only)"[:500]
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "the endpoint's TLS certificate is not valid for its host name"
+    return NO_ANSWER
+
+
 def backoff(attempt: int) -> timedelta:
     """Exponential backoff after the `attempt`-th failure, with +-20% jitter."""
     seconds = min(BASE_BACKOFF.total_seconds() * 2.0 ** (attempt - 1), MAX_BACKOFF.total_seconds())
@@ -396,9 +459,14 @@ def backoff(attempt: int) -> timedelta:
 
 
 def deliver(
-    rt: Runtime, delivery_id: int, *, post: Post = http_post, timeout: float = TIMEOUT_SECONDS
+    rt: Runtime, delivery_id: int, *, post: Post | None = None, timeout: float = TIMEOUT_SECONDS
 ) -> str:
-    """Make one attempt at a delivery; return its status afterwards. Idempotent."""
+    """Make one attempt at a delivery; return its status afterwards. Idempotent.
+
+    `post` defaults to `http_post` with the targets the settings allow.
+    """
+    if post is None:
+        post = partial(http_post, targets=TargetPolicy.from_settings(rt.settings))
     now = rt.clock.now()
     with session_scope(rt.sessions) as session:
         delivery = session.get(WebhookDelivery, delivery_id)
@@ -449,7 +517,8 @@ def deliver(
         if not 200 <= code < 300:
             error = f"HTTP {code}: {answer[:300]}"
     except (OSError, HTTPException, ValueError) as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        error = delivery_error(exc)
+        log.info("webhook delivery %s to %s: %s: %s", delivery_id, url, type(exc).__name__, exc)
     elapsed_ms = int((time.monotonic() - started) * 1000)
 
     done = rt.clock.now()

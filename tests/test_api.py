@@ -58,16 +58,16 @@ def test_invalid_prospect_is_422_naming_the_field(
 
 
 def test_body_that_is_not_json_is_a_clear_error(client: Any, cast: Cast) -> None:
-    for data, content_type in (
-        ("{", "application/json"),
-        ("email=a@b.c", "application/x-www-form-urlencoded"),
-        ("[1, 2]", "application/json"),
+    for data, content_type, status, words in (
+        ("{", "application/json", 400, "not valid JSON"),
+        ("email=a@b.c", "application/x-www-form-urlencoded", 415, "application/json"),
+        ("[1, 2]", "application/json", 422, "JSON object"),
     ):
         response = client.post(
             "/api/v1/prospects", data=data, content_type=content_type, headers=cast.auth()
         )
-        assert response.status_code == 422
-        assert "JSON object" in response.json["error"]["message"]
+        assert response.status_code == status, data
+        assert words in response.json["error"]["message"]
 
 
 def test_duplicate_prospect_is_409(client: Any, cast: Cast) -> None:

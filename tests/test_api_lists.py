@@ -145,7 +145,7 @@ def test_every_error_status_is_json_with_message_and_field(
         assert response.is_json, response.status_code
         error = response.json["error"]
         assert set(error) >= {"message", "field"} and error["message"], response.status_code
-    assert [r.status_code for r in cases] == [404, 404, 405, 422, 401, 415]
+    assert [r.status_code for r in cases] == [404, 404, 405, 400, 401, 415]
     assert cases[3].json["error"]["field"] == "body"
     assert "GET" in cases[2].headers["Allow"] and "POST" in cases[2].headers["Allow"]
     assert cases[4].headers["WWW-Authenticate"].startswith("Bearer")

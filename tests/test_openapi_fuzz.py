@@ -68,7 +68,7 @@ def seed(client: Any, cast: Cast, rt: runtime.Runtime) -> dict[str, int]:
     ).json
     webhook = client.post(
         "/api/v1/webhooks",
-        json={"url": "http://127.0.0.1:9/hook", "events": ["reply"]},
+        json={"url": "http://hooks.example.invalid/hook", "events": ["reply"]},
         headers=auth,
     ).json
     with rt.sessions.begin() as s:

@@ -54,7 +54,7 @@ def test_missing_field_without_fallback_fails_the_enrollment_not_half_an_email(
     )
     [failed, sent] = enroll_ids(rt, [lacking, having], sequence)
     assert sorted(drain(rt)) == [
-        "failed: missing value: 'dict object' has no attribute 'deadline'",
+        "failed: subject: missing value: 'dict object' has no attribute 'deadline'",
         "sent",
     ]
 
@@ -62,7 +62,7 @@ def test_missing_field_without_fallback_fails_the_enrollment_not_half_an_email(
     assert gone.status == "failed"
     assert (
         gone.reason
-        == "step 0: cannot render: missing value: 'dict object' has no attribute 'deadline'"
+        == "step 0: cannot render: subject: missing value: 'dict object' has no attribute 'deadline'"
     )
     assert enrollment(rt, sent).status == "finished"
     [stored] = smtp_sink.messages()

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from sequences.clock import SystemClock
 from sequences.db import make_sessionmaker, null_pool_engine
+from sequences.egress import TargetPolicy
 from sequences.enrollment import record
 from sequences.models import Prospect, WebhookDelivery
 from sequences.webhooks import create_webhook, verify
@@ -32,12 +33,16 @@ def test_a_webhook_is_delivered_by_the_scheduler_and_a_webhooks_only_worker(
     receiver.fail_first = 1  # the first attempt gets a 500: the retry must come from the database
     engine = null_pool_engine(postgres_url)
     sessions = make_sessionmaker(engine)
-    with production_stack(postgres_url, REDIS_URL, tmp_path) as stack:
+    with production_stack(
+        postgres_url, REDIS_URL, tmp_path, FOLLOWUP_WEBHOOK_ALLOW_PRIVATE="true"
+    ) as stack:
         now = SystemClock().now()
         with sessions.begin() as s:
             team = default_team(s)
             rep = create_user(s, "hooks@example.com", team=team)
-            secret = create_webhook(s, rep, {"url": receiver.url, "events": ["reply"]}, now).secret
+            allow = TargetPolicy(allow_private=True)
+            data = {"url": receiver.url, "events": ["reply"]}
+            secret = create_webhook(s, rep, data, now, targets=allow).secret
             prospect = Prospect(team_id=team.id, owner_id=rep.id, email="p@prospect.example")
             s.add(prospect)
             s.flush()

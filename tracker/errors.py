@@ -8,9 +8,12 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.routing import IntegerConverter
 
 from sequences.errors import Conflict, NotFound, ValidationError
+
+from . import inputs
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +28,11 @@ def json_error(status: int, message: str, field: str | None = None, **extra: obj
 
 
 def request_json() -> dict[str, Any]:
-    """The request's body as a JSON object, or a 422 naming the body (for every API blueprint)."""
-    data = request.get_json(silent=True)
+    """The request's body as a JSON object, or a 422 naming the body (for every API blueprint).
+
+    The body was read and checked by the input layer (tracker/inputs.py) before the view ran.
+    """
+    data = inputs.body()
     if not isinstance(data, dict):
         raise ValidationError(
             "body must be a JSON object (Content-Type: application/json)", field="body"
@@ -34,22 +40,38 @@ def request_json() -> dict[str, Any]:
     return data
 
 
+def optional_json() -> dict[str, Any]:
+    """For routes whose body is optional: {} without one, else it must be a JSON object."""
+    if inputs.body() is None:
+        return {}
+    return request_json()
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
 class IdConverter(IntegerConverter):
-    """`<int:...>` that matches only ids the databases can hold (a bigger one is a 404, not a
-    500 from an integer overflow in PostgreSQL or SQLite)."""
+    """`<int:...>` for ids: one too large for the databases (above 2**31 - 1) is a 404 on every
+    method, never a 500 from an integer overflow.
 
-    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(map, *args, **kwargs)
+    Werkzeug's own `max=` is not enough: a value over it makes the matcher give up *after*
+    it has seen the route's other methods, and that is a 405 for PATCH and DELETE. Raising
+    NotFound here ends the matching with a 404 whatever the method.
+    """
+
+    MAX_ID = 2**31 - 1
+
+    def to_python(self, value: str) -> int:
+        if len(value) > 10 or int(value) > self.MAX_ID:
+            raise HTTPNotFound("no such object (the id is out of range)")
+        return int(value)
 
 
 def init_app(app: Flask) -> None:
     # Before any blueprint is registered: rules pick their converters when they are added.
     app.url_map.converters["int"] = IdConverter
+    inputs.init_app(app)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | tuple[str, int]:

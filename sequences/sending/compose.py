@@ -128,13 +128,15 @@ def compose(
             thread_subject if thread_subject.lower().startswith("re:") else f"Re: {thread_subject}"
         )
     else:
-        subject = render(subject_template, context, html=False)
+        subject = render(subject_template, context, html=False, part="subject")
     subject = " ".join(subject.split())  # a subject is one line, whatever the template did
-    body_html = render(html_template, context, html=True)
+    body_html = render(html_template, context, html=True, part="body_html")
     table = _LinkTable(urls, token_id)
     body_html = _share_documents(body_html, table)
     body_text = (
-        render(text_template, context, html=False) if text_template else html_to_text(body_html)
+        render(text_template, context, html=False, part="body_text")
+        if text_template
+        else html_to_text(body_html)
     )
     if unsubscribe_url not in body_html:
         link = html_lib.escape(unsubscribe_url, quote=True)

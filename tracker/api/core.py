@@ -40,7 +40,7 @@ from sequences.workspace import (
 )
 
 from ..db import db, rt
-from ..errors import json_error, request_json
+from ..errors import json_error, optional_json, request_json
 from .pagination import paginate
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -203,8 +203,7 @@ def _stop_for(prospect_id: int, status: str, event_type: str) -> Response:
                     "replayed": True,
                 }
             )
-    body = request.get_json(silent=True)
-    details = body if isinstance(body, dict) else {}
+    details = optional_json()
     now = _now()
     stopped = stop_prospect(session, prospect.id, status, now, event_type)
     if status == EnrollmentStatus.CONVERTED:

@@ -10,6 +10,7 @@ from sequences.models import Document, User
 from sequences.workspace import create_document, document_json, get_document
 
 from ..db import db, rt
+from ..inputs import accepts
 from .core import authenticate
 from .pagination import paginate
 
@@ -23,6 +24,7 @@ def _user() -> User:
 
 
 @bp.post("/documents")
+@accepts("multipart")
 def documents_create() -> tuple[Response, int]:
     """multipart/form-data with a `file` part (and an optional `name`)."""
     upload = request.files.get("file")

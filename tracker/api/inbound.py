@@ -14,6 +14,7 @@ from sequences.models import InboundMessage, User
 
 from ..db import db, rt
 from ..errors import json_error
+from ..inputs import accepts
 from .core import authenticate
 from .pagination import paginate
 
@@ -49,6 +50,7 @@ def _user() -> User:
 
 
 @bp.post("/inbound")
+@accepts("raw")
 def inbound_post() -> Response:
     """Ingest one raw email; answer what was decided: {verdict, reason, prospect_id, ...}."""
     mimetype = request.mimetype

@@ -2,7 +2,9 @@
 
 Each fragment holds the `paths` its blueprint serves and the `components` they use. The
 responses every operation can give (401 without a key, 404 for an unknown id, 422 naming the
-field, 413 for a body too large) are added here so fragments only write what is particular.
+field; for operations that take a body 400 for malformed JSON, 413 for a body too large, 415
+for a wrong Content-Type: tracker/inputs.py) are added here so fragments only write what is
+particular.
 tests/test_openapi.py checks that the document and app.url_map list the same routes.
 """
 
@@ -48,8 +50,8 @@ def _add_common_responses(doc: dict[str, Any]) -> None:
             common = {"404": "NotFound", "422": "Invalid"}
             if operation.get("security", doc.get("security")):
                 common["401"] = "Unauthorized"
-            if "requestBody" in operation:
-                common["413"] = "TooLarge"
+            if "requestBody" in operation or method in ("post", "put", "patch", "delete"):
+                common.update({"400": "BadRequest", "413": "TooLarge", "415": "WrongType"})
             for code, name in common.items():
                 responses.setdefault(code, {"$ref": f"#/components/responses/{name}"})
 

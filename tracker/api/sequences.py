@@ -14,7 +14,7 @@ from sequences.models import Prospect, Task
 from sequences.tasks import TaskClosed, complete, skip
 
 from ..db import db
-from ..errors import json_error
+from ..errors import json_error, optional_json
 from . import core as api
 from .pagination import page_args
 
@@ -172,8 +172,7 @@ def tasks_skip(task_id: int) -> Response | tuple[Response, int]:
 
 def _close(task_id: int, action: str) -> Response | tuple[Response, int]:
     task = _task(task_id)
-    body = request.get_json(silent=True)
-    data = body if isinstance(body, dict) else {}
+    data = optional_json()
     try:
         if action == "complete":
             outcome = data.get("outcome")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
+from sequences.egress import TargetPolicy
 from sequences.errors import NotFound, ValidationError
 from sequences.models import User, Webhook, WebhookDelivery
 from sequences.webhooks import (
@@ -30,6 +31,11 @@ def _user() -> User:
     return user
 
 
+def _targets() -> TargetPolicy:
+    """Where webhooks may point: public addresses, unless the settings allow more."""
+    return TargetPolicy.from_settings(rt().settings)
+
+
 def _webhook(webhook_id: int) -> Webhook:
     """A webhook this user may manage: their own, or for a manager any of the team's."""
     user = _user()
@@ -53,7 +59,7 @@ def webhooks_list() -> Response:
 @bp.post("/webhooks")
 def webhooks_create() -> tuple[Response, int]:
     """The answer carries the signing secret; GET never shows it again."""
-    webhook = create_webhook(db(), _user(), request_json(), rt().clock.now())
+    webhook = create_webhook(db(), _user(), request_json(), rt().clock.now(), targets=_targets())
     db().commit()
     return jsonify(webhook_json(webhook, secret=True)), 201
 
@@ -65,7 +71,7 @@ def webhooks_get(webhook_id: int) -> Response:
 
 @bp.patch("/webhooks/<int:webhook_id>")
 def webhooks_update(webhook_id: int) -> Response:
-    webhook = update_webhook(_webhook(webhook_id), request_json())
+    webhook = update_webhook(_webhook(webhook_id), request_json(), targets=_targets())
     db().commit()
     return jsonify(webhook_json(webhook))
 
