@@ -93,7 +93,7 @@ def _start_sink(port: int, directory: Path, log: Path) -> subprocess.Popen[bytes
     import socket
 
     code = (
-        "import sys, threading; from pathlib import Path; from sequences.sink import start_sink; "
+        "import sys, threading; from pathlib import Path; from sequences.sending import start_sink; "
         f"start_sink(Path({str(directory)!r}), '127.0.0.1', {port}); threading.Event().wait()"
     )
     proc = subprocess.Popen(

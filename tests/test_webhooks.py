@@ -532,7 +532,7 @@ def test_the_delivery_log_does_not_tell_a_closed_port_from_a_silent_one(
 ) -> None:
     import socket
 
-    from sequences.sink import free_port
+    from sequences.sending.sink import free_port
 
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
