@@ -154,7 +154,7 @@ class Mailbox(Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Sending limits shared by every worker: one row, reserved with a compare-and-set UPDATE
-    # (sequences/limits.py). The windows are the current UTC hour and day.
+    # (sequences/sending/limits.py). The windows are the current UTC hour and day.
     hour_start: Mapped[datetime | None]
     hour_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     day_start: Mapped[datetime | None]

@@ -3,7 +3,7 @@
 Why: writing hits to the database is the expensive part of tracking. In a thread of each worker
 it competes with answering pixels for the same interpreter; in a separate process at a lower
 CPU priority it uses what the workers leave, catches up when they are idle, and the pixel and
-click answer first. Hits wait safely on disk meanwhile (sequences/spool.py).
+click answer first. Hits wait safely on disk meanwhile (sequences/tracking/spool.py).
 """
 
 from __future__ import annotations
