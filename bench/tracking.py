@@ -1,12 +1,13 @@
-"""Pixel and click throughput and latency: the real app under gunicorn vs a bare Flask GIF endpoint.
+"""Pixel and click throughput and latency: the real app under gunicorn vs bare WSGI and bare Flask.
 
-Both apps are served by the same gunicorn command (gthread, same workers and threads) on
+Three apps are served: the real one, a bare WSGI callable (no framework: the honest bar, since
+the tracked routes answer in front of Flask) and a bare Flask app; all three are served by the same gunicorn command (gthread, same workers and threads) on
 loopback, one after the other in the same run, on SQLite and on PostgreSQL. The load generator
 is this script: an asyncio HTTP/1.1 keep-alive client (no third-party code), one request in
 flight per connection. Two measurements per endpoint:
 
 - saturation: C connections back to back, each taking the next of N requests from one queue
-  -> requests/s (the ratio to bare); both servers run at once and are measured in alternation,
+  -> requests/s (the ratio to each bare side); the servers run at once and are measured in alternation,
   round after round (median shown). Each measurement starts with the spool empty, and its CPU
   is read after the hits it made are written, so the tracked side pays for its own drain;
 - latency at a fixed offered rate (the same for both apps: half the slower one's saturation
@@ -80,6 +81,35 @@ def bare_app() -> Flask:
         return Response(status=302, headers={"Location": location, **NO_STORE})
 
     return app
+
+
+_PIXEL_HEADERS = [
+    ("Content-Type", "image/gif"),
+    ("Content-Length", str(len(GIF))),
+    *NO_STORE.items(),
+]
+
+
+def bare_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """The honest baseline: the same GIF and the same 302 with no framework at all.
+
+    Plain WSGI, as a hand-written endpoint under the same gunicorn would be; the tracked app's
+    fast path (tracker.hits) is measured against this, not against Flask's dispatch.
+    """
+    path: str = environ.get("PATH_INFO", "")
+    if path.startswith("/o/") and path.endswith(".gif"):
+        start_response("200 OK", _PIXEL_HEADERS)
+        return [GIF]
+    if path.startswith("/c/"):
+        blob = path.rsplit("/", 1)[-1]
+        raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
+        location = raw[destinations.MAC_BYTES :].decode()
+        start_response(
+            "302 Found", [("Location", location), ("Content-Length", "0"), *NO_STORE.items()]
+        )
+        return [b""]
+    start_response("404 Not Found", [("Content-Length", "0")])
+    return [b""]
 
 
 # -- load generator ------------------------------------------------------------------------
@@ -402,7 +432,12 @@ def in_process(env: dict[str, str], directory: Path, pixels: list[str], clicks: 
     config = {"RUNTIME": rt, "TRACKING_DRAIN_INLINE": False, "TRACKING_DRAIN_THREAD": False}
     tracked = create_app(config)
     front: Any = tracked.wsgi_app
-    apps = {"bare": bare_app().wsgi_app, "tracked": front, "tracked via Flask": front.inner}
+    apps = {
+        "bare WSGI": bare_wsgi,
+        "bare Flask": bare_app().wsgi_app,
+        "tracked": front,
+        "tracked via Flask": front.inner,
+    }
 
     def one(app: Any, path: str) -> None:
         environ = {
@@ -479,8 +514,8 @@ def count_events(env: dict[str, str]) -> dict[str, int]:
 # -- the run -------------------------------------------------------------------------------
 
 
-def line(label: str, r: Result, base: Result | None = None) -> str:
-    ratio = f"  {r.rps / base.rps:5.2f}x bare" if base else ""
+def line(label: str, r: Result, base: Result | None = None, against: str = "bare") -> str:
+    ratio = f"  {r.rps / base.rps:5.2f}x {against}" if base else ""
     codes = ",".join(f"{k}:{v}" for k, v in sorted(r.statuses.items()))
     return (
         f"  {label:<38} {r.rps:8.0f} req/s  p50 {r.pct(0.5):7.1f} ms  p99 {r.pct(0.99):7.1f} ms"
@@ -511,16 +546,20 @@ def run(kind: str, args: argparse.Namespace) -> bool:
         # an instance of its own: its drainer has nothing to write, and the tracked server's
         # hits are written by the tracked server's drainer alone, on the tracked side's bill.
         bare_env = {**env, "FOLLOWUP_INSTANCE_PATH": str(directory / "bare-instance")}
+        wsgi_env = {**env, "FOLLOWUP_INSTANCE_PATH": str(directory / "wsgi-instance")}
+        wsgi, wsgi_port = serve("bench.tracking:bare_wsgi", wsgi_env, args.workers, args.threads)
         bare, bare_port = serve("bench.tracking:bare_app()", bare_env, args.workers, args.threads)
         real, real_port = serve("tracker:create_app()", env, args.workers, args.threads)
-        cpu = Cpu({"bare": bare.pid, "tracked": real.pid}, backends)
+        ports = {"wsgi": wsgi_port, "bare": bare_port, "real": real_port}
+        cpu = Cpu({"wsgi": wsgi.pid, "bare": bare.pid, "tracked": real.pid}, backends)
         answered_opens = answered_clicks = 0
         spool = Spool(directory / "instance" / "spool")
         lags: list[float] = []
-        rounds: dict[str, list[tuple[Result, Result]]] = {"pixel": [], "click": [], "paced": []}
+        rounds: dict[str, list[dict[str, Result]]] = {"pixel": [], "click": [], "paced": []}
         usage: dict[str, list[dict[str, float]]] = defaultdict(list)
         try:
             warm = min(n, 2000)
+            load(wsgi_port, pixels, warm, c)
             load(bare_port, pixels, warm, c)
             answered_opens += load(real_port, pixels, warm, c).statuses.get(200, 0)
             while spool.pending_bytes():
@@ -530,9 +569,12 @@ def run(kind: str, args: argparse.Namespace) -> bool:
             rate = args.rate or 0.0
             for number in range(args.rounds):
                 for name, paths in (("pixel", pixels), ("click", clicks)):
-                    order = [("bare", bare_port), ("real", real_port)]
+                    order = list(ports.items())
+                    # The order turns each round, so no side always runs after another's
+                    # spool write or always first on a cold machine.
+                    shift = number % len(order)
                     done: dict[str, Result] = {}
-                    for who, port in order if number % 2 == 0 else order[::-1]:
+                    for who, port in order[shift:] + order[:shift]:
                         # Each measurement starts with nothing waiting, and the hits it made
                         # are written before its CPU is read: the tracked side's drain is on
                         # its own bill, never slowing the bare run that follows it.
@@ -541,27 +583,33 @@ def run(kind: str, args: argparse.Namespace) -> bool:
                         done[who] = load(port, paths, n, c)
                         settle(spool)
                         usage[f"{name} {who}"].append(Cpu.per_request(before, cpu.snapshot(), n))
-                    rounds[name].append((done["bare"], done["real"]))
-                    for who in ("bare", "real"):
+                    rounds[name].append(done)
+                    for who in ports:
                         last = usage[f"{name} {who}"][-1]
                         print(f"    CPU ms per request, {name} {who}: {Cpu.show(last)}")
                     if name == "pixel":
                         answered_opens += done["real"].statuses.get(200, 0)
                     else:
                         answered_clicks += done["real"].statuses.get(302, 0)
-                if not rate:  # a rate both sustain: half the slower one's saturation rate
-                    rate = statistics.median(min(b.rps, t.rps) for b, t in rounds["pixel"]) * 0.5
+                if not rate:  # a rate all sustain: half the slowest one's saturation rate
+                    rate = statistics.median(
+                        min(r.rps for r in d.values()) for d in rounds["pixel"]
+                    )
+                    rate *= 0.5
                 # Latency at a steady rate, not while the saturation runs' backlog is written.
                 lags.append(settle(spool))
-                bare_paced = load(bare_port, pixels, n, c, rate)
-                real_paced = load(real_port, pixels, n, c, rate)
-                answered_opens += real_paced.statuses.get(200, 0)
-                rounds["paced"].append((bare_paced, real_paced))
+                paced = {who: load(port, pixels, n, c, rate) for who, port in ports.items()}
+                answered_opens += paced["real"].statuses.get(200, 0)
+                rounds["paced"].append(paced)
+                px, ck = rounds["pixel"][-1], rounds["click"][-1]
                 print(
-                    f"  round {number + 1}: pixel {rounds['pixel'][-1][1].rps / rounds['pixel'][-1][0].rps:.2f}x"
-                    f"  click {rounds['click'][-1][1].rps / rounds['click'][-1][0].rps:.2f}x"
-                    f"  at {rate:.0f}/s p99 bare {bare_paced.pct(0.99):.1f} ms"
-                    f" tracked {real_paced.pct(0.99):.1f} ms"
+                    f"  round {number + 1}: pixel {px['real'].rps / px['wsgi'].rps:.2f}x WSGI"
+                    f" {px['real'].rps / px['bare'].rps:.2f}x Flask;"
+                    f"  click {ck['real'].rps / ck['wsgi'].rps:.2f}x WSGI"
+                    f" {ck['real'].rps / ck['bare'].rps:.2f}x Flask;"
+                    f"  at {rate:.0f}/s p99 WSGI {paced['wsgi'].pct(0.99):.1f} ms"
+                    f" Flask {paced['bare'].pct(0.99):.1f} ms"
+                    f" tracked {paced['real'].pct(0.99):.1f} ms"
                     f" (the saturation backlog was written in {lags[-1]:.1f}s)"
                 )
             finished = time.monotonic()
@@ -580,23 +628,34 @@ def run(kind: str, args: argparse.Namespace) -> bool:
         finally:
             stop(real)
             stop(bare)
+            stop(wsgi)
 
-        def median(pairs: list[tuple[Result, Result]]) -> tuple[Result, Result]:
-            return sorted(pairs, key=lambda p: p[1].rps / p[0].rps)[len(pairs) // 2]
+        def median(measured: list[dict[str, Result]], base: str) -> dict[str, Result]:
+            ordered = sorted(measured, key=lambda d: d["real"].rps / d[base].rps)
+            return ordered[len(ordered) // 2]
 
-        for label, name in (("pixel", "pixel"), ("click", "click")):
-            base, tracked = median(rounds[name])
-            print(line(f"bare {label} (saturation)", base))
-            print(line(f"tracked {label} (saturation)", tracked, base))
-        # At a fixed rate both answer everything; what differs is the tail: each side's round
+        for label in ("pixel", "click"):
+            for base, title in (("wsgi", "bare WSGI"), ("bare", "bare Flask")):
+                mid = median(rounds[label], base)
+                print(line(f"{title} {label} (saturation)", mid[base]))
+                print(line(f"tracked {label} (saturation)", mid["real"], mid[base], title))
+        # At a fixed rate all answer everything; what differs is the tail: each side's round
         # with the median p99.
-        by_p99 = [
-            sorted((pair[i] for pair in rounds["paced"]), key=lambda r: r.pct(0.99)) for i in (0, 1)
-        ]
-        base, tracked = (side[len(side) // 2] for side in by_p99)
-        print(line(f"bare pixel @ {rate:.0f}/s (median p99)", base))
-        print(line(f"tracked pixel @ {rate:.0f}/s (median p99)", tracked, base))
-        p99s = [t.pct(0.99) for _, t in rounds["paced"]]
+        mids: dict[str, Result] = {}
+        for who in ports:
+            side = sorted((d[who] for d in rounds["paced"]), key=lambda r: r.pct(0.99))
+            mids[who] = side[len(side) // 2]
+        print(line(f"bare WSGI pixel @ {rate:.0f}/s (median p99)", mids["wsgi"]))
+        print(line(f"bare Flask pixel @ {rate:.0f}/s (median p99)", mids["bare"]))
+        print(
+            line(
+                f"tracked pixel @ {rate:.0f}/s (median p99)",
+                mids["real"],
+                mids["wsgi"],
+                "bare WSGI",
+            )
+        )
+        p99s = [d["real"].pct(0.99) for d in rounds["paced"]]
         print(
             f"  tracked pixel p99 < 20 ms at {rate:.0f}/s in {sum(p < 20 for p in p99s)}"
             f" of {len(p99s)} rounds"
@@ -641,7 +700,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--rate", type=float, default=None, help="offered rate for the latency run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating bare/tracked rounds")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="rounds, each side in turn (median shown)"
+    )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
