@@ -9,7 +9,7 @@ from sequences.workspace import setting_for, setting_json, update_setting
 
 from ..db import db
 from ..errors import request_json
-from .core import authenticate
+from .access import authenticate
 
 bp = Blueprint("api_digest", __name__, url_prefix="/api/v1")
 bp.before_request(authenticate)

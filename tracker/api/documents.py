@@ -11,7 +11,7 @@ from sequences.workspace import create_document, document_json, get_document
 
 from ..db import db, rt
 from ..inputs import accepts
-from .core import authenticate
+from .access import authenticate
 from .pagination import paginate
 
 bp = Blueprint("api_documents", __name__, url_prefix="/api/v1")

@@ -15,7 +15,7 @@ from sequences.models import InboundMessage, User
 from ..db import db, rt
 from ..errors import json_error
 from ..inputs import accepts
-from .core import authenticate
+from .access import authenticate
 from .pagination import paginate
 
 bp = Blueprint("api_inbound", __name__, url_prefix="/api/v1")

@@ -19,7 +19,7 @@ from sequences.webhooks import (
 
 from ..db import db, rt
 from ..errors import request_json
-from .core import authenticate
+from .access import authenticate
 from .pagination import paginate
 
 bp = Blueprint("api_webhooks", __name__, url_prefix="/api/v1")
