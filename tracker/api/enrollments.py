@@ -49,7 +49,7 @@ def enrollments_create() -> tuple[Response, int]:
     force = data.get("force", False)
     if not isinstance(force, bool):
         raise ValidationError("force: must be true or false", field="force")
-    prospect = access.prospect(data["prospect_id"])
+    prospect = access.prospect(data["prospect_id"], access.CHANGE)
     sequence = access.sequence(data["sequence_id"])
     try:
         enrollment = enroll(db(), prospect, sequence, now(), force=force)
@@ -85,7 +85,7 @@ def enrollments_get(enrollment_id: int) -> Response:
 
 @bp.post("/enrollments/<int:enrollment_id>/<any(pause, resume, unenroll):action>")
 def enrollments_action(enrollment_id: int, action: str) -> Response:
-    enrollment = access.enrollment(enrollment_id)
+    enrollment = access.enrollment(enrollment_id, access.CHANGE)
     change = {"pause": pause, "resume": resume, "unenroll": unenroll}[action]
     try:
         change(db(), enrollment, now())

@@ -8,7 +8,13 @@ from sqlalchemy import select
 
 from sequences.enrollment import mark_prospect, record, stop_prospect
 from sequences.models import EnrollmentStatus, Event, Prospect, ProspectStatus
-from sequences.workspace import activity, clean_prospect_data, create_prospect, prospect_json
+from sequences.workspace import (
+    activity,
+    clean_prospect_data,
+    create_prospect,
+    prospect_filter,
+    prospect_json,
+)
 
 from ..db import db
 from ..errors import optional_json
@@ -30,10 +36,7 @@ def prospects_create() -> tuple[Response, int]:
 
 @bp.get("/prospects")
 def prospects_list() -> Response:
-    user = access.user()
-    query = select(Prospect).where(Prospect.team_id == user.team_id)
-    if not user.is_manager:
-        query = query.where((Prospect.owner_id == user.id) | Prospect.owner_id.is_(None))
+    query = select(Prospect).where(prospect_filter(access.user()))
     return jsonify(paginate(db(), query, Prospect.id, prospect_json))
 
 
@@ -44,7 +47,7 @@ def prospects_get(prospect_id: int) -> Response:
 
 @bp.patch("/prospects/<int:prospect_id>")
 def prospects_update(prospect_id: int) -> Response:
-    prospect = access.prospect(prospect_id)
+    prospect = access.prospect(prospect_id, access.CHANGE)
     values = clean_prospect_data(body(), partial=True)
     access.check_owner(values.get("owner_id"))
     for key, value in values.items():
@@ -60,7 +63,7 @@ def prospects_activity(prospect_id: int) -> Response:
 
 
 def _stop_for(prospect_id: int, status: str, event_type: str) -> Response:
-    prospect = access.prospect(prospect_id)
+    prospect = access.prospect(prospect_id, access.CHANGE)
     session = db()
     key = request.headers.get("Idempotency-Key", "").strip()[:200] or None
     if key is not None:

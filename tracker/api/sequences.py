@@ -55,7 +55,7 @@ def sequences_get(sequence_id: int) -> Response:
 
 @access.bp.patch("/sequences/<int:sequence_id>")
 def sequences_update(sequence_id: int) -> Response:
-    sequence = update_sequence(db(), access.sequence(sequence_id), body())
+    sequence = update_sequence(db(), access.sequence(sequence_id, access.CHANGE), body())
     db().commit()
     return jsonify(sequence_json(sequence))
 
@@ -107,7 +107,7 @@ def enrollments_bulk() -> Response:
     visible = []
     for prospect_id in _ids(data.get("prospect_ids"), "prospect_ids"):
         try:
-            visible.append(access.prospect(prospect_id))
+            visible.append(access.prospect(prospect_id, access.CHANGE))
         except NotFound:
             results.append(
                 {"prospect_id": prospect_id, "status": "skipped", "reason": "no such prospect"}
@@ -179,16 +179,7 @@ def tasks_list() -> Response:
 
 
 def _task(task_id: int) -> Task:
-    user = access.user()
-    task = db().get(Task, task_id)
-    if task is None:
-        raise NotFound("no such task")
-    prospect = db().get(Prospect, task.prospect_id)
-    if prospect is None or prospect.team_id != user.team_id:
-        raise NotFound("no such task")
-    if not user.is_manager and task.owner_id not in (None, user.id):
-        raise NotFound("no such task")
-    return task
+    return access.task(task_id, access.CHANGE)
 
 
 def _text(data: dict[str, Any], name: str) -> str:
