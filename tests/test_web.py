@@ -93,7 +93,7 @@ def test_logout_ends_the_session(client: Any, team: Team) -> None:
     assert client.get("/settings").status_code == 302
 
 
-def test_rep_gets_403_on_another_reps_prospect_while_a_manager_sees_it(
+def test_another_reps_prospect_is_not_found_for_a_rep_while_a_manager_sees_it(
     app: Any, team: Team, session: Session
 ) -> None:
     theirs = add_prospect(session, team.other_rep_id, "theirs@example.com", first_name="Tia")
@@ -102,10 +102,11 @@ def test_rep_gets_403_on_another_reps_prospect_while_a_manager_sees_it(
     rep = app.test_client()
     login(rep, team.rep_email)
     assert rep.get(f"/prospects/{mine.id}").status_code == 200
-    assert rep.get(f"/prospects/{theirs.id}").status_code == 403
+    # 404, as in the API: a rep cannot tell another rep's prospect from one that is not there.
+    assert rep.get(f"/prospects/{theirs.id}").status_code == 404
     assert (
         rep.post(f"/prospects/{theirs.id}/convert", data={"csrf_token": token(rep)}).status_code
-        == 403
+        == 404
     )
     assert "Tia" not in rep.get("/prospects").text
     assert rep.get("/prospects/999999").status_code == 404

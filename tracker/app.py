@@ -33,10 +33,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["followup"] = rt
 
     from . import db, errors, health, hits, web
-    from .api import blueprints
+    from .api import access, blueprints
 
     db.init_app(app)
     errors.init_app(app)
+    access.init_app(app)  # who may call each route, and see which object
     for blueprint in (
         hits.bp,  # pixel, clicks, documents, unsubscribe (no login)
         health.bp,

@@ -37,6 +37,7 @@ from ..runtime import Runtime
 from ..sending import check_bounce_rate
 from ..tracking import infer_open
 from .classify import (
+    Bounce,
     Parsed,
     Unprocessable,
     asks_to_unsubscribe,
@@ -175,6 +176,22 @@ class _Ingest:
             stopped=stopped,
         )
         self.session.flush()
+        self._notify_owner(parsed, prospect, message, event, text)
+        if message is not None:
+            # A reply proves the message was read, even with its images blocked.
+            infer_open(self.session, message, self.now, via="reply")
+        who = "a colleague" if match.colleague else "the prospect"
+        outcome = Outcome(
+            "reply", f"reply from {who} (matched by {match.via})", prospect.id, stopped
+        )
+        if not match.colleague:
+            outcome.pause_colleagues_of = prospect.id
+        return outcome
+
+    def _notify_owner(
+        self, parsed: Parsed, prospect: Prospect, message: Message | None, event: Event, text: str
+    ) -> None:
+        """The notification the rep who owns the prospect (or the sequence) sees."""
         record(
             self.session,
             "notification",
@@ -187,16 +204,6 @@ class _Ingest:
             inbound_id=self.row.id,
             summary=f"{parsed.from_email or prospect.email} replied: {text[:140]}",
         )
-        if message is not None:
-            # A reply proves the message was read, even with its images blocked.
-            infer_open(self.session, message, self.now, via="reply")
-        who = "a colleague" if match.colleague else "the prospect"
-        outcome = Outcome(
-            "reply", f"reply from {who} (matched by {match.via})", prospect.id, stopped
-        )
-        if not match.colleague:
-            outcome.pause_colleagues_of = prospect.id
-        return outcome
 
     def auto_reply(self, parsed: Parsed, match: Match, why: str) -> Outcome:
         prospect = match.prospect
@@ -244,41 +251,56 @@ class _Ingest:
         message = match.message
         if message is not None and found.diagnostic:
             message.error = found.diagnostic[:1000]
-        permanent = found.permanent
-        if not permanent:
-            soft = prospects[0]
-            record(
-                self.session,
-                "soft_bounce",
-                self.now,
-                prospect_id=soft.id,
-                enrollment_id=message.enrollment_id if message else None,
-                message_id=message.id if message else None,
-                inbound_id=self.row.id,
-                status=found.status,
-                diagnostic=found.diagnostic,
-            )
-            self.session.flush()
-            count = self.session.scalar(
-                select(func.count())
-                .select_from(Event)
-                .where(Event.prospect_id == soft.id, Event.type == "soft_bounce")
-            )
-            if (count or 0) < self.settings.soft_bounce_limit:
-                retry, retried = "", []
-                if found.final and message is not None and self._retry(message, detail):
-                    retry = f"; step retried after {RETRY_AFTER}"
-                    retried = [message.enrollment_id] if message.enrollment_id else []
-                elif not found.final:
-                    retry = "; the reporting server is still retrying"
-                return Outcome(
-                    "soft_bounce",
-                    f"{detail}; {count} of {self.settings.soft_bounce_limit} before the "
-                    f"address counts as bounced{retry}",
-                    soft.id,
-                    retried,
-                )
+        if not found.permanent:
+            count = self._record_soft_bounce(found, prospects[0], message)
+            if count < self.settings.soft_bounce_limit:
+                return self._soft_bounce(found, prospects[0], message, detail, count)
             detail = f"{detail}; {count} temporary failures reached the limit"
+        return self._suppress(found, prospects, message, detail)
+
+    def _record_soft_bounce(self, found: Bounce, soft: Prospect, message: Message | None) -> int:
+        """Record a temporary failure; how many the prospect has had, this one included."""
+        record(
+            self.session,
+            "soft_bounce",
+            self.now,
+            prospect_id=soft.id,
+            enrollment_id=message.enrollment_id if message else None,
+            message_id=message.id if message else None,
+            inbound_id=self.row.id,
+            status=found.status,
+            diagnostic=found.diagnostic,
+        )
+        self.session.flush()
+        count = self.session.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.prospect_id == soft.id, Event.type == "soft_bounce")
+        )
+        return count or 0
+
+    def _soft_bounce(
+        self, found: Bounce, soft: Prospect, message: Message | None, detail: str, count: int
+    ) -> Outcome:
+        """Under the limit: the step is retried later if the reporting server gave up."""
+        retry, retried = "", []
+        if found.final and message is not None and self._retry(message, detail):
+            retry = f"; step retried after {RETRY_AFTER}"
+            retried = [message.enrollment_id] if message.enrollment_id else []
+        elif not found.final:
+            retry = "; the reporting server is still retrying"
+        return Outcome(
+            "soft_bounce",
+            f"{detail}; {count} of {self.settings.soft_bounce_limit} before the "
+            f"address counts as bounced{retry}",
+            soft.id,
+            retried,
+        )
+
+    def _suppress(
+        self, found: Bounce, prospects: list[Prospect], message: Message | None, detail: str
+    ) -> Outcome:
+        """A permanent failure: the address is marked bounced and its sequences stop."""
         stopped: list[int] = []
         for prospect in prospects:
             mark_prospect(self.session, prospect.id, ProspectStatus.BOUNCED, self.now)
@@ -478,16 +500,37 @@ def ingest(
 
     if parsed is None:
         return _outcome(row, duplicate=False)
+    outcome = _decide(session, settings, now, row, parsed, recipients, key)
+    _record_outcome(session, row, parsed, outcome)
+    return outcome
+
+
+def _decide(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    row: InboundMessage,
+    parsed: Parsed,
+    recipients: list[str],
+    key: str,
+) -> Outcome:
+    """The verdict and its actions, in a savepoint: a bug meeting strange mail undoes only them."""
     try:
         with session.begin_nested():
-            outcome = _Ingest(session, settings, now, row).decide(
+            return _Ingest(session, settings, now, row).decide(
                 parsed, recipients, settings.secret_keys
             )
     except DBAPIError:
         raise  # a deadlock or an outage: the caller retries; the mail is not "unprocessable"
     except Exception as exc:  # a bug meeting strange mail: keep the mail, say why, go on
         log.exception("inbound processing failed for %s", key)
-        outcome = Outcome("unprocessable", f"processing failed: {type(exc).__name__}")
+        return Outcome("unprocessable", f"processing failed: {type(exc).__name__}")
+
+
+def _record_outcome(
+    session: Session, row: InboundMessage, parsed: Parsed, outcome: Outcome
+) -> None:
+    """Write the verdict onto the stored mail, with the team of the prospect it concerns."""
     row.verdict = outcome.verdict
     row.reason = outcome.reason[:2000]
     row.prospect_id = outcome.prospect_id
@@ -499,7 +542,6 @@ def ingest(
         )
     session.flush()
     outcome.inbound_id = row.id
-    return outcome
 
 
 def after_commit(rt: Runtime, outcome: Outcome) -> None:

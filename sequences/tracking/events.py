@@ -19,7 +19,7 @@ import os
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -53,7 +53,17 @@ from ..models import (
     Webhook,
 )
 from .tokens import TokenData, read_token
-from .verdicts import HUMAN, INFERRED, MACHINE, SCANNER, Hit, Prior, Rules, classify_in_context
+from .verdicts import (
+    HUMAN,
+    INFERRED,
+    MACHINE,
+    SCANNER,
+    Hit,
+    InContext,
+    Prior,
+    Rules,
+    classify_in_context,
+)
 from .verdicts import rules as default_rules
 
 log = logging.getLogger(__name__)
@@ -437,6 +447,31 @@ def write_hits(
     parsed = _parse(keys, records)
     if not parsed:
         return 0
+    batch = _load_batch(session, parsed, r)
+    for p in parsed:
+        _write_hit(session, batch, p, r)
+    _store(session, batch.rows)
+    _update_relabelled(session, batch.kept)
+    return len(batch.rows)
+
+
+@dataclass
+class _Batch:
+    """What a batch of hits is judged against, read in a few queries, and what it writes."""
+
+    seen: set[str | None]  # hit ids already stored, or met earlier in this batch
+    messages: dict[str, _Message]  # by token id
+    links: dict[tuple[int, int], _Link]  # by (message id, position)
+    opened_before: set[int]  # clicked messages a person had opened before this batch
+    visible: dict[int, int]  # per message, how many links a person can see
+    history: dict[int, list[Prior]]  # per message, its recent opens and clicks
+    kept: list[Row]  # stored events of the history (they may be relabelled)
+    human_opened: dict[int, bool] = field(default_factory=dict)
+    documents: dict[int, Document | None] = field(default_factory=dict)
+    rows: list[Row] = field(default_factory=list)  # the events to add
+
+
+def _load_batch(session: Session, parsed: list[_Parsed], r: Rules) -> _Batch:
     seen = set(
         session.scalars(select(Event.hit_id).where(Event.hit_id.in_([p.hit_id for p in parsed])))
     )
@@ -466,35 +501,53 @@ def write_hits(
             ),
         )
     }
-    # Whether a person opened each clicked message before this batch, in one query: a human
-    # click on a message without one infers an open.
+    visible: dict[int, int] = defaultdict(int)
+    for stored in links.values():
+        if not stored.hidden and stored.url.startswith(("http://", "https://")):
+            visible[stored.message_id] += 1
+    history, kept = _history(session, ids, links, min(p.at for p in parsed) - r.context_window)
+    return _Batch(
+        seen=seen,
+        messages=messages,
+        links=links,
+        opened_before=_opened_before(session, parsed, messages),
+        visible=visible,
+        history=history,
+        kept=kept,
+    )
+
+
+def _opened_before(
+    session: Session, parsed: list[_Parsed], messages: dict[str, _Message]
+) -> set[int]:
+    """Whether a person opened each clicked message before this batch, in one query: a human
+    click on a message without one infers an open."""
     clicked = {
         messages[p.data.token_id].id
         for p in parsed
         if p.kind != "open" and p.data.token_id in messages
     }
-    opened_before = (
-        set(
-            session.scalars(
-                select(Message.id).where(
-                    Message.id.in_(clicked),
-                    exists().where(
-                        Event.message_id == Message.id,
-                        Event.type == "open",
-                        Event.verdict == HUMAN,
-                    ),
-                )
+    if not clicked:
+        return set()
+    return set(
+        session.scalars(
+            select(Message.id).where(
+                Message.id.in_(clicked),
+                exists().where(
+                    Event.message_id == Message.id,
+                    Event.type == "open",
+                    Event.verdict == HUMAN,
+                ),
             )
         )
-        if clicked
-        else set()
     )
-    visible: dict[int, int] = defaultdict(int)
-    for stored in links.values():
-        if not stored.hidden and stored.url.startswith(("http://", "https://")):
-            visible[stored.message_id] += 1
-    window = r.context_window
-    recent = _recent_hits(session, ids, min(p.at for p in parsed) - window)
+
+
+def _history(
+    session: Session, ids: list[int], links: dict[tuple[int, int], _Link], since: datetime
+) -> tuple[dict[int, list[Prior]], list[Row]]:
+    """The latest stored opens and clicks of each message since `since`, oldest first."""
+    recent = _recent_hits(session, ids, since)
     history: dict[int, list[Prior]] = defaultdict(list)
     kept: list[Row] = []
     for found in session.execute(
@@ -505,106 +558,132 @@ def write_hits(
         prior = _prior(found, links)
         history[found.message_id or 0].append(prior)
         kept.append(prior.ref)
-    human_opened: dict[int, bool] = {}
-    documents: dict[int, Document | None] = {}
-    rows: list[Row] = []
-    for p in parsed:
-        if p.hit_id in seen:
-            continue  # written by an earlier drain that stopped before moving its offset
-        seen.add(p.hit_id)
-        message = messages.get(p.data.token_id)
-        if message is None:
-            log.info("tracking: hit for an unknown message dropped")
-            continue
-        rec = p.record
-        link = links.get((message.id, p.data.position))
-        since = p.at - message.sent_at if message.sent_at else None
-        kind = "click" if p.kind == "document" else p.kind
-        hit = Hit(
-            kind,
-            str(rec.get("method") or "GET"),
-            str(rec.get("ua") or ""),
-            rec.get("ip") if isinstance(rec.get("ip"), str) else None,
-            since,
-            hidden_link=bool(link and link.hidden) if kind == "click" else False,
+    return history, kept
+
+
+def _write_hit(session: Session, batch: _Batch, p: _Parsed, r: Rules) -> None:
+    """Judge one hit against its message's history and add its event (and an inferred open)."""
+    if p.hit_id in batch.seen:
+        return  # written by an earlier drain that stopped before moving its offset
+    batch.seen.add(p.hit_id)
+    message = batch.messages.get(p.data.token_id)
+    if message is None:
+        log.info("tracking: hit for an unknown message dropped")
+        return
+    rec = p.record
+    link = batch.links.get((message.id, p.data.position))
+    since = p.at - message.sent_at if message.sent_at else None
+    kind = "click" if p.kind == "document" else p.kind
+    hit = Hit(
+        kind,
+        str(rec.get("method") or "GET"),
+        str(rec.get("ua") or ""),
+        rec.get("ip") if isinstance(rec.get("ip"), str) else None,
+        since,
+        hidden_link=bool(link and link.hidden) if kind == "click" else False,
+    )
+    position = p.data.position if p.kind == "click" else None
+    past = batch.history[message.id]
+    # The latest hits only, as if the earlier ones of this batch were stored already: a
+    # verdict does not depend on how hits were batched, and a flood stays cheap to judge.
+    del past[:-HISTORY_PER_MESSAGE]
+    judged = classify_in_context(hit, p.at, position, past, batch.visible[message.id], r)
+    row = _event_row(session, batch, p, message, link, hit, judged)
+    batch.rows.append(row)
+    _relabel_earlier(batch, message, past, judged)
+    past.append(
+        Prior(
+            kind=p.kind if p.kind != "document" else "document",
+            at=p.at,
+            verdict=row["verdict"],
+            position=position,
+            ip=hit.ip,
+            hidden=hit.hidden_link,
+            repeat=judged.repeat,
+            ref=row,
         )
-        position = p.data.position if p.kind == "click" else None
-        past = history[message.id]
-        # The latest hits only, as if the earlier ones of this batch were stored already: a
-        # verdict does not depend on how hits were batched, and a flood stays cheap to judge.
-        del past[:-HISTORY_PER_MESSAGE]
-        judged = classify_in_context(hit, p.at, position, past, visible[message.id], r)
-        extra: dict[str, Any] = {}
-        if p.kind == "click":
-            extra = {"url": link.url if link else rec.get("url"), "link": p.data.position}
-        elif p.kind == "document":
-            document_id = _document_id(link)
-            if document_id is not None and document_id not in documents:
-                documents[document_id] = session.get(Document, document_id)
-            document = documents.get(document_id) if document_id is not None else None
-            extra = {"link": p.data.position, "document_id": document_id}
-            extra["name"] = document.name if document else None
-        if judged.verdict.why:
-            extra["why"] = judged.verdict.why
-        if judged.repeat:
-            extra["repeat"] = True
-        row: Row = {
-            "type": "document_viewed" if p.kind == "document" else p.kind,
-            "at": p.at,
-            "prospect_id": message.prospect_id,
-            "enrollment_id": message.enrollment_id,
-            "message_id": message.id,
-            "data": extra,
-            "verdict": judged.verdict.verdict,
-            "reason": judged.verdict.reason,
-            "ip": hit.ip,
-            "user_agent": hit.user_agent,
-            "hit_id": p.hit_id,
-        }
-        rows.append(row)
-        relabelled_hits = set()
-        for earlier in judged.relabel:
-            _relabel(earlier, judged.verdict.why)
-            relabelled_hits.add(earlier.get("hit_id"))
-        if relabelled_hits:
-            # Opens we inferred from those clicks were the scanner's too.
-            for prior in past:
-                e = prior.ref
-                if (
-                    e is not None
-                    and e.get("reason") == INFERRED
-                    and (e.get("data") or {}).get("hit") in relabelled_hits
-                ):
-                    _relabel(e, "inferred from a scanner's click")
-                    prior.verdict = MACHINE
-            for prior in past:
-                if prior.ref is not None and prior.ref.get("hit_id") in relabelled_hits:
-                    prior.verdict = MACHINE
-            if not any(x.kind == "open" and x.verdict == HUMAN for x in past):
-                human_opened.pop(message.id, None)
-        past.append(
-            Prior(
-                kind=p.kind if p.kind != "document" else "document",
-                at=p.at,
-                verdict=row["verdict"],
-                position=position,
-                ip=hit.ip,
-                hidden=hit.hidden_link,
-                repeat=judged.repeat,
-                ref=row,
-            )
-        )
-        if row["verdict"] == HUMAN:
-            if p.kind == "open":
-                human_opened[message.id] = True
-            elif not human_opened.setdefault(message.id, message.id in opened_before):
-                inferred = _inferred_row(message, p.at, p.kind, p.hit_id)
-                rows.append(inferred)
-                human_opened[message.id] = True
-                past.append(Prior("open", p.at, HUMAN, ref=inferred))
-    _store(session, rows)
-    _update_relabelled(session, kept)
-    return len(rows)
+    )
+    if row["verdict"] == HUMAN:
+        _note_human(batch, p, message, past)
+
+
+def _event_row(
+    session: Session,
+    batch: _Batch,
+    p: _Parsed,
+    message: _Message,
+    link: _Link | None,
+    hit: Hit,
+    judged: InContext,
+) -> Row:
+    """The event of a judged hit, with what a rep reads about it (the link, the document)."""
+    rec = p.record
+    extra: dict[str, Any] = {}
+    if p.kind == "click":
+        extra = {"url": link.url if link else rec.get("url"), "link": p.data.position}
+    elif p.kind == "document":
+        document_id = _document_id(link)
+        if document_id is not None and document_id not in batch.documents:
+            batch.documents[document_id] = session.get(Document, document_id)
+        document = batch.documents.get(document_id) if document_id is not None else None
+        extra = {"link": p.data.position, "document_id": document_id}
+        extra["name"] = document.name if document else None
+    if judged.verdict.why:
+        extra["why"] = judged.verdict.why
+    if judged.repeat:
+        extra["repeat"] = True
+    return {
+        "type": "document_viewed" if p.kind == "document" else p.kind,
+        "at": p.at,
+        "prospect_id": message.prospect_id,
+        "enrollment_id": message.enrollment_id,
+        "message_id": message.id,
+        "data": extra,
+        "verdict": judged.verdict.verdict,
+        "reason": judged.verdict.reason,
+        "ip": hit.ip,
+        "user_agent": hit.user_agent,
+        "hit_id": p.hit_id,
+    }
+
+
+def _relabel_earlier(
+    batch: _Batch, message: _Message, past: list[Prior], judged: InContext
+) -> None:
+    """Earlier hits this one shows were a scanner's become machine, with the opens inferred
+    from them."""
+    relabelled_hits = set()
+    for earlier in judged.relabel:
+        _relabel(earlier, judged.verdict.why)
+        relabelled_hits.add(earlier.get("hit_id"))
+    if not relabelled_hits:
+        return
+    # Opens we inferred from those clicks were the scanner's too.
+    for prior in past:
+        e = prior.ref
+        if (
+            e is not None
+            and e.get("reason") == INFERRED
+            and (e.get("data") or {}).get("hit") in relabelled_hits
+        ):
+            _relabel(e, "inferred from a scanner's click")
+            prior.verdict = MACHINE
+    for prior in past:
+        if prior.ref is not None and prior.ref.get("hit_id") in relabelled_hits:
+            prior.verdict = MACHINE
+    if not any(x.kind == "open" and x.verdict == HUMAN for x in past):
+        batch.human_opened.pop(message.id, None)
+
+
+def _note_human(batch: _Batch, p: _Parsed, message: _Message, past: list[Prior]) -> None:
+    """A person's open is remembered; a person's click on an unopened message infers one."""
+    if p.kind == "open":
+        batch.human_opened[message.id] = True
+    elif not batch.human_opened.setdefault(message.id, message.id in batch.opened_before):
+        inferred = _inferred_row(message, p.at, p.kind, p.hit_id)
+        batch.rows.append(inferred)
+        batch.human_opened[message.id] = True
+        past.append(Prior("open", p.at, HUMAN, ref=inferred))
 
 
 def _document_id(link: _Link | None) -> int | None:

@@ -7,7 +7,8 @@
 - `reports`: follow-up discipline per rep and per-step sequence statistics;
 - `digest`: the daily digest email;
 - `documents`: files a rep shares from a step;
-- `csvimport`: enroll prospects from a CSV file.
+- `csvimport`: enroll prospects from a CSV file;
+- `permissions`: who may see and change which object (the rules; tracker/api/access.py applies them).
 
 Other packages import only the names below.
 """
@@ -37,6 +38,23 @@ from .digest import (
 )
 from .documents import create_document, document_json, get_document
 from .engagement import hot_list, version
+from .permissions import (
+    CHANGE,
+    READ,
+    Access,
+    document_access,
+    enrollment_access,
+    inbound_access,
+    inbound_filter,
+    key_access,
+    may_change_sequence,
+    prospect_access,
+    prospect_filter,
+    sequence_access,
+    task_access,
+    webhook_access,
+    webhook_filter,
+)
 from .prospects import (
     TEXT_FIELDS,
     clean_prospect_data,
@@ -48,7 +66,10 @@ from .prospects import (
 from .reports import RepReport, StepStats, rep_report, step_stats
 
 __all__ = [
+    "CHANGE",
+    "READ",
     "TEXT_FIELDS",
+    "Access",
     "RepReport",
     "StepStats",
     "activity",
@@ -60,25 +81,37 @@ __all__ = [
     "create_prospect",
     "create_user",
     "default_team",
+    "document_access",
     "document_json",
     "due_users",
     "enroll_csv",
+    "enrollment_access",
     "event_json",
     "get_document",
     "hot_list",
+    "inbound_access",
+    "inbound_filter",
+    "key_access",
     "local_day",
+    "may_change_sequence",
     "normalise_email",
+    "prospect_access",
+    "prospect_filter",
     "prospect_json",
     "render",
     "rep_report",
     "revoke_api_key",
     "send_digest",
+    "sequence_access",
     "setting_for",
     "setting_json",
     "step_stats",
+    "task_access",
     "update_setting",
     "upsert_prospect",
     "user_for_key",
     "version",
+    "webhook_access",
+    "webhook_filter",
     "zone",
 ]

@@ -286,7 +286,7 @@ def test_create_a_sequence_with_preview_and_enroll_from_a_csv(
     screenshot(page, "enroll-summary", tmp_path)
 
 
-def test_a_rep_gets_403_on_another_reps_prospect_while_a_manager_opens_it(
+def test_another_reps_prospect_is_not_found_for_a_rep_while_a_manager_opens_it(
     page_factory: Any, team: Team, session: Session, tmp_path: Path
 ) -> None:
     theirs = add_prospect(session, team.other_rep_id, "tia@example.com", first_name="Tia")
@@ -294,7 +294,7 @@ def test_a_rep_gets_403_on_another_reps_prospect_while_a_manager_opens_it(
     rep = page_factory()
     sign_in(rep, team.rep_email)
     response = rep.goto(f"/prospects/{theirs.id}")
-    assert response is not None and response.status == 403
+    assert response is not None and response.status == 404
     manager = page_factory()
     sign_in(manager, team.manager_email)
     response = manager.goto(f"/prospects/{theirs.id}")

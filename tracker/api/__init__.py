@@ -1,10 +1,11 @@
-"""The JSON API under /api/v1: one blueprint module per resource, the OpenAPI spec beside them.
+"""The JSON API under /api/v1: one module per resource, the OpenAPI spec beside them.
 
-- `core`: authentication, prospects, sequences, enrollments, activity and the event feed;
-- `sequences`: bulk enrollment and tasks; `workspace`: hot list, calls, statistics, report;
+- `access`: the API key, and which objects the caller may see and change;
+- `prospects`, `sequences` (with bulk enrollment and tasks), `enrollments`, `events`;
+- `workspace`: hot list, calls, statistics, report;
 - `documents`, `inbound`, `webhooks`, `digest`: one resource each;
 - `openapi`: /api/v1/openapi.json, merged from the fragments in `spec/`;
-- `pagination`: the cursor every list answers with.
+- `helpers`, `pagination`: the body, the clock, the cursor every list answers with.
 """
 
 from __future__ import annotations
@@ -14,10 +15,23 @@ from flask import Blueprint
 
 def blueprints() -> tuple[Blueprint, ...]:
     """Every API blueprint, in the order the app registers them."""
-    from . import core, digest, documents, inbound, openapi, sequences, webhooks, workspace
+    from . import (
+        access,
+        digest,
+        documents,
+        enrollments,
+        events,
+        inbound,
+        openapi,
+        prospects,
+        sequences,
+        webhooks,
+        workspace,
+    )
 
+    del prospects, enrollments, events  # they add their routes to access.bp when imported
     return (
-        core.bp,  # prospects, sequences, enrollments, activity, events
+        access.bp,  # `api`: prospects, sequences, enrollments, activity, events
         sequences.bp,  # bulk enrollment, tasks
         documents.bp,
         workspace.bp,  # hot list, calls, step statistics, report

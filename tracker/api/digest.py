@@ -9,10 +9,9 @@ from sequences.workspace import setting_for, setting_json, update_setting
 
 from ..db import db
 from ..errors import request_json
-from .core import authenticate
+from . import access
 
-bp = Blueprint("api_digest", __name__, url_prefix="/api/v1")
-bp.before_request(authenticate)
+bp = access.guard(Blueprint("api_digest", __name__, url_prefix="/api/v1"))
 
 
 def _user() -> User:

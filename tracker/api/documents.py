@@ -11,11 +11,10 @@ from sequences.workspace import create_document, document_json, get_document
 
 from ..db import db, rt
 from ..inputs import accepts
-from .core import authenticate
+from . import access
 from .pagination import paginate
 
-bp = Blueprint("api_documents", __name__, url_prefix="/api/v1")
-bp.before_request(authenticate)
+bp = access.guard(Blueprint("api_documents", __name__, url_prefix="/api/v1"))
 
 
 def _user() -> User:

@@ -5,21 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from sequences.errors import NotFound, ValidationError
+from sequences.errors import ValidationError
 from sequences.inbound import VERDICTS, receive
 from sequences.models import InboundMessage, User
+from sequences.workspace import inbound_filter
 
 from ..db import db, rt
 from ..errors import json_error
 from ..inputs import accepts
-from .core import authenticate
+from . import access
 from .pagination import paginate
 
-bp = Blueprint("api_inbound", __name__, url_prefix="/api/v1")
-bp.before_request(authenticate)
+bp = access.guard(Blueprint("api_inbound", __name__, url_prefix="/api/v1"))
 
 RAW_TYPES = ("message/rfc822", "text/plain", "application/octet-stream")
 
@@ -88,9 +88,7 @@ def inbound_post() -> Response:
 def inbound_list() -> Response:
     """Stored inbound mail, newest first; `?verdict=unmatched` lists what matched nobody."""
     user = _user()
-    query = select(InboundMessage).where(
-        or_(InboundMessage.team_id == user.team_id, InboundMessage.team_id.is_(None))
-    )
+    query = select(InboundMessage).where(inbound_filter(user))
     verdict = request.args.get("verdict")
     if verdict is not None:
         if verdict not in VERDICTS:
@@ -101,7 +99,4 @@ def inbound_list() -> Response:
 
 @bp.get("/inbound/<int:inbound_id>")
 def inbound_get(inbound_id: int) -> Response:
-    row = db().get(InboundMessage, inbound_id)
-    if row is None or row.team_id not in (None, _user().team_id):
-        raise NotFound("no such inbound message")
-    return jsonify(inbound_json(row, full=True))
+    return jsonify(inbound_json(access.inbound(inbound_id), full=True))

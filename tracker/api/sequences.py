@@ -1,4 +1,9 @@
-"""API routes for bulk enrollment and the rep's task list (calls and manual tasks)."""
+"""/api/v1/sequences: create, list, read and update sequences; bulk enrollment; and the rep's
+task list (calls and manual tasks) that sequences create.
+
+The sequence routes keep the endpoint names of the `api` blueprint (`api.sequences_create`...);
+bulk enrollment and tasks are `api_sequences.*`.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,54 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import and_, or_, select
 
+from sequences.definitions import create_sequence, sequence_json, update_sequence
 from sequences.enrollment import enroll_many
 from sequences.errors import NotFound, ValidationError
-from sequences.models import Prospect, Task
+from sequences.models import Prospect, Sequence, Task
 from sequences.tasks import TaskClosed, complete, skip
 
 from ..db import db
 from ..errors import json_error, optional_json
-from . import core as api
-from .pagination import page_args
+from . import access
+from .enrollments import enrollment_json
+from .helpers import body, created, now
+from .pagination import page_args, paginate
 
-bp = Blueprint("api_sequences", __name__, url_prefix="/api/v1")
-bp.before_request(api.authenticate)
-bp.register_error_handler(ValidationError, api._invalid)
-bp.register_error_handler(NotFound, api._not_found)
+bp = access.guard(Blueprint("api_sequences", __name__, url_prefix="/api/v1"))
 
 MAX_BULK = 1000
+
+
+# Sequences (on the `api` blueprint)
+
+
+@access.bp.post("/sequences")
+def sequences_create() -> tuple[Response, int]:
+    user = access.user()
+    sequence = create_sequence(db(), user.team_id, user.id, body(), now())
+    db().commit()
+    return created(sequence_json(sequence))
+
+
+@access.bp.get("/sequences")
+def sequences_list() -> Response:
+    query = select(Sequence).where(Sequence.team_id == access.user().team_id)
+    return jsonify(paginate(db(), query, Sequence.id, sequence_json))
+
+
+@access.bp.get("/sequences/<int:sequence_id>")
+def sequences_get(sequence_id: int) -> Response:
+    return jsonify(sequence_json(access.sequence(sequence_id)))
+
+
+@access.bp.patch("/sequences/<int:sequence_id>")
+def sequences_update(sequence_id: int) -> Response:
+    sequence = update_sequence(db(), access.sequence(sequence_id, access.CHANGE), body())
+    db().commit()
+    return jsonify(sequence_json(sequence))
+
+
+# Bulk enrollment
 
 
 def _task_json(task: Task) -> dict[str, Any]:
@@ -58,30 +95,30 @@ def _ids(value: object, name: str) -> list[int]:
 @bp.post("/enrollments/bulk")
 def enrollments_bulk() -> Response:
     """Enroll many prospects; each one is enrolled or skipped with its reason."""
-    data = api._body()
+    data = body()
     sequence_id = data.get("sequence_id")
     if not isinstance(sequence_id, int) or isinstance(sequence_id, bool):
         raise ValidationError("sequence_id: required, an id", field="sequence_id")
     force = data.get("force", False)
     if not isinstance(force, bool):
         raise ValidationError("force: must be true or false", field="force")
-    sequence = api._sequence(sequence_id)
+    sequence = access.sequence(sequence_id)
     results: list[dict[str, Any]] = []
     visible = []
     for prospect_id in _ids(data.get("prospect_ids"), "prospect_ids"):
         try:
-            visible.append(api._prospect(prospect_id))
+            visible.append(access.prospect(prospect_id, access.CHANGE))
         except NotFound:
             results.append(
                 {"prospect_id": prospect_id, "status": "skipped", "reason": "no such prospect"}
             )
-    for outcome in enroll_many(db(), visible, sequence, api._now(), force=force):
+    for outcome in enroll_many(db(), visible, sequence, now(), force=force):
         if outcome.enrollment is not None:
             results.append(
                 {
                     "prospect_id": outcome.prospect_id,
                     "status": "enrolled",
-                    "enrollment": api.enrollment_json(outcome.enrollment),
+                    "enrollment": enrollment_json(outcome.enrollment),
                 }
             )
         else:
@@ -93,10 +130,13 @@ def enrollments_bulk() -> Response:
     return jsonify({"enrolled": enrolled, "skipped": len(results) - enrolled, "results": results})
 
 
+# Tasks
+
+
 @bp.get("/tasks")
 def tasks_list() -> Response:
     """My tasks (?status=open|done|skipped|all, default open); a manager may ask ?owner=all."""
-    user = api._user()
+    user = access.user()
     status = request.args.get("status", "open")
     if status not in ("open", "done", "skipped", "all"):
         raise ValidationError("status: open, done, skipped or all", field="status")
@@ -139,16 +179,7 @@ def tasks_list() -> Response:
 
 
 def _task(task_id: int) -> Task:
-    user = api._user()
-    task = db().get(Task, task_id)
-    if task is None:
-        raise NotFound("no such task")
-    prospect = db().get(Prospect, task.prospect_id)
-    if prospect is None or prospect.team_id != user.team_id:
-        raise NotFound("no such task")
-    if not user.is_manager and task.owner_id not in (None, user.id):
-        raise NotFound("no such task")
-    return task
+    return access.task(task_id, access.CHANGE)
 
 
 def _text(data: dict[str, Any], name: str) -> str:
@@ -178,9 +209,9 @@ def _close(task_id: int, action: str) -> Response | tuple[Response, int]:
             outcome = data.get("outcome")
             if outcome is not None and not isinstance(outcome, str):
                 raise ValidationError("outcome: must be a string", field="outcome")
-            complete(db(), task, api._now(), outcome, _text(data, "notes"))
+            complete(db(), task, now(), outcome, _text(data, "notes"))
         else:
-            skip(db(), task, api._now(), _text(data, "notes"))
+            skip(db(), task, now(), _text(data, "notes"))
     except TaskClosed as exc:
         return json_error(409, str(exc), "status"), 409
     db().commit()

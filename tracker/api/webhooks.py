@@ -16,14 +16,14 @@ from sequences.webhooks import (
     update_webhook,
     webhook_json,
 )
+from sequences.workspace import webhook_filter
 
 from ..db import db, rt
 from ..errors import request_json
-from .core import authenticate
+from . import access
 from .pagination import paginate
 
-bp = Blueprint("api_webhooks", __name__, url_prefix="/api/v1")
-bp.before_request(authenticate)
+bp = access.guard(Blueprint("api_webhooks", __name__, url_prefix="/api/v1"))
 
 
 def _user() -> User:
@@ -38,21 +38,12 @@ def _targets() -> TargetPolicy:
 
 def _webhook(webhook_id: int) -> Webhook:
     """A webhook this user may manage: their own, or for a manager any of the team's."""
-    user = _user()
-    webhook = db().get(Webhook, webhook_id)
-    if webhook is None or webhook.team_id != user.team_id:
-        raise NotFound("no such webhook")
-    if not user.is_manager and webhook.user_id != user.id:
-        raise NotFound("no such webhook")
-    return webhook
+    return access.webhook(webhook_id, access.CHANGE)
 
 
 @bp.get("/webhooks")
 def webhooks_list() -> Response:
-    user = _user()
-    query = select(Webhook).where(Webhook.team_id == user.team_id)
-    if not user.is_manager:
-        query = query.where(Webhook.user_id == user.id)
+    query = select(Webhook).where(webhook_filter(_user()))
     return jsonify(paginate(db(), query, Webhook.id, webhook_json))
 
 
@@ -106,8 +97,8 @@ def deliveries_list(webhook_id: int) -> Response:
 def deliveries_retry(webhook_id: int, delivery_id: int) -> Response:
     """Send a delivery again now (any status); the attempt count starts over."""
     webhook = _webhook(webhook_id)
-    delivery = db().get(WebhookDelivery, delivery_id)
-    if delivery is None or delivery.webhook_id != webhook.id:
+    delivery = access.delivery(delivery_id, access.CHANGE)
+    if delivery.webhook_id != webhook.id:
         raise NotFound("no such delivery")
     retry(delivery, rt().clock.now())
     db().commit()

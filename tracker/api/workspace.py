@@ -7,18 +7,15 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from sequences.errors import NotFound, ValidationError
+from sequences.errors import ValidationError
 from sequences.tasks import log_call
 from sequences.workspace import hot_list, prospect_json, rep_report, step_stats
 
 from ..db import db, rt
-from ..errors import json_error
-from . import core as api
+from ..errors import request_json
+from . import access
 
-bp = Blueprint("api_workspace", __name__, url_prefix="/api/v1")
-bp.before_request(api.authenticate)
-bp.register_error_handler(ValidationError, api._invalid)
-bp.register_error_handler(NotFound, api._not_found)
+bp = access.guard(Blueprint("api_workspace", __name__, url_prefix="/api/v1"))
 
 MAX_REPORT_DAYS = 366
 
@@ -30,7 +27,7 @@ def _iso(value: datetime | None) -> str | None:
 @bp.get("/hotlist")
 def hotlist() -> Response:
     """Prospects ranked by recent human engagement (a rep's own; a manager's whole team)."""
-    user = api._user()
+    user = access.user()
     rows = hot_list(db(), user.team_id, None if user.is_manager else user.id, rt().clock.now())
     return jsonify(
         {
@@ -53,15 +50,15 @@ def hotlist() -> Response:
 @bp.post("/prospects/<int:prospect_id>/calls")
 def calls_create(prospect_id: int) -> tuple[Response, int]:
     """Log a call with its outcome and notes on the prospect's timeline."""
-    prospect = api._prospect(prospect_id)
-    data = api._body()
+    prospect = access.prospect(prospect_id, access.CHANGE)
+    data = request_json()
     notes = data.get("notes", "")
     if not isinstance(notes, str):
         raise ValidationError("notes: must be a string", field="notes")
     outcome = data.get("outcome")
     if not isinstance(outcome, str):
         raise ValidationError("outcome: required, e.g. connected or voicemail", field="outcome")
-    event = log_call(db(), prospect.id, rt().clock.now(), outcome, notes, user_id=api._user().id)
+    event = log_call(db(), prospect.id, rt().clock.now(), outcome, notes, user_id=access.user().id)
     db().commit()
     return jsonify(
         {"id": event.id, "type": event.type, "at": event.at.isoformat(), **event.data}
@@ -71,7 +68,7 @@ def calls_create(prospect_id: int) -> tuple[Response, int]:
 @bp.get("/sequences/<int:sequence_id>/stats")
 def sequence_stats(sequence_id: int) -> Response:
     """Per step and A/B variant: sent, delivered, human opens, clicks, replies, bounces, unsubscribes."""
-    sequence = api._sequence(sequence_id)
+    sequence = access.sequence(sequence_id)
     items = []
     for s in step_stats(db(), sequence.id):
         items.append(
@@ -110,9 +107,7 @@ def _day(name: str, default: date) -> date:
 @bp.get("/report")
 def report() -> Response:
     """Follow-up discipline per rep over [start, end] (days, inclusive; the last 30 by default)."""
-    user = api._user()
-    if not user.is_manager:
-        return json_error(403, "the team report is for managers")
+    user = access.user()  # a manager (access.RULES)
     today = rt().clock.now().date()
     end = _day("end", today)
     start = _day("start", end - timedelta(days=29))

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     redirect,
     render_template,
@@ -22,11 +21,12 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from sequences.models import ApiKey, User
 from sequences.workspace import check_password, create_api_key, revoke_api_key
 
+from ..api import access
 from ..db import db
-from .helpers import csrf_token, get_or_404, now, password_version, protect, safe_next, user
+from .helpers import csrf_token, now, password_version, protect, safe_next, user
 
 bp = Blueprint("auth", __name__)
-protect(bp, public=("auth.login",))
+protect(bp)
 
 # Checked when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY = User(password_hash="scrypt:32768:8:1$AAAAAAAAAAAAAAAA$" + "0" * 128)
@@ -126,9 +126,7 @@ def key_create() -> str:
 
 @bp.post("/settings/keys/<int:key_id>/revoke")
 def key_revoke(key_id: int) -> WerkzeugResponse:
-    row = get_or_404(ApiKey, key_id)
-    if row.user_id != user().id:
-        abort(404)
+    row = access.api_key(key_id, access.CHANGE)
     revoke_api_key(db(), row, now())
     db().commit()
     return redirect(url_for("auth.settings"))

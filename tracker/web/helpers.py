@@ -1,8 +1,11 @@
-"""What every page needs: the signed-in user, access checks, CSRF tokens and time filters."""
+"""What every page needs: the signed-in user, CSRF tokens and time filters.
+
+Who may open which page and see which object is decided before any page runs, by
+tracker/api/access.py (the same check as the API's); the lookups here go through it.
+"""
 
 from __future__ import annotations
 
-import functools
 import hmac
 import secrets
 from collections.abc import Callable
@@ -10,12 +13,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, g, redirect, request, session, url_for
+from flask import Blueprint, Flask, abort, request, session
 from sqlalchemy import or_, select
-from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.models import Prospect, User
+from sequences.workspace import CHANGE, READ, Access, prospect_access, prospect_filter
 
+from ..api import access
 from ..db import db, rt
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,19 +30,11 @@ CSRF_HEADER = "X-CSRF-Token"
 
 def current_user() -> User | None:
     """The signed-in user, loaded once per request."""
-    if "web_user" not in g:
-        user_id = session.get("uid")
-        user = db().get(User, user_id) if isinstance(user_id, int) else None
-        # A changed password invalidates every older session: the cookie carries its version.
-        if user is not None and session.get("pwv") != password_version(user):
-            user = None
-        g.web_user = user
-    found: User | None = g.web_user
-    return found
+    return access.session_user()
 
 
 def password_version(user: User) -> str:
-    return (user.password_hash or "")[-12:]
+    return access.password_version(user)
 
 
 def user() -> User:
@@ -62,31 +58,14 @@ def _csrf_ok() -> bool:
     return isinstance(expected, str) and hmac.compare_digest(expected, given)
 
 
-def protect(bp: Blueprint, *, public: tuple[str, ...] = ()) -> None:
-    """Every route of `bp` needs a signed-in user (except `public` endpoints) and every
-    state-changing request a CSRF token matching the session's."""
+def protect(bp: Blueprint) -> None:
+    """Every state-changing request of `bp` needs a CSRF token matching the session's (who
+    may call each route is access.RULES' to say, before this runs)."""
 
     @bp.before_request
-    def _guard() -> WerkzeugResponse | None:
+    def _guard() -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS") and not _csrf_ok():
             abort(400, description="The form expired or did not come from this site; reload it.")
-        if request.endpoint in public:
-            return None
-        if current_user() is None:
-            if request.method == "GET":
-                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            abort(401)
-        return None
-
-
-def manager_only(view: F) -> F:
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not user().is_manager:
-            abort(403, description="Only managers can see this page.")
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
 
 
 def owner_filter(u: User) -> int | None:
@@ -95,7 +74,8 @@ def owner_filter(u: User) -> int | None:
 
 
 def can_see(u: User, prospect: Prospect) -> bool:
-    return u.is_manager or prospect.owner_id in (None, u.id)
+    """Whether `u` may see and work `prospect` (permissions.prospect_access)."""
+    return prospect_access(u, prospect, CHANGE) == Access.ALLOWED
 
 
 MAX_ID = 2**31 - 1  # ids beyond a 32-bit integer cannot exist (and PostgreSQL refuses them)
@@ -120,15 +100,9 @@ def get_or_404(model: type[T], raw_id: object) -> T:
     return found
 
 
-def visible_prospect(prospect_id: int) -> Prospect:
-    """A prospect of the user's team: 404 if not, 403 if it belongs to another rep."""
-    u = user()
-    prospect = get_or_404(Prospect, prospect_id)
-    if prospect is None or prospect.team_id != u.team_id:
-        abort(404)
-    if not can_see(u, prospect):
-        abort(403, description="This prospect belongs to another rep.")
-    return prospect
+def visible_prospect(prospect_id: int, action: str = READ) -> Prospect:
+    """A prospect the user may see (or change): 404 for anyone else's, as in the API."""
+    return access.prospect(prospect_id, action)
 
 
 def now() -> datetime:
@@ -187,10 +161,7 @@ def init_app(app: Flask) -> None:
 
 def search_prospects(u: User, q: str, limit: int) -> list[Prospect]:
     """The prospects `u` may see whose email, name or company contains `q`, newest first."""
-    query = select(Prospect).where(Prospect.team_id == u.team_id)
-    mine = owner_filter(u)
-    if mine is not None:
-        query = query.where(or_(Prospect.owner_id == mine, Prospect.owner_id.is_(None)))
+    query = select(Prospect).where(prospect_filter(u))
     if q:
         like = f"%{q.replace('%', '').replace('_', '')}%"
         query = query.where(

@@ -31,11 +31,12 @@ from sequences.models import (
     Task,
 )
 from sequences.tasks import CALL_OUTCOMES, log_call
+from sequences.workspace import CHANGE
 
+from ..api import access
 from ..db import db
 from .helpers import (
     ago,
-    get_or_404,
     now,
     protect,
     safe_next,
@@ -201,8 +202,8 @@ def _back(prospect_id: int) -> WerkzeugResponse:
 
 @bp.post("/prospects/<int:prospect_id>/enrollments/<int:enrollment_id>/<action>")
 def enrollment_action(prospect_id: int, enrollment_id: int, action: str) -> WerkzeugResponse:
-    prospect = visible_prospect(prospect_id)
-    enrollment = get_or_404(Enrollment, enrollment_id)
+    prospect = visible_prospect(prospect_id, CHANGE)
+    enrollment = access.enrollment(enrollment_id, CHANGE)
     if enrollment.prospect_id != prospect.id:
         abort(404)
     actions = {"pause": pause, "resume": resume, "unenroll": unenroll}
@@ -221,7 +222,7 @@ def enrollment_action(prospect_id: int, enrollment_id: int, action: str) -> Werk
 
 @bp.post("/prospects/<int:prospect_id>/convert")
 def convert(prospect_id: int) -> WerkzeugResponse:
-    prospect = visible_prospect(prospect_id)
+    prospect = visible_prospect(prospect_id, CHANGE)
     session = db()
     at = now()
     stopped = stop_prospect(session, prospect.id, EnrollmentStatus.CONVERTED, at, "conversion")
@@ -234,7 +235,7 @@ def convert(prospect_id: int) -> WerkzeugResponse:
 
 @bp.post("/prospects/<int:prospect_id>/calls")
 def call(prospect_id: int) -> WerkzeugResponse:
-    prospect = visible_prospect(prospect_id)
+    prospect = visible_prospect(prospect_id, CHANGE)
     try:
         log_call(
             db(),

@@ -8,8 +8,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.definitions import create_sequence, update_sequence
@@ -20,10 +20,21 @@ from sequences.rendering import RenderError, validate
 from sequences.schedule import DAY_NAMES
 from sequences.sending import TrackingUrls, compose
 from sequences.tracking import ID_BYTES
-from sequences.workspace import TEXT_FIELDS, StepStats, normalise_email, step_stats, upsert_prospect
+from sequences.workspace import (
+    CHANGE,
+    READ,
+    TEXT_FIELDS,
+    StepStats,
+    may_change_sequence,
+    normalise_email,
+    prospect_filter,
+    step_stats,
+    upsert_prospect,
+)
 
+from ..api import access
 from ..db import db, rt
-from .helpers import can_see, get_or_404, now, owner_filter, protect, row_id, search_prospects, user
+from .helpers import can_see, now, protect, row_id, search_prospects, user
 
 bp = Blueprint("sequences_ui", __name__, url_prefix="/sequences")
 protect(bp)
@@ -35,11 +46,13 @@ CSV_COLUMNS = {"email", "timezone", *TEXT_FIELDS}
 PREVIEW_TOKEN_ID = "00" * ID_BYTES
 
 
-def _sequence(sequence_id: int) -> Sequence:
-    sequence = get_or_404(Sequence, sequence_id)
-    if sequence.team_id != user().team_id:
-        abort(404)
-    return sequence
+def _sequence(sequence_id: int, action: str = READ) -> Sequence:
+    return access.sequence(sequence_id, action)
+
+
+def _may_change(sequence: Sequence) -> bool:
+    """Whether the editor is offered: only to the sequence's owner and managers."""
+    return may_change_sequence(user(), sequence)
 
 
 def form_to_definition(form: Any) -> dict[str, Any]:
@@ -117,11 +130,7 @@ def _form_steps(form: Any) -> list[dict[str, Any]]:
 
 
 def _preview_prospects() -> list[Prospect]:
-    u = user()
-    query = select(Prospect).where(Prospect.team_id == u.team_id)
-    mine = owner_filter(u)
-    if mine is not None:
-        query = query.where(or_(Prospect.owner_id == mine, Prospect.owner_id.is_(None)))
+    query = select(Prospect).where(prospect_filter(user()))
     return list(db().scalars(query.order_by(Prospect.id.desc()).limit(100)))
 
 
@@ -165,7 +174,9 @@ def index() -> str:
             .group_by(Enrollment.sequence_id)
         )
     }
-    return render_template("sequences.html", sequences=sequences, active=active)
+    return render_template(
+        "sequences.html", sequences=sequences, active=active, may_change=_may_change
+    )
 
 
 @bp.get("/new")
@@ -180,12 +191,12 @@ def create() -> WerkzeugResponse | tuple[str, int]:
 
 @bp.get("/<int:sequence_id>/edit")
 def edit(sequence_id: int) -> str:
-    return _editor(_sequence(sequence_id))
+    return _editor(_sequence(sequence_id, CHANGE))
 
 
 @bp.post("/<int:sequence_id>/edit")
 def save(sequence_id: int) -> WerkzeugResponse | tuple[str, int]:
-    return _save(_sequence(sequence_id))
+    return _save(_sequence(sequence_id, CHANGE))
 
 
 def _save(sequence: Sequence | None) -> WerkzeugResponse | tuple[str, int]:
@@ -227,7 +238,7 @@ def preview() -> str:
     raw_id = row_id(request.form.get("prospect_id", ""))
     if raw_id is not None:
         found = db().get(Prospect, raw_id)
-        if found is not None and found.team_id == u.team_id and can_see(u, found):
+        if found is not None and can_see(u, found):
             prospect = found
     if prospect is None:
         prospect = Prospect(email="jane@example.com", first_name="Jane", company="Example Inc")
@@ -285,7 +296,11 @@ def show(sequence_id: int) -> str:
         )
     }
     return render_template(
-        "sequence.html", sequence=sequence, by_position=by_position, counts=counts
+        "sequence.html",
+        sequence=sequence,
+        by_position=by_position,
+        counts=counts,
+        may_change=_may_change,
     )
 
 
@@ -328,7 +343,7 @@ def enroll_selected(sequence_id: int) -> str:
     for raw in request.form.getlist("prospect_id")[:1000]:
         found_id = row_id(raw)
         prospect = db().get(Prospect, found_id) if found_id is not None else None
-        if prospect is None or prospect.team_id != u.team_id or not can_see(u, prospect):
+        if prospect is None or not can_see(u, prospect):
             summary.problems.append(("-", raw, "no such prospect"))
             continue
         _enroll_one(sequence, prospect, summary, "-")

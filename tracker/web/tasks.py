@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -12,8 +12,9 @@ from sequences.errors import ValidationError
 from sequences.models import Prospect, Task
 from sequences.tasks import CALL_OUTCOMES, TaskClosed, complete, skip
 
+from ..api import access
 from ..db import db
-from .helpers import can_see, now, protect, row_id, user
+from .helpers import now, protect, user
 
 bp = Blueprint("tasks", __name__)
 protect(bp)
@@ -49,17 +50,7 @@ def index() -> str:
 
 
 def _task(task_id: int) -> Task:
-    found = row_id(task_id)
-    task = db().get(Task, found, with_for_update=True) if found is not None else None
-    if task is None:
-        abort(404)
-    prospect = db().get(Prospect, task.prospect_id)
-    u = user()
-    if prospect is None or prospect.team_id != u.team_id:
-        abort(404)
-    if not (u.is_manager or task.owner_id == u.id or can_see(u, prospect)):
-        abort(403)
-    return task
+    return access.task(task_id, access.CHANGE, lock=True)
 
 
 @bp.post("/tasks/<int:task_id>/<any(complete, skip):action>")

@@ -1,0 +1,95 @@
+"""/api/v1/enrollments: enroll a prospect in a sequence, list and read enrollments, and pause,
+resume or unenroll one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+from sqlalchemy import select
+
+from sequences.enrollment import (
+    EnrollmentRefused,
+    InvalidTransition,
+    enroll,
+    pause,
+    resume,
+    unenroll,
+)
+from sequences.errors import ValidationError
+from sequences.models import Enrollment, EnrollmentStatus
+
+from ..db import db
+from ..errors import json_error
+from . import access
+from .access import bp
+from .helpers import body, created, id_arg, now
+from .pagination import paginate
+
+
+def enrollment_json(e: Enrollment) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "prospect_id": e.prospect_id,
+        "sequence_id": e.sequence_id,
+        "status": e.status,
+        "current_step": e.current_step,
+        "next_due_at": e.next_due_at.isoformat() if e.next_due_at else None,
+        "reason": e.reason,
+        "needs_review": e.needs_review,
+    }
+
+
+@bp.post("/enrollments")
+def enrollments_create() -> tuple[Response, int]:
+    data = body()
+    for name in ("prospect_id", "sequence_id"):
+        if not isinstance(data.get(name), int) or isinstance(data.get(name), bool):
+            raise ValidationError(f"{name}: required, an id", field=name)
+    force = data.get("force", False)
+    if not isinstance(force, bool):
+        raise ValidationError("force: must be true or false", field="force")
+    prospect = access.prospect(data["prospect_id"], access.CHANGE)
+    sequence = access.sequence(data["sequence_id"])
+    try:
+        enrollment = enroll(db(), prospect, sequence, now(), force=force)
+    except EnrollmentRefused as exc:
+        return json_error(409, str(exc), "prospect_id"), 409
+    db().commit()
+    return created(enrollment_json(enrollment))
+
+
+@bp.get("/enrollments")
+def enrollments_list() -> Response:
+    """Enrollments of visible prospects, oldest first; filter by prospect, sequence, status."""
+    query = select(Enrollment).where(Enrollment.prospect_id.in_(access.visible_prospects()))
+    for name, column in (
+        ("prospect_id", Enrollment.prospect_id),
+        ("sequence_id", Enrollment.sequence_id),
+    ):
+        value = id_arg(name)
+        if value is not None:
+            query = query.where(column == value)
+    status = request.args.get("status")
+    if status:
+        if status not in set(EnrollmentStatus):
+            raise ValidationError(f"status: one of {', '.join(EnrollmentStatus)}", field="status")
+        query = query.where(Enrollment.status == status)
+    return jsonify(paginate(db(), query, Enrollment.id, enrollment_json))
+
+
+@bp.get("/enrollments/<int:enrollment_id>")
+def enrollments_get(enrollment_id: int) -> Response:
+    return jsonify(enrollment_json(access.enrollment(enrollment_id)))
+
+
+@bp.post("/enrollments/<int:enrollment_id>/<any(pause, resume, unenroll):action>")
+def enrollments_action(enrollment_id: int, action: str) -> Response:
+    enrollment = access.enrollment(enrollment_id, access.CHANGE)
+    change = {"pause": pause, "resume": resume, "unenroll": unenroll}[action]
+    try:
+        change(db(), enrollment, now())
+    except InvalidTransition as exc:
+        return json_error(409, str(exc), "status")
+    db().commit()
+    return jsonify(enrollment_json(enrollment))
