@@ -8,8 +8,9 @@ email as the prospect will see it, in a sandboxed `<iframe srcdoc>` (no script r
 cannot reach the page), and a srcdoc document inherits the page's policy; emails carry inline
 styles and remote images, so the editor's pages allow those two, and scripts stay `'self'`.
 
-The tracking fast path (tracker/hits.py answers /o/ and /c/ before Flask) is left as it is:
-a GIF and a redirect carry no page to protect.
+The tracking fast path (tracker/hits.py answers /o/ and /c/ before Flask's dispatch) adds the
+same headers, computed once per app (`fixed_headers`), so its answers stay byte for byte those
+of the routes.
 """
 
 from __future__ import annotations
@@ -44,16 +45,23 @@ CSP = _policy(_BASE)
 CSP_PREVIEW = _policy(_PREVIEW)
 
 
+def fixed_headers(base_url: str, policy: str = CSP) -> list[tuple[str, str]]:
+    """The headers of an answer outside the editor, for a site served at `base_url`."""
+    fixed = [
+        ("Content-Security-Policy", policy),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+    ]
+    if base_url.startswith("https://"):
+        fixed.append(("Strict-Transport-Security", HSTS))
+    return fixed
+
+
 def add_headers(response: Response) -> Response:
-    headers = response.headers
-    headers.setdefault(
-        "Content-Security-Policy", CSP_PREVIEW if request.endpoint in PREVIEW_PAGES else CSP
-    )
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    if rt().settings.base_url.startswith("https://"):
-        headers.setdefault("Strict-Transport-Security", HSTS)
+    policy = CSP_PREVIEW if request.endpoint in PREVIEW_PAGES else CSP
+    for name, value in fixed_headers(rt().settings.base_url, policy):
+        response.headers.setdefault(name, value)
     return response
 
 
