@@ -32,12 +32,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config)
     app.extensions["followup"] = rt
 
-    from . import db, errors, health, hits, web
+    from . import db, errors, headers, health, hits, web
     from .api import access, blueprints
 
     db.init_app(app)
     errors.init_app(app)
     access.init_app(app)  # who may call each route, and see which object
+    headers.init_app(app)  # CSP, framing, sniffing, referrer, HSTS on every answer
     for blueprint in (
         hits.bp,  # pixel, clicks, documents, unsubscribe (no login)
         health.bp,

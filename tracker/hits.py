@@ -40,6 +40,7 @@ from sequences.tracking import (
 )
 
 from .db import db, rt
+from .headers import fixed_headers
 
 log = logging.getLogger(__name__)
 bp = Blueprint("track", __name__)
@@ -233,6 +234,10 @@ class HitFront:
     def __init__(self, app: Any, inner: Any) -> None:
         self.app = app
         self.inner = inner
+        # The security headers every answer of the app carries (tracker/headers.py), once.
+        secure = fixed_headers(app.extensions["followup"].settings.base_url)
+        self.gif_headers = [*_GIF_HEADERS, *secure]
+        self.redirect_headers = [*_REDIRECT_HEADERS, *secure]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         method = environ.get("REQUEST_METHOD")
@@ -257,7 +262,7 @@ class HitFront:
         if not token:
             return None
         _open(self.app, token, environ)
-        return "200 OK", _GIF_HEADERS, GIF
+        return "200 OK", self.gif_headers, GIF
 
     def _click(
         self, token: str, blob: str, environ: dict[str, Any]
@@ -277,7 +282,7 @@ class HitFront:
         except Exception:
             # The person still gets where they were going; the log says what was not kept.
             log.exception("could not spool a click")
-        return "302 FOUND", [("Location", location), *_REDIRECT_HEADERS], b""
+        return "302 FOUND", [("Location", location), *self.redirect_headers], b""
 
 
 @bp.route("/o/<token>.gif", methods=["GET", "HEAD"], **EXACT)

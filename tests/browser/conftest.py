@@ -69,10 +69,33 @@ def live_server(app: Any) -> Iterator[str]:
     server.server_close()
 
 
+def _is_csp_violation(text: str) -> bool:
+    # Chromium reports each refused script, style, image, frame or form as a console error
+    # naming the policy ("Refused to apply inline style because it violates the following
+    # Content Security Policy directive: ...").
+    return "Content Security Policy" in text or "Content-Security-Policy" in text
+
+
 @pytest.fixture
 def page_factory(chromium: Any, live_server: str) -> Iterator[Any]:
-    """New browser contexts (separate cookies) pointed at the live server."""
+    """New browser contexts (separate cookies) pointed at the live server.
+
+    Every page is watched: a Content-Security-Policy violation (or an uncaught script error)
+    on any page of the test fails it at the end, naming what was refused.
+    """
     contexts: list[Any] = []
+    problems: list[str] = []
+
+    def watch(page: Any) -> None:
+        page.on(
+            "console",
+            lambda message: (
+                problems.append(f"{page.url}: {message.text}")
+                if _is_csp_violation(message.text)
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
 
     def make(phone: bool = False) -> Any:
         options: dict[str, Any] = {"base_url": live_server}
@@ -83,11 +106,15 @@ def page_factory(chromium: Any, live_server: str) -> Iterator[Any]:
         context = chromium.new_context(**options)
         context.set_default_timeout(15_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        watch(page)
+        return page
 
+    make.problems = problems  # type: ignore[attr-defined]  # a test that expects one takes it out
     yield make
     for context in contexts:
         context.close()
+    assert problems == [], "the browser refused or failed on something (CSP, script errors)"
 
 
 def screenshot(page: Any, name: str, tmp_path: Path) -> Path:

@@ -252,7 +252,8 @@ def test_create_a_sequence_with_preview_and_enroll_from_a_csv(
     step = page.locator("#steps .step").first
     step.locator("input[name=step_subject]").fill("Thanks, {{ first_name | default('there') }}")
     step.locator("textarea[name=step_body_html]").fill(
-        "<p>Hi {{ first_name | default('there') }}, here is our brochure for {{ company | default('you') }}.</p>"
+        "<p style=\"color:#333\">Hi {{ first_name | default('there') }}, here is our brochure"
+        " for {{ company | default('you') }}.</p>"
     )
     page.select_option("#preview-prospect", label="Pia · Initech")
     page.wait_for_function(
@@ -340,3 +341,49 @@ def test_main_pages_fit_a_phone_screen(
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 390, f"{path} is {width}px wide on a 390px phone"
             screenshot(page, f"{name}-phone" if phone else name, tmp_path)
+
+
+def test_every_page_carries_the_security_headers_and_the_policy_holds_in_the_browser(
+    page_factory: Any, team: Team, session: Session
+) -> None:
+    """The CSP refuses inline script and style, and framing; the pages still work under it
+    (page_factory fails the test on any violation the browser reports)."""
+    prospect = add_prospect(session, team.rep_id, "pia@initech.example", first_name="Pia")
+    sequence = add_sequence(session, team.manager_id, FrozenClock().now(), [EMAIL_STEP])
+    session.commit()
+    page = page_factory()
+    response = page.goto("/login")
+    assert response is not None
+    headers = response.headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
+    assert "strict-transport-security" not in headers  # served over http here
+    sign_in(page, team.manager_email)
+    for path in (
+        "/",
+        "/tasks",
+        "/prospects",
+        f"/prospects/{prospect.id}",
+        "/sequences",
+        f"/sequences/{sequence.id}",
+        f"/sequences/{sequence.id}/edit",
+        f"/sequences/{sequence.id}/enroll",
+        "/report",
+        "/settings",
+    ):
+        response = page.goto(path)
+        assert response is not None and response.status == 200, path
+        assert "script-src 'self'" in response.headers["content-security-policy"], path
+    # An inline script injected into a page does not run.
+    page.goto("/settings")
+    page.evaluate(
+        "() => { const s = document.createElement('script');"
+        " s.textContent = 'window.injected = true'; document.body.append(s); }"
+    )
+    assert page.evaluate("() => window.injected === undefined")
+    refused = [p for p in page_factory.problems if "inline script" in p]
+    assert len(refused) == 1, page_factory.problems
+    page_factory.problems.remove(refused[0])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -22,7 +21,6 @@ from sequences.workspace import CHANGE, READ, Access, prospect_access, prospect_
 from ..api import access
 from ..db import db, rt
 
-F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
