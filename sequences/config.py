@@ -67,6 +67,9 @@ class Settings:
     webhook_allow_private: bool = False
     webhook_allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     api_max_body_bytes: int = 2 * 1024 * 1024  # a JSON body of the API; more is a 413
+    # The FOLLOWUP_* variables that were set (NAME for NAME_FILE too): a default may be adjusted
+    # at start (a busy default port moves), a value the user gave never is.
+    given: frozenset[str] = frozenset()
 
     @property
     def secret_key(self) -> str:
@@ -271,4 +274,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_allow_private=_bool(env, "FOLLOWUP_WEBHOOK_ALLOW_PRIVATE", False),
         webhook_allow_networks=_networks(env, "FOLLOWUP_WEBHOOK_ALLOW_NETWORKS"),
         api_max_body_bytes=_int(env, "FOLLOWUP_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
+        given=frozenset(
+            name.removesuffix("_FILE")
+            for name, value in env.items()
+            if name.startswith("FOLLOWUP_") and value
+        ),
     )
