@@ -345,6 +345,9 @@ main.add_command(cli_digest.digest)
 from . import spool as cli_spool  # noqa: E402
 
 main.add_command(cli_spool.spool)
+from . import dkim as cli_dkim  # noqa: E402
+
+main.add_command(cli_dkim.dkim)
 
 if __name__ == "__main__":
     main()
