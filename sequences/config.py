@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,17 @@ class SmtpSettings:
     ssl: bool = False  # smtps:// (implicit TLS)
     starttls: bool = False
     timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class DkimKey:
+    """One DKIM key: the first for a domain signs, later ones stay published during rotation."""
+
+    domain: str
+    selector: str
+    pem: bytes = field(repr=False)
+    signing: bool = True
+    setting: str = "FOLLOWUP_DKIM_KEYS"  # where it came from, for error lines
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,10 @@ class Settings:
     webhook_allow_private: bool = False
     webhook_allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     api_max_body_bytes: int = 2 * 1024 * 1024  # a JSON body of the API; more is a 413
+    dkim_keys: tuple[DkimKey, ...] = ()
+    # The FOLLOWUP_* variables that were set (NAME for NAME_FILE too): a default may be adjusted
+    # at start (a busy default port moves), a value the user gave never is.
+    given: frozenset[str] = frozenset()
 
     @property
     def secret_key(self) -> str:
@@ -218,6 +234,66 @@ def _delivery_probe(env: Mapping[str, str]) -> str:
     return raw
 
 
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_SELECTOR = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+def _dkim_pem(name: str, pem: bytes, where: str) -> bytes:
+    """`pem` if it is an unencrypted RSA private key; a ConfigError naming `name` if not."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"{name}: {where} is not an unencrypted PEM private key "
+            "(make one with `followup dkim keygen`)"
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 1024:
+        raise ConfigError(f"{name}: {where} must be an RSA key of 1024 bits or more (2048 advised)")
+    return pem
+
+
+def _dkim_keys(env: Mapping[str, str]) -> tuple[DkimKey, ...]:
+    """FOLLOWUP_DKIM_KEYS=domain:selector:/path/key.pem,... and/or one key given inline."""
+    keys: list[DkimKey] = []
+    name = "FOLLOWUP_DKIM_KEYS"
+    for item in filter(None, (part.strip() for part in (_get(env, name) or "").split(","))):
+        domain, _, rest = item.partition(":")
+        selector, _, path = rest.partition(":")
+        domain, selector, path = domain.strip().lower(), selector.strip(), path.strip()
+        if not (domain and selector and path):
+            raise ConfigError(f"{name}: expected domain:selector:/path/to/key.pem, got {item!r}")
+        if not _DOMAIN.match(domain):
+            raise ConfigError(f"{name}: not a domain name: {domain!r}")
+        if not _SELECTOR.match(selector):
+            raise ConfigError(f"{name}: not a DKIM selector: {selector!r}")
+        try:
+            pem = Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from None
+        signing = all(k.domain != domain for k in keys)
+        keys.append(DkimKey(domain, selector, _dkim_pem(name, pem, path), signing, name))
+    inline = _get(env, "FOLLOWUP_DKIM_PRIVATE_KEY")
+    if inline is not None:
+        domain = (_get(env, "FOLLOWUP_DKIM_DOMAIN") or "").strip().lower()
+        selector = (_get(env, "FOLLOWUP_DKIM_SELECTOR") or "").strip()
+        if not _DOMAIN.match(domain):
+            raise ConfigError(
+                "FOLLOWUP_DKIM_DOMAIN: the domain FOLLOWUP_DKIM_PRIVATE_KEY signs for "
+                f"is required, got {domain!r}"
+            )
+        if not _SELECTOR.match(selector):
+            raise ConfigError(
+                f"FOLLOWUP_DKIM_SELECTOR: a DKIM selector is required, got {selector!r}"
+            )
+        pem = _dkim_pem("FOLLOWUP_DKIM_PRIVATE_KEY", inline.encode(), "the value")
+        signing = all(k.domain != domain for k in keys)
+        keys.append(DkimKey(domain, selector, pem, signing, "FOLLOWUP_DKIM_PRIVATE_KEY"))
+    return tuple(keys)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment; raise ConfigError naming the bad variable."""
     env = os.environ if env is None else env
@@ -271,4 +347,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_allow_private=_bool(env, "FOLLOWUP_WEBHOOK_ALLOW_PRIVATE", False),
         webhook_allow_networks=_networks(env, "FOLLOWUP_WEBHOOK_ALLOW_NETWORKS"),
         api_max_body_bytes=_int(env, "FOLLOWUP_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
+        dkim_keys=_dkim_keys(env),
+        given=frozenset(
+            name.removesuffix("_FILE")
+            for name, value in env.items()
+            if name.startswith("FOLLOWUP_") and value
+        ),
     )

@@ -37,7 +37,7 @@ _current: Runtime | None = None
 
 def build(settings: Settings | None = None, clock: Clock | None = None) -> Runtime:
     # Imported here: the sending package reads the runtime, so the wiring names it last.
-    from .sending import SmtpTransport
+    from .sending import DkimSigner, SmtpTransport
 
     settings = settings or load_settings()
     engine = make_engine(settings.database_url)
@@ -46,7 +46,9 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Runti
         engine=engine,
         sessions=make_sessionmaker(engine),
         clock=clock or SystemClock(),
-        transport=SmtpTransport(settings.smtp),
+        transport=SmtpTransport(
+            settings.smtp, signer=DkimSigner(settings.dkim_keys) if settings.dkim_keys else None
+        ),
     )
 
 

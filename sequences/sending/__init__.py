@@ -7,6 +7,7 @@
 - `compose`: a step and a prospect become the subject and bodies that go out, links tracked;
 - `mime`: builds the outgoing bytes (headers, threading, List-Unsubscribe, both parts);
 - `transport`: one reused SMTP connection, with its failure classes;
+- `dkim`: DKIM-signs each message with its From domain's key (dkimpy), on its way out;
 - `bulk`: multi-row statements of a fixed shape, for the batch's inserts and updates;
 - `sink`: the local SMTP sink of embedded mode and the tests (and its Message-ID probe).
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 from .batch import run_batch, run_step, urls_for
 from .claim import DeliveryProbe
 from .compose import TrackingUrls, compose
+from .dkim import DkimSigner, generate_key, public_record
 from .limits import check_bounce_rate
 from .mime import OutgoingEmail, build, is_valid_email, new_message_id
 from .sink import free_port, read_messages, start_sink, was_delivered
@@ -27,6 +29,7 @@ from .transport import OutcomeUnknown, SmtpTransport
 
 __all__ = [
     "DeliveryProbe",
+    "DkimSigner",
     "OutcomeUnknown",
     "OutgoingEmail",
     "SmtpTransport",
@@ -35,8 +38,10 @@ __all__ = [
     "check_bounce_rate",
     "compose",
     "free_port",
+    "generate_key",
     "is_valid_email",
     "new_message_id",
+    "public_record",
     "read_messages",
     "run_batch",
     "run_step",

@@ -10,8 +10,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..config import SmtpSettings
+
+if TYPE_CHECKING:
+    from .dkim import DkimSigner
 
 # Seconds after a successful send during which the connection is reused without a NOOP check.
 FRESH_SECONDS = 5.0
@@ -63,8 +67,10 @@ def _decode(reply: bytes | str) -> str:
 class SmtpTransport:
     """Keeps one SMTP connection open per thread and reconnects when it drops."""
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, signer: DkimSigner | None = None) -> None:
         self.settings = settings
+        # Every message leaves through send(), so signing here covers steps, notices, digests.
+        self.signer = signer
         self._local = threading.local()
         self._open: set[smtplib.SMTP] = set()  # every thread's connection, to close at shutdown
         self._open_lock = threading.Lock()
@@ -137,6 +143,9 @@ class SmtpTransport:
 
         Raises TemporaryFailure, PermanentFailure or OutcomeUnknown.
         """
+        if self.signer is not None:
+            # Before MAIL FROM, so the time between the check before DATA and DATA stays short.
+            payload = self.signer.sign(payload)
         options = ["SMTPUTF8"] if _needs_utf8(envelope_from, recipient) else []
         for attempt in (1, 2):
             reused = False

@@ -6,6 +6,7 @@ import logging
 import secrets
 import sys
 import threading
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from werkzeug.serving import make_server
 
 from sequences import runtime
 from sequences.config import Settings
+
+from .. import ports
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +47,59 @@ def _command_name() -> str:
         return "followup"
 
 
+def _listeners(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    sink: bool,
+    inbound_port: int,
+    port_given: bool,
+    inbound_given: bool,
+) -> list[ports.Listener]:
+    web = ports.Listener("the web app", host, port, "--port", port_given)
+    wanted = [web]
+    if sink:
+        wanted.append(
+            ports.Listener(
+                "the mail sink",
+                settings.smtp.host,
+                settings.smtp.port,
+                "FOLLOWUP_SMTP_URL",
+                "FOLLOWUP_SMTP_URL" in settings.given,
+                # Often Mailpit or MailHog: mail can go to it instead of our sink.
+                "pass --no-sink to send to the SMTP server already listening there",
+            )
+        )
+    if inbound_port:
+        wanted.append(
+            ports.Listener(
+                "the inbound SMTP server",
+                "127.0.0.1",
+                inbound_port,
+                "--inbound-port",
+                inbound_given,
+                "pass --inbound-port 0 to run without it",
+            )
+        )
+    return wanted
+
+
+def _not_ready(environ: object, start_response: object) -> list[bytes]:
+    raise RuntimeError("the web app is not ready yet")  # never reached: replaced before serving
+
+
 def run_all(
-    settings: Settings, host: str, port: int, *, sink: bool = True, inbound_port: int = 2525
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    sink: bool = True,
+    inbound_port: int = 2525,
+    port_given: bool = True,
+    inbound_given: bool = True,
 ) -> None:
+    """Start everything; a busy port given by the user raises ports.PortUnavailable."""
     import dramatiq
 
     from sequences.migrate import upgrade
@@ -55,14 +108,48 @@ def run_all(
 
     from ..app import create_app
 
+    chosen = ports.choose_all(
+        _listeners(
+            settings,
+            host,
+            port,
+            sink=sink,
+            inbound_port=inbound_port,
+            port_given=port_given,
+            inbound_given=inbound_given,
+        )
+    )
+    by_role = {c.listener.role: c for c in chosen}
+    port = by_role["the web app"].port
+    if by_role["the web app"].moved and "FOLLOWUP_BASE_URL" not in settings.given:
+        # Links in mail must reach this server; a base URL the user set (a proxy) is kept.
+        settings = replace(settings, base_url=f"http://{host}:{port}")
+    if sink:
+        smtp_port = by_role["the mail sink"].port
+        settings = replace(settings, smtp=replace(settings.smtp, port=smtp_port))
+    if inbound_port:
+        inbound_port = by_role["the inbound SMTP server"].port
+    # Bind the web port and the sink now, before the migrations: what was free a moment ago is
+    # ours from here on, and a lost race is the same one line as a busy port.
+    try:
+        server = make_server(host, port, _not_ready, threaded=True)
+    except SystemExit:  # werkzeug has printed why; say it our way too
+        raise ports.unavailable(chosen[0].listener, port, "already in use") from None
+    controller = None
+    if sink:
+        try:
+            controller = start_sink(settings.sink_dir, settings.smtp.host, settings.smtp.port)
+        except OSError as exc:
+            server.server_close()
+            raise ports.unavailable(
+                by_role["the mail sink"].listener, settings.smtp.port, ports.describe(exc)
+            ) from None
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     upgrade(settings.database_url)
     rt = runtime.build(settings)
     runtime.install(rt)
-
-    controller = None
-    if sink:
-        controller = start_sink(settings.sink_dir, settings.smtp.host, settings.smtp.port)
+    if controller is not None:
         # The sink is ours, so it can tell whether a message reached it after a crash mid-send.
         rt.extras["delivery_probe"] = partial(was_delivered, settings.sink_dir)
 
@@ -80,11 +167,20 @@ def run_all(
         from sequences.inbound import start_inbound
 
         # Replies and bounces: by SMTP here, and from any mailbox with an IMAP URL.
-        inbound = start_inbound(rt, "127.0.0.1", inbound_port)
+        try:
+            inbound = start_inbound(rt, "127.0.0.1", inbound_port)
+        except OSError as exc:
+            stop.set()
+            worker.stop()
+            server.server_close()
+            if controller is not None:
+                controller.stop()
+            raise ports.unavailable(
+                by_role["the inbound SMTP server"].listener, inbound_port, ports.describe(exc)
+            ) from None
         threading.Thread(target=poll_forever, args=(rt, stop), daemon=True).start()
 
-    app = create_app({"RUNTIME": rt})
-    server = make_server(host, port, app, threaded=True)
+    server.app = create_app({"RUNTIME": rt})
     first = _first_user(rt)
     cli = _command_name()
 
@@ -107,6 +203,9 @@ def run_all(
         click.echo(f"              {key}")
     else:
         click.echo(f"  API key:    {cli} api-key create --user <email>")
+    for moved in chosen:
+        if moved.moved:
+            click.echo(f"  Note:       {moved.note()}")
     click.echo("  Stop with Ctrl-C.")
     click.echo("")
     try:

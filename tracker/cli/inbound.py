@@ -44,10 +44,23 @@ def inbound(host: str, port: int, domains: tuple[str, ...]) -> None:
     from sequences.inbound import start_inbound
     from sequences.runtime import Runtime
 
+    from ..ports import Listener, PortUnavailable, describe, unavailable
+    from .main import choose_port, given
+
+    listener = Listener("the inbound SMTP server", host, port, "--port", given("port"))
+    try:
+        port = choose_port(listener).port
+    except PortUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     rt = _runtime()
     assert isinstance(rt, Runtime)
     accepted = domains or (rt.settings.mail_domain,)
-    controller = start_inbound(rt, host, port, accepted)
+    try:
+        controller = start_inbound(rt, host, port, accepted)
+    except OSError as exc:  # taken between the check and the bind
+        click.echo(f"error: {unavailable(listener, port, describe(exc))}", err=True)
+        sys.exit(2)
     click.echo(f"inbound: listening on {host}:{port} for {', '.join(accepted)}", err=True)
     _stop_event().wait()
     controller.stop()

@@ -15,6 +15,8 @@ import click
 
 from sequences.config import ConfigError, Settings, load_settings
 
+from ..ports import Chosen, Listener, PortUnavailable, choose
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -35,7 +37,7 @@ def _clean_errors(func: F) -> F:
 
         try:
             return func(*args, **kwargs)
-        except ConfigError as exc:
+        except (ConfigError, PortUnavailable) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except (OperationalError, ProgrammingError) as exc:
@@ -48,6 +50,20 @@ def _clean_errors(func: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def given(name: str) -> bool:
+    """Whether the current command's option `name` was given (flag or environment)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, click.core.ParameterSource.DEFAULT)
+
+
+def choose_port(listener: Listener) -> Chosen:
+    """The port to listen on, said on stderr when a busy default moved (see tracker/ports.py)."""
+    chosen = choose(listener)
+    if chosen.moved:
+        click.echo(f"note: {chosen.note()}", err=True)
+    return chosen
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,7 +91,15 @@ def run(host: str, port: int, no_sink: bool, inbound_port: int) -> None:
     """Run everything in one process: web app, worker, scheduler and a local SMTP sink."""
     from .embedded import run_all
 
-    run_all(_settings(), host, port, sink=not no_sink, inbound_port=inbound_port)
+    run_all(
+        _settings(),
+        host,
+        port,
+        sink=not no_sink,
+        inbound_port=inbound_port,
+        port_given=given("port"),
+        inbound_given=given("inbound_port"),
+    )
 
 
 @main.command()
@@ -88,7 +112,12 @@ def run(host: str, port: int, no_sink: bool, inbound_port: int) -> None:
 @_clean_errors
 def web(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web app with gunicorn (production)."""
-    _settings()  # fail here, in one line, rather than in every gunicorn worker
+    settings = _settings()  # fail here, in one line, rather than in every gunicorn worker
+    chosen = choose_port(Listener("the web app", host, port, "--port", given("port")))
+    if chosen.moved and "FOLLOWUP_BASE_URL" not in settings.given:
+        # Links in mail must reach this server (the workers read the environment).
+        os.environ["FOLLOWUP_BASE_URL"] = f"http://{host}:{chosen.port}"
+    port = chosen.port
     gunicorn = Path(sys.executable).with_name("gunicorn")
     argv = [
         str(gunicorn),
@@ -187,7 +216,14 @@ def sink(ctx: click.Context, host: str, port: int, directory: Path | None) -> No
         return
     from sequences.sending import start_sink
 
-    controller = start_sink(ctx.obj["dir"], host, port)
+    from ..ports import describe, unavailable
+
+    listener = Listener("the mail sink", host, port, "--port", given("port"))
+    port = choose_port(listener).port
+    try:
+        controller = start_sink(ctx.obj["dir"], host, port)
+    except OSError as exc:  # taken between the check and the bind
+        raise unavailable(listener, port, describe(exc)) from None
     click.echo(f"sink: listening on {host}:{port}, storing mail in {ctx.obj['dir']}", err=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -309,6 +345,9 @@ main.add_command(cli_digest.digest)
 from . import spool as cli_spool  # noqa: E402
 
 main.add_command(cli_spool.spool)
+from . import dkim as cli_dkim  # noqa: E402
+
+main.add_command(cli_dkim.dkim)
 
 if __name__ == "__main__":
     main()
