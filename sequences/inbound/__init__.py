@@ -2,7 +2,9 @@
 
 - `server`: the inbound SMTP server (`followup inbound`);
 - `imap`: read-only IMAP polling of reps' own mailboxes;
-- `classify`: the pure verdict on one parsed email (bounce, auto-reply, unsubscribe, reply);
+- `classify`: parses one email (its new words, a bounce report, a return date), pure;
+- `evidence`: the signs in it (machine headers, an absence, a request to stop), each named;
+- `verdicts`: weighs the evidence into a verdict with a strength and a reason, pure;
 - `match`: ties an email to the message it answers and the prospect who sent it;
 - `ingest`: the one function every source calls: dedupe, classify, match, act.
 

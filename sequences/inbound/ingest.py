@@ -32,22 +32,14 @@ from ..models import (
     Prospect,
     ProspectStatus,
     Sequence,
+    Task,
 )
 from ..runtime import Runtime
 from ..sending import check_bounce_rate
 from ..tracking import infer_open
-from .classify import (
-    Parsed,
-    Unprocessable,
-    asks_to_unsubscribe,
-    dedupe_key,
-    detect_auto_reply,
-    detect_bounce,
-    looks_like_bounce,
-    parse,
-    return_date,
-)
+from .classify import Bounce, Parsed, Unprocessable, dedupe_key, parse, return_date
 from .match import Match, match_bounce, match_reply, token_messages
+from .verdicts import AUTO_REPLY, CONFIRM_UNSUBSCRIBE, UNSUBSCRIBE, Verdict, decide
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +137,7 @@ class _Ingest:
 
     # Verdicts
 
-    def reply(self, parsed: Parsed, match: Match) -> Outcome:
+    def reply(self, parsed: Parsed, match: Match, verdict: Verdict | None = None) -> Outcome:
         prospect = match.prospect
         assert prospect is not None
         message = match.message
@@ -173,6 +165,7 @@ class _Ingest:
             colleague=match.colleague,
             matched_by=match.via,
             stopped=stopped,
+            verdict_reason=verdict.reason if verdict else "reply",
         )
         self.session.flush()
         record(
@@ -191,9 +184,13 @@ class _Ingest:
             # A reply proves the message was read, even with its images blocked.
             infer_open(self.session, message, self.now, via="reply")
         who = "a colleague" if match.colleague else "the prospect"
+        because = f"; {verdict.reason}" if verdict and verdict.reason != "reply" else ""
         outcome = Outcome(
-            "reply", f"reply from {who} (matched by {match.via})", prospect.id, stopped
+            "reply", f"reply from {who} (matched by {match.via}){because}", prospect.id, stopped
         )
+        if verdict is not None and verdict.label == CONFIRM_UNSUBSCRIBE and not match.colleague:
+            self._confirm_unsubscribe_task(prospect, message, verdict)
+            outcome.reason += "; task created for the rep to confirm the unsubscribe"
         if not match.colleague:
             outcome.pause_colleagues_of = prospect.id
         return outcome
@@ -231,13 +228,39 @@ class _Ingest:
         reason = f"auto-reply ({why}); paused until {until.date().isoformat()} ({source})"
         return Outcome("auto_reply", reason, prospect.id, paused)
 
-    def bounce(self, parsed: Parsed, to_verp: bool, tokens: dict[str, Message]) -> Outcome | None:
-        found = detect_bounce(parsed, to_verp)
-        if found is None:
-            return None
+    def _confirm_unsubscribe_task(
+        self, prospect: Prospect, message: Message | None, verdict: Verdict
+    ) -> None:
+        """Weak evidence of an unsubscribe: the rep decides, the address is not suppressed."""
+        owner = _owner_id(self.session, prospect, message)
+        task = Task(
+            prospect_id=prospect.id,
+            owner_id=owner,
+            type="task",
+            title=f"Confirm the unsubscribe of {prospect.email}: their reply may ask to stop",
+            notes=verdict.reason[:2000],
+            due_at=self.now,
+            status="open",
+        )
+        self.session.add(task)
+        self.session.flush()
+        record(
+            self.session,
+            "unsubscribe_to_confirm",
+            self.now,
+            prospect_id=prospect.id,
+            enrollment_id=message.enrollment_id if message else None,
+            message_id=message.id if message else None,
+            inbound_id=self.row.id,
+            task_id=task.id,
+            user_id=owner,
+            reason=verdict.reason,
+        )
+
+    def bounce(self, parsed: Parsed, found: Bounce, tokens: dict[str, Message]) -> Outcome:
         match, prospects = match_bounce(self.session, parsed, found, tokens)
         what = f"{'permanent' if found.permanent else 'temporary'} failure"
-        detail = f"{what} {found.status or ''}".strip() + f" ({found.detector}"
+        detail = f"{what} {found.status or ''}".strip() + f": {found.evidence} ({found.detector}"
         detail += f", matched by {match.via})" if match.via else ")"
         if not prospects:
             return Outcome("unmatched", f"bounce, {detail}: no message or prospect matched")
@@ -257,6 +280,7 @@ class _Ingest:
                 inbound_id=self.row.id,
                 status=found.status,
                 diagnostic=found.diagnostic,
+                reason=detail,
             )
             self.session.flush()
             count = self.session.scalar(
@@ -350,7 +374,9 @@ class _Ingest:
         )
         return True
 
-    def unsubscribe(self, prospect: Prospect, message: Message | None, via: str) -> Outcome:
+    def unsubscribe(
+        self, prospect: Prospect, message: Message | None, via: str, reason: str | None = None
+    ) -> Outcome:
         already = prospect.status == ProspectStatus.UNSUBSCRIBED
         mark_prospect(self.session, prospect.id, ProspectStatus.UNSUBSCRIBED, self.now)
         stopped = stop_prospect(
@@ -370,8 +396,10 @@ class _Ingest:
                 message_id=message.id if message else None,
                 inbound_id=self.row.id,
                 via=via,
+                reason=reason or f"unsubscribe request ({via})",
             )
-        return Outcome("unsubscribe", f"unsubscribe request ({via})", prospect.id, stopped)
+        shown = f"; {reason}" if reason else ""
+        return Outcome("unsubscribe", f"unsubscribe request ({via}){shown}", prospect.id, stopped)
 
     # The decision
 
@@ -384,13 +412,10 @@ class _Ingest:
             assert prospect is not None
             return self.unsubscribe(prospect, unsubscribe_message, "mailto")
 
-        why_auto = detect_auto_reply(parsed)
         to_verp = "bounce" in tokens
-        # An auto-reply sent to the Return-Path is not a bounce, however it got there.
-        if not (to_verp and why_auto and not looks_like_bounce(parsed)):
-            bounced = self.bounce(parsed, to_verp, tokens)
-            if bounced is not None:
-                return bounced
+        verdict = decide(parsed, to_verp=to_verp)
+        if verdict.bounce is not None:
+            return self.bounce(parsed, verdict.bounce, tokens)
 
         match = match_reply(self.session, parsed, tokens)
         if match.prospect is None and "bounce" in tokens:
@@ -400,14 +425,13 @@ class _Ingest:
                 via="verp",
             )
         if match.prospect is None:
-            kind = f"auto-reply ({why_auto})" if why_auto else "mail"
+            kind = verdict.reason if verdict.label == AUTO_REPLY else "mail"
             return Outcome("unmatched", f"{kind}: no message or prospect matched")
-        if why_auto:
-            return self.auto_reply(parsed, match, why_auto)
-        words = asks_to_unsubscribe(parsed)
-        if words:
-            return self.unsubscribe(match.prospect, match.message, f'reply: "{words[:40]}"')
-        return self.reply(parsed, match)
+        if verdict.label == AUTO_REPLY:
+            return self.auto_reply(parsed, match, verdict.reason.removeprefix("auto-reply: "))
+        if verdict.label == UNSUBSCRIBE:
+            return self.unsubscribe(match.prospect, match.message, "reply", verdict.reason)
+        return self.reply(parsed, match, verdict)
 
 
 def read(
