@@ -133,7 +133,7 @@ def _text_parts(msg: Message) -> tuple[str | None, str | None]:
 
 _QUOTE_HEADER = re.compile(
     r"^\s*(On .{0,200} wrote:|Am .{0,200} schrieb .{0,200}:|Le .{0,200} a écrit\s?:|"
-    r"El .{0,200} escribió:|-{2,}\s*Original Message\s*-{2,}|-{2,}\s*Ursprüngliche Nachricht\s*-{2,}|"
+    r"El .{0,200} escribió:|Em .{0,200} escreveu:|-{2,}\s*Original Message\s*-{2,}|-{2,}\s*Ursprüngliche Nachricht\s*-{2,}|"
     r"-{2,}\s*Message d'origine\s*-{2,}|-{2,}\s*Mensaje original\s*-{2,}|_{10,}|"
     r"(From|Von|De):\s.{0,300}|Sent from my .{0,40})\s*$",
     re.IGNORECASE,
@@ -225,6 +225,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"(undeliver|undelivered mail|delivery status notification|delivery failure|"
     r"mail delivery failed|failure notice|returned mail|delivery has failed|"
     r"could not be delivered|unzustellbar|nicht zustellbar|non remis|no se puede entregar|"
+    r"mail delivery status|undeliverable|non-delivery|"
     r"delivery delayed|delayed mail|warning: could not send)",
     re.I,
 )
@@ -247,7 +248,7 @@ _PERMANENT_WORDS = re.compile(
     r"does not exist|doesn't have an? .{0,30}account|no mailbox here|not a valid (?:mailbox|recipient|address)|"
     r"invalid (?:recipient|mailbox|address)|unrouteable address|host (?:or domain name )?not found|"
     r"domain (?:name )?not found|no (?:mx|mail exchanger)|delivery has failed to these recipients|"
-    r"could not be delivered (?:to|because)|no longer (?:with|employed|available|in use)|"
+    r"no longer (?:with|employed|available|in use)|"
     r"unzustellbar|existiert nicht|unbekannt|n'existe pas|inexistente|no existe)",
     re.I,
 )

@@ -175,7 +175,11 @@ def unsubscribe_evidence(parsed: Parsed) -> list[Evidence]:
     # Greetings and sign-offs say nothing either way.
     sentences = [s for s in sentences if s in requests or s in refused or not _GREETING.match(s)]
     rest = [s for s in rest if not _GREETING.match(s)]
-    other_words = sum(_words(s) for s in rest)
+    # Words beyond the request itself, in its own sentence too ("remove me, but write to Max").
+    other_words = sum(_words(s) for s in rest) + sum(
+        max(0, _words(s) - _words(" ".join(m.group(0) for m in _REQUEST.finditer(s))) - 3)
+        for s in requests
+    )
     if requests:
         said = requests[0][:80]
         if other_words <= SHORT_WORDS:
@@ -188,14 +192,6 @@ def unsubscribe_evidence(parsed: Parsed) -> list[Evidence]:
                     f'asks to stop ("{said}") in a reply that says more ({other_words} words)',
                 )
             )
-    elif refused:
-        found.append(
-            Evidence(
-                "unsubscribe",
-                WEAK,
-                f'mentions unsubscribing, not as a request: "{refused[0][:80]}"',
-            )
-        )
     subject_asks = bool(_REQUEST.search(subject)) and not _NOT_A_REQUEST.search(subject)
     if subject_asks and not requests:
         if _words(text) <= SHORT_WORDS:
