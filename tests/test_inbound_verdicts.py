@@ -13,9 +13,9 @@ from sqlalchemy import select
 from bench.verdicts import CORPUS, HARMFUL, PARTS, inbound_matrix, manifest
 from bench.verdicts_inbound_build import owa_html_only
 from sequences import runtime
-from sequences.inbound.ingest import receive
+from sequences.inbound.ingest import read, receive
 from sequences.inbound.server import start_inbound
-from sequences.inbound.verdicts import LABELS
+from sequences.inbound.verdicts import CONFIRM_UNSUBSCRIBE, LABELS, decide
 from sequences.models import Task
 from sequences.sending.sink import free_port
 
@@ -225,3 +225,31 @@ def test_every_verdict_names_its_evidence_on_the_timeline(rt: runtime.Runtime) -
     [auto] = events(rt, world, "auto_reply")
     assert "header X-Autoreply: yes" in auto.data["why"]
     assert "subject: Automatic reply" in auto.data["why"]
+
+
+@pytest.mark.parametrize(
+    ("body", "label"),
+    [
+        ("I'm on vacation until Monday, ping me then.", "reply"),  # a person, not a template
+        ("Could you remove me from the invite and add Max instead?", "reply"),
+        ("Please take me off the thread, Max will handle it.", "reply"),
+        ("Please don't remove me from the list, let's talk in February.", "reply"),
+        ("How do I unsubscribe my team from your newsletter? Then let's talk.", "reply"),
+        ("Remove me from your list.", "unsubscribe"),
+        ("Take me off.", "unsubscribe"),
+        ("Por favor, dame de baja.", "unsubscribe"),
+        ("Não quero mais receber esses e-mails.", "unsubscribe"),
+        ("Bitte abmelden.", "unsubscribe"),
+        ("If this is not relevant, feel free to remove me from the list.", CONFIRM_UNSUBSCRIBE),
+        (
+            "I am out of the office until 12 January with limited access to email. "
+            "For urgent matters contact max@prospect.example.",
+            "auto_reply",
+        ),
+    ],
+)
+def test_rules_read_intent_not_words(body: str, label: str) -> None:
+    _, parsed, _ = read(mail(body), 1024 * 1024)
+    assert parsed is not None
+    verdict = decide(parsed)
+    assert verdict.label == label, verdict.reason

@@ -448,6 +448,16 @@ _MONTH_DAY = re.compile(
 )
 
 
+def names_a_date(text: str) -> bool:
+    """Whether the text names a calendar date ("12 January", "01/15/2026", "2026-01-12")."""
+    return bool(
+        _ISO.search(text)
+        or _NUMERIC.search(text)
+        or _DAY_MONTH.search(text)
+        or _MONTH_DAY.search(text)
+    )
+
+
 def _make(year: int | None, month: int, day: int, today: date) -> date | None:
     try:
         found = date(year or today.year, month, day)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mailparser_reply import EmailReplyParser
 
-from .classify import Parsed, header
+from .classify import Parsed, header, names_a_date
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +131,16 @@ _NOT_A_REQUEST = re.compile(
     r"\b(don'?t|do not|never|didn'?t|did not|no (quiero|necesito)|nicht|ne pas|não)\b.{0,20}"
     r"\b(unsubscrib|remove|take me off|baja|abmelden|désabonn|descadastr)|"
     r"\b(already|ya (me )?di|bereits|déjà|já)\b.{0,30}\b(unsubscrib|baja|abgemeldet|désabonn|descadastr)|"
-    r"\b(if|unless|si|wenn|falls|se)\b.{0,60}\b(unsubscrib|remove|take me off|baja|abmelden|"
-    r"désabonn|descadastr|opt ?out)|"
     r"\b(how (do|can) (i|we)|where (do|can) i|cómo|wie kann|comment|como)\b.{0,40}(unsubscrib|baja|abmelden|désabonn|descadastr)|"
     r"\b(my|our|the|a|his|her|their) (team|colleague|client|customer|user|list|newsletter|"
     r"subscribers?|contacts?)\b.{0,30}\b(unsubscrib|remov)",
+    re.I,
+)
+
+# A request on a condition ("if this is not relevant, remove me"): the rep decides.
+_HEDGED = re.compile(
+    r"\b(if|unless|si|wenn|falls|se|maybe|perhaps|quizás|vielleicht|peut-être|talvez)\b.{0,60}"
+    r"\b(unsubscrib|remove|take me off|baja|abmelden|entfernen|désabonn|désinscri|retirez|descadastr|remova|opt ?out)",
     re.I,
 )
 
@@ -155,6 +160,42 @@ _SUBJECT_PREFIX = re.compile(r"^\s*((re|aw|antw|wg|fw|fwd|tr|rv|res|enc)\s*:\s*)
 SHORT_WORDS = 14
 
 
+# "Remove me from the invite", "take me off the thread": a request about something else.
+_REMOVAL = (
+    "remove",
+    "take me off",
+    "remov",
+    "qu",
+    "retirez",
+    "elim",
+    "borr",
+    "sac",
+    "tir",
+    "exclu",
+)
+_LIST_WORDS = re.compile(
+    r"\b(list|lists|mailing|mailings|e-?mails?|database|sequence|campaign|distribution|newsletter|"
+    r"lista|listas|correos|base|liste|listes|envois|verteiler|mails|contacts?)\b",
+    re.I,
+)
+
+
+def _is_request(sentence: str) -> bool:
+    """A request to stop mail: matched, not negated or conditional, and about our mail."""
+    if _NOT_A_REQUEST.search(sentence):
+        return False
+    for match in _REQUEST.finditer(sentence):
+        said = match.group(0).lower()
+        tail = sentence[match.end() : match.end() + 40]
+        if said.startswith(_REMOVAL):
+            after = re.match(r"\s+(?:from|off|of|de|da|do|aus)\b(.*)", tail)
+            target = after.group(1) if after else (tail if said.endswith("off") else "")
+            if target.strip(" .!,;") and not _LIST_WORDS.search(target):
+                continue  # removed from an invite, a thread, a call: not from our mail
+        return True
+    return False
+
+
 def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
 
@@ -169,7 +210,7 @@ def unsubscribe_evidence(parsed: Parsed) -> list[Evidence]:
     subject = _fold(_SUBJECT_PREFIX.sub("", parsed.subject)).strip()
     found: list[Evidence] = []
     sentences = _sentences(text)
-    requests = [s for s in sentences if _REQUEST.search(s) and not _NOT_A_REQUEST.search(s)]
+    requests = [s for s in sentences if _is_request(s)]
     refused = [s for s in sentences if _REQUEST.search(s) and _NOT_A_REQUEST.search(s)]
     rest = [s for s in sentences if s not in requests and s not in refused]
     # Greetings and sign-offs say nothing either way.
@@ -180,9 +221,14 @@ def unsubscribe_evidence(parsed: Parsed) -> list[Evidence]:
         max(0, _words(s) - _words(" ".join(m.group(0) for m in _REQUEST.finditer(s))) - 3)
         for s in requests
     )
+    hedged = [s for s in requests if _HEDGED.search(s)]
     if requests:
         said = requests[0][:80]
-        if other_words <= SHORT_WORDS:
+        if hedged:
+            found.append(
+                Evidence("unsubscribe", WEAK, f'asks to stop on a condition: "{hedged[0][:80]}"')
+            )
+        elif other_words <= SHORT_WORDS:
             found.append(Evidence("unsubscribe", STRONG, f'asks to stop: "{said}"'))
         else:
             found.append(
@@ -245,7 +291,7 @@ _AUTO_MARKS = re.compile(
     r"\bfor (urgent|immediate) (matters|issues|requests|inquiries|assistance)|\bif (this is|it is) urgent\b|"
     r"\bin (dringenden|eiligen) fällen\b|\bbis (einschließlich |zum )?\d|\bab dem \d|\bwieder (im büro|erreichbar|da)\b|"
     r"\ben cas d'urgence\b|\bjusqu'au\b|\bde retour le\b|"
-    r"\ben caso de urgencia\b|\bhasta el\b|\bvolveré\b|\bregresaré\b|"
+    r"\ben caso de urgencia\b|\bsin acceso\b|\bsem acesso\b|\bsans accès\b|\bohne (e-?mail-?)?zugriff\b|\bkeinen zugriff\b|\bhasta el\b|\bvolveré\b|\bregresaré\b|"
     r"\bem caso de urgência\b|\baté (o dia )?\d|\bretorno (no dia|em)\b|"
     r"\bautomatic(ally)?\b|\bautomatisch\b|\bautomatique\b|\bautomática\b",
     re.I,
@@ -308,8 +354,12 @@ def auto_reply_evidence(parsed: Parsed) -> list[Evidence]:
     text = parsed.new_text or parsed.body
     absent = _ABSENT_NOW.search(text[:3000])
     if absent and len(text) < 2500:
-        marks = _AUTO_MARKS.findall(text[:3000])
-        strength = STRONG if marks else WEAK
+        # One "until" is what a person writes too ("away until Monday, ping me then"): the
+        # shape of a generated reply is an absence with two more of its marks.
+        marks = {m.group(0).lower() for m in _AUTO_MARKS.finditer(text[:3000])}
+        if names_a_date(text[:3000]):
+            marks.add("a return date")
+        strength = STRONG if len(marks) >= 2 else WEAK
         found.append(
             Evidence(
                 "auto_reply",
