@@ -6,6 +6,7 @@ import smtplib
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,10 +17,11 @@ from sequences import runtime
 from sequences.inbound.ingest import read, receive
 from sequences.inbound.server import start_inbound
 from sequences.inbound.verdicts import CONFIRM_UNSUBSCRIBE, LABELS, decide
-from sequences.models import Task
+from sequences.models import Task, User
 from sequences.sending.sink import free_port
 
 from .test_inbound import enrollment_of, events, mail, prospect_of, seed
+from .webkit import CHEAP_HASH, login
 
 # The floor per category on each part: what the rules reached, less a margin for one miss.
 FLOORS = {
@@ -253,3 +255,22 @@ def test_rules_read_intent_not_words(body: str, label: str) -> None:
     assert parsed is not None
     verdict = decide(parsed)
     assert verdict.label == label, verdict.reason
+
+
+def test_the_rep_sees_the_evidence_and_the_task_on_the_timeline(
+    rt: runtime.Runtime, app: Any
+) -> None:
+    world = seed(rt)
+    with rt.sessions.begin() as s:
+        rep = s.get(User, world.rep_id)
+        assert rep is not None
+        rep.password_hash = CHEAP_HASH
+        rep_email = rep.email
+    body = "Thanks. If this is not for operations, feel free to remove me from the list."
+    receive(rt, mail(body), source="api")
+    browser = app.test_client()
+    login(browser, rep_email)
+    page = browser.get(f"/prospects/{world.prospect_id}").text
+    assert "May have asked to unsubscribe" in page
+    assert "asks to stop on a condition" in page
+    assert "Confirm the unsubscribe" in browser.get("/tasks").text
