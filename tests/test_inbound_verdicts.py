@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from bench.verdicts import CORPUS, HARMFUL, PARTS, inbound_matrix, manifest
@@ -17,9 +18,11 @@ from sequences import runtime
 from sequences.inbound.ingest import read, receive
 from sequences.inbound.server import start_inbound
 from sequences.inbound.verdicts import CONFIRM_UNSUBSCRIBE, LABELS, decide
-from sequences.models import Task, User
+from sequences.models import InboundMessage, Prospect, Task, User
 from sequences.sending.sink import free_port
+from tracker.cli.main import main
 
+from .conftest import Sink, make_env
 from .test_inbound import enrollment_of, events, mail, prospect_of, seed
 from .webkit import CHEAP_HASH, login
 
@@ -274,3 +277,50 @@ def test_the_rep_sees_the_evidence_and_the_task_on_the_timeline(
     assert "May have asked to unsubscribe" in page
     assert "asks to stop on a condition" in page
     assert "Confirm the unsubscribe" in browser.get("/tasks").text
+
+
+def _as_old_rules_left_it(rt: runtime.Runtime, inbound_id: int | None, prospect_id: int) -> None:
+    """What the old rules stored for a reply whose footer said unsubscribe."""
+    with rt.sessions.begin() as s:
+        row = s.get(InboundMessage, inbound_id)
+        prospect = s.get(Prospect, prospect_id)
+        assert row is not None and prospect is not None
+        row.verdict, row.reason = "unsubscribe", 'unsubscribe request (reply: "unsubscribe")'
+        prospect.status = "unsubscribed"
+
+
+def test_recheck_shows_the_change_then_applies_it_on_confirmation(
+    rt: runtime.Runtime, tmp_path: Path, smtp_sink: Sink
+) -> None:
+    world = seed(rt)
+    body = f"Thursday at 2pm works, talk then.\n\nBest regards,\n{DISCLAIMER}\n"
+    outcome = receive(rt, mail(body), source="api")
+    _as_old_rules_left_it(rt, outcome.inbound_id, world.prospect_id)
+    runner = CliRunner(env=make_env(rt.settings.database_url, smtp_sink.port, tmp_path))
+
+    shown = runner.invoke(main, ["verdicts", "recheck", "--since", "9999d"], input="n\n")
+    assert shown.exit_code == 0, shown.output
+    assert "1 verdict(s) would change" in shown.output and "unsubscribe -> reply" in shown.output
+    assert "Nothing changed." in shown.output
+    assert prospect_of(rt, world).status == "unsubscribed"
+
+    applied = runner.invoke(main, ["verdicts", "recheck", "--since", "9999d"], input="y\n")
+    assert applied.exit_code == 0, applied.output
+    assert "released from suppression" in applied.output
+    assert prospect_of(rt, world).status == "replied"
+    [change] = events(rt, world, "verdict_changed")
+    assert change.data["from"] == "unsubscribe" and change.data["to"] == "reply"
+    with rt.sessions() as s:
+        row = s.get(InboundMessage, outcome.inbound_id)
+        assert row is not None and row.verdict == "reply" and row.reason.startswith("rechecked")
+
+    again = runner.invoke(main, ["verdicts", "recheck", "--since", "9999d", "--yes"])
+    assert "No stored verdict" in again.output
+
+
+def test_recheck_refuses_a_since_it_cannot_read(
+    rt: runtime.Runtime, tmp_path: Path, smtp_sink: Sink
+) -> None:
+    runner = CliRunner(env=make_env(rt.settings.database_url, smtp_sink.port, tmp_path))
+    result = runner.invoke(main, ["verdicts", "recheck", "--since", "last month"])
+    assert result.exit_code == 2 and "for example 30d" in result.output

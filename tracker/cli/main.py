@@ -309,6 +309,9 @@ main.add_command(cli_digest.digest)
 from . import spool as cli_spool  # noqa: E402
 
 main.add_command(cli_spool.spool)
+from . import verdicts as cli_verdicts  # noqa: E402
+
+main.add_command(cli_verdicts.verdicts)
 
 if __name__ == "__main__":
     main()
