@@ -290,7 +290,7 @@ def _as_old_rules_left_it(rt: runtime.Runtime, inbound_id: int | None, prospect_
 
 
 def test_recheck_shows_the_change_then_applies_it_on_confirmation(
-    rt: runtime.Runtime, tmp_path: Path, smtp_sink: Sink
+    rt: runtime.Runtime, tmp_path: Path, smtp_sink: Sink, app: Any
 ) -> None:
     world = seed(rt)
     body = f"Thursday at 2pm works, talk then.\n\nBest regards,\n{DISCLAIMER}\n"
@@ -313,6 +313,16 @@ def test_recheck_shows_the_change_then_applies_it_on_confirmation(
     with rt.sessions() as s:
         row = s.get(InboundMessage, outcome.inbound_id)
         assert row is not None and row.verdict == "reply" and row.reason.startswith("rechecked")
+
+    with rt.sessions.begin() as s:
+        rep = s.get(User, world.rep_id)
+        assert rep is not None
+        rep.password_hash = CHEAP_HASH
+        rep_email = rep.email
+    browser = app.test_client()
+    login(browser, rep_email)
+    page = browser.get(f"/prospects/{world.prospect_id}").text
+    assert "Verdict rechecked" in page and "released from suppression" in page
 
     again = runner.invoke(main, ["verdicts", "recheck", "--since", "9999d", "--yes"])
     assert "No stored verdict" in again.output
