@@ -8,13 +8,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sequences.inbound.classify import (
-    asks_to_unsubscribe,
-    detect_auto_reply,
-    detect_bounce,
-    return_date,
-)
+from sequences.inbound.classify import detect_bounce, return_date
+from sequences.inbound.evidence import auto_reply_evidence, unsubscribe_evidence
 from sequences.inbound.ingest import read
+from sequences.inbound.verdicts import decide
 
 CORPUS = sorted(p for p in (Path(__file__).parent / "data" / "inbound").iterdir())
 SAMPLES = [p.read_bytes() for p in CORPUS if p.suffix in (".eml", ".bin")]
@@ -28,8 +25,9 @@ def _read_everything(raw: bytes) -> None:
         return
     for to_verp in (False, True):
         detect_bounce(parsed, to_verp)
-    detect_auto_reply(parsed)
-    asks_to_unsubscribe(parsed)
+        decide(parsed, to_verp=to_verp)
+    auto_reply_evidence(parsed)
+    unsubscribe_evidence(parsed)
     return_date(parsed.new_text or parsed.body, NOW)
 
 

@@ -2,9 +2,12 @@
 
 - `server`: the inbound SMTP server (`followup inbound`);
 - `imap`: read-only IMAP polling of reps' own mailboxes;
-- `classify`: the pure verdict on one parsed email (bounce, auto-reply, unsubscribe, reply);
+- `classify`: parses one email (its new words, a bounce report, a return date), pure;
+- `evidence`: the signs in it (machine headers, an absence, a request to stop), each named;
+- `verdicts`: weighs the evidence into a verdict with a strength and a reason, pure;
 - `match`: ties an email to the message it answers and the prospect who sent it;
-- `ingest`: the one function every source calls: dedupe, classify, match, act.
+- `ingest`: the one function every source calls: dedupe, classify, match, act;
+- `recheck`: stored mail read again by today's rules (`followup verdicts recheck`).
 
 Other packages import only the names below.
 """
@@ -13,11 +16,17 @@ from __future__ import annotations
 
 from .imap import parse_imap_url, poll_all, run_forever
 from .ingest import VERDICTS, receive
+from .recheck import Change
+from .recheck import apply as apply_recheck
+from .recheck import plan as plan_recheck
 from .server import start_inbound
 
 __all__ = [
     "VERDICTS",
+    "Change",
+    "apply_recheck",
     "parse_imap_url",
+    "plan_recheck",
     "poll_all",
     "receive",
     "run_forever",

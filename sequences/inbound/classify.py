@@ -1,4 +1,4 @@
-"""Reads one inbound email: bounce, auto-reply, unsubscribe request or a person's words. Pure."""
+"""Reads one inbound email: its parts, its new words, a bounce report, a return date. Pure."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ class Bounce:
     detector: str  # dsn | flufl | heuristic | verp
     # The reporting MTA stopped trying (Action: failed); False while it still retries (delayed).
     final: bool = True
+    evidence: str = ""  # what made it permanent or temporary, for the timeline
 
 
 _MSGID = re.compile(r"<[^<>\s]{1,900}>")
@@ -132,7 +133,7 @@ def _text_parts(msg: Message) -> tuple[str | None, str | None]:
 
 _QUOTE_HEADER = re.compile(
     r"^\s*(On .{0,200} wrote:|Am .{0,200} schrieb .{0,200}:|Le .{0,200} a écrit\s?:|"
-    r"El .{0,200} escribió:|-{2,}\s*Original Message\s*-{2,}|-{2,}\s*Ursprüngliche Nachricht\s*-{2,}|"
+    r"El .{0,200} escribió:|Em .{0,200} escreveu:|-{2,}\s*Original Message\s*-{2,}|-{2,}\s*Ursprüngliche Nachricht\s*-{2,}|"
     r"-{2,}\s*Message d'origine\s*-{2,}|-{2,}\s*Mensaje original\s*-{2,}|_{10,}|"
     r"(From|Von|De):\s.{0,300}|Sent from my .{0,40})\s*$",
     re.IGNORECASE,
@@ -224,6 +225,7 @@ _BOUNCE_SUBJECT = re.compile(
     r"(undeliver|undelivered mail|delivery status notification|delivery failure|"
     r"mail delivery failed|failure notice|returned mail|delivery has failed|"
     r"could not be delivered|unzustellbar|nicht zustellbar|non remis|no se puede entregar|"
+    r"mail delivery status|undeliverable|non-delivery|"
     r"delivery delayed|delayed mail|warning: could not send)",
     re.I,
 )
@@ -233,10 +235,36 @@ _STILL_TRYING = re.compile(
     re.I,
 )
 _TEMPORARY_WORDS = re.compile(
-    r"(delayed|will (?:continue to )?retry|still trying|not yet been delivered|temporar|"
-    r"mailbox (?:is )?full|quota|over quota)",
+    r"(delayed|will (?:continue to )?retry|will be retried|still trying|not yet been delivered|"
+    r"temporar|try again later|deferred|greylist|mailbox (?:is )?full|quota|over quota|"
+    r"retry timeout exceeded|insufficient system storage)",
     re.I,
 )
+_PERMANENT_WORDS = re.compile(
+    r"(permanent(?:ly)? (?:error|failure|fatal|failed)|this is a permanent error|"
+    r"(?:user|address|mailbox|recipient|account)[^.\n]{0,30}(?:does not exist|doesn't exist|"
+    r"is unknown|unknown|not found|unavailable|disabled|deactivated|closed|inactive|rejected|invalid)|"
+    r"no such (?:user|mailbox|address|recipient|person)|(?:user|recipient) unknown|unknown (?:user|recipient)|"
+    r"does not exist|doesn't have an? .{0,30}account|no mailbox here|not a valid (?:mailbox|recipient|address)|"
+    r"invalid (?:recipient|mailbox|address)|unrouteable address|host (?:or domain name )?not found|"
+    r"domain (?:name )?not found|no (?:mx|mail exchanger)|delivery has failed to these recipients|"
+    r"no longer (?:with|employed|available|in use)|"
+    r"unzustellbar|existiert nicht|unbekannt|n'existe pas|inexistente|no existe)",
+    re.I,
+)
+# Where a report stops and the returned message (whose words are not the report's) begins.
+_RETURNED = re.compile(
+    r"^(-{2,}\s*(This is a copy of|Below this line is a copy|Original message|Returned message|"
+    r"Message (headers )?follow)|Original message follows|---------- Forwarded message|"
+    r"Content-Type: message/rfc822|Received: from )",
+    re.I | re.M,
+)
+
+
+def _report_text(text: str) -> str:
+    """The report's own words, without the returned message that many formats append."""
+    cut = _RETURNED.search(text)
+    return text[: cut.start()] if cut else text
 
 
 def _decoded(recipients: frozenset[bytes]) -> list[str]:
@@ -319,33 +347,53 @@ def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
         if addr not in recipients:
             recipients.append(addr)
 
-    text = parsed.body[:20000]
+    text = _report_text(parsed.body[:20000])
     reported = list(statuses)  # from the machine-readable part, the most trustworthy
+    in_text = [".".join(m) for m in _DSN_STATUS.findall(text) if m[0] in "45"]
     if not statuses:
-        statuses = [".".join(m) for m in _DSN_STATUS.findall(text) if m[0] in "45"]
+        statuses = in_text
     codes = list(_SMTP_CODE.findall(text))
     if diagnostic is None:
         line = next((ln for ln in text.splitlines() if _SMTP_CODE.search(ln)), None)
         diagnostic = line.strip()[:500] if line else None
+    permanent_words = _PERMANENT_WORDS.search(text + " " + parsed.subject)
+    temporary_words = _TEMPORARY_WORDS.search(text + " " + parsed.subject)
 
-    # The status code decides (4.x.x is temporary even when the action says "failed"), then
-    # the action, then what the detectors or the text say.
+    # The status code decides (4.x.x is temporary even when the action says "failed"), then an
+    # SMTP code or the wording of the report, and only then what flufl.bounce's detectors say:
+    # their heuristics call some permanent failures "warnings" (a plain Exim report is one).
+    evidence: str
     if reported:
         permanent_flag = any(s.startswith("5") for s in reported)
-    elif any(a.startswith(("fail", "error")) for a in actions) or permanent:
-        permanent_flag = not (statuses and all(s.startswith("4") for s in statuses))
-    elif any(a.startswith("delayed") for a in actions) or temporary:
-        permanent_flag = False
-    elif statuses:
-        permanent_flag = any(s.startswith("5") for s in statuses)
+        evidence = f"DSN Status: {', '.join(dict.fromkeys(reported))}"
+    elif in_text:
+        permanent_flag = any(s.startswith("5") for s in in_text)
+        evidence = f"status {', '.join(dict.fromkeys(in_text))} in the report"
     elif codes:
         permanent_flag = "5" in codes
+        evidence = f"SMTP {'5xx' if permanent_flag else '4xx'} reply in the report"
+    elif permanent_words and not (
+        temporary_words and temporary_words.start() < permanent_words.start()
+    ):
+        permanent_flag = True
+        evidence = f'permanent wording: "{permanent_words.group(0)[:50]}"'
+    elif temporary_words:
+        permanent_flag = False
+        evidence = f'temporary wording: "{temporary_words.group(0)[:50]}"'
+    elif any(a.startswith(("fail", "error")) for a in actions) or permanent:
+        permanent_flag = True
+        evidence = "Action: failed" if actions else "flufl.bounce: permanent failure"
+    elif any(a.startswith("delayed") for a in actions) or temporary:
+        permanent_flag = False
+        evidence = "Action: delayed" if actions else "flufl.bounce: temporary failure"
     elif looks_like or is_dsn:
-        permanent_flag = not _TEMPORARY_WORDS.search(text + " " + parsed.subject)
+        permanent_flag = True
+        evidence = "a delivery report with no temporary sign"
     else:
         # Mail to a VERP address that reads like neither a report nor an auto-reply: the
         # address still names the message it answers, so it is a (mangled) bounce.
         permanent_flag = True
+        evidence = "mail to the bounce address"
     wanted = "5" if permanent_flag else "4"
     status: str | None = next((s for s in statuses if s[0] == wanted), None)
     if status is None and statuses:
@@ -364,97 +412,8 @@ def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
         original_message_ids=_returned_message_ids(msg),
         detector=detector,
         final=permanent_flag or not still_trying,
+        evidence=evidence,
     )
-
-
-# Automatic replies
-
-_AUTO_SUBJECT = re.compile(
-    r"^\s*(auto:|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|"
-    r"out of (the )?office|ooo\b|away from (the )?office|on vacation|vacation reply|"
-    r"abwesenheitsnotiz|abwesenheit|automatische antwort|automatische rückantwort|"
-    r"nicht im büro|außer haus|"
-    r"réponse automatique|reponse automatique|absence du bureau|absent\b|"
-    r"respuesta automática|respuesta automatica|fuera de la oficina|ausente|"
-    r"risposta automatica|fuori sede|automatisch antwoord|autosvar|automatisk svar)",
-    re.I,
-)
-_AUTO_PHRASES = re.compile(
-    r"(i am (currently )?(out of (the )?office|away|on (annual )?leave|on vacation|on holiday)|"
-    r"i'm (currently )?(out of (the )?office|away|on (annual )?leave|on vacation|on holiday)|"
-    r"i will be out of (the )?office|with (limited|no) access to (my )?e-?mail|"
-    r"this is an automatic reply|this is an automated (reply|response|message)|"
-    r"ich bin (derzeit |zurzeit |momentan |bis )?.{0,40}(nicht im büro|abwesend|im urlaub|außer haus)|"
-    r"ich bin ab dem .{0,30} wieder (im büro|erreichbar)|"
-    r"vielen dank für ihre (e-mail|nachricht).{0,80}(abwesend|urlaub|nicht im büro)|"
-    r"je suis (actuellement )?(absente?|en congés?|en vacances|hors du bureau)|"
-    r"je serai de retour|"
-    r"estoy (actualmente )?(fuera de la oficina|de vacaciones|ausente)|"
-    r"estaré fuera|estare fuera|volveré el|regresaré el)",
-    re.I,
-)
-_CHALLENGE = re.compile(
-    r"(verify (that )?you are (a )?human|please (confirm|verify) your (e-?mail|message)|"
-    r"is protected by .{0,30}(spam|challenge)|sender verification|"
-    r"your message (is being|has been) held|to get your message delivered,? please)",
-    re.I,
-)
-
-
-def detect_auto_reply(parsed: Parsed) -> str | None:
-    """Why this is an automatic reply (RFC 3834 and the de facto headers, subjects, phrases)."""
-    msg = parsed.msg
-    if _CHALLENGE.search(parsed.body[:5000]) or _CHALLENGE.search(parsed.subject):
-        return "challenge-response"
-    auto_submitted = header(msg, "Auto-Submitted").lower()
-    if auto_submitted and auto_submitted != "no":
-        return f"Auto-Submitted: {auto_submitted[:40]}"
-    for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Autogenerated"):
-        if header(msg, name):
-            return f"{name} header"
-    suppress = header(msg, "X-Auto-Response-Suppress")
-    if re.search(r"\b(all|oof|autoreply)\b", suppress, re.I):
-        return f"X-Auto-Response-Suppress: {suppress[:40]}"
-    precedence = header(msg, "Precedence").lower()
-    if precedence in ("auto_reply", "bulk", "junk", "list"):
-        return f"Precedence: {precedence}"
-    if _AUTO_SUBJECT.search(parsed.subject):
-        return "subject: " + parsed.subject[:60]
-    text = parsed.new_text or parsed.body
-    # A person mentioning a holiday in a long reply is still a person: only short texts.
-    if len(text) < 1500:
-        found = _AUTO_PHRASES.search(text)
-        if found:
-            return "phrase: " + found.group(0)[:60]
-    if parsed.envelope_null and re.search(
-        r"^(noreply|no-reply|do-not-reply|donotreply)@", parsed.from_email or ""
-    ):
-        return "null sender from a no-reply address"
-    return None
-
-
-# Unsubscribe requests written by hand
-
-_UNSUBSCRIBE = re.compile(
-    r"(\bunsubscribe\b|\bremove me\b|\btake me off\b|\bstop (e-?mailing|emailing|sending|contacting|writing)\b|"
-    r"\bopt[- ]?out\b|\bdo not (e-?mail|contact) me\b|\bdon'?t (e-?mail|contact) me\b|"
-    r"\bno more e-?mails\b|\bremove (me|my (e-?mail|address)) from\b|"
-    r"\babmelden\b|\bbitte (entfernen|austragen)\b|\bkeine (weiteren )?e-?mails mehr\b|"
-    r"\bdésabonner\b|\bdesabonner\b|\bdésinscri|\bne plus (me contacter|recevoir)\b|"
-    r"\bdarme de baja\b|\bdar(me)? de baja\b|\bno me (envíe|envie|envíes|envies) más\b|"
-    r"\bno quiero recibir\b)",
-    re.I,
-)
-
-
-def asks_to_unsubscribe(parsed: Parsed) -> str | None:
-    """The words that ask us to stop, in the new text or the subject (our footer excluded)."""
-    subject = re.sub(r"^\s*((re|aw|antw|wg|fw|fwd|tr|rv)\s*:\s*)+", "", parsed.subject, flags=re.I)
-    for text in (subject, parsed.new_text[:2000]):
-        found = _UNSUBSCRIBE.search(text)
-        if found:
-            return found.group(0).strip()
-    return None
 
 
 # Return dates in out-of-office texts
@@ -487,6 +446,16 @@ _DAY_MONTH = re.compile(
 _MONTH_DAY = re.compile(
     rf"\b({_MONTH_NAMES})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?", re.I
 )
+
+
+def names_a_date(text: str) -> bool:
+    """Whether the text names a calendar date ("12 January", "01/15/2026", "2026-01-12")."""
+    return bool(
+        _ISO.search(text)
+        or _NUMERIC.search(text)
+        or _DAY_MONTH.search(text)
+        or _MONTH_DAY.search(text)
+    )
 
 
 def _make(year: int | None, month: int, day: int, today: date) -> date | None:

@@ -32,23 +32,14 @@ from ..models import (
     Prospect,
     ProspectStatus,
     Sequence,
+    Task,
 )
 from ..runtime import Runtime
 from ..sending import check_bounce_rate
 from ..tracking import infer_open
-from .classify import (
-    Bounce,
-    Parsed,
-    Unprocessable,
-    asks_to_unsubscribe,
-    dedupe_key,
-    detect_auto_reply,
-    detect_bounce,
-    looks_like_bounce,
-    parse,
-    return_date,
-)
+from .classify import Bounce, Parsed, Unprocessable, dedupe_key, parse, return_date
 from .match import Match, match_bounce, match_reply, token_messages
+from .verdicts import AUTO_REPLY, CONFIRM_UNSUBSCRIBE, UNSUBSCRIBE, Verdict, decide
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +137,7 @@ class _Ingest:
 
     # Verdicts
 
-    def reply(self, parsed: Parsed, match: Match) -> Outcome:
+    def reply(self, parsed: Parsed, match: Match, verdict: Verdict | None = None) -> Outcome:
         prospect = match.prospect
         assert prospect is not None
         message = match.message
@@ -174,24 +165,9 @@ class _Ingest:
             colleague=match.colleague,
             matched_by=match.via,
             stopped=stopped,
+            verdict_reason=verdict.reason if verdict else "reply",
         )
         self.session.flush()
-        self._notify_owner(parsed, prospect, message, event, text)
-        if message is not None:
-            # A reply proves the message was read, even with its images blocked.
-            infer_open(self.session, message, self.now, via="reply")
-        who = "a colleague" if match.colleague else "the prospect"
-        outcome = Outcome(
-            "reply", f"reply from {who} (matched by {match.via})", prospect.id, stopped
-        )
-        if not match.colleague:
-            outcome.pause_colleagues_of = prospect.id
-        return outcome
-
-    def _notify_owner(
-        self, parsed: Parsed, prospect: Prospect, message: Message | None, event: Event, text: str
-    ) -> None:
-        """The notification the rep who owns the prospect (or the sequence) sees."""
         record(
             self.session,
             "notification",
@@ -204,6 +180,20 @@ class _Ingest:
             inbound_id=self.row.id,
             summary=f"{parsed.from_email or prospect.email} replied: {text[:140]}",
         )
+        if message is not None:
+            # A reply proves the message was read, even with its images blocked.
+            infer_open(self.session, message, self.now, via="reply")
+        who = "a colleague" if match.colleague else "the prospect"
+        because = f"; {verdict.reason}" if verdict and verdict.reason != "reply" else ""
+        outcome = Outcome(
+            "reply", f"reply from {who} (matched by {match.via}){because}", prospect.id, stopped
+        )
+        if verdict is not None and verdict.label == CONFIRM_UNSUBSCRIBE and not match.colleague:
+            self._confirm_unsubscribe_task(prospect, message, verdict)
+            outcome.reason += "; task created for the rep to confirm the unsubscribe"
+        if not match.colleague:
+            outcome.pause_colleagues_of = prospect.id
+        return outcome
 
     def auto_reply(self, parsed: Parsed, match: Match, why: str) -> Outcome:
         prospect = match.prospect
@@ -238,69 +228,81 @@ class _Ingest:
         reason = f"auto-reply ({why}); paused until {until.date().isoformat()} ({source})"
         return Outcome("auto_reply", reason, prospect.id, paused)
 
-    def bounce(self, parsed: Parsed, to_verp: bool, tokens: dict[str, Message]) -> Outcome | None:
-        found = detect_bounce(parsed, to_verp)
-        if found is None:
-            return None
+    def _confirm_unsubscribe_task(
+        self, prospect: Prospect, message: Message | None, verdict: Verdict
+    ) -> None:
+        """Weak evidence of an unsubscribe: the rep decides, the address is not suppressed."""
+        owner = _owner_id(self.session, prospect, message)
+        task = Task(
+            prospect_id=prospect.id,
+            owner_id=owner,
+            type="task",
+            title=f"Confirm the unsubscribe of {prospect.email}: their reply may ask to stop",
+            notes=verdict.reason[:2000],
+            due_at=self.now,
+            status="open",
+        )
+        self.session.add(task)
+        self.session.flush()
+        record(
+            self.session,
+            "unsubscribe_to_confirm",
+            self.now,
+            prospect_id=prospect.id,
+            enrollment_id=message.enrollment_id if message else None,
+            message_id=message.id if message else None,
+            inbound_id=self.row.id,
+            task_id=task.id,
+            user_id=owner,
+            reason=verdict.reason,
+        )
+
+    def bounce(self, parsed: Parsed, found: Bounce, tokens: dict[str, Message]) -> Outcome:
         match, prospects = match_bounce(self.session, parsed, found, tokens)
         what = f"{'permanent' if found.permanent else 'temporary'} failure"
-        detail = f"{what} {found.status or ''}".strip() + f" ({found.detector}"
+        detail = f"{what} {found.status or ''}".strip() + f": {found.evidence} ({found.detector}"
         detail += f", matched by {match.via})" if match.via else ")"
         if not prospects:
             return Outcome("unmatched", f"bounce, {detail}: no message or prospect matched")
         message = match.message
         if message is not None and found.diagnostic:
             message.error = found.diagnostic[:1000]
-        if not found.permanent:
-            count = self._record_soft_bounce(found, prospects[0], message)
-            if count < self.settings.soft_bounce_limit:
-                return self._soft_bounce(found, prospects[0], message, detail, count)
+        permanent = found.permanent
+        if not permanent:
+            soft = prospects[0]
+            record(
+                self.session,
+                "soft_bounce",
+                self.now,
+                prospect_id=soft.id,
+                enrollment_id=message.enrollment_id if message else None,
+                message_id=message.id if message else None,
+                inbound_id=self.row.id,
+                status=found.status,
+                diagnostic=found.diagnostic,
+                reason=detail,
+            )
+            self.session.flush()
+            count = self.session.scalar(
+                select(func.count())
+                .select_from(Event)
+                .where(Event.prospect_id == soft.id, Event.type == "soft_bounce")
+            )
+            if (count or 0) < self.settings.soft_bounce_limit:
+                retry, retried = "", []
+                if found.final and message is not None and self._retry(message, detail):
+                    retry = f"; step retried after {RETRY_AFTER}"
+                    retried = [message.enrollment_id] if message.enrollment_id else []
+                elif not found.final:
+                    retry = "; the reporting server is still retrying"
+                return Outcome(
+                    "soft_bounce",
+                    f"{detail}; {count} of {self.settings.soft_bounce_limit} before the "
+                    f"address counts as bounced{retry}",
+                    soft.id,
+                    retried,
+                )
             detail = f"{detail}; {count} temporary failures reached the limit"
-        return self._suppress(found, prospects, message, detail)
-
-    def _record_soft_bounce(self, found: Bounce, soft: Prospect, message: Message | None) -> int:
-        """Record a temporary failure; how many the prospect has had, this one included."""
-        record(
-            self.session,
-            "soft_bounce",
-            self.now,
-            prospect_id=soft.id,
-            enrollment_id=message.enrollment_id if message else None,
-            message_id=message.id if message else None,
-            inbound_id=self.row.id,
-            status=found.status,
-            diagnostic=found.diagnostic,
-        )
-        self.session.flush()
-        count = self.session.scalar(
-            select(func.count())
-            .select_from(Event)
-            .where(Event.prospect_id == soft.id, Event.type == "soft_bounce")
-        )
-        return count or 0
-
-    def _soft_bounce(
-        self, found: Bounce, soft: Prospect, message: Message | None, detail: str, count: int
-    ) -> Outcome:
-        """Under the limit: the step is retried later if the reporting server gave up."""
-        retry, retried = "", []
-        if found.final and message is not None and self._retry(message, detail):
-            retry = f"; step retried after {RETRY_AFTER}"
-            retried = [message.enrollment_id] if message.enrollment_id else []
-        elif not found.final:
-            retry = "; the reporting server is still retrying"
-        return Outcome(
-            "soft_bounce",
-            f"{detail}; {count} of {self.settings.soft_bounce_limit} before the "
-            f"address counts as bounced{retry}",
-            soft.id,
-            retried,
-        )
-
-    def _suppress(
-        self, found: Bounce, prospects: list[Prospect], message: Message | None, detail: str
-    ) -> Outcome:
-        """A permanent failure: the address is marked bounced and its sequences stop."""
         stopped: list[int] = []
         for prospect in prospects:
             mark_prospect(self.session, prospect.id, ProspectStatus.BOUNCED, self.now)
@@ -372,7 +374,9 @@ class _Ingest:
         )
         return True
 
-    def unsubscribe(self, prospect: Prospect, message: Message | None, via: str) -> Outcome:
+    def unsubscribe(
+        self, prospect: Prospect, message: Message | None, via: str, reason: str | None = None
+    ) -> Outcome:
         already = prospect.status == ProspectStatus.UNSUBSCRIBED
         mark_prospect(self.session, prospect.id, ProspectStatus.UNSUBSCRIBED, self.now)
         stopped = stop_prospect(
@@ -392,8 +396,10 @@ class _Ingest:
                 message_id=message.id if message else None,
                 inbound_id=self.row.id,
                 via=via,
+                reason=reason or f"unsubscribe request ({via})",
             )
-        return Outcome("unsubscribe", f"unsubscribe request ({via})", prospect.id, stopped)
+        shown = f"; {reason}" if reason else ""
+        return Outcome("unsubscribe", f"unsubscribe request ({via}){shown}", prospect.id, stopped)
 
     # The decision
 
@@ -406,13 +412,10 @@ class _Ingest:
             assert prospect is not None
             return self.unsubscribe(prospect, unsubscribe_message, "mailto")
 
-        why_auto = detect_auto_reply(parsed)
         to_verp = "bounce" in tokens
-        # An auto-reply sent to the Return-Path is not a bounce, however it got there.
-        if not (to_verp and why_auto and not looks_like_bounce(parsed)):
-            bounced = self.bounce(parsed, to_verp, tokens)
-            if bounced is not None:
-                return bounced
+        verdict = decide(parsed, to_verp=to_verp)
+        if verdict.bounce is not None:
+            return self.bounce(parsed, verdict.bounce, tokens)
 
         match = match_reply(self.session, parsed, tokens)
         if match.prospect is None and "bounce" in tokens:
@@ -422,14 +425,13 @@ class _Ingest:
                 via="verp",
             )
         if match.prospect is None:
-            kind = f"auto-reply ({why_auto})" if why_auto else "mail"
+            kind = verdict.reason if verdict.label == AUTO_REPLY else "mail"
             return Outcome("unmatched", f"{kind}: no message or prospect matched")
-        if why_auto:
-            return self.auto_reply(parsed, match, why_auto)
-        words = asks_to_unsubscribe(parsed)
-        if words:
-            return self.unsubscribe(match.prospect, match.message, f'reply: "{words[:40]}"')
-        return self.reply(parsed, match)
+        if verdict.label == AUTO_REPLY:
+            return self.auto_reply(parsed, match, verdict.reason.removeprefix("auto-reply: "))
+        if verdict.label == UNSUBSCRIBE:
+            return self.unsubscribe(match.prospect, match.message, "reply", verdict.reason)
+        return self.reply(parsed, match, verdict)
 
 
 def read(
@@ -500,37 +502,16 @@ def ingest(
 
     if parsed is None:
         return _outcome(row, duplicate=False)
-    outcome = _decide(session, settings, now, row, parsed, recipients, key)
-    _record_outcome(session, row, parsed, outcome)
-    return outcome
-
-
-def _decide(
-    session: Session,
-    settings: Settings,
-    now: datetime,
-    row: InboundMessage,
-    parsed: Parsed,
-    recipients: list[str],
-    key: str,
-) -> Outcome:
-    """The verdict and its actions, in a savepoint: a bug meeting strange mail undoes only them."""
     try:
         with session.begin_nested():
-            return _Ingest(session, settings, now, row).decide(
+            outcome = _Ingest(session, settings, now, row).decide(
                 parsed, recipients, settings.secret_keys
             )
     except DBAPIError:
         raise  # a deadlock or an outage: the caller retries; the mail is not "unprocessable"
     except Exception as exc:  # a bug meeting strange mail: keep the mail, say why, go on
         log.exception("inbound processing failed for %s", key)
-        return Outcome("unprocessable", f"processing failed: {type(exc).__name__}")
-
-
-def _record_outcome(
-    session: Session, row: InboundMessage, parsed: Parsed, outcome: Outcome
-) -> None:
-    """Write the verdict onto the stored mail, with the team of the prospect it concerns."""
+        outcome = Outcome("unprocessable", f"processing failed: {type(exc).__name__}")
     row.verdict = outcome.verdict
     row.reason = outcome.reason[:2000]
     row.prospect_id = outcome.prospect_id
@@ -542,6 +523,7 @@ def _record_outcome(
         )
     session.flush()
     outcome.inbound_id = row.id
+    return outcome
 
 
 def after_commit(rt: Runtime, outcome: Outcome) -> None:

@@ -348,6 +348,9 @@ main.add_command(cli_spool.spool)
 from . import dkim as cli_dkim  # noqa: E402
 
 main.add_command(cli_dkim.dkim)
+from . import verdicts as cli_verdicts  # noqa: E402
+
+main.add_command(cli_verdicts.verdicts)
 
 if __name__ == "__main__":
     main()

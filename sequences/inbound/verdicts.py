@@ -1,0 +1,91 @@
+"""The verdict on one parsed email, weighed from its evidence, with a reason naming it. Pure.
+
+Rules (docs/inbound.md): a bounce is hard on a 5.x.x status or permanent wording; an auto-reply
+needs machine evidence (a header, a provider's subject, a body shaped like one that answers
+nothing); an unsubscribe needs the person's own new words to be a request and little else.
+Weak or mixed evidence never suppresses or pauses: it is a reply, with a task for the rep to
+confirm an unsubscribe where the person may have asked for one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .classify import Bounce, Parsed, detect_bounce, looks_like_bounce
+from .evidence import (
+    STRONG,
+    Evidence,
+    auto_reply_evidence,
+    engagement_evidence,
+    unsubscribe_evidence,
+)
+
+REPLY = "reply"
+UNSUBSCRIBE = "unsubscribe"
+CONFIRM_UNSUBSCRIBE = "unsubscribe-needs-confirmation"
+AUTO_REPLY = "auto_reply"
+BOUNCE_HARD = "bounce_hard"
+BOUNCE_SOFT = "bounce_soft"
+LABELS = (REPLY, UNSUBSCRIBE, CONFIRM_UNSUBSCRIBE, AUTO_REPLY, BOUNCE_HARD, BOUNCE_SOFT)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the email is, how sure, and why (the evidence, named)."""
+
+    label: str
+    strength: str
+    reason: str
+    evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    bounce: Bounce | None = None
+
+    @property
+    def why(self) -> str:
+        """The reason in a rep's words, for the timeline."""
+        return self.reason
+
+
+def _names(found: list[Evidence]) -> str:
+    return "; ".join(e.detail for e in found)
+
+
+def decide(parsed: Parsed, *, to_verp: bool = False) -> Verdict:
+    """Weigh the evidence in `parsed`. `to_verp`: it came to a per-message bounce address."""
+    auto = auto_reply_evidence(parsed)
+    strong_auto = [e for e in auto if e.strength == STRONG]
+    # An auto-reply sent to the Return-Path is not a bounce, however it got there.
+    if not (to_verp and strong_auto and not looks_like_bounce(parsed)):
+        bounce = detect_bounce(parsed, to_verp)
+        if bounce is not None:
+            label = BOUNCE_HARD if bounce.permanent else BOUNCE_SOFT
+            what = "permanent" if bounce.permanent else "temporary"
+            reason = f"{what} failure: {bounce.evidence} ({bounce.detector})"
+            return Verdict(label, STRONG, reason, bounce=bounce)
+
+    engaged = engagement_evidence(parsed)
+    machine_signs = [e for e in strong_auto if not e.detail.startswith("body shaped")]
+    if machine_signs:
+        return Verdict(AUTO_REPLY, STRONG, f"auto-reply: {_names(machine_signs)}", tuple(auto))
+    if strong_auto and not engaged:
+        return Verdict(AUTO_REPLY, STRONG, f"auto-reply: {_names(strong_auto)}", tuple(auto))
+
+    unsubscribe = unsubscribe_evidence(parsed)
+    strong_unsubscribe = [e for e in unsubscribe if e.strength == STRONG]
+    if strong_unsubscribe:
+        return Verdict(
+            UNSUBSCRIBE, STRONG, f"unsubscribe: {_names(strong_unsubscribe)}", tuple(unsubscribe)
+        )
+    if unsubscribe:
+        return Verdict(
+            CONFIRM_UNSUBSCRIBE,
+            "weak",
+            f"reply that may ask to unsubscribe: {_names(unsubscribe)}",
+            tuple(unsubscribe),
+        )
+    noted = [*auto, *engaged]
+    reason = "reply"
+    if auto and engaged:
+        reason = f"reply, not an auto-reply: {_names(auto)}, but a person answers"
+    elif auto:
+        reason = f"reply, not an auto-reply: only weak machine signs ({_names(auto)})"
+    return Verdict(REPLY, STRONG if engaged else "weak", reason, tuple(noted))
