@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config import SmtpSettings
+from ..metrics import observe_smtp
 
 # Seconds after a successful send during which the connection is reused without a NOOP check.
 FRESH_SECONDS = 5.0
@@ -137,6 +138,7 @@ class SmtpTransport:
 
         Raises TemporaryFailure, PermanentFailure or OutcomeUnknown.
         """
+        started = time.monotonic()
         options = ["SMTPUTF8"] if _needs_utf8(envelope_from, recipient) else []
         for attempt in (1, 2):
             reused = False
@@ -170,6 +172,7 @@ class SmtpTransport:
             self._drop()
             raise OutcomeUnknown(f"connection lost during DATA: {exc}") from None
         self._local.used = time.monotonic()
+        observe_smtp(self._local.used - started)
         return SendResult(code, _decode(reply))
 
     def _reset(self, conn: smtplib.SMTP) -> None:
