@@ -102,3 +102,30 @@ def make_key(rt: Runtime) -> str:
     with rt.sessions.begin() as s:
         user = create_user(s, "max@example.com", name="Max", manager=True, team=default_team(s))
         return create_api_key(s, user, rt.clock.now())
+
+
+def test_the_grafana_dashboard_uses_only_metrics_that_a_scrape_serves(
+    rt: Runtime, database_url: str, smtp_sink: Sink, tmp_path: Path
+) -> None:
+    import json
+    import re
+
+    client = app_with_token(rt, database_url, smtp_sink, tmp_path).test_client()
+    sequence = make_sequence(rt, [email()])
+    enroll_ids(rt, [make_prospect(rt, "zoe@prospect.example")], sequence)
+    drain(rt)
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).get_data(True)
+    served = set()
+    for family in text_string_to_metric_families(text):  # families without samples count too
+        served |= {family.name, f"{family.name}_total", f"{family.name}_bucket"}
+    dashboard = json.loads(
+        (Path(__file__).parent.parent / "docs/grafana-followup.json").read_text()
+    )
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"followup_\w+", target["expr"])
+    }
+    # The tick histogram lives in the scheduler's process; everything else is in this scrape.
+    assert used - served <= {"followup_scheduler_tick_seconds_bucket"}
