@@ -31,3 +31,18 @@ def observe_smtp(seconds: float) -> None:
 def observe_tick(seconds: float) -> None:
     """One scheduler tick (claim and enqueue) took this long."""
     _histogram("followup_scheduler_tick_seconds", "Time of one scheduler tick.").observe(seconds)
+
+
+def count_takeover(status: str) -> None:
+    """A worker took over a message whose claim's lease had expired (its worker vanished)."""
+    found = _metrics.get("followup_lease_takeovers")
+    if found is None:
+        with _lock:
+            found = _metrics.get("followup_lease_takeovers")
+            if found is None:
+                from prometheus_client import Counter
+
+                found = _metrics["followup_lease_takeovers"] = Counter(
+                    "followup_lease_takeovers", "Expired send claims taken over.", ["status"]
+                )
+    found.labels(status).inc()
