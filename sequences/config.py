@@ -83,6 +83,7 @@ class Settings:
     # The FOLLOWUP_* variables that were set (NAME for NAME_FILE too): a default may be adjusted
     # at start (a busy default port moves), a value the user gave never is.
     given: frozenset[str] = frozenset()
+    metrics_token: str | None = field(default=None, repr=False)  # GET /metrics bearer
 
     @property
     def secret_key(self) -> str:
@@ -332,6 +333,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         default_from_email=_get(env, "FOLLOWUP_FROM_EMAIL") or f"sales@{mail_domain}",
         default_from_name=_get(env, "FOLLOWUP_FROM_NAME") or "Followup",
         ip_truncate=_bool(env, "FOLLOWUP_IP_TRUNCATE", False),
+        metrics_token=_get(env, "FOLLOWUP_METRICS_TOKEN"),
         # 40 MB: a 25 MB attachment, the common provider limit, is ~34 MB once base64-encoded.
         inbound_max_bytes=_int(env, "FOLLOWUP_INBOUND_MAX_BYTES", 40 * 1024 * 1024, minimum=1024),
         redis_namespace=_get(env, "FOLLOWUP_REDIS_NAMESPACE") or "followup",

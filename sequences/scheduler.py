@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -11,6 +12,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from .db import session_scope
+from .metrics import observe_tick
 from .models import Enrollment, EnrollmentStatus
 from .runtime import Runtime
 
@@ -110,9 +112,11 @@ def batches(due: list[tuple[int, int]], size: int) -> list[list[tuple[int, int]]
 def tick_batches(rt: Runtime, enqueue: EnqueueBatch, *, limit: int = 500) -> int:
     """Like `tick`, but enqueue the due steps in batches of up to `send_batch` (one broker
     message each: a worker claims, renders and records a batch together)."""
+    started = time.monotonic()
     due = _claim_now(rt, limit)
     for batch in batches(due, rt.settings.send_batch):
         enqueue(batch)
+    observe_tick(time.monotonic() - started)
     return len(due)
 
 

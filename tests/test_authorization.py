@@ -140,6 +140,7 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "GET /u/<token>": PUBLIC,
     "POST /u/<token>": PUBLIC,
     "GET /healthz": PUBLIC,
+    "GET /metrics": PUBLIC,
     "GET /static/<path:filename>": PUBLIC,
 }
 

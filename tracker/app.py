@@ -32,7 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config)
     app.extensions["followup"] = rt
 
-    from . import db, errors, headers, health, hits, web
+    from . import db, errors, headers, health, hits, metrics, web
     from .api import access, blueprints
 
     db.init_app(app)
@@ -42,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (
         hits.bp,  # pixel, clicks, documents, unsubscribe (no login)
         health.bp,
+        metrics.bp,  # GET /metrics, behind FOLLOWUP_METRICS_TOKEN
         *blueprints(),
     ):
         app.register_blueprint(blueprint)

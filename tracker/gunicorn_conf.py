@@ -40,3 +40,11 @@ def on_exit(server: Any) -> None:
             _drainer.wait(timeout=30)
         except subprocess.TimeoutExpired:
             _drainer.kill()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """In prometheus_client's multiprocess mode, drop a dead worker's live gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

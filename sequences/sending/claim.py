@@ -17,6 +17,7 @@ from ..enrollment import (
     record,
     stop_prospect,
 )
+from ..metrics import count_takeover
 from ..models import (
     Enrollment,
     EnrollmentStatus,
@@ -241,6 +242,8 @@ def claim_step(
         return f"message {message.status}"
     if message.lease_until is not None and message.lease_until > now:
         return "in progress elsewhere"
+    if message.lease_until is not None:
+        count_takeover(message.status)  # its worker vanished with the lease (metrics only)
     if message.status == MessageStatus.SENDING:
         # Its worker died during DATA. Did the server take it?
         delivered = probe(message.message_id) if probe else None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..config import SmtpSettings
+from ..metrics import observe_smtp
 
 if TYPE_CHECKING:
     from .dkim import DkimSigner
@@ -146,6 +147,7 @@ class SmtpTransport:
         if self.signer is not None:
             # Before MAIL FROM, so the time between the check before DATA and DATA stays short.
             payload = self.signer.sign(payload)
+        started = time.monotonic()
         options = ["SMTPUTF8"] if _needs_utf8(envelope_from, recipient) else []
         for attempt in (1, 2):
             reused = False
@@ -179,6 +181,7 @@ class SmtpTransport:
             self._drop()
             raise OutcomeUnknown(f"connection lost during DATA: {exc}") from None
         self._local.used = time.monotonic()
+        observe_smtp(self._local.used - started)
         return SendResult(code, _decode(reply))
 
     def _reset(self, conn: smtplib.SMTP) -> None:

@@ -166,6 +166,7 @@ RULES: dict[str, Rule] = {
     "track.unsubscribe_page": PUBLIC,
     "track.unsubscribe_post": PUBLIC,
     "health.healthz": PUBLIC,
+    "metrics.metrics": PUBLIC,  # its own bearer token (FOLLOWUP_METRICS_TOKEN)
     "assets.static": PUBLIC,
 }
 
