@@ -23,7 +23,7 @@ from .accounts import (
     user_for_key,
 )
 from .activity import activity, event_json
-from .csvimport import enroll_csv
+from .csvimport import enroll_csv, row_to_prospect
 from .digest import (
     collect,
     due_users,
@@ -72,6 +72,7 @@ __all__ = [
     "render",
     "rep_report",
     "revoke_api_key",
+    "row_to_prospect",
     "send_digest",
     "setting_for",
     "setting_json",
