@@ -32,7 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config)
     app.extensions["followup"] = rt
 
-    from . import db, errors, health, hits, web
+    from . import db, errors, health, hits, leadform, web
     from .api import blueprints
 
     db.init_app(app)
@@ -40,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (
         hits.bp,  # pixel, clicks, documents, unsubscribe (no login)
         health.bp,
+        leadform.bp,  # POST /forms/leads/<key>: a website's form into the lead pool
         *blueprints(),
     ):
         app.register_blueprint(blueprint)

@@ -10,7 +10,7 @@ Other packages import only the names below.
 
 from __future__ import annotations
 
-from .acceptance import accept, reject
+from .acceptance import accept, clean_reason, reject
 from .assignment import assign_manual, assign_pool, assign_prospects, reassign
 from .pool import (
     clean_rep,
@@ -22,6 +22,7 @@ from .pool import (
     pending_for,
     pool_leads,
     rep_json,
+    rep_row,
     settings_for,
     settings_json,
     submit_form,
@@ -35,6 +36,7 @@ __all__ = [
     "assign_manual",
     "assign_pool",
     "assign_prospects",
+    "clean_reason",
     "clean_rep",
     "clean_settings",
     "decide",
@@ -47,6 +49,7 @@ __all__ = [
     "reassign",
     "reject",
     "rep_json",
+    "rep_row",
     "settings_for",
     "settings_json",
     "sla_tick",

@@ -14,7 +14,17 @@ from flask import Blueprint
 
 def blueprints() -> tuple[Blueprint, ...]:
     """Every API blueprint, in the order the app registers them."""
-    from . import core, digest, documents, inbound, openapi, sequences, webhooks, workspace
+    from . import (
+        core,
+        digest,
+        documents,
+        inbound,
+        leads_pool,
+        openapi,
+        sequences,
+        webhooks,
+        workspace,
+    )
 
     return (
         core.bp,  # prospects, sequences, enrollments, activity, events
@@ -24,5 +34,6 @@ def blueprints() -> tuple[Blueprint, ...]:
         inbound.bp,  # POST /api/v1/inbound (raw email webhook), the inbound list
         webhooks.bp,
         digest.bp,
+        leads_pool.bp,  # the lead pool: assign, accept, reject, rules
         openapi.bp,  # /api/v1/openapi.json
     )
