@@ -281,12 +281,14 @@ def test_a_manager_assigns_in_bulk_and_never_to_another_team(session: Session, r
     session.commit()
     ids = list(session.scalars(select(Lead.prospect_id)))
     with pytest.raises(ValidationError, match="not a user of your team"):
-        assign_manual(session, manager, ids, stranger.id, rt.clock.now())
+        assign_manual(session, team.id, ids, stranger.id, rt.clock.now(), by=manager)
     session.rollback()
     with pytest.raises(PermissionError):
-        assign_manual(session, reps[0], ids, reps[0].id, rt.clock.now())
+        assign_manual(session, team.id, ids, reps[0].id, rt.clock.now(), by=reps[0])
     session.rollback()
-    assign_manual(session, manager, ids, reps[1].id, rt.clock.now(), note="key accounts")
+    assign_manual(
+        session, team.id, ids, reps[1].id, rt.clock.now(), by=manager, note="key accounts"
+    )
     session.commit()
     assert _owners(session) == {reps[1].id: 3}
     row = session.scalars(select(LeadAssignment)).first()
@@ -498,3 +500,122 @@ def test_reassignment_to_the_pool_and_hand_over_are_team_choices(
     session.refresh(running)
     assert p.owner_id is None and session.get(Lead, p.id).state == "pool"  # type: ignore[union-attr]
     assert running.status == EnrollmentStatus.ACTIVE
+
+
+TICKER = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import datetime
+    from pathlib import Path
+    from sequences.db import make_engine, make_sessionmaker
+    from sequences.leads import sla_tick
+    url, now, ready, go = sys.argv[1], datetime.fromisoformat(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+    sessions = make_sessionmaker(make_engine(url))
+    ready.touch()
+    while not go.exists():
+        time.sleep(0.01)
+    acted = 0
+    for _ in range(20):
+        with sessions.begin() as s:
+            counts = sla_tick(s, now, limit=25)
+        acted += counts.get("warn", 0)
+        time.sleep(0.002)
+    print(acted)
+    """
+)
+
+
+def test_two_schedulers_never_act_twice_on_the_same_lead(
+    session: Session, rt: Runtime, database_url: str, tmp_path: Path
+) -> None:
+    clock: FrozenClock = rt.clock  # type: ignore[assignment]
+    team, _reps, _ = _team(session, reps=3)
+    update_settings(session, team.id, {"warn_after_minutes": 30}, clock.now())
+    import_leads(session, team.id, _csv(200), clock.now())
+    session.commit()
+    session.close()
+    now = clock.advance(minutes=31)
+    go = tmp_path / "go"
+    procs = []
+    for n in range(2):
+        ready = tmp_path / f"ready{n}"
+        argv = [sys.executable, "-c", TICKER, database_url, now.isoformat(), str(ready), str(go)]
+        procs.append(
+            (
+                ready,
+                subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+            )
+        )
+    from tests.procs import wait_for
+
+    wait_for(lambda: all(r.exists() for r, _ in procs), timeout=60, what="both schedulers ready")
+    go.touch()
+    acted = []
+    for _, proc in procs:
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+        acted.append(int(out.strip()))
+    assert sum(acted) == 200
+    warned = Counter(
+        session.scalars(select(Event.prospect_id).where(Event.type == "lead_sla_warning"))
+    )
+    assert len(warned) == 200 and set(warned.values()) == {1}
+
+
+def test_the_scheduler_process_runs_the_lead_rules(session: Session, rt: Runtime) -> None:
+    from sequences import scheduler
+
+    clock: FrozenClock = rt.clock  # type: ignore[assignment]
+    team, _reps, _ = _team(session, reps=1)
+    update_settings(session, team.id, {"warn_after_minutes": 10}, clock.now())
+    intake(session, team.id, {"email": "p@p.example"}, clock.now())
+    session.commit()
+    assert scheduler.lead_rules(rt) == 0
+    clock.advance(minutes=11)
+    assert scheduler.lead_rules in scheduler.hooks
+    assert scheduler.run_hooks(rt) >= 1
+    assert (
+        session.scalar(
+            select(func.count()).select_from(Event).where(Event.type == "lead_sla_warning")
+        )
+        == 1
+    )
+
+
+def test_the_cli_assigns_the_pool_by_the_rules_and_by_hand(
+    session: Session, rt: Runtime, database_url: str, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from tests.conftest import make_env
+    from tracker.cli.main import main
+
+    team, _reps, _ = _team(session, reps=2)
+    update_settings(session, team.id, {"auto_assign": False}, rt.clock.now())
+    session.commit()
+    env = make_env(database_url, 2525, tmp_path)
+    runner = CliRunner()
+    csv_path = tmp_path / "leads.csv"
+    csv_path.write_text(_csv(10).getvalue())
+    imported = runner.invoke(main, ["leads", "import", str(csv_path)], env=env)
+    assert imported.exit_code == 0, imported.output
+    assert "pooled 10" in imported.output
+    ruled = runner.invoke(main, ["leads", "assign", "--pool", "--batch", "3"], env=env)
+    assert ruled.exit_code == 0, ruled.output
+    assert "rep0@example.com: 5" in ruled.output and "rep1@example.com: 5" in ruled.output
+    pid = session.scalars(select(Lead.prospect_id).order_by(Lead.prospect_id)).first()
+    session.commit()  # SQLite: end the read before the command writes
+    manual = runner.invoke(main, ["leads", "assign", str(pid), "--to", "rep1@example.com"], env=env)
+    assert manual.exit_code == 0, manual.output
+    stranger = runner.invoke(
+        main, ["leads", "assign", str(pid), "--to", "nobody@x.example"], env=env
+    )
+    assert stranger.exit_code != 0 and "no user with email" in stranger.output
+    away = runner.invoke(
+        main, ["leads", "rep", "rep0@example.com", "--away-from", "someday"], env=env
+    )
+    assert away.exit_code != 0 and "away_from" in away.output
+    rules = runner.invoke(
+        main, ["leads", "rules", "--set", "max_touches=4", "--set", "reassign_to=pool"], env=env
+    )
+    assert rules.exit_code == 0 and '"max_touches": 4' in rules.output

@@ -482,20 +482,22 @@ def team_user(session: Session, team_id: int, user_id: object, name: str = "user
 
 def assign_manual(
     session: Session,
-    manager: User,
+    team_id: int,
     prospect_ids: Sequence[int],
     to_user_id: int | None,
     now: datetime,
     *,
+    by: User | None = None,
     note: str = "",
 ) -> list[tuple[int, int | None]]:
-    """A manager gives leads to a rep (or back to the pool with None), one or in bulk."""
-    if not manager.is_manager:
+    """Leads to a rep (or back to the pool with None), one or in bulk, by a manager (`by`) or
+    the command line (None). The rep must be of the team."""
+    if by is not None and (not by.is_manager or by.team_id != team_id):
         raise PermissionError("only a manager assigns leads by hand")
     if to_user_id is not None:
-        team_user(session, manager.team_id, to_user_id)
-    rotation = Rotation(session, manager.team_id, now)
-    pairs = _leads(session, manager.team_id, prospect_ids, now)
+        team_user(session, team_id, to_user_id)
+    rotation = Rotation(session, team_id, now)
+    pairs = _leads(session, team_id, prospect_ids, now)
     if len(pairs) != len(set(prospect_ids)):
         raise NotFound("no such prospect in your team")
     out: list[tuple[int, int | None]] = []
@@ -514,7 +516,7 @@ def assign_manual(
             "manual",
             now,
             detail=note[:500],
-            by_user_id=manager.id,
+            by_user_id=by.id if by else None,
         )
         out.append((prospect.id, to_user_id))
     rotation.finish()

@@ -119,7 +119,9 @@ def leads_assign() -> Response:
         raise ValidationError("note: a text of at most 500 characters", field="note")
     now = api._now()
     if "user_id" in data:
-        pairs = assign_manual(db(), manager, _ids(data), data["user_id"], now, note=note)
+        pairs = assign_manual(
+            db(), manager.team_id, _ids(data), data["user_id"], now, by=manager, note=note
+        )
     elif "prospect_ids" in data:
         ids = _ids(data)
         known = set(

@@ -309,6 +309,9 @@ main.add_command(cli_digest.digest)
 from . import spool as cli_spool  # noqa: E402
 
 main.add_command(cli_spool.spool)
+from . import leads_pool as cli_leads_pool  # noqa: E402
+
+main.add_command(cli_leads_pool.leads)
 
 if __name__ == "__main__":
     main()
