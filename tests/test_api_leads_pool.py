@@ -44,6 +44,8 @@ def test_a_new_lead_from_the_api_is_assigned_and_waits_for_acceptance(
     pid = created.json["prospect"]["id"]
     pending = client.get(f"{API}/leads/pending", headers=cast.auth()).json["items"]
     assert [p["prospect_id"] for p in pending] == [pid]
+    hot = client.get(f"{API}/hotlist", headers=cast.auth()).json
+    assert [p["prospect_id"] for p in hot["pending_leads"]] == [pid]
     # The manager cannot answer for the rep; the rep accepts once.
     refused = client.post(f"{API}/leads/{pid}/accept", headers=cast.auth(cast.manager_key))
     assert refused.status_code == 403 and "not assigned to you" in refused.json["error"]["message"]
