@@ -14,6 +14,8 @@ from .models import (
     Enrollment,
     EnrollmentStatus,
     Event,
+    Lead,
+    LeadState,
     Prospect,
     ProspectStatus,
     Sequence,
@@ -42,6 +44,8 @@ TERMINAL = frozenset(
     }
 )
 LIVE = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
+# The reason of an enrollment held while its lead waits for the rep's answer.
+LEAD_AWAITING = "lead awaiting acceptance"
 # Prospects in these states are never mailed by a sequence again.
 SUPPRESSED = frozenset({ProspectStatus.BOUNCED, ProspectStatus.UNSUBSCRIBED})
 
@@ -197,6 +201,12 @@ def enroll(
         created_at=now,
         updated_at=now,
     )
+    # A lead its rep has not accepted yet starts nothing: held until accepted (sequences/leads).
+    lead = session.get(Lead, prospect.id)
+    if lead is not None and lead.state == LeadState.PENDING:
+        enrollment.status = EnrollmentStatus.PAUSED
+        enrollment.next_due_at = None
+        enrollment.reason = LEAD_AWAITING
     session.add(enrollment)
     session.flush()
     record(

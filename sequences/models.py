@@ -504,3 +504,119 @@ class DigestSetting(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     sent_on: Mapped[date | None] = mapped_column(Date)  # the local day of the last digest
     enqueued_at: Mapped[datetime | None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Lead pool and assignment (issue 13, items 3-5; sequences/leads/pool.py, assignment.py,
+# acceptance.py, sla.py; migration 0012_lead_pool). Prospect.owner_id stays the one owner every
+# page reads; these tables hold the lead process around it.
+
+
+class LeadState(enum.StrEnum):
+    POOL = "pool"  # nobody owns it yet
+    PENDING = "pending"  # assigned, waiting for the rep to accept or reject it
+    ACCEPTED = "accepted"  # the rep owns it (accepted, or assigned where no acceptance is asked)
+
+
+class LeadTeamSettings(Base):
+    """A team's lead rules, and its round-robin cursor (the row every assignment locks)."""
+
+    __tablename__ = "lead_team_settings"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    auto_assign: Mapped[bool] = mapped_column(Boolean, default=True)
+    acceptance_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    accept_within_minutes: Mapped[int] = mapped_column(Integer, default=240)
+    warn_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    alert_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    reassign_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    max_touches: Mapped[int | None] = mapped_column(Integer)  # N touches, no human engagement
+    touch_check_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    reassign_to: Mapped[str] = mapped_column(String(10), default="next_rep")  # next_rep | pool
+    on_reassign: Mapped[str] = mapped_column(String(10), default="stop")  # stop | hand_over
+    route_field: Mapped[str | None] = mapped_column(String(100))  # territory, language, ...
+    routes: Mapped[dict[str, Any]] = mapped_column(default=dict)  # value -> [user ids]
+    form_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The cursor: how many rotation picks were made. Bumped under the row's lock, so two
+    # processes assigning at once take turns and the rotation stays fair.
+    rotation_seq: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LeadRep(Base):
+    """A rep's place in the rotation: active or away, capacity, weight, rotation credit."""
+
+    __tablename__ = "lead_reps"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    away_from: Mapped[date | None] = mapped_column(Date)
+    away_until: Mapped[date | None] = mapped_column(Date)  # inclusive
+    max_open: Mapped[int | None] = mapped_column(Integer)
+    max_daily: Mapped[int | None] = mapped_column(Integer)
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    # Smooth weighted round-robin credit (see sequences/leads/assignment.py).
+    credit: Mapped[int] = mapped_column(Integer, default=0)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    day: Mapped[date | None] = mapped_column(Date)
+    day_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Lead(Base):
+    """A prospect in the lead process: pool, pending acceptance or accepted, with its clocks."""
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        # The scheduler's query: leads whose next check (acceptance deadline, SLA step, touch
+        # count) is due. Partial: its size grows with the leads being watched.
+        Index(
+            "ix_leads_due",
+            "due_at",
+            postgresql_where=text("due_at IS NOT NULL"),
+            sqlite_where=text("due_at IS NOT NULL"),
+        ),
+        Index("ix_leads_team_state", "team_id", "state", "pooled_at"),
+        Index("ix_leads_owner_state", "owner_id", "state"),
+        Index("ix_leads_team_company", "team_id", "company_key"),
+    )
+
+    prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    state: Mapped[str] = mapped_column(String(10), default=LeadState.POOL)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(10), default="api")  # api | csv | form | manual
+    company_key: Mapped[str | None] = mapped_column(String(200))  # domain or company name
+    pooled_at: Mapped[datetime]
+    assigned_at: Mapped[datetime | None]
+    accept_by: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    first_touch_at: Mapped[datetime | None]
+    sla_stage: Mapped[int] = mapped_column(Integer, default=0)  # 0, 1 warned, 2 alerted
+    due_at: Mapped[datetime | None]
+    previous_owners: Mapped[list[Any]] = mapped_column(default=list)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))  # "accept or reject"
+    # Compare-and-set version: a scheduler acts on a lead only if it moved it from this value.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LeadAssignment(Base):
+    """One hand-over of a lead, with its reason: the history kept when a lead changes hands."""
+
+    __tablename__ = "lead_assignments"
+    __table_args__ = (Index("ix_lead_assignments_prospect_at", "prospect_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id"))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    from_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the pool
+    reason: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime]
+
+
+# End of the lead pool and assignment block.
+# ---------------------------------------------------------------------------------------------

@@ -123,7 +123,18 @@ def tick_batches(rt: Runtime, enqueue: EnqueueBatch, *, limit: int = 500) -> int
 # Other periodic jobs (webhook deliveries, daily digests) run after each tick: a hook takes the
 # runtime and returns how much it handed off. sequences.actors registers them with their actors.
 Hook = Callable[[Runtime], int]
-hooks: list[Hook] = []
+
+
+def lead_rules(rt: Runtime) -> int:
+    """Acceptance deadlines, speed-to-lead steps and touch counts that are due (sequences/leads)."""
+    from .leads import sla_tick
+
+    with session_scope(rt.sessions) as session:
+        counts = sla_tick(session, rt.clock.now(), limit=500)
+    return counts["checked"]
+
+
+hooks: list[Hook] = [lead_rules]
 
 
 def run_hooks(rt: Runtime) -> int:

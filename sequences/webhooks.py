@@ -65,6 +65,10 @@ EVENT_TYPES = (
     "meeting_booked",
     "task_due",
     "sent",
+    "lead.assigned",
+    "lead.accepted",
+    "lead.rejected",
+    "lead.reassigned",
 )
 PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
 STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED)

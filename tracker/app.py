@@ -32,7 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config)
     app.extensions["followup"] = rt
 
-    from . import db, errors, headers, health, hits, metrics, web
+    from . import db, errors, headers, health, hits, leadform, metrics, web
     from .api import access, blueprints
 
     db.init_app(app)
@@ -43,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         hits.bp,  # pixel, clicks, documents, unsubscribe (no login)
         health.bp,
         metrics.bp,  # GET /metrics, behind FOLLOWUP_METRICS_TOKEN
+        leadform.bp,  # POST /forms/leads/<key>: a website's form into the lead pool
         *blueprints(),
     ):
         app.register_blueprint(blueprint)

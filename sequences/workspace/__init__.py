@@ -24,7 +24,7 @@ from .accounts import (
     user_for_key,
 )
 from .activity import activity, event_json
-from .csvimport import enroll_csv
+from .csvimport import enroll_csv, row_to_prospect
 from .digest import (
     collect,
     due_users,
@@ -101,6 +101,7 @@ __all__ = [
     "render",
     "rep_report",
     "revoke_api_key",
+    "row_to_prospect",
     "send_digest",
     "sequence_access",
     "setting_for",

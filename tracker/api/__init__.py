@@ -22,6 +22,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         enrollments,
         events,
         inbound,
+        leads_pool,
         openapi,
         prospects,
         sequences,
@@ -38,5 +39,6 @@ def blueprints() -> tuple[Blueprint, ...]:
         inbound.bp,  # POST /api/v1/inbound (raw email webhook), the inbound list
         webhooks.bp,
         digest.bp,
+        leads_pool.bp,  # the lead pool: assign, accept, reject, rules
         openapi.bp,  # /api/v1/openapi.json
     )

@@ -131,6 +131,19 @@ RULES: dict[str, Rule] = {
     "api_digest.digest_get": READS,
     "api_digest.digest_update": READS,  # the caller's own setting, no object in the path
     "openapi.openapi_json": PUBLIC,
+    # API: the lead pool (who may assign, accept or reject is the domain's: sequences.leads)
+    "api_leads_pool.leads_create": READS,
+    "api_leads_pool.leads_pool": READS,
+    "api_leads_pool.leads_pending": READS,
+    "api_leads_pool.leads_assign": READS,
+    "api_leads_pool.leads_get": READS,
+    "api_leads_pool.leads_accept": READS,
+    "api_leads_pool.leads_reject": READS,
+    "api_leads_pool.leads_settings_get": READS,
+    "api_leads_pool.leads_settings_update": READS,
+    "api_leads_pool.leads_reps": READS,
+    "api_leads_pool.leads_reps_update": READS,
+    "leadform.form_post": PUBLIC,  # a website's form: its key is in the path, a honeypot guards it
     # Pages
     "auth.login": PUBLIC,
     "auth.logout": READS,
@@ -304,6 +317,14 @@ def api_key(key_id: int, action: str = READ) -> ApiKey:
 
 
 # Path parameters and the object each names.
+def team_user(user_id: int, action: str = READ) -> User:
+    """A user of the caller's team (404 for anyone else's: ids of other teams are not told)."""
+    found = db().get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if found is None or found.team_id != user().team_id:
+        raise NotFound(f"no such user: {user_id}")
+    return found
+
+
 LOADERS: dict[str, Callable[[int, str], object]] = {
     "prospect_id": prospect,
     "sequence_id": sequence,
@@ -314,6 +335,7 @@ LOADERS: dict[str, Callable[[int, str], object]] = {
     "document_id": document,
     "inbound_id": inbound,
     "key_id": api_key,
+    "user_id": team_user,
 }
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from sequences.errors import ValidationError
+from sequences.errors import NotFound, ValidationError
+from sequences.leads import lead_json, pending_for
 from sequences.tasks import log_call
 from sequences.workspace import hot_list, prospect_json, rep_report, step_stats
 
@@ -42,7 +43,11 @@ def hotlist() -> Response:
                     "last_type": heat.last_type,
                 }
                 for prospect, heat in rows
-            ]
+            ],
+            # Leads waiting for the caller's answer come first (sequences/leads).
+            "pending_leads": [
+                lead_json(lead, prospect) for lead, prospect in pending_for(db(), user.id)
+            ],
         }
     )
 

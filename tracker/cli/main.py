@@ -351,6 +351,9 @@ main.add_command(cli_dkim.dkim)
 from . import verdicts as cli_verdicts  # noqa: E402
 
 main.add_command(cli_verdicts.verdicts)
+from . import leads_pool as cli_leads_pool  # noqa: E402
+
+main.add_command(cli_leads_pool.leads)
 
 if __name__ == "__main__":
     main()
