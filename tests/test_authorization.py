@@ -16,6 +16,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from sequences.migrate import upgrade
 from sequences.models import (
     ApiKey,
     InboundMessage,
+    Lead,
     Prospect,
     Task,
     Team,
@@ -55,6 +57,8 @@ TEAM = (OK, OK, OK, 404)  # the team's object: a sequence to read, a document, i
 OWNED = (OK, 403, OK, 404)  # a team sequence, changed: only its owner and managers
 MANAGERS = (403, 403, OK, OK)  # the team's report
 SELF = (OK, 404, 404, 404)  # a user's own API key
+TEAM_MANAGERS = (403, 403, OK, 404)  # managers change their team's objects: a rep's capacity
+ASSIGNED = (OK, 404, 403, 404)  # a lead waiting for its rep: only that rep answers it
 PUBLIC = "public"
 
 EXPECTED: dict[str, tuple[str | int, ...] | str] = {
@@ -107,14 +111,14 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "POST /api/v1/leads": ANY,
     "GET /api/v1/leads/pool": ANY,
     "GET /api/v1/leads/pending": ANY,
-    "POST /api/v1/leads/assign": ANY,
+    "POST /api/v1/leads/assign": MANAGERS,
     "GET /api/v1/leads/<int:prospect_id>": MINE,
-    "POST /api/v1/leads/<int:prospect_id>/accept": MINE,
-    "POST /api/v1/leads/<int:prospect_id>/reject": MINE,
+    "POST /api/v1/leads/<int:prospect_id>/accept": ASSIGNED,
+    "POST /api/v1/leads/<int:prospect_id>/reject": ASSIGNED,
     "GET /api/v1/leads/settings": ANY,
-    "PATCH /api/v1/leads/settings": ANY,
+    "PATCH /api/v1/leads/settings": MANAGERS,
     "GET /api/v1/leads/reps": ANY,
-    "PATCH /api/v1/leads/reps/<int:user_id>": TEAM,
+    "PATCH /api/v1/leads/reps/<int:user_id>": TEAM_MANAGERS,
     "POST /forms/leads/<form_key>": PUBLIC,
     # Pages
     "GET /login": PUBLIC,
@@ -275,6 +279,18 @@ def _seed(rt: runtime.Runtime) -> World:
         )
         s.add_all([task, delivery, inbound])
         document = create_document(s, team.id, "brochure.txt", b"hello", now)
+        # The prospect is also a lead assigned to its owner, waiting for an answer.
+        s.add(
+            Lead(
+                prospect_id=prospect.id,
+                team_id=team.id,
+                state="pending",
+                owner_id=owner.id,
+                pooled_at=now,
+                assigned_at=now,
+                accept_by=now + timedelta(hours=4),
+            )
+        )
         create_api_key(s, owner, now, name="spare")
         s.flush()
         ids = {
@@ -285,6 +301,7 @@ def _seed(rt: runtime.Runtime) -> World:
             "webhook_id": webhook.id,
             "delivery_id": delivery.id,
             "document_id": document.id,
+            "user_id": owner.id,
             "inbound_id": inbound.id,
             "key_id": _key_id(s, "spare"),
         }
@@ -328,6 +345,7 @@ def _path(world: World, route: str) -> str:
         "anything": "x",
         "blob": "x",
         "filename": "app.css",
+        "form_key": "no-such-form",
         **{k: str(v) for k, v in ids.items()},
     }
     return _ARG.sub(lambda m: values[m.group(1)], rule)

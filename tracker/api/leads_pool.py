@@ -33,7 +33,7 @@ from sequences.workspace import prospect_json
 from ..db import db
 from ..errors import json_error
 from . import access
-from .helpers import body, now
+from . import helpers
 
 bp = access.guard(Blueprint("api_leads_pool", __name__, url_prefix="/api/v1"), conflicts=True)
 
@@ -77,7 +77,7 @@ def _ids(data: dict[str, Any]) -> list[int]:
 def leads_create() -> tuple[Response, int]:
     """A new lead: into the pool, then assigned by the team's rules if auto-assign is on."""
     user = access.user()
-    prospect, _ = intake(db(), user.team_id, body(), now(), source="api")
+    prospect, _ = intake(db(), user.team_id, helpers.body(), helpers.now(), source="api")
     db().commit()
     lead = db().get(Lead, prospect.id)
     body = {"prospect": prospect_json(prospect), "lead": lead_json(lead) if lead else None}
@@ -107,14 +107,14 @@ def leads_assign() -> Response:
     """A manager assigns: to a rep (`user_id`), back to the pool (`user_id: null`), or by the
     team's rules (no `user_id`) the given leads or the pool's oldest."""
     manager = _manager()
-    data = body()
+    data = helpers.body()
     unknown = sorted(set(data) - {"prospect_ids", "user_id", "note", "limit"})
     if unknown:
         raise ValidationError(f"{unknown[0]}: unknown field", field=unknown[0])
     note = data.get("note", "")
     if not isinstance(note, str) or len(note) > 500:
         raise ValidationError("note: a text of at most 500 characters", field="note")
-    now = now()
+    now = helpers.now()
     if "user_id" in data:
         pairs = assign_manual(
             db(), manager.team_id, _ids(data), data["user_id"], now, by=manager, note=note
@@ -156,16 +156,20 @@ def leads_get(prospect_id: int) -> Response:
 
 @bp.post("/leads/<int:prospect_id>/accept")
 def leads_accept(prospect_id: int) -> Response:
-    lead = accept(db(), access.user(), prospect_id, now())
+    lead = accept(db(), access.user(), prospect_id, helpers.now())
     db().commit()
     return jsonify(lead_json(lead))
 
 
 @bp.post("/leads/<int:prospect_id>/reject")
 def leads_reject(prospect_id: int) -> Response:
-    reason = clean_reason(body())
     user = access.user()
-    new_owner = reject(db(), user, prospect_id, reason, now())
+    lead = db().get(Lead, prospect_id)
+    if lead is not None and lead.owner_id != user.id:
+        # Who may answer comes before what the answer says: a manager is told 403, not 422.
+        return json_error(403, "only the rep this lead is assigned to can reject it")
+    reason = clean_reason(helpers.body())
+    new_owner = reject(db(), user, prospect_id, reason, helpers.now())
     db().commit()
     return jsonify({"prospect_id": prospect_id, "rejected_by": user.id, "new_owner_id": new_owner})
 
@@ -178,7 +182,7 @@ def leads_settings_get() -> Response:
 @bp.patch("/leads/settings")
 def leads_settings_update() -> Response:
     manager = _manager()
-    row = update_settings(db(), manager.team_id, body(), now())
+    row = update_settings(db(), manager.team_id, helpers.body(), helpers.now())
     db().commit()
     return jsonify(settings_json(row))
 
@@ -198,6 +202,6 @@ def leads_reps_update(user_id: int) -> Response:
     user = db().get(User, user_id)
     if user is None or user.team_id != manager.team_id:
         raise NotFound("no such user in your team")
-    row = update_rep(db(), user, body())
+    row = update_rep(db(), user, helpers.body())
     db().commit()
     return jsonify(rep_json(row, user))
