@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from sequences.errors import Conflict, NotFound, ValidationError
+from sequences.errors import NotFound, ValidationError
 from sequences.leads import (
     accept,
     assign_manual,
@@ -32,8 +32,7 @@ from sequences.workspace import prospect_json
 
 from ..db import db
 from ..errors import json_error
-from . import access
-from . import helpers
+from . import access, helpers
 
 bp = access.guard(Blueprint("api_leads_pool", __name__, url_prefix="/api/v1"), conflicts=True)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from sequences.errors import NotFound, ValidationError
+from sequences.errors import ValidationError
 from sequences.leads import lead_json, pending_for
 from sequences.tasks import log_call
 from sequences.workspace import hot_list, prospect_json, rep_report, step_stats
