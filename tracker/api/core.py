@@ -9,10 +9,9 @@ from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
 from sequences.definitions import create_sequence, sequence_json, update_sequence
+from sequences.enroll_checks import Verdict, checked_enroll
 from sequences.enrollment import (
-    EnrollmentRefused,
     InvalidTransition,
-    enroll,
     mark_prospect,
     pause,
     record,
@@ -20,7 +19,7 @@ from sequences.enrollment import (
     stop_prospect,
     unenroll,
 )
-from sequences.errors import Conflict, NotFound, ValidationError
+from sequences.errors import Conflict, Forbidden, NotFound, ValidationError
 from sequences.models import (
     Enrollment,
     EnrollmentStatus,
@@ -68,6 +67,11 @@ def _invalid(exc: ValidationError) -> Response:
 @bp.errorhandler(NotFound)
 def _not_found(exc: NotFound) -> Response:
     return json_error(404, str(exc) or "not found")
+
+
+@bp.errorhandler(Forbidden)
+def _forbidden(exc: Forbidden) -> Response:
+    return json_error(403, str(exc))
 
 
 @bp.errorhandler(Conflict)
@@ -273,23 +277,55 @@ def sequences_update(sequence_id: int) -> Response:
 # Enrollments
 
 
+def flag(data: dict[str, Any], name: str) -> bool:
+    """An optional true/false in a request body (422 naming it otherwise)."""
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise ValidationError(f"{name}: must be true or false", field=name)
+    return value
+
+
+def enrollable(prospect_id: int) -> Prospect:
+    """A prospect this user may enroll: 404 when unknown, 403 when it is another rep's."""
+    user = _user()
+    prospect = db().get(Prospect, prospect_id)
+    if prospect is None or prospect.team_id != user.team_id:
+        raise NotFound(f"no such prospect: {prospect_id}")
+    if not user.is_manager and prospect.owner_id not in (None, user.id):
+        raise Forbidden(
+            f"prospect {prospect_id} belongs to another rep; only they or a manager can enroll it"
+        )
+    return prospect
+
+
+def verdict_error(verdict: Verdict) -> Response:
+    """A refused (422) or unforced (409) enrollment, the check's findings in the error."""
+    return json_error(verdict.status, verdict.message, "prospect_id", check=verdict.to_json())
+
+
 @bp.post("/enrollments")
-def enrollments_create() -> tuple[Response, int]:
+def enrollments_create() -> tuple[Response, int] | Response:
+    """Check, then enroll: 422 when a step cannot render or the address is suppressed, 409 when
+    recently in touch (unless force), 200 with the check and nothing changed on a dry run."""
     data = _body()
     for name in ("prospect_id", "sequence_id"):
         if not isinstance(data.get(name), int) or isinstance(data.get(name), bool):
             raise ValidationError(f"{name}: required, an id", field=name)
-    force = data.get("force", False)
-    if not isinstance(force, bool):
-        raise ValidationError("force: must be true or false", field="force")
-    prospect = _prospect(data["prospect_id"])
+    force, dry_run = flag(data, "force"), flag(data, "dry_run")
     sequence = _sequence(data["sequence_id"])
-    try:
-        enrollment = enroll(db(), prospect, sequence, _now(), force=force)
-    except EnrollmentRefused as exc:
-        return json_error(409, str(exc), "prospect_id"), 409
+    prospect = enrollable(data["prospect_id"])
+    attempt = checked_enroll(db(), prospect, sequence, _now(), force=force, dry_run=dry_run)
+    if dry_run:
+        db().rollback()
+        return jsonify({"dry_run": True, **attempt.verdict.to_json()})
+    if attempt.enrollment is None:
+        db().rollback()
+        return verdict_error(attempt.verdict)
     db().commit()
-    return _created(enrollment_json(enrollment))
+    body = enrollment_json(attempt.enrollment)
+    body["forced"] = attempt.forced
+    body["check"] = attempt.verdict.to_json()
+    return _created(body)
 
 
 def _visible_prospects() -> Any:

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import and_, or_, select
 
-from sequences.enrollment import enroll_many
-from sequences.errors import NotFound, ValidationError
+from sequences.enroll_checks import NEEDS_FORCE, REFUSED, WOULD_ENROLL, checked_enroll
+from sequences.errors import Forbidden, NotFound, ValidationError
 from sequences.models import Prospect, Task
 from sequences.tasks import TaskClosed, complete, skip
 
@@ -22,8 +22,10 @@ bp = Blueprint("api_sequences", __name__, url_prefix="/api/v1")
 bp.before_request(api.authenticate)
 bp.register_error_handler(ValidationError, api._invalid)
 bp.register_error_handler(NotFound, api._not_found)
+bp.register_error_handler(Forbidden, api._forbidden)
 
 MAX_BULK = 1000
+OUTCOMES = (WOULD_ENROLL, NEEDS_FORCE, REFUSED)
 
 
 def _task_json(task: Task) -> dict[str, Any]:
@@ -57,37 +59,44 @@ def _ids(value: object, name: str) -> list[int]:
 
 @bp.post("/enrollments/bulk")
 def enrollments_bulk() -> Response:
-    """Enroll many prospects; each one is enrolled or skipped with its reason."""
+    """Enroll many prospects, each checked first: enrolled, or skipped with its reason.
+
+    With dry_run nothing is enrolled and each answer says what would happen. A dry run or a
+    force naming an unknown prospect (404) or another rep's (403) changes nothing at all.
+    """
     data = api._body()
     sequence_id = data.get("sequence_id")
     if not isinstance(sequence_id, int) or isinstance(sequence_id, bool):
         raise ValidationError("sequence_id: required, an id", field="sequence_id")
-    force = data.get("force", False)
-    if not isinstance(force, bool):
-        raise ValidationError("force: must be true or false", field="force")
+    force, dry_run = api.flag(data, "force"), api.flag(data, "dry_run")
+    ids = _ids(data.get("prospect_ids"), "prospect_ids")
     sequence = api._sequence(sequence_id)
     results: list[dict[str, Any]] = []
     visible = []
-    for prospect_id in _ids(data.get("prospect_ids"), "prospect_ids"):
+    for prospect_id in ids:
         try:
-            visible.append(api._prospect(prospect_id))
-        except NotFound:
-            results.append(
-                {"prospect_id": prospect_id, "status": "skipped", "reason": "no such prospect"}
-            )
-    for outcome in enroll_many(db(), visible, sequence, api._now(), force=force):
-        if outcome.enrollment is not None:
-            results.append(
-                {
-                    "prospect_id": outcome.prospect_id,
-                    "status": "enrolled",
-                    "enrollment": api.enrollment_json(outcome.enrollment),
-                }
-            )
+            visible.append(api.enrollable(prospect_id))
+        except (NotFound, Forbidden) as exc:
+            if force or dry_run:
+                raise  # an explicit request about a prospect we cannot touch: nothing happens
+            reason = "no such prospect" if isinstance(exc, NotFound) else "belongs to another rep"
+            results.append({"prospect_id": prospect_id, "status": "skipped", "reason": reason})
+    now = api._now()
+    for prospect in visible:
+        attempt = checked_enroll(db(), prospect, sequence, now, force=force, dry_run=dry_run)
+        verdict = attempt.verdict
+        entry: dict[str, Any] = {"prospect_id": prospect.id, "check": verdict.to_json()}
+        if dry_run:
+            entry["status"] = verdict.outcome
+        elif attempt.enrollment is not None:
+            entry.update(status="enrolled", enrollment=api.enrollment_json(attempt.enrollment))
         else:
-            results.append(
-                {"prospect_id": outcome.prospect_id, "status": "skipped", "reason": outcome.reason}
-            )
+            entry.update(status="skipped", reason=verdict.message)
+        results.append(entry)
+    if dry_run:
+        db().rollback()
+        counts = {o: sum(1 for r in results if r["status"] == o) for o in OUTCOMES}
+        return jsonify({"dry_run": True, **counts, "results": results})
     db().commit()
     enrolled = sum(1 for r in results if r["status"] == "enrolled")
     return jsonify({"enrolled": enrolled, "skipped": len(results) - enrolled, "results": results})
