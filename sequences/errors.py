@@ -19,5 +19,9 @@ class NotFound(LookupError):
     """No such object (or not visible to this user)."""
 
 
+class Forbidden(PermissionError):
+    """Visible, but not this user's to change (another rep's prospect)."""
+
+
 class Conflict(ValueError):
     """The request conflicts with the current state."""

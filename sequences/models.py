@@ -101,6 +101,9 @@ class Team(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # A prospect who replied, converted or booked a meeting this many days ago or less is not
+    # enrolled again without an explicit force (sequences/enroll_checks.py).
+    recontact_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

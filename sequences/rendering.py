@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+from jinja2.utils import missing as _no_object
 
 from .template_limits import (
     MAX_TEMPLATE_CHARS,
@@ -25,7 +27,46 @@ KNOWN_NAMES = frozenset((*PROSPECT_NAMES, "fields", "sender", "unsubscribe_url",
 
 
 class RenderError(ValueError):
-    """A template could not be rendered for this prospect; the send must stop, not half-happen."""
+    """A template could not be rendered for this prospect; the send must stop, not half-happen.
+
+    `part` is "subject", "body_html" or "body_text" when known; `missing` the name the prospect
+    lacks ("company", "fields.need") when that was the cause.
+    """
+
+    def __init__(self, message: str, *, part: str | None = None, missing: str | None = None):
+        super().__init__(message)
+        self.part = part
+        self.missing = missing
+
+
+# The (object, name) the last failing undefined value stood for, so the error can name the field.
+_LACKED: ContextVar[tuple[Any, Any] | None] = ContextVar("followup_lacked", default=None)
+
+
+class _NamedUndefined(StrictUndefined):
+    """StrictUndefined that remembers what it lacked when it fails (same behaviour otherwise)."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        _LACKED.set((self._undefined_obj, self._undefined_name))
+        return str(super()._undefined_message)
+
+
+def _missing_name(context: Mapping[str, Any]) -> str | None:
+    lacked = _LACKED.get()
+    if lacked is None:
+        return None
+    obj, name = lacked
+    if not isinstance(name, str):
+        return None
+    if obj is _no_object:
+        return name
+    for holder in ("fields", "sender"):
+        if obj is context.get(holder):
+            return f"{holder}.{name}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -43,7 +84,7 @@ def _environment(autoescape: bool, strict: bool = True) -> BoundedSandbox:
     # fallback with `| default(...)`, so nobody receives "Hi ," by accident. The lenient one
     # is for the trial render at save time, which looks for cost, not for missing values.
     return BoundedSandbox(
-        undefined=StrictUndefined if strict else ChainableUndefined,
+        undefined=_NamedUndefined if strict else ChainableUndefined,
         autoescape=autoescape,
         keep_trailing_newline=True,
     )
@@ -67,19 +108,25 @@ def render(source: str, context: Mapping[str, Any], *, html: bool, part: str | N
     the part, "subject" or "body_html", when given) on any failure."""
     where = f"{part}: " if part else ""
     if len(source) > MAX_TEMPLATE_CHARS:
-        raise RenderError(f"{where}template longer than {MAX_TEMPLATE_CHARS:,} characters")
+        raise RenderError(
+            f"{where}template longer than {MAX_TEMPLATE_CHARS:,} characters", part=part
+        )
+    _LACKED.set(None)
     try:
         return render_bounded(_compile(source, html), dict(context))
     except UndefinedError as exc:
-        raise RenderError(f"{where}missing value: {exc.message}") from None
+        lacked = _missing_name(context)
+        raise RenderError(
+            f"{where}missing value: {exc.message}", part=part, missing=lacked
+        ) from None
     except (LimitExceeded, RecursionError, MemoryError) as exc:
-        raise RenderError(where + _costly(exc)) from None
+        raise RenderError(where + _costly(exc), part=part) from None
     except SecurityError as exc:
-        raise RenderError(f"{where}not allowed in a template: {exc}") from None
+        raise RenderError(f"{where}not allowed in a template: {exc}", part=part) from None
     except TemplateError as exc:
-        raise RenderError(f"{where}template error: {exc.message or exc}") from None
+        raise RenderError(f"{where}template error: {exc.message or exc}", part=part) from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-        raise RenderError(f"{where}template error: {exc}") from None
+        raise RenderError(f"{where}template error: {exc}", part=part) from None
 
 
 def prospect_context(

@@ -111,7 +111,7 @@ def test_bounced_address_is_never_enrolled_even_with_force(
         json={"prospect_id": prospect, "sequence_id": _sequence(client, cast), "force": True},
         headers=cast.auth(),
     )
-    assert response.status_code == 409 and "bounced" in response.json["error"]["message"]
+    assert response.status_code == 422 and "bounced" in response.json["error"]["message"]
 
 
 def test_minimum_interval_before_re_enrolling(client: Any, cast: Cast, clock: FrozenClock) -> None:
@@ -318,8 +318,8 @@ def test_enroll_csv_creates_updates_enrolls_and_reports_skips(
     assert result.exit_code == 0, result.output
     assert "created 1, updated 3, enrolled 2, skipped 3" in result.output
     assert "skipped 1: row: email: not a valid email address" in result.output
-    assert "prospect's address is unsubscribed" in result.output
-    assert "prospect is already active in this sequence" in result.output
+    assert "the address unsubscribed on" in result.output
+    assert "already active in this sequence" in result.output
     with rt.sessions() as s:
         new = s.scalar(select(Prospect).where(Prospect.email == "new@acme.example"))
         assert new is not None and new.first_name == "Zo\u00eb" and new.company == "Acme"

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ..enrollment import EnrollmentRefused, enroll
+from ..enroll_checks import NEEDS_FORCE, WOULD_ENROLL, checked_enroll
 from ..errors import Conflict, ValidationError
 from ..models import Sequence
 from .prospects import TEXT_FIELDS, upsert_prospect
@@ -81,9 +81,14 @@ def enroll_csv(
     *,
     owner_id: int | None = None,
     force: bool = False,
+    dry_run: bool = False,
     on_row: Callable[[], object] | None = None,
 ) -> ImportSummary:
-    """Each row in its own savepoint: a bad row is skipped with its reason, the rest go on."""
+    """Each row in its own savepoint: a bad row is skipped with its reason, the rest go on.
+
+    Every enrollment is checked first (sequences/enroll_checks.py). With `dry_run` nobody is
+    enrolled and `enrolled` counts who would be; the caller rolls the prospects' changes back.
+    """
     summary = ImportSummary()
     reader = csv.DictReader(lines)
     if reader.fieldnames is None or "email" not in {_header(h) for h in reader.fieldnames}:
@@ -104,13 +109,15 @@ def enroll_csv(
                 summary.created += 1
             else:
                 summary.updated += 1
-            try:
-                with session.begin_nested():
-                    enroll(session, prospect, sequence, now, force=force)
-            except EnrollmentRefused as exc:
-                summary.skipped.append((line, prospect.email, str(exc)))
-            else:
+            attempt = checked_enroll(session, prospect, sequence, now, force=force, dry_run=dry_run)
+            if (
+                attempt.enrolled
+                or (dry_run and attempt.verdict.outcome == WOULD_ENROLL)
+                or (dry_run and force and attempt.verdict.outcome == NEEDS_FORCE)
+            ):
                 summary.enrolled += 1
+            else:
+                summary.skipped.append((line, prospect.email, attempt.verdict.why))
         if on_row is not None:
             on_row()
     return summary

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sequences import runtime
 from sequences.clock import FrozenClock
-from sequences.models import Task
+from sequences.models import Enrollment, Task
 from sequences.sending.compose import TrackingUrls
 from sequences.tasks import log_call
 
@@ -387,3 +388,48 @@ def test_every_page_carries_the_security_headers_and_the_policy_holds_in_the_bro
     refused = [p for p in page_factory.problems if "inline script" in p]
     assert len(refused) == 1, page_factory.problems
     page_factory.problems.remove(refused[0])
+
+
+def test_enroll_form_checks_then_asks_before_enrolling_a_prospect_who_replied(
+    page_factory: Any, team: Team, session: Session, clock: FrozenClock, tmp_path: Path
+) -> None:
+    from sequences.enrollment import record
+
+    sequence = add_sequence(
+        session,
+        team.rep_id,
+        clock.now(),
+        [{**EMAIL_STEP, "subject": "A plan for {{ company }}"}],
+    )
+    add_prospect(session, team.rep_id, "ana@acme.example", first_name="Ana", company="Acme")
+    add_prospect(session, team.rep_id, "ben@acme.example", first_name="Ben")
+    replied = add_prospect(session, team.rep_id, "ray@acme.example", first_name="Ray", company="R")
+    record(session, "reply", clock.now() - timedelta(days=2), prospect_id=replied.id)
+    sequence_id = sequence.id
+    session.commit()
+    page = page_factory()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: problems.append(r.url) if r.status >= 400 else None)
+    sign_in(page, team.rep_email)
+    page.goto(f"/sequences/{sequence_id}/enroll?q=acme")
+    for box in page.locator("input[name=prospect_id]").all():
+        box.check()
+    page.click("#check-selected")
+    checks = page.locator("#checks").inner_text()
+    assert "be enrolled" in checks and "be refused" in checks and "need your confirmation" in checks
+    assert "add `company` to the prospect" in checks
+    assert scalar(session, select(func.count()).select_from(Enrollment)) == 0
+
+    page.goto(f"/sequences/{sequence_id}/enroll?q=acme")
+    for box in page.locator("input[name=prospect_id]").all():
+        box.check()
+    page.click("#enroll-selected")
+    assert "1 enrolled" in page.locator("#summary").inner_text()
+    confirm = page.locator("#confirm").inner_text()
+    assert "ray@acme.example" in confirm and "replied on" in confirm
+    screenshot(page, "enroll-confirm", tmp_path)
+    page.click("#confirm-enroll")
+    assert "1 enrolled" in page.locator("#summary").inner_text()
+    assert scalar(session, select(func.count()).select_from(Enrollment)) == 2
+    assert problems == []

@@ -29,7 +29,7 @@ from flask import Blueprint, Flask, Response, abort, g, redirect, request, sessi
 from sqlalchemy import Select, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from sequences.errors import Conflict, NotFound, ValidationError
+from sequences.errors import Conflict, Forbidden, NotFound, ValidationError
 from sequences.models import (
     ApiKey,
     Document,
@@ -400,6 +400,10 @@ def not_found(exc: NotFound) -> Response:
     return json_error(404, str(exc) or "not found")
 
 
+def forbidden(exc: Forbidden) -> Response:
+    return json_error(403, str(exc) or "not allowed")
+
+
 def conflict(exc: Conflict) -> Response:
     return json_error(409, str(exc))
 
@@ -408,6 +412,7 @@ def guard(blueprint: Blueprint, *, conflicts: bool = False) -> Blueprint:
     """Answer the domain's errors of `blueprint`'s routes as JSON naming the field."""
     blueprint.register_error_handler(ValidationError, invalid)
     blueprint.register_error_handler(NotFound, not_found)
+    blueprint.register_error_handler(Forbidden, forbidden)
     if conflicts:
         blueprint.register_error_handler(Conflict, conflict)
     return blueprint

@@ -8,10 +8,9 @@ from typing import Any
 from flask import Response, jsonify, request
 from sqlalchemy import select
 
+from sequences.enroll_checks import Verdict, checked_enroll
 from sequences.enrollment import (
-    EnrollmentRefused,
     InvalidTransition,
-    enroll,
     pause,
     resume,
     unenroll,
@@ -23,7 +22,7 @@ from ..db import db
 from ..errors import json_error
 from . import access
 from .access import bp
-from .helpers import body, created, id_arg, now
+from .helpers import body, created, flag, id_arg, now
 from .pagination import paginate
 
 
@@ -40,23 +39,34 @@ def enrollment_json(e: Enrollment) -> dict[str, Any]:
     }
 
 
+def verdict_error(verdict: Verdict) -> Response:
+    """A refused (422) or unforced (409) enrollment, the check's findings in the error."""
+    return json_error(verdict.status, verdict.message, "prospect_id", check=verdict.to_json())
+
+
 @bp.post("/enrollments")
-def enrollments_create() -> tuple[Response, int]:
+def enrollments_create() -> tuple[Response, int] | Response:
+    """Check, then enroll: 422 when a step cannot render or the address is suppressed, 409 when
+    recently in touch (unless force), 200 with the check and nothing changed on a dry run."""
     data = body()
     for name in ("prospect_id", "sequence_id"):
         if not isinstance(data.get(name), int) or isinstance(data.get(name), bool):
             raise ValidationError(f"{name}: required, an id", field=name)
-    force = data.get("force", False)
-    if not isinstance(force, bool):
-        raise ValidationError("force: must be true or false", field="force")
-    prospect = access.prospect(data["prospect_id"], access.CHANGE)
+    force, dry_run = flag(data, "force"), flag(data, "dry_run")
     sequence = access.sequence(data["sequence_id"])
-    try:
-        enrollment = enroll(db(), prospect, sequence, now(), force=force)
-    except EnrollmentRefused as exc:
-        return json_error(409, str(exc), "prospect_id"), 409
+    prospect = access.prospect(data["prospect_id"], access.CHANGE)
+    attempt = checked_enroll(db(), prospect, sequence, now(), force=force, dry_run=dry_run)
+    if dry_run:
+        db().rollback()
+        return jsonify({"dry_run": True, **attempt.verdict.to_json()})
+    if attempt.enrollment is None:
+        db().rollback()
+        return verdict_error(attempt.verdict)
     db().commit()
-    return created(enrollment_json(enrollment))
+    answer = enrollment_json(attempt.enrollment)
+    answer["forced"] = attempt.forced
+    answer["check"] = attempt.verdict.to_json()
+    return created(answer)
 
 
 @bp.get("/enrollments")

@@ -33,3 +33,11 @@ def id_arg(name: str) -> int | None:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or int(raw) > 2**31 - 1:
         raise ValidationError(f"{name}: an id", field=name)
     return int(raw)
+
+
+def flag(data: dict[str, Any], name: str) -> bool:
+    """An optional true/false in a request body (422 naming it otherwise)."""
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise ValidationError(f"{name}: must be true or false", field=name)
+    return value

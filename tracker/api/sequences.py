@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import and_, or_, select
 
 from sequences.definitions import create_sequence, sequence_json, update_sequence
-from sequences.enrollment import enroll_many
+from sequences.enroll_checks import NEEDS_FORCE, REFUSED, WOULD_ENROLL, checked_enroll
 from sequences.errors import NotFound, ValidationError
 from sequences.models import Prospect, Sequence, Task
 from sequences.tasks import TaskClosed, complete, skip
@@ -23,12 +23,13 @@ from ..db import db
 from ..errors import json_error, optional_json
 from . import access
 from .enrollments import enrollment_json
-from .helpers import body, created, now
+from .helpers import body, created, flag, now
 from .pagination import page_args, paginate
 
 bp = access.guard(Blueprint("api_sequences", __name__, url_prefix="/api/v1"))
 
 MAX_BULK = 1000
+OUTCOMES = (WOULD_ENROLL, NEEDS_FORCE, REFUSED)
 
 
 # Sequences (on the `api` blueprint)
@@ -94,43 +95,48 @@ def _ids(value: object, name: str) -> list[int]:
 
 @bp.post("/enrollments/bulk")
 def enrollments_bulk() -> Response:
-    """Enroll many prospects; each one is enrolled or skipped with its reason."""
+    """Enroll many prospects, each checked first: enrolled, or skipped with its reason.
+
+    With dry_run nothing is enrolled and each answer says what would happen. A dry run or a
+    force naming an unknown prospect or another rep's (404) changes nothing at all.
+    """
     data = body()
     sequence_id = data.get("sequence_id")
     if not isinstance(sequence_id, int) or isinstance(sequence_id, bool):
         raise ValidationError("sequence_id: required, an id", field="sequence_id")
-    force = data.get("force", False)
-    if not isinstance(force, bool):
-        raise ValidationError("force: must be true or false", field="force")
+    force, dry_run = flag(data, "force"), flag(data, "dry_run")
+    ids = _ids(data.get("prospect_ids"), "prospect_ids")
     sequence = access.sequence(sequence_id)
     results: list[dict[str, Any]] = []
     visible = []
-    for prospect_id in _ids(data.get("prospect_ids"), "prospect_ids"):
+    for prospect_id in ids:
         try:
             visible.append(access.prospect(prospect_id, access.CHANGE))
         except NotFound:
+            if force or dry_run:
+                raise  # an explicit request about a prospect we cannot touch: nothing happens
             results.append(
                 {"prospect_id": prospect_id, "status": "skipped", "reason": "no such prospect"}
             )
-    for outcome in enroll_many(db(), visible, sequence, now(), force=force):
-        if outcome.enrollment is not None:
-            results.append(
-                {
-                    "prospect_id": outcome.prospect_id,
-                    "status": "enrolled",
-                    "enrollment": enrollment_json(outcome.enrollment),
-                }
-            )
+    at = now()
+    for prospect in visible:
+        attempt = checked_enroll(db(), prospect, sequence, at, force=force, dry_run=dry_run)
+        verdict = attempt.verdict
+        entry: dict[str, Any] = {"prospect_id": prospect.id, "check": verdict.to_json()}
+        if dry_run:
+            entry["status"] = verdict.outcome
+        elif attempt.enrollment is not None:
+            entry.update(status="enrolled", enrollment=enrollment_json(attempt.enrollment))
         else:
-            results.append(
-                {"prospect_id": outcome.prospect_id, "status": "skipped", "reason": outcome.reason}
-            )
+            entry.update(status="skipped", reason=verdict.message)
+        results.append(entry)
+    if dry_run:
+        db().rollback()
+        counts = {o: sum(1 for r in results if r["status"] == o) for o in OUTCOMES}
+        return jsonify({"dry_run": True, **counts, "results": results})
     db().commit()
     enrolled = sum(1 for r in results if r["status"] == "enrolled")
     return jsonify({"enrolled": enrolled, "skipped": len(results) - enrolled, "results": results})
-
-
-# Tasks
 
 
 @bp.get("/tasks")

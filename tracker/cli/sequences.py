@@ -116,9 +116,19 @@ def sequence_list() -> None:
 @click.option("--sequence", "sequence_id", type=int, required=True, help="The sequence's id.")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--owner", "owner_email", help="Owner of new prospects (default: the sequence's).")
-@click.option("--force", is_flag=True, help="Enroll even if already active in the sequence.")
-def enroll(sequence_id: int, csv_file: Path, owner_email: str | None, force: bool) -> None:
-    """Create or update prospects from a CSV (an email column, others optional) and enroll them."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Enroll even if recently in touch (replied, converted, active in a sequence).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
+def enroll(
+    sequence_id: int, csv_file: Path, owner_email: str | None, force: bool, dry_run: bool
+) -> None:
+    """Create or update prospects from a CSV (an email column, others optional) and enroll them.
+
+    Each row is checked first: every step is rendered for the prospect, and a suppressed or
+    recently contacted address is refused with the reason (the latter enrolled with --force)."""
     from tqdm import tqdm
 
     from sequences.clock import SystemClock
@@ -145,14 +155,23 @@ def enroll(sequence_id: int, csv_file: Path, owner_email: str | None, force: boo
                     SystemClock().now(),
                     owner_id=owner_id,
                     force=force,
+                    dry_run=dry_run,
                     on_row=lambda: bar.update(1),
                 )
             except (ValidationError, UnicodeDecodeError) as exc:
                 raise click.ClickException(f"{csv_file}: {exc}") from None
-    click.echo(
-        f"created {summary.created}, updated {summary.updated}, enrolled {summary.enrolled}, "
-        f"skipped {len(summary.skipped)}"
-    )
+        if dry_run:
+            session.rollback()  # a dry run creates, updates and enrolls nobody
+    if dry_run:
+        click.echo(
+            f"dry run, nothing changed: would create {summary.created}, update "
+            f"{summary.updated}, enroll {summary.enrolled}, skip {len(summary.skipped)}"
+        )
+    else:
+        click.echo(
+            f"created {summary.created}, updated {summary.updated}, enrolled "
+            f"{summary.enrolled}, skipped {len(summary.skipped)}"
+        )
     for reason, count in sorted(summary.reasons().items(), key=lambda kv: -kv[1]):
         click.echo(f"  skipped {count}: {reason}")
     for line, email, reason in summary.skipped[:20]:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.definitions import create_sequence, update_sequence
-from sequences.enrollment import EnrollmentRefused, enroll
+from sequences.enroll_checks import NEEDS_FORCE, Verdict, checked_enroll
 from sequences.errors import Conflict, ValidationError
 from sequences.models import Enrollment, EnrollmentStatus, Prospect, Sequence, Step
 from sequences.rendering import RenderError, validate
@@ -34,7 +34,15 @@ from sequences.workspace import (
 
 from ..api import access
 from ..db import db, rt
-from .helpers import can_see, now, protect, row_id, search_prospects, user
+from .helpers import (
+    can_see,
+    display_name,
+    now,
+    protect,
+    row_id,
+    search_prospects,
+    user,
+)
 
 bp = Blueprint("sequences_ui", __name__, url_prefix="/sequences")
 protect(bp)
@@ -313,6 +321,12 @@ class EnrollSummary:
     updated: int = 0
     enrolled: int = 0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (row, email, reason)
+    # Recently in touch: shown with what happened and when, enrolled only once confirmed.
+    # (name, verdict): plain values, so they outlive the rollback of a check.
+    confirm: list[tuple[str, Verdict]] = field(default_factory=list)
+    checks: list[tuple[str, str, Verdict]] = field(default_factory=list)  # (row, name, verdict)
+    dry_run: bool = False
+    forced: bool = False
 
 
 def _search(q: str) -> list[Prospect]:
@@ -327,27 +341,53 @@ def enroll_page(sequence_id: int) -> str:
 
 
 def _enroll_one(sequence: Sequence, prospect: Prospect, summary: EnrollSummary, row: str) -> None:
-    try:
-        with db().begin_nested():
-            enroll(db(), prospect, sequence, now())
+    attempt = checked_enroll(
+        db(), prospect, sequence, now(), force=summary.forced, dry_run=summary.dry_run
+    )
+    verdict = attempt.verdict
+    if summary.dry_run:
+        summary.checks.append((row, display_name(prospect), verdict))
+    elif attempt.enrolled:
         summary.enrolled += 1
-    except EnrollmentRefused as exc:
-        summary.problems.append((row, prospect.email, str(exc)))
+    elif verdict.outcome == NEEDS_FORCE:
+        summary.confirm.append((display_name(prospect), verdict))
+    else:
+        summary.problems.append((row, prospect.email, verdict.why))
+
+
+def _action() -> str:
+    action = request.form.get("action", "enroll")
+    return action if action in ("enroll", "check", "force") else "enroll"
 
 
 @bp.post("/<int:sequence_id>/enroll")
-def enroll_selected(sequence_id: int) -> str:
+def enroll_selected(sequence_id: int) -> str | tuple[str, int]:
+    """Enroll (each checked first), check only (nothing changes), or enroll the confirmed."""
     sequence = _sequence(sequence_id)
     u = user()
-    summary = EnrollSummary()
+    action = _action()
+    summary = EnrollSummary(dry_run=action == "check", forced=action == "force")
+    chosen: list[Prospect] = []
     for raw in request.form.getlist("prospect_id")[:1000]:
         found_id = row_id(raw)
         prospect = db().get(Prospect, found_id) if found_id is not None else None
         if prospect is None or not can_see(u, prospect):
+            # Another rep's prospect is as unknown here as in the API (tracker/api/access.py).
             summary.problems.append(("-", raw, "no such prospect"))
-            continue
+        else:
+            chosen.append(prospect)
+    if summary.forced and summary.problems:
+        # Confirming is about named prospects: one we cannot touch means nothing happens.
+        error = "Nothing was enrolled: " + "; ".join(f"{e}: {r}" for _, e, r in summary.problems)
+        return render_template(
+            "enroll.html", sequence=sequence, q="", results=[], summary=None, error=error
+        ), 403
+    for prospect in chosen:
         _enroll_one(sequence, prospect, summary, "-")
-    db().commit()
+    if summary.dry_run:
+        db().rollback()
+    else:
+        db().commit()
     return render_template("enroll.html", sequence=sequence, q="", results=[], summary=summary)
 
 
@@ -388,7 +428,7 @@ def enroll_csv(sequence_id: int) -> str | tuple[str, int]:
         return render_template(
             "enroll.html", sequence=sequence, q="", results=[], summary=None, error=error
         ), 422
-    summary = EnrollSummary()
+    summary = EnrollSummary(dry_run=_action() == "check")
     for number, row in enumerate(rows, start=2):  # line 1 is the header
         data: dict[str, Any] = {k: v for k, v in row.items() if k in CSV_COLUMNS and v}
         extra = {k: v for k, v in row.items() if k not in CSV_COLUMNS and k and v}
@@ -413,5 +453,8 @@ def enroll_csv(sequence_id: int) -> str | tuple[str, int]:
         summary.created += int(created)
         summary.updated += int(not created)
         _enroll_one(sequence, prospect, summary, str(number))
-    db().commit()
+    if summary.dry_run:
+        db().rollback()  # a check creates, updates and enrolls nobody
+    else:
+        db().commit()
     return render_template("enroll.html", sequence=sequence, q="", results=[], summary=summary)

@@ -1,0 +1,377 @@
+"""Enrollment checked up front: every step rendered for the prospect, and the prospect's state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .enrollment import LIVE, SUPPRESSED, EnrollmentRefused, enroll
+from .models import Enrollment, Event, Prospect, Sequence, Step, Team
+from .rendering import PROSPECT_NAMES, RenderError, prospect_context, render
+from .schedule import parse_duration
+
+# The outcomes of a check, and the HTTP status each one answers with.
+WOULD_ENROLL = "would_enroll"  # nothing stands in the way
+NEEDS_FORCE = "needs_force"  # 409: recently in touch; enrolled only when the request insists
+REFUSED = "refused"  # 422: cannot be enrolled at all (cannot render, suppressed), no override
+HTTP_STATUS = {WOULD_ENROLL: 200, NEEDS_FORCE: 409, REFUSED: 422}
+
+DEFAULT_RECONTACT_DAYS = 30
+# Placeholder values a trial render gives the sender; the real ones exist at send time.
+_SENDER = {"name": "Sam Sender", "first_name": "Sam", "email": "sam@example.com", "signature": ""}
+_PART_WORDS = {"subject": "subject", "body_html": "body", "body_text": "plain-text body"}
+# What a sensible fallback reads like, for the fix we suggest.
+_FALLBACKS = {"first_name": "there", "company": "your team", "last_name": "", "phone": ""}
+# Events after which a new sequence would talk over a live conversation.
+_RECENT_TOUCHES = {
+    "reply": "replied",
+    "conversion": "converted",
+    "meeting_booked": "booked a meeting",
+}
+
+
+@dataclass(frozen=True)
+class StepProblem:
+    """One step that cannot be rendered for this prospect, with the fix."""
+
+    step: int  # numbered as a rep counts them, from 1
+    part: str  # subject | body_html | body_text
+    field: str | None  # the missing name ("company", "fields.need"), when that is the cause
+    message: str
+    fix: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "part": self.part,
+            "field": self.field,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a prospect is refused or needs force: a code, the words, and when it happened."""
+
+    code: str
+    message: str
+    at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "at": self.at.isoformat() if self.at else None,
+        }
+
+
+@dataclass
+class Verdict:
+    """What enrolling this prospect in this sequence would do, and why."""
+
+    prospect_id: int
+    email: str
+    outcome: str
+    reasons: list[Reason] = field(default_factory=list)
+    problems: list[StepProblem] = field(default_factory=list)
+
+    @property
+    def status(self) -> int:
+        return HTTP_STATUS[self.outcome]
+
+    @property
+    def why(self) -> str:
+        """What stands in the way and the fix, without naming the prospect (a CSV row does)."""
+        if self.problems:
+            return "cannot be enrolled: " + "; ".join(
+                f"step {p.step} ({_PART_WORDS.get(p.part, p.part)}): {p.message}; {p.fix}"
+                for p in self.problems
+            )
+        if self.reasons:
+            text = "; ".join(r.message for r in self.reasons)
+            if self.outcome == NEEDS_FORCE:
+                return f"{text}. Enroll anyway with force if you mean it."
+            return text
+        return "can be enrolled"
+
+    @property
+    def message(self) -> str:
+        """One paragraph a rep can act on: who, what, and the fix."""
+        return f"{self.email} {self.why}" if self.problems else f"{self.email}: {self.why}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "prospect_id": self.prospect_id,
+            "email": self.email,
+            "outcome": self.outcome,
+            "status": self.status,
+            "message": self.message,
+            "reasons": [r.to_json() for r in self.reasons],
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+def _day(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d")
+
+
+def _fix(name: str | None, step: int, part: str) -> str:
+    where = f"step {step}'s {_PART_WORDS.get(part, part)}"
+    if name is None:
+        return f"open {where} in the editor and correct the template"
+    if name.startswith("fields."):
+        key = name.partition(".")[2]
+        fallback = f"your {key.replace('_', ' ')}"
+        return (
+            f"add the field `{key}` to the prospect (a CSV column `{key}`), "
+            f"or write `{{{{ {name} | default('{fallback}') }}}}` in {where}"
+        )
+    if name in PROSPECT_NAMES:
+        fallback = _FALLBACKS.get(name, f"your {name.replace('_', ' ')}")
+        return (
+            f"add `{name}` to the prospect, "
+            f"or write `{{{{ {name} | default('{fallback}') }}}}` in {where}"
+        )
+    return f"`{name}` is not something a prospect has; correct {where} in the editor"
+
+
+def _with_placeholder(context: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The context with `name` filled in, to find the next missing field (None: cannot)."""
+    filled = dict(context)
+    holder, _, key = name.partition(".")
+    if key:
+        inner = filled.get(holder)
+        if not isinstance(inner, Mapping) or key in inner:
+            return None
+        filled[holder] = {**inner, key: f"[{key}]"}
+    else:
+        if name in filled:
+            return None
+        filled[name] = f"[{name}]"
+    return filled
+
+
+def _render_part(number: int, part: str, source: str, context: dict[str, Any]) -> list[StepProblem]:
+    """Every missing field of one template (filled in one by one), or its one other error."""
+    problems: list[StepProblem] = []
+    for _ in range(20):  # a template naming more missing fields than this is reported in part
+        try:
+            render(source, context, html=part == "body_html")
+        except RenderError as exc:
+            name = exc.missing
+            if name is not None:
+                label = name.partition(".")[2] if name.startswith("fields.") else name
+                message = f"the prospect has no `{label}`"
+            else:
+                message = str(exc)
+            problems.append(StepProblem(number, part, name, message, _fix(name, number, part)))
+            filled = _with_placeholder(context, name) if name is not None else None
+            if filled is None:
+                return problems
+            context = filled
+        else:
+            return problems
+    return problems
+
+
+def _templates(step: Step) -> list[tuple[str, str]]:
+    """(part, source) of every template this step may send, its A/B variants included."""
+    parts: list[tuple[str, str]] = []
+    versions: list[Mapping[str, Any]] = [
+        {"subject": step.subject, "body_html": step.body_html, "body_text": step.body_text}
+    ]
+    versions += [v for v in (step.options or {}).get("variants") or [] if isinstance(v, Mapping)]
+    for version in versions:
+        for part in ("subject", "body_html", "body_text"):
+            if part == "subject" and step.thread_with is not None:
+                continue  # a threaded step's subject is "Re: " and the earlier one's
+            source = version.get(part)
+            if isinstance(source, str) and source and (part, source) not in parts:
+                parts.append((part, source))
+    return parts
+
+
+def render_problems(
+    sequence: Sequence, prospect: Prospect, sender: Mapping[str, Any] | None = None
+) -> list[StepProblem]:
+    """Render every email step of the sequence for the prospect (nothing is sent)."""
+    base = prospect_context(prospect, sender or _SENDER, "https://followup.invalid/u/check")
+    problems: list[StepProblem] = []
+    for number, step in enumerate(sequence.steps, start=1):
+        if step.type != "email":
+            continue
+        seen: set[tuple[str, str | None]] = set()
+        for part, source in _templates(step):
+            for problem in _render_part(number, part, source, base):
+                if (problem.part, problem.field or problem.message) not in seen:
+                    seen.add((problem.part, problem.field or problem.message))
+                    problems.append(problem)
+    return problems
+
+
+def _last_event(session: Session, prospect_id: int, types: list[str]) -> Event | None:
+    return session.scalars(
+        select(Event)
+        .where(Event.prospect_id == prospect_id, Event.type.in_(types))
+        .order_by(Event.at.desc(), Event.id.desc())
+        .limit(1)
+    ).first()
+
+
+def recontact_days(session: Session, team_id: int) -> int:
+    team = session.get(Team, team_id)
+    return team.recontact_days if team is not None else DEFAULT_RECONTACT_DAYS
+
+
+def _state_refusal(session: Session, prospect: Prospect) -> Reason | None:
+    if prospect.status not in SUPPRESSED:
+        return None
+    event = _last_event(
+        session, prospect.id, ["unsubscribe" if prospect.status == "unsubscribed" else "bounce"]
+    )
+    at = event.at if event is not None else prospect.updated_at
+    what = "unsubscribed" if prospect.status == "unsubscribed" else "bounced"
+    return Reason(
+        what,
+        f"the address {what} on {_day(at)}; it is never mailed by a sequence again",
+        at,
+    )
+
+
+def _recent(
+    session: Session, prospect: Prospect, sequence: Sequence, now: datetime
+) -> list[Reason]:
+    reasons: list[Reason] = []
+    days = recontact_days(session, prospect.team_id)
+    event = _last_event(session, prospect.id, list(_RECENT_TOUCHES))
+    if event is not None and event.at > now - timedelta(days=days):
+        reasons.append(
+            Reason(
+                event.type,
+                f"{_RECENT_TOUCHES[event.type]} on {_day(event.at)}, within the team's "
+                f"re-contact interval of {days} days",
+                event.at,
+            )
+        )
+    live = session.execute(
+        select(Enrollment, Sequence.name)
+        .join(Sequence, Sequence.id == Enrollment.sequence_id)
+        .where(Enrollment.prospect_id == prospect.id, Enrollment.status.in_(LIVE))
+        .order_by(Enrollment.id)
+    ).all()
+    for enrollment, name in live:
+        if enrollment.sequence_id == sequence.id:
+            reasons.append(
+                Reason(
+                    "already_enrolled",
+                    f"already {enrollment.status} in this sequence (enrollment "
+                    f"{enrollment.id}) since {_day(enrollment.created_at)}",
+                    enrollment.created_at,
+                )
+            )
+        else:
+            reasons.append(
+                Reason(
+                    "active_elsewhere",
+                    f'{enrollment.status} in the sequence "{name}" since '
+                    f"{_day(enrollment.created_at)}",
+                    enrollment.created_at,
+                )
+            )
+    interval = (sequence.settings or {}).get("min_reenroll_interval")
+    if interval:
+        recent = session.scalar(
+            select(Enrollment.created_at)
+            .where(
+                Enrollment.prospect_id == prospect.id,
+                Enrollment.sequence_id == sequence.id,
+                Enrollment.status.notin_(LIVE),
+                Enrollment.created_at > now - parse_duration(interval),
+            )
+            .order_by(Enrollment.created_at.desc())
+            .limit(1)
+        )
+        if recent is not None:
+            reasons.append(
+                Reason(
+                    "recently_enrolled",
+                    f"enrolled in this sequence on {_day(recent)}; the sequence allows "
+                    f"re-enrolling only after {interval}",
+                    recent,
+                )
+            )
+    return reasons
+
+
+def check_enrollment(
+    session: Session,
+    prospect: Prospect,
+    sequence: Sequence,
+    now: datetime,
+    *,
+    sender: Mapping[str, Any] | None = None,
+) -> Verdict:
+    """What enrolling would do: refused (422), needs force (409) or would enroll. Pure: it
+    renders and reads, and changes nothing."""
+    verdict = Verdict(prospect.id, prospect.email, WOULD_ENROLL)
+    suppressed = _state_refusal(session, prospect)
+    if suppressed is not None:
+        verdict.outcome, verdict.reasons = REFUSED, [suppressed]
+        return verdict
+    if not sequence.steps:
+        verdict.outcome = REFUSED
+        verdict.reasons = [Reason("empty_sequence", "the sequence has no steps yet; add one")]
+        return verdict
+    verdict.problems = render_problems(sequence, prospect, sender)
+    if verdict.problems:
+        verdict.outcome = REFUSED
+        verdict.reasons = [Reason("cannot_render", "a step cannot be written for this prospect")]
+        return verdict
+    verdict.reasons = _recent(session, prospect, sequence, now)
+    if verdict.reasons:
+        verdict.outcome = NEEDS_FORCE
+    return verdict
+
+
+@dataclass
+class Attempt:
+    """The verdict, and the enrollment when one was made (None on refusal or dry run)."""
+
+    verdict: Verdict
+    enrollment: Enrollment | None = None
+    forced: bool = False
+
+    @property
+    def enrolled(self) -> bool:
+        return self.enrollment is not None
+
+
+def checked_enroll(
+    session: Session,
+    prospect: Prospect,
+    sequence: Sequence,
+    now: datetime,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    sender: Mapping[str, Any] | None = None,
+) -> Attempt:
+    """Check, then enroll unless refused, unforced, or a dry run. Every entry point (API, CSV,
+    web form, bulk) enrolls through here, so they refuse the same prospects for the same reasons."""
+    verdict = check_enrollment(session, prospect, sequence, now, sender=sender)
+    if verdict.outcome == REFUSED or (verdict.outcome == NEEDS_FORCE and not force) or dry_run:
+        return Attempt(verdict)
+    try:
+        with session.begin_nested():
+            enrollment = enroll(session, prospect, sequence, now, force=force)
+    except EnrollmentRefused as exc:  # the state machine's own last word (a race)
+        verdict.outcome = REFUSED
+        verdict.reasons = [Reason("refused", str(exc))]
+        return Attempt(verdict)
+    return Attempt(verdict, enrollment, forced=verdict.outcome == NEEDS_FORCE)
