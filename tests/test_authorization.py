@@ -159,6 +159,7 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "GET /healthz": PUBLIC,
     "GET /metrics": PUBLIC,
     "GET /static/<path:filename>": PUBLIC,
+    "GET /favicon.ico": PUBLIC,
 }
 
 # Routes that use their object up: each case gets a fresh one.

@@ -221,8 +221,9 @@ def test_dry_run_or_force_on_unknown_or_another_reps_prospect_is_4xx_and_changes
         no_sequence = _post(client, cast, prospect_id=mine, sequence_id=999_999, **flags)
         assert no_sequence.status_code == 404
         foreign = _post(client, cast, omar_key, prospect_id=mine, sequence_id=sequence, **flags)
-        assert foreign.status_code == 403
-        assert "belongs to another rep" in foreign.json["error"]["message"]
+        # Another rep's prospect is not theirs to see: as unknown as a missing one (access.py).
+        assert foreign.status_code == 404
+        assert "no such prospect" in foreign.json["error"]["message"]
         bulk = client.post(
             "/api/v1/enrollments/bulk",
             json={"sequence_id": sequence, "prospect_ids": [mine, 999_999], **flags},
@@ -234,7 +235,7 @@ def test_dry_run_or_force_on_unknown_or_another_reps_prospect_is_4xx_and_changes
             json={"sequence_id": sequence, "prospect_ids": [mine, theirs], **flags},
             headers=cast.auth(),
         )
-        assert bulk.status_code == 403
+        assert bulk.status_code == 404
     assert _post(
         client, cast, prospect_id=mine, sequence_id=sequence, dry_run="yes"
     ).status_code == (422)
@@ -345,7 +346,7 @@ def test_web_enroll_checks_confirms_recent_contacts_and_refuses_with_the_fix(
             "action": "force",
         },
     )
-    assert refused.status_code == 403 and "belongs to another rep" in refused.text
+    assert refused.status_code == 403 and "no such prospect" in refused.text
     assert _enrollments(rt) == 1
     confirmed = client.post(
         url, data={"csrf_token": token(client, url), "prospect_id": [ids[2]], "action": "force"}

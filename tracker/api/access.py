@@ -181,6 +181,7 @@ RULES: dict[str, Rule] = {
     "health.healthz": PUBLIC,
     "metrics.metrics": PUBLIC,  # its own bearer token (FOLLOWUP_METRICS_TOKEN)
     "assets.static": PUBLIC,
+    "assets.favicon": PUBLIC,
 }
 
 
