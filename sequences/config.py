@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -67,6 +68,9 @@ class Settings:
     webhook_allow_private: bool = False
     webhook_allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     api_max_body_bytes: int = 2 * 1024 * 1024  # a JSON body of the API; more is a 413
+    # Fernet keys for the secrets the database holds (sequences/vault.py): the first encrypts,
+    # all decrypt. Empty: a key file in the instance folder (embedded), none in production.
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def secret_key(self) -> str:
@@ -136,6 +140,22 @@ def _networks(
         except ValueError:
             raise ConfigError(f"{name}: not a network in CIDR notation: {item!r}") from None
     return tuple(networks)
+
+
+def parse_encryption_keys(raw: str, name: str = "FOLLOWUP_ENCRYPTION_KEY") -> tuple[str, ...]:
+    """Comma-separated Fernet keys (first encrypts, all decrypt), each checked for its form."""
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    if not keys:
+        raise ConfigError(f"{name}: empty")
+    for position, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"{name}: key {position} is not a Fernet key (32 url-safe base64-encoded "
+                "bytes, 44 characters); make one with `followup secrets generate-key`"
+            ) from None
+    return keys
 
 
 def parse_smtp_url(raw: str, name: str = "FOLLOWUP_SMTP_URL") -> SmtpSettings:
@@ -218,6 +238,11 @@ def _delivery_probe(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _encryption_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = _get(env, "FOLLOWUP_ENCRYPTION_KEY")
+    return () if raw is None else parse_encryption_keys(raw)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment; raise ConfigError naming the bad variable."""
     env = os.environ if env is None else env
@@ -271,4 +296,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_allow_private=_bool(env, "FOLLOWUP_WEBHOOK_ALLOW_PRIVATE", False),
         webhook_allow_networks=_networks(env, "FOLLOWUP_WEBHOOK_ALLOW_NETWORKS"),
         api_max_body_bytes=_int(env, "FOLLOWUP_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
+        encryption_keys=_encryption_keys(env),
     )

@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from . import vault
+
 # Stable constraint names so Alembic diffs are the same on every database.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -54,6 +56,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class EncryptedText(TypeDecorator[str]):
+    """A secret: stored as a Fernet token under FOLLOWUP_ENCRYPTION_KEY, read back in clear.
+
+    Sealing happens here, on every write, so no code path can store a secret in clear by
+    forgetting a call (sequences/vault.py holds the keys and the checks at start).
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or vault.is_sealed(value):
+            return value
+        return vault.seal(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else vault.unseal(value)
 
 
 def utcnow() -> datetime:
@@ -145,9 +166,11 @@ class Mailbox(Base):
     from_name: Mapped[str] = mapped_column(String(200))
     from_email: Mapped[str] = mapped_column(String(320))
     reply_to: Mapped[str | None] = mapped_column(String(320))
-    smtp_url: Mapped[str | None] = mapped_column(String(1000))  # None: FOLLOWUP_SMTP_URL
-    # imaps://user:password@host:993/INBOX: polled for replies (read-only; see imap_poll.py).
-    imap_url: Mapped[str | None] = mapped_column(String(1000))
+    # Both URLs carry a password: encrypted at rest (vault.py), never returned or logged.
+    smtp_url: Mapped[str | None] = mapped_column(EncryptedText)  # None: FOLLOWUP_SMTP_URL
+    # imaps://user:password@host:993/INBOX: polled for replies (read-only; see inbound/imap.py).
+    imap_url: Mapped[str | None] = mapped_column(EncryptedText)
+    credentials_changed_at: Mapped[datetime | None]  # when smtp_url or imap_url last changed
     daily_limit: Mapped[int] = mapped_column(Integer, default=500)
     hourly_limit: Mapped[int | None] = mapped_column(Integer)
     min_gap_seconds: Mapped[int] = mapped_column(Integer, default=0)
@@ -450,7 +473,8 @@ class Webhook(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[Any]] = mapped_column(default=list)
-    secret: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(EncryptedText)  # encrypted at rest; shown once
+    secret_changed_at: Mapped[datetime | None]
     description: Mapped[str] = mapped_column(String(200), default="")
     include_machine: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

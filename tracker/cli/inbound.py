@@ -80,7 +80,8 @@ def imap_poll(interval: float, once: bool, mailbox_id: int | None, url: str | No
             mailbox = session.get(Mailbox, mailbox_id)
             if mailbox is None:
                 raise click.ClickException(f"no mailbox with id {mailbox_id}")
-            mailbox.imap_url = url
+            mailbox.imap_url = url  # encrypted at rest (models.EncryptedText)
+            mailbox.credentials_changed_at = rt.clock.now()
         click.echo(f"mailbox {mailbox_id}: IMAP polling set")
         return
     if once:

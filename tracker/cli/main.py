@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -24,6 +24,24 @@ def _settings() -> Settings:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+def _fail(exc: Exception, code: int = 2) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(code)
+
+
+def _check_secrets(settings: Settings) -> None:
+    """Before handing over to gunicorn or dramatiq: a key that cannot open the stored secrets
+    ends the command here in one line, not in every worker process with a traceback."""
+    from sequences.db import null_pool_engine
+    from sequences.vault import startup, vault_for
+
+    engine = null_pool_engine(settings.database_url)
+    try:
+        startup(engine, vault_for(settings))
+    finally:
+        engine.dispose()
 
 
 def _clean_errors(func: F) -> F:
@@ -88,7 +106,8 @@ def run(host: str, port: int, no_sink: bool, inbound_port: int) -> None:
 @_clean_errors
 def web(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web app with gunicorn (production)."""
-    _settings()  # fail here, in one line, rather than in every gunicorn worker
+    # Fail here, in one line, rather than in every gunicorn worker.
+    _check_secrets(_settings())
     gunicorn = Path(sys.executable).with_name("gunicorn")
     argv = [
         str(gunicorn),
@@ -131,6 +150,7 @@ def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
             err=True,
         )
         sys.exit(2)
+    _check_secrets(settings)
     dramatiq = Path(sys.executable).with_name("dramatiq")
     argv = [
         str(dramatiq),
@@ -280,9 +300,14 @@ class _session:
     """A session on FOLLOWUP_DATABASE_URL for one CLI command, committed at the end."""
 
     def __enter__(self) -> Any:
+        from sequences import vault
         from sequences.db import make_sessionmaker, null_pool_engine
 
-        self.engine = null_pool_engine(_settings().database_url)
+        settings = _settings()
+        self.engine = null_pool_engine(settings.database_url)
+        # The secret columns encrypt and decrypt through the configured key.
+        vault.install(vault.vault_for(settings))
+        vault.startup(self.engine, vault.current())
         self.session = make_sessionmaker(self.engine)()
         return self.session
 
@@ -309,6 +334,9 @@ main.add_command(cli_digest.digest)
 from . import spool as cli_spool  # noqa: E402
 
 main.add_command(cli_spool.spool)
+from . import vault as cli_vault  # noqa: E402
+
+main.add_command(cli_vault.secrets)
 
 if __name__ == "__main__":
     main()
