@@ -71,6 +71,11 @@ class Settings:
     # Fernet keys for the secrets the database holds (sequences/vault.py): the first encrypts,
     # all decrypt. Empty: a key file in the instance folder (embedded), none in production.
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    # STARTTLS on the inbound SMTP server: a PEM certificate chain and its key (both or neither);
+    # require_tls refuses MAIL FROM before STARTTLS. Reloaded on SIGHUP (a renewed certificate).
+    inbound_tls_cert: Path | None = None
+    inbound_tls_key: Path | None = None
+    inbound_require_tls: bool = False
 
     @property
     def secret_key(self) -> str:
@@ -243,6 +248,22 @@ def _encryption_keys(env: Mapping[str, str]) -> tuple[str, ...]:
     return () if raw is None else parse_encryption_keys(raw)
 
 
+def _inbound_tls(env: Mapping[str, str]) -> tuple[Path | None, Path | None, bool]:
+    cert = _get(env, "FOLLOWUP_INBOUND_TLS_CERT")
+    key = _get(env, "FOLLOWUP_INBOUND_TLS_KEY")
+    require = _bool(env, "FOLLOWUP_INBOUND_REQUIRE_TLS", False)
+    if cert and not key:
+        raise ConfigError("FOLLOWUP_INBOUND_TLS_KEY: required with FOLLOWUP_INBOUND_TLS_CERT")
+    if key and not cert:
+        raise ConfigError("FOLLOWUP_INBOUND_TLS_CERT: required with FOLLOWUP_INBOUND_TLS_KEY")
+    if require and not cert:
+        raise ConfigError(
+            "FOLLOWUP_INBOUND_REQUIRE_TLS: needs FOLLOWUP_INBOUND_TLS_CERT and "
+            "FOLLOWUP_INBOUND_TLS_KEY (a certificate to offer)"
+        )
+    return (Path(cert) if cert else None), (Path(key) if key else None), require
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment; raise ConfigError naming the bad variable."""
     env = os.environ if env is None else env
@@ -268,6 +289,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FOLLOWUP_SECRET_KEY: each key must be at least 16 characters")
     base_url = _base_url(env)
     mail_domain = _get(env, "FOLLOWUP_MAIL_DOMAIN") or (urlsplit(base_url).hostname or "localhost")
+    tls_cert, tls_key, require_tls = _inbound_tls(env)
     return Settings(
         database_url=database_url,
         redis_url=_redis_url(env),
@@ -297,4 +319,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_allow_networks=_networks(env, "FOLLOWUP_WEBHOOK_ALLOW_NETWORKS"),
         api_max_body_bytes=_int(env, "FOLLOWUP_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
         encryption_keys=_encryption_keys(env),
+        inbound_tls_cert=tls_cert,
+        inbound_tls_key=tls_key,
+        inbound_require_tls=require_tls,
     )

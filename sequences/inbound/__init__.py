@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from .imap import parse_imap_url, poll_all, run_forever
 from .ingest import VERDICTS, receive
-from .server import start_inbound
+from .server import load_tls_context, start_inbound
 
 __all__ = [
     "VERDICTS",
+    "load_tls_context",
     "parse_imap_url",
     "poll_all",
     "receive",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import signal
 import sys
 import threading
 from functools import partial
@@ -56,6 +57,11 @@ def run_all(
     from ..app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if inbound_port and settings.inbound_tls_cert and settings.inbound_tls_key:
+        from sequences.inbound import load_tls_context
+
+        # A bad certificate/key pair stops us here, in one line, before any thread starts.
+        load_tls_context(settings.inbound_tls_cert, settings.inbound_tls_key)
     upgrade(settings.database_url)
     rt = runtime.build(settings)
     runtime.install(rt)
@@ -81,6 +87,9 @@ def run_all(
 
         # Replies and bounces: by SMTP here, and from any mailbox with an IMAP URL.
         inbound = start_inbound(rt, "127.0.0.1", inbound_port)
+        if inbound.tls_context is not None:
+            reload = inbound.reload_tls
+            signal.signal(signal.SIGHUP, lambda *_: reload())
         threading.Thread(target=poll_forever, args=(rt, stop), daemon=True).start()
 
     app = create_app({"RUNTIME": rt})

@@ -47,8 +47,26 @@ def inbound(host: str, port: int, domains: tuple[str, ...]) -> None:
     rt = _runtime()
     assert isinstance(rt, Runtime)
     accepted = domains or (rt.settings.mail_domain,)
-    controller = start_inbound(rt, host, port, accepted)
-    click.echo(f"inbound: listening on {host}:{port} for {', '.join(accepted)}", err=True)
+    try:
+        controller = start_inbound(rt, host, port, accepted)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        rt.dispose()
+        sys.exit(2)
+    tls = ""
+    if controller.tls_context is not None:
+        tls = ", STARTTLS required" if rt.settings.inbound_require_tls else ", STARTTLS offered"
+
+        # A renewed certificate (certbot's deploy hook sends SIGHUP): new connections use it,
+        # the listener and the sessions in flight are untouched.
+        def reload(*_: object) -> None:
+            if controller.reload_tls():
+                click.echo("inbound: TLS certificate reloaded for new connections", err=True)
+            else:
+                click.echo("inbound: the new certificate did not load; kept the old", err=True)
+
+        signal.signal(signal.SIGHUP, reload)
+    click.echo(f"inbound: listening on {host}:{port} for {', '.join(accepted)}{tls}", err=True)
     _stop_event().wait()
     controller.stop()
     rt.dispose()
