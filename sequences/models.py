@@ -121,7 +121,9 @@ class Team(Base):
     __tablename__ = "teams"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # Mail to any address at this domain belongs to the team (inbound/match.py: team_for).
+    inbound_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -134,6 +136,9 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str | None] = mapped_column(String(300))
     is_manager: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The install's administrator: creates teams and moves users; sees a team's data only as a
+    # member of it (by team_id and is_manager, like anyone).
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     signature: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -3,6 +3,7 @@
 - `core`: authentication, prospects, sequences, enrollments, activity and the event feed;
 - `sequences`: bulk enrollment and tasks; `workspace`: hot list, calls, statistics, report;
 - `documents`, `inbound`, `webhooks`, `digest`: one resource each;
+- `teams`: teams and users, for the install's admins;
 - `openapi`: /api/v1/openapi.json, merged from the fragments in `spec/`;
 - `pagination`: the cursor every list answers with.
 """
@@ -14,7 +15,17 @@ from flask import Blueprint
 
 def blueprints() -> tuple[Blueprint, ...]:
     """Every API blueprint, in the order the app registers them."""
-    from . import core, digest, documents, inbound, openapi, sequences, webhooks, workspace
+    from . import (
+        core,
+        digest,
+        documents,
+        inbound,
+        openapi,
+        sequences,
+        teams,
+        webhooks,
+        workspace,
+    )
 
     return (
         core.bp,  # prospects, sequences, enrollments, activity, events
@@ -24,5 +35,6 @@ def blueprints() -> tuple[Blueprint, ...]:
         inbound.bp,  # POST /api/v1/inbound (raw email webhook), the inbound list
         webhooks.bp,
         digest.bp,
+        teams.bp,  # the install's admins: teams, users, moving users between teams
         openapi.bp,  # /api/v1/openapi.json
     )

@@ -33,6 +33,7 @@ def _first_user(rt: runtime.Runtime) -> tuple[str, str] | None:
         user = create_user(
             session, "admin@example.com", name="Admin", password=password, manager=True
         )
+        user.is_admin = True  # the install's admin too: it can create the second team
         return password, create_api_key(session, user, rt.clock.now(), "created by followup run")
 
 
@@ -111,7 +112,7 @@ def run_all(
         click.echo(f"  Inbound:    smtp://127.0.0.1:{inbound_port} takes replies and bounces")
     if first:
         password, key = first
-        click.echo(f"  First user: admin@example.com (manager), password {password}")
+        click.echo(f"  First user: admin@example.com (manager, admin), password {password}")
         click.echo("  API key, shown once:")
         click.echo(f"              {key}")
     else:

@@ -256,18 +256,99 @@ def user() -> None:
     "--password", default=None, help="Omit to create a user who signs in with API keys only."
 )
 @click.option("--manager", is_flag=True, help="Managers see the whole team.")
+@click.option("--team", "team_name", default=None, help="The team's name (default: the first).")
+@click.option(
+    "--admin", is_flag=True, help="The install's admin: creates teams, moves users (API too)."
+)
 @_clean_errors
-def user_create(email: str, name: str, password: str | None, manager: bool) -> None:
-    """Create a user."""
-    from sequences.errors import Conflict, ValidationError
-    from sequences.workspace import create_user
+def user_create(
+    email: str, name: str, password: str | None, manager: bool, team_name: str | None, admin: bool
+) -> None:
+    """Create a user, in a team."""
+    from sequences.errors import Conflict, NotFound, ValidationError
+    from sequences.workspace import create_user, find_team
 
     with _session() as session:
         try:
-            created = create_user(session, email, name=name, password=password, manager=manager)
+            team = find_team(session, team_name) if team_name is not None else None
+            created = create_user(
+                session, email, name=name, password=password, manager=manager, team=team
+            )
+        except (ValidationError, Conflict, NotFound) as exc:
+            raise click.ClickException(str(exc)) from None
+        created.is_admin = admin
+        role = "manager" if manager else "rep"
+        click.echo(
+            f"created {role}{' and admin' if admin else ''} {created.email} "
+            f"(id {created.id}) in team {created.team.name}"
+        )
+
+
+@user.command("move")
+@click.option("--email", required=True, help="The user's email.")
+@click.option("--team", "team_name", required=True, help="The team to move them to.")
+@click.option("--manager/--rep", default=None, help="Their role in the new team (default: kept).")
+@_clean_errors
+def user_move(email: str, team_name: str, manager: bool | None) -> None:
+    """Move a user to another team (refused while they own anything in their current one)."""
+    from sqlalchemy import select
+
+    from sequences.errors import Conflict, NotFound
+    from sequences.models import User
+    from sequences.workspace import find_team, move_user
+
+    with _session() as session:
+        found = session.scalar(select(User).where(User.email == email.strip()))
+        if found is None:
+            raise click.ClickException(f"no user with email {email}")
+        try:
+            team = find_team(session, team_name)
+            before = found.team.name
+            move_user(session, found, team, manager=manager)
+        except (Conflict, NotFound) as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"moved {found.email} from team {before} to team {team.name}")
+
+
+@main.group()
+def team() -> None:
+    """Teams: one install can serve several sales teams, each seeing only its own data."""
+
+
+@team.command("create")
+@click.argument("name")
+@click.option(
+    "--inbound-domain", default=None, help="Mail to any address at this domain is the team's."
+)
+@_clean_errors
+def team_create(name: str, inbound_domain: str | None) -> None:
+    """Create a team."""
+    from sequences.errors import Conflict, ValidationError
+    from sequences.workspace import create_team
+
+    with _session() as session:
+        try:
+            made = create_team(session, name, inbound_domain)
         except (ValidationError, Conflict) as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"created {'manager' if manager else 'rep'} {created.email} (id {created.id})")
+        click.echo(f"created team {made.name} (id {made.id})")
+
+
+@team.command("list")
+@_clean_errors
+def team_list() -> None:
+    """List the teams with their number of users and managers."""
+    from sequences.workspace import list_teams
+
+    with _session() as session:
+        rows = list_teams(session)
+        for row in rows:
+            domain = f"  inbound {row.team.inbound_domain}" if row.team.inbound_domain else ""
+            click.echo(
+                f"{row.team.id:>4}  {row.team.name:30}  {row.users} user(s), "
+                f"{row.managers} manager(s){domain}"
+            )
+        click.echo(f"{len(rows)} team(s)")
 
 
 @main.group(name="api-key")
