@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -84,6 +85,14 @@ class Settings:
     # at start (a busy default port moves), a value the user gave never is.
     given: frozenset[str] = frozenset()
     metrics_token: str | None = field(default=None, repr=False)  # GET /metrics bearer
+    # Fernet keys for the secrets the database holds (sequences/vault.py): the first encrypts,
+    # all decrypt. Empty: a key file in the instance folder (embedded), none in production.
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    # STARTTLS on the inbound SMTP server: a PEM certificate chain and its key (both or neither);
+    # require_tls refuses MAIL FROM before STARTTLS. Reloaded on SIGHUP (a renewed certificate).
+    inbound_tls_cert: Path | None = None
+    inbound_tls_key: Path | None = None
+    inbound_require_tls: bool = False
 
     @property
     def secret_key(self) -> str:
@@ -153,6 +162,22 @@ def _networks(
         except ValueError:
             raise ConfigError(f"{name}: not a network in CIDR notation: {item!r}") from None
     return tuple(networks)
+
+
+def parse_encryption_keys(raw: str, name: str = "FOLLOWUP_ENCRYPTION_KEY") -> tuple[str, ...]:
+    """Comma-separated Fernet keys (first encrypts, all decrypt), each checked for its form."""
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    if not keys:
+        raise ConfigError(f"{name}: empty")
+    for position, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"{name}: key {position} is not a Fernet key (32 url-safe base64-encoded "
+                "bytes, 44 characters); make one with `followup secrets generate-key`"
+            ) from None
+    return keys
 
 
 def parse_smtp_url(raw: str, name: str = "FOLLOWUP_SMTP_URL") -> SmtpSettings:
@@ -295,6 +320,27 @@ def _dkim_keys(env: Mapping[str, str]) -> tuple[DkimKey, ...]:
     return tuple(keys)
 
 
+def _encryption_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = _get(env, "FOLLOWUP_ENCRYPTION_KEY")
+    return () if raw is None else parse_encryption_keys(raw)
+
+
+def _inbound_tls(env: Mapping[str, str]) -> tuple[Path | None, Path | None, bool]:
+    cert = _get(env, "FOLLOWUP_INBOUND_TLS_CERT")
+    key = _get(env, "FOLLOWUP_INBOUND_TLS_KEY")
+    require = _bool(env, "FOLLOWUP_INBOUND_REQUIRE_TLS", False)
+    if cert and not key:
+        raise ConfigError("FOLLOWUP_INBOUND_TLS_KEY: required with FOLLOWUP_INBOUND_TLS_CERT")
+    if key and not cert:
+        raise ConfigError("FOLLOWUP_INBOUND_TLS_CERT: required with FOLLOWUP_INBOUND_TLS_KEY")
+    if require and not cert:
+        raise ConfigError(
+            "FOLLOWUP_INBOUND_REQUIRE_TLS: needs FOLLOWUP_INBOUND_TLS_CERT and "
+            "FOLLOWUP_INBOUND_TLS_KEY (a certificate to offer)"
+        )
+    return (Path(cert) if cert else None), (Path(key) if key else None), require
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment; raise ConfigError naming the bad variable."""
     env = os.environ if env is None else env
@@ -320,6 +366,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("FOLLOWUP_SECRET_KEY: each key must be at least 16 characters")
     base_url = _base_url(env)
     mail_domain = _get(env, "FOLLOWUP_MAIL_DOMAIN") or (urlsplit(base_url).hostname or "localhost")
+    tls_cert, tls_key, require_tls = _inbound_tls(env)
     return Settings(
         database_url=database_url,
         redis_url=_redis_url(env),
@@ -355,4 +402,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             for name, value in env.items()
             if name.startswith("FOLLOWUP_") and value
         ),
+        encryption_keys=_encryption_keys(env),
+        inbound_tls_cert=tls_cert,
+        inbound_tls_key=tls_key,
+        inbound_require_tls=require_tls,
     )

@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from . import vault
+
 # Stable constraint names so Alembic diffs are the same on every database.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -54,6 +56,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class EncryptedText(TypeDecorator[str]):
+    """A secret: stored as a Fernet token under FOLLOWUP_ENCRYPTION_KEY, read back in clear.
+
+    Sealing happens here, on every write, so no code path can store a secret in clear by
+    forgetting a call (sequences/vault.py holds the keys and the checks at start).
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or vault.is_sealed(value):
+            return value
+        return vault.seal(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else vault.unseal(value)
 
 
 def utcnow() -> datetime:
@@ -100,10 +121,12 @@ class Team(Base):
     __tablename__ = "teams"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
     # A prospect who replied, converted or booked a meeting this many days ago or less is not
     # enrolled again without an explicit force (sequences/enroll_checks.py).
     recontact_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    # Mail to any address at this domain belongs to the team (inbound/match.py: team_for).
+    inbound_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -116,6 +139,9 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str | None] = mapped_column(String(300))
     is_manager: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The install's administrator: creates teams and moves users; sees a team's data only as a
+    # member of it (by team_id and is_manager, like anyone).
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     signature: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -148,9 +174,11 @@ class Mailbox(Base):
     from_name: Mapped[str] = mapped_column(String(200))
     from_email: Mapped[str] = mapped_column(String(320))
     reply_to: Mapped[str | None] = mapped_column(String(320))
-    smtp_url: Mapped[str | None] = mapped_column(String(1000))  # None: FOLLOWUP_SMTP_URL
-    # imaps://user:password@host:993/INBOX: polled for replies (read-only; see imap_poll.py).
-    imap_url: Mapped[str | None] = mapped_column(String(1000))
+    # Both URLs carry a password: encrypted at rest (vault.py), never returned or logged.
+    smtp_url: Mapped[str | None] = mapped_column(EncryptedText)  # None: FOLLOWUP_SMTP_URL
+    # imaps://user:password@host:993/INBOX: polled for replies (read-only; see inbound/imap.py).
+    imap_url: Mapped[str | None] = mapped_column(EncryptedText)
+    credentials_changed_at: Mapped[datetime | None]  # when smtp_url or imap_url last changed
     daily_limit: Mapped[int] = mapped_column(Integer, default=500)
     hourly_limit: Mapped[int | None] = mapped_column(Integer)
     min_gap_seconds: Mapped[int] = mapped_column(Integer, default=0)
@@ -453,7 +481,8 @@ class Webhook(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[Any]] = mapped_column(default=list)
-    secret: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(EncryptedText)  # encrypted at rest; shown once
+    secret_changed_at: Mapped[datetime | None]
     description: Mapped[str] = mapped_column(String(200), default="")
     include_machine: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

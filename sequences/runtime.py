@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from .clock import Clock, SystemClock
 from .config import Settings, load_settings
 from .db import make_engine, make_sessionmaker
+from .vault import install as install_vault
+from .vault import startup as vault_startup
+from .vault import vault_for
 
 if TYPE_CHECKING:
     from .sending import SmtpTransport
@@ -41,6 +44,14 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Runti
 
     settings = settings or load_settings()
     engine = make_engine(settings.database_url)
+    # The secret columns read through this vault; a key that cannot open them stops us here.
+    vault = vault_for(settings)
+    install_vault(vault)
+    try:
+        vault_startup(engine, vault)
+    except BaseException:
+        engine.dispose()
+        raise
     return Runtime(
         settings=settings,
         engine=engine,

@@ -178,6 +178,7 @@ def create_webhook(
         team_id=user.team_id,
         user_id=user.id,
         secret="whsec_" + secrets.token_urlsafe(32),
+        secret_changed_at=now,
         created_at=now,
         **values,
     )
@@ -201,6 +202,13 @@ def update_webhook(
     return webhook
 
 
+def new_secret(webhook: Webhook, now: datetime) -> str:
+    """Replace the signing secret; the caller shows the new one once (it is stored encrypted)."""
+    webhook.secret = "whsec_" + secrets.token_urlsafe(32)
+    webhook.secret_changed_at = now
+    return webhook.secret
+
+
 def webhook_json(w: Webhook, *, secret: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": w.id,
@@ -211,6 +219,9 @@ def webhook_json(w: Webhook, *, secret: bool = False) -> dict[str, Any]:
         "active": w.active,
         "disabled_reason": w.disabled_reason,
         "created_at": w.created_at.isoformat(),
+        # Write-only: the secret itself is in the answer that made it, never again.
+        "secret_set": bool(w.secret),
+        "secret_changed_at": (w.secret_changed_at or w.created_at).isoformat(),
     }
     if secret:
         out["secret"] = w.secret

@@ -247,6 +247,8 @@ def production_stack(
         FOLLOWUP_SMTP_URL=f"smtp://127.0.0.1:{sink_port}?timeout=10",
         FOLLOWUP_BASE_URL=f"http://127.0.0.1:{web_port}",
         FOLLOWUP_SECRET_KEY="production-test-secret-0123456789",
+        # Production reads no key file: the key for the secrets at rest is configured.
+        FOLLOWUP_ENCRYPTION_KEY="P662HYQTAAJnWTYltd7NbVx5-bqTfMnlzzJYF7Wu3FI=",
         FOLLOWUP_INSTANCE_PATH=str(tmp_path / "instance"),
         FOLLOWUP_MAIL_DOMAIN="mail.example.test",
         PYTHONUNBUFFERED="1",

@@ -58,6 +58,7 @@ OWNED = (OK, 403, OK, 404)  # a team sequence, changed: only its owner and manag
 MANAGERS = (403, 403, OK, OK)  # the team's report
 SELF = (OK, 404, 404, 404)  # a user's own API key
 TEAM_MANAGERS = (403, 403, OK, 404)  # managers change their team's objects: a rep's capacity
+ADMINS = (403, 403, 403, 403)  # the install's teams and users: none of these is an admin
 ASSIGNED = (OK, 404, 403, 404)  # a lead waiting for its rep: only that rep answers it
 PUBLIC = "public"
 
@@ -120,6 +121,13 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "GET /api/v1/leads/reps": ANY,
     "PATCH /api/v1/leads/reps/<int:user_id>": TEAM_MANAGERS,
     "POST /forms/leads/<form_key>": PUBLIC,
+    # API: the install's admins
+    "GET /api/v1/teams": ADMINS,
+    "POST /api/v1/teams": ADMINS,
+    "GET /api/v1/teams/<int:team_id>": ADMINS,
+    "GET /api/v1/users": ADMINS,
+    "POST /api/v1/users": ADMINS,
+    "POST /api/v1/users/<int:user_id>/move": ADMINS,
     # Pages
     "GET /login": PUBLIC,
     "POST /login": PUBLIC,
@@ -303,6 +311,7 @@ def _seed(rt: runtime.Runtime) -> World:
             "delivery_id": delivery.id,
             "document_id": document.id,
             "user_id": owner.id,
+            "team_id": team.id,
             "inbound_id": inbound.id,
             "key_id": _key_id(s, "spare"),
         }

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from sequences import vault
 from sequences.clock import SystemClock
 from sequences.db import make_sessionmaker, null_pool_engine
 from sequences.egress import TargetPolicy
@@ -36,6 +37,8 @@ def test_a_webhook_is_delivered_by_the_scheduler_and_a_webhooks_only_worker(
     with production_stack(
         postgres_url, REDIS_URL, tmp_path, FOLLOWUP_WEBHOOK_ALLOW_PRIVATE="true"
     ) as stack:
+        # This process writes the webhook (its secret encrypted) with the stack's key.
+        vault.install(vault.Vault((stack.env["FOLLOWUP_ENCRYPTION_KEY"],)))
         now = SystemClock().now()
         with sessions.begin() as s:
             team = default_team(s)

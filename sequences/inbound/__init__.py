@@ -19,12 +19,13 @@ from .ingest import VERDICTS, receive
 from .recheck import Change
 from .recheck import apply as apply_recheck
 from .recheck import plan as plan_recheck
-from .server import start_inbound
+from .server import load_tls_context, start_inbound
 
 __all__ = [
     "VERDICTS",
     "Change",
     "apply_recheck",
+    "load_tls_context",
     "parse_imap_url",
     "plan_recheck",
     "poll_all",

@@ -1,6 +1,7 @@
 """The rep's and the manager's workspace: people, their timeline, their work and its reports.
 
 - `accounts`: teams, users and API keys;
+- `teams`: creating and listing teams, moving users between them (admins);
 - `prospects`: creating and updating prospects, every field validated;
 - `activity`: a prospect's timeline and the summary a rep reads before a call;
 - `engagement`: the hot list, ranked by recent human engagement;
@@ -64,6 +65,17 @@ from .prospects import (
     upsert_prospect,
 )
 from .reports import RepReport, StepStats, rep_report, step_stats
+from .teams import (
+    TeamRow,
+    clean_domain,
+    create_team,
+    find_team,
+    list_teams,
+    move_user,
+    team_json,
+    team_named,
+    user_json,
+)
 
 __all__ = [
     "CHANGE",
@@ -72,13 +84,16 @@ __all__ = [
     "Access",
     "RepReport",
     "StepStats",
+    "TeamRow",
     "activity",
     "check_password",
+    "clean_domain",
     "clean_prospect_data",
     "collect",
     "create_api_key",
     "create_document",
     "create_prospect",
+    "create_team",
     "create_user",
     "default_team",
     "document_access",
@@ -87,13 +102,16 @@ __all__ = [
     "enroll_csv",
     "enrollment_access",
     "event_json",
+    "find_team",
     "get_document",
     "hot_list",
     "inbound_access",
     "inbound_filter",
     "key_access",
+    "list_teams",
     "local_day",
     "may_change_sequence",
+    "move_user",
     "normalise_email",
     "prospect_access",
     "prospect_filter",
@@ -108,9 +126,12 @@ __all__ = [
     "setting_json",
     "step_stats",
     "task_access",
+    "team_json",
+    "team_named",
     "update_setting",
     "upsert_prospect",
     "user_for_key",
+    "user_json",
     "version",
     "webhook_access",
     "webhook_filter",

@@ -4,6 +4,7 @@
 - `prospects`, `sequences` (with bulk enrollment and tasks), `enrollments`, `events`;
 - `workspace`: hot list, calls, statistics, report;
 - `documents`, `inbound`, `webhooks`, `digest`: one resource each;
+- `teams`: teams and users, for the install's admins;
 - `openapi`: /api/v1/openapi.json, merged from the fragments in `spec/`;
 - `helpers`, `pagination`: the body, the clock, the cursor every list answers with.
 """
@@ -26,6 +27,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         openapi,
         prospects,
         sequences,
+        teams,
         webhooks,
         workspace,
     )
@@ -40,5 +42,6 @@ def blueprints() -> tuple[Blueprint, ...]:
         webhooks.bp,
         digest.bp,
         leads_pool.bp,  # the lead pool: assign, accept, reject, rules
+        teams.bp,  # the install's admins: teams, users, moving users between teams
         openapi.bp,  # /api/v1/openapi.json
     )

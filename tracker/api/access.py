@@ -83,6 +83,7 @@ PUBLIC = Rule("public")  # no caller needed: sign-in, tracking links, health, th
 READS = Rule("user", READ)  # any signed-in user; the path's objects must be visible
 CHANGES = Rule("user", CHANGE)  # any signed-in user; the path's objects must be changeable
 MANAGERS = Rule("manager", READ)  # the team's managers only
+ADMINS = Rule("admin", READ)  # the install's admins: teams and users across teams
 
 # Every endpoint of the app, by name. What each object kind allows is in permissions.py.
 RULES: dict[str, Rule] = {
@@ -143,7 +144,14 @@ RULES: dict[str, Rule] = {
     "api_leads_pool.leads_settings_update": READS,
     "api_leads_pool.leads_reps": READS,
     "api_leads_pool.leads_reps_update": READS,
-    "leadform.form_post": PUBLIC,  # a website's form: its key is in the path, a honeypot guards it
+    "leadform.form_post": PUBLIC,
+    # API: the install's teams and users (admins only; their ids span teams, so no loaders)
+    "api_teams.teams_list": ADMINS,
+    "api_teams.teams_create": ADMINS,
+    "api_teams.teams_get": ADMINS,
+    "api_teams.users_list": ADMINS,
+    "api_teams.users_create": ADMINS,
+    "api_teams.users_move": ADMINS,  # a website's form: its key is in the path, a honeypot guards it
     # Pages
     "auth.login": PUBLIC,
     "auth.logout": READS,
@@ -373,6 +381,10 @@ def check() -> Response | WerkzeugResponse | None:
     g.user = caller
     if rule.who == "manager" and not caller.is_manager:
         abort(403, description="only managers can see this")
+    if rule.who == "admin":
+        if not caller.is_admin:
+            abort(403, description="only an admin of this install can manage teams and users")
+        return None  # an admin's objects are the install's: the views look them up themselves
     for name, value in (request.view_args or {}).items():
         if not name.endswith("_id"):
             continue

@@ -12,6 +12,7 @@ from sequences.webhooks import (
     STATUSES,
     create_webhook,
     delivery_json,
+    new_secret,
     retry,
     update_webhook,
     webhook_json,
@@ -78,6 +79,15 @@ def webhooks_delete(webhook_id: int) -> tuple[str, int]:
     session.delete(webhook)
     session.commit()
     return "", 204
+
+
+@bp.post("/webhooks/<int:webhook_id>/secret")
+def webhooks_rotate_secret(webhook_id: int) -> Response:
+    """A new signing secret, in this answer only; deliveries are signed with it from now on."""
+    webhook = _webhook(webhook_id)
+    new_secret(webhook, rt().clock.now())
+    db().commit()
+    return jsonify(webhook_json(webhook, secret=True))
 
 
 @bp.get("/webhooks/<int:webhook_id>/deliveries")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import signal
 import sys
 import threading
 from dataclasses import replace
@@ -35,6 +36,7 @@ def _first_user(rt: runtime.Runtime) -> tuple[str, str] | None:
         user = create_user(
             session, "admin@example.com", name="Admin", password=password, manager=True
         )
+        user.is_admin = True  # the install's admin too: it can create the second team
         return password, create_api_key(session, user, rt.clock.now(), "created by followup run")
 
 
@@ -146,6 +148,11 @@ def run_all(
             ) from None
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if inbound_port and settings.inbound_tls_cert and settings.inbound_tls_key:
+        from sequences.inbound import load_tls_context
+
+        # A bad certificate/key pair stops us here, in one line, before any thread starts.
+        load_tls_context(settings.inbound_tls_cert, settings.inbound_tls_key)
     upgrade(settings.database_url)
     rt = runtime.build(settings)
     runtime.install(rt)
@@ -178,6 +185,9 @@ def run_all(
             raise ports.unavailable(
                 by_role["the inbound SMTP server"].listener, inbound_port, ports.describe(exc)
             ) from None
+        if inbound.tls_context is not None:
+            reload = inbound.reload_tls
+            signal.signal(signal.SIGHUP, lambda *_: reload())
         threading.Thread(target=poll_forever, args=(rt, stop), daemon=True).start()
 
     server.app = create_app({"RUNTIME": rt})
@@ -198,7 +208,7 @@ def run_all(
         click.echo(f"  Inbound:    smtp://127.0.0.1:{inbound_port} takes replies and bounces")
     if first:
         password, key = first
-        click.echo(f"  First user: admin@example.com (manager), password {password}")
+        click.echo(f"  First user: admin@example.com (manager, admin), password {password}")
         click.echo("  API key, shown once:")
         click.echo(f"              {key}")
     else:

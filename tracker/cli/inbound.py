@@ -61,7 +61,24 @@ def inbound(host: str, port: int, domains: tuple[str, ...]) -> None:
     except OSError as exc:  # taken between the check and the bind
         click.echo(f"error: {unavailable(listener, port, describe(exc))}", err=True)
         sys.exit(2)
-    click.echo(f"inbound: listening on {host}:{port} for {', '.join(accepted)}", err=True)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        rt.dispose()
+        sys.exit(2)
+    tls = ""
+    if controller.tls_context is not None:
+        tls = ", STARTTLS required" if rt.settings.inbound_require_tls else ", STARTTLS offered"
+
+        # A renewed certificate (certbot's deploy hook sends SIGHUP): new connections use it,
+        # the listener and the sessions in flight are untouched.
+        def reload(*_: object) -> None:
+            if controller.reload_tls():
+                click.echo("inbound: TLS certificate reloaded for new connections", err=True)
+            else:
+                click.echo("inbound: the new certificate did not load; kept the old", err=True)
+
+        signal.signal(signal.SIGHUP, reload)
+    click.echo(f"inbound: listening on {host}:{port} for {', '.join(accepted)}{tls}", err=True)
     _stop_event().wait()
     controller.stop()
     rt.dispose()
@@ -93,7 +110,8 @@ def imap_poll(interval: float, once: bool, mailbox_id: int | None, url: str | No
             mailbox = session.get(Mailbox, mailbox_id)
             if mailbox is None:
                 raise click.ClickException(f"no mailbox with id {mailbox_id}")
-            mailbox.imap_url = url
+            mailbox.imap_url = url  # encrypted at rest (models.EncryptedText)
+            mailbox.credentials_changed_at = rt.clock.now()
         click.echo(f"mailbox {mailbox_id}: IMAP polling set")
         return
     if once:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -26,6 +26,24 @@ def _settings() -> Settings:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+def _fail(exc: Exception, code: int = 2) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(code)
+
+
+def _check_secrets(settings: Settings) -> None:
+    """Before handing over to gunicorn or dramatiq: a key that cannot open the stored secrets
+    ends the command here in one line, not in every worker process with a traceback."""
+    from sequences.db import null_pool_engine
+    from sequences.vault import startup, vault_for
+
+    engine = null_pool_engine(settings.database_url)
+    try:
+        startup(engine, vault_for(settings))
+    finally:
+        engine.dispose()
 
 
 def _clean_errors(func: F) -> F:
@@ -113,6 +131,7 @@ def run(host: str, port: int, no_sink: bool, inbound_port: int) -> None:
 def web(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web app with gunicorn (production)."""
     settings = _settings()  # fail here, in one line, rather than in every gunicorn worker
+    _check_secrets(settings)
     chosen = choose_port(Listener("the web app", host, port, "--port", given("port")))
     if chosen.moved and "FOLLOWUP_BASE_URL" not in settings.given:
         # Links in mail must reach this server (the workers read the environment).
@@ -160,6 +179,7 @@ def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
             err=True,
         )
         sys.exit(2)
+    _check_secrets(settings)
     dramatiq = Path(sys.executable).with_name("dramatiq")
     argv = [
         str(dramatiq),
@@ -272,18 +292,99 @@ def user() -> None:
     "--password", default=None, help="Omit to create a user who signs in with API keys only."
 )
 @click.option("--manager", is_flag=True, help="Managers see the whole team.")
+@click.option("--team", "team_name", default=None, help="The team's name (default: the first).")
+@click.option(
+    "--admin", is_flag=True, help="The install's admin: creates teams, moves users (API too)."
+)
 @_clean_errors
-def user_create(email: str, name: str, password: str | None, manager: bool) -> None:
-    """Create a user."""
-    from sequences.errors import Conflict, ValidationError
-    from sequences.workspace import create_user
+def user_create(
+    email: str, name: str, password: str | None, manager: bool, team_name: str | None, admin: bool
+) -> None:
+    """Create a user, in a team."""
+    from sequences.errors import Conflict, NotFound, ValidationError
+    from sequences.workspace import create_user, find_team
 
     with _session() as session:
         try:
-            created = create_user(session, email, name=name, password=password, manager=manager)
+            team = find_team(session, team_name) if team_name is not None else None
+            created = create_user(
+                session, email, name=name, password=password, manager=manager, team=team
+            )
+        except (ValidationError, Conflict, NotFound) as exc:
+            raise click.ClickException(str(exc)) from None
+        created.is_admin = admin
+        role = "manager" if manager else "rep"
+        click.echo(
+            f"created {role}{' and admin' if admin else ''} {created.email} "
+            f"(id {created.id}) in team {created.team.name}"
+        )
+
+
+@user.command("move")
+@click.option("--email", required=True, help="The user's email.")
+@click.option("--team", "team_name", required=True, help="The team to move them to.")
+@click.option("--manager/--rep", default=None, help="Their role in the new team (default: kept).")
+@_clean_errors
+def user_move(email: str, team_name: str, manager: bool | None) -> None:
+    """Move a user to another team (refused while they own anything in their current one)."""
+    from sqlalchemy import select
+
+    from sequences.errors import Conflict, NotFound
+    from sequences.models import User
+    from sequences.workspace import find_team, move_user
+
+    with _session() as session:
+        found = session.scalar(select(User).where(User.email == email.strip()))
+        if found is None:
+            raise click.ClickException(f"no user with email {email}")
+        try:
+            team = find_team(session, team_name)
+            before = found.team.name
+            move_user(session, found, team, manager=manager)
+        except (Conflict, NotFound) as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"moved {found.email} from team {before} to team {team.name}")
+
+
+@main.group()
+def team() -> None:
+    """Teams: one install can serve several sales teams, each seeing only its own data."""
+
+
+@team.command("create")
+@click.argument("name")
+@click.option(
+    "--inbound-domain", default=None, help="Mail to any address at this domain is the team's."
+)
+@_clean_errors
+def team_create(name: str, inbound_domain: str | None) -> None:
+    """Create a team."""
+    from sequences.errors import Conflict, ValidationError
+    from sequences.workspace import create_team
+
+    with _session() as session:
+        try:
+            made = create_team(session, name, inbound_domain)
         except (ValidationError, Conflict) as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"created {'manager' if manager else 'rep'} {created.email} (id {created.id})")
+        click.echo(f"created team {made.name} (id {made.id})")
+
+
+@team.command("list")
+@_clean_errors
+def team_list() -> None:
+    """List the teams with their number of users and managers."""
+    from sequences.workspace import list_teams
+
+    with _session() as session:
+        rows = list_teams(session)
+        for row in rows:
+            domain = f"  inbound {row.team.inbound_domain}" if row.team.inbound_domain else ""
+            click.echo(
+                f"{row.team.id:>4}  {row.team.name:30}  {row.users} user(s), "
+                f"{row.managers} manager(s){domain}"
+            )
+        click.echo(f"{len(rows)} team(s)")
 
 
 @main.group(name="api-key")
@@ -316,9 +417,14 @@ class _session:
     """A session on FOLLOWUP_DATABASE_URL for one CLI command, committed at the end."""
 
     def __enter__(self) -> Any:
+        from sequences import vault
         from sequences.db import make_sessionmaker, null_pool_engine
 
-        self.engine = null_pool_engine(_settings().database_url)
+        settings = _settings()
+        self.engine = null_pool_engine(settings.database_url)
+        # The secret columns encrypt and decrypt through the configured key.
+        vault.install(vault.vault_for(settings))
+        vault.startup(self.engine, vault.current())
         self.session = make_sessionmaker(self.engine)()
         return self.session
 
@@ -354,6 +460,9 @@ main.add_command(cli_verdicts.verdicts)
 from . import leads_pool as cli_leads_pool  # noqa: E402
 
 main.add_command(cli_leads_pool.leads)
+from . import vault as cli_vault  # noqa: E402
+
+main.add_command(cli_vault.secrets)
 
 if __name__ == "__main__":
     main()

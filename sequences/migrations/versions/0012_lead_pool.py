@@ -12,7 +12,7 @@ from alembic import op
 import sequences.models
 
 revision = "0012_lead_pool"
-down_revision = "0009_recontact"
+down_revision = "0010_secrets_teams"
 branch_labels = None
 depends_on = None
 
