@@ -190,7 +190,10 @@ def test_ids_too_large_for_the_database_are_404_on_every_method(
             headers=cast.auth(),
             **({"json": {}} if method in BODY_METHODS and kind == "json" else {}),
         )
-        assert largest.status_code in (404, 422), (method, rule, largest.status_code)
+        # A valid id reaches the route's rule: the install's admin routes refuse a rep (403).
+        admin_only = rule.startswith(("/api/v1/teams", "/api/v1/users"))
+        allowed = (403,) if admin_only else (404, 422)
+        assert largest.status_code in allowed, (method, rule, largest.status_code)
     assert covered >= 15
 
 

@@ -103,6 +103,7 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "GET /api/v1/webhooks/<int:webhook_id>": MINE,
     "PATCH /api/v1/webhooks/<int:webhook_id>": MINE,
     "DELETE /api/v1/webhooks/<int:webhook_id>": MINE,
+    "POST /api/v1/webhooks/<int:webhook_id>/secret": MINE,
     "GET /api/v1/webhooks/<int:webhook_id>/deliveries": MINE,
     "POST /api/v1/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/retry": MINE,
     "GET /api/v1/me/digest": ANY,

@@ -14,7 +14,7 @@ import pytest
 
 from sequences.sending.sink import free_port, read_messages
 
-from .conftest import REDIS_URL, require_service
+from .conftest import REDIS_URL, _truncate_postgres, require_service
 from .procs import FOLLOWUP, Proc, http, production_stack, run_cli, wait_for
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
@@ -99,6 +99,9 @@ def test_production_processes_send_and_track_on_postgres_and_redis(
     postgres_url: str, tmp_path: Path
 ) -> None:
     require_service("Redis", "127.0.0.1", 6379)
+    # The shared database may hold secrets other tests encrypted under their own keys, which
+    # the web server rightly refuses to start on: begin empty, as a new install does.
+    _truncate_postgres(postgres_url)
     with production_stack(postgres_url, REDIS_URL, tmp_path) as stack:
         key = stack.api_key()
         stack.start_sink()
@@ -121,6 +124,7 @@ def test_production_processes_send_and_track_on_postgres_and_redis(
 
 def test_healthz_reports_unreachable_broker_as_503(postgres_url: str, tmp_path: Path) -> None:
     dead = f"redis://127.0.0.1:{free_port()}/0"
+    _truncate_postgres(postgres_url)  # as above: no other test's encrypted secrets
     with production_stack(postgres_url, dead, tmp_path) as stack:
         stack.start_web(workers=1)
         health = http("GET", stack.web_url + "/healthz")

@@ -127,6 +127,7 @@ RULES: dict[str, Rule] = {
     "api_webhooks.webhooks_get": READS,
     "api_webhooks.webhooks_update": CHANGES,
     "api_webhooks.webhooks_delete": CHANGES,
+    "api_webhooks.webhooks_rotate_secret": CHANGES,
     "api_webhooks.deliveries_list": READS,
     "api_webhooks.deliveries_retry": CHANGES,
     "api_digest.digest_get": READS,
