@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from sequences import runtime
+from sequences.models import User
 
 from .conftest import Cast
 from .test_inbound import enrollment_of, mail, prospect_of, seed
@@ -85,10 +86,17 @@ def test_envelope_recipients_come_from_the_query(
     assert prospect_of(rt, world).status == "bounced"
 
 
-def test_unmatched_mail_is_listed(client: Any, cast: Cast, rt: runtime.Runtime) -> None:
+def test_unmatched_mail_is_listed_to_the_installs_admins_only(
+    client: Any, cast: Cast, rt: runtime.Runtime
+) -> None:
     seed(rt)
     _post(client, cast, mail("Who is this?", sender="x@elsewhere.example", in_reply_to=None))
     _post(client, cast, mail("Yes!", message_id="<yes@prospect.example>"))
+    # Mail that matched no team could be another team's prospect: a rep never sees it.
+    rep_sees = client.get("/api/v1/inbound", headers=cast.auth()).json["items"]
+    assert [i["verdict"] for i in rep_sees] == ["reply"]
+    with rt.sessions.begin() as s:
+        s.get(User, cast.rep_id).is_admin = True  # type: ignore[union-attr]
     listed = client.get("/api/v1/inbound?verdict=unmatched", headers=cast.auth())
     assert listed.status_code == 200
     [item] = listed.json["items"]

@@ -108,11 +108,18 @@ def document_access(user: User, document: Document, action: str = READ) -> Acces
 
 
 def inbound_access(user: User, row: InboundMessage, action: str = READ) -> Access:
-    return _allowed(row.team_id in (None, user.team_id))
+    """A team's mail is the team's; mail that matched no team is the install's admins' alone
+    (it may be another team's prospect writing: never shown to every user)."""
+    if row.team_id is None:
+        return _allowed(user.is_admin)
+    return _allowed(row.team_id == user.team_id)
 
 
 def inbound_filter(user: User) -> ColumnElement[bool]:
-    return or_(InboundMessage.team_id == user.team_id, InboundMessage.team_id.is_(None))
+    mine = InboundMessage.team_id == user.team_id
+    if user.is_admin:
+        return or_(mine, InboundMessage.team_id.is_(None))
+    return mine
 
 
 def key_access(user: User, key: ApiKey, action: str = READ) -> Access:
