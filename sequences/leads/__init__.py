@@ -10,7 +10,7 @@ Other packages import only the names below.
 
 from __future__ import annotations
 
-from .acceptance import accept, clean_reason, reject
+from .acceptance import accept, answerable, clean_reason, reject
 from .assignment import assign_manual, assign_pool, assign_prospects, reassign
 from .pool import (
     clean_rep,
@@ -33,6 +33,7 @@ from .sla import decide, sla_tick
 
 __all__ = [
     "accept",
+    "answerable",
     "assign_manual",
     "assign_pool",
     "assign_prospects",

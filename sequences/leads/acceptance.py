@@ -28,6 +28,12 @@ def _pending(session: Session, user: User, prospect_id: int) -> tuple[Lead, Pros
     return lead, prospect
 
 
+def answerable(session: Session, user: User, prospect_id: int) -> Lead:
+    """The lead if `user` may accept or reject it now; the same refusals as accept and reject
+    (so a view can refuse who before it reads what the answer says)."""
+    return _pending(session, user, prospect_id)[0]
+
+
 def _start_sequences(session: Session, prospect: Prospect, now: datetime) -> list[int]:
     """Enrollments held while the lead waited start now; one that never sent begins with its
     first step's delay counted from now."""

@@ -329,7 +329,7 @@ def api_key(key_id: int, action: str = READ) -> ApiKey:
 # Path parameters and the object each names.
 def team_user(user_id: int, action: str = READ) -> User:
     """A user of the caller's team (404 for anyone else's: ids of other teams are not told)."""
-    found = db().get(User, user_id) if 0 < user_id <= MAX_ID else None
+    found: User | None = _get(User, user_id)
     if found is None or found.team_id != user().team_id:
         raise NotFound(f"no such user: {user_id}")
     return found

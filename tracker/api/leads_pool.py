@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sequences.errors import NotFound, ValidationError
 from sequences.leads import (
     accept,
+    answerable,
     assign_manual,
     assign_pool,
     assign_prospects,
@@ -163,10 +164,8 @@ def leads_accept(prospect_id: int) -> Response:
 @bp.post("/leads/<int:prospect_id>/reject")
 def leads_reject(prospect_id: int) -> Response:
     user = access.user()
-    lead = db().get(Lead, prospect_id)
-    if lead is not None and lead.owner_id != user.id:
-        # Who may answer comes before what the answer says: a manager is told 403, not 422.
-        return json_error(403, "only the rep this lead is assigned to can reject it")
+    # Who may answer comes before what the answer says: a manager is told 403, not 422.
+    answerable(db(), user, prospect_id)
     reason = clean_reason(helpers.body())
     new_owner = reject(db(), user, prospect_id, reason, helpers.now())
     db().commit()

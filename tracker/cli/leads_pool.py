@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,30 +10,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sequences.config import ConfigError, load_settings
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    """A session on FOLLOWUP_DATABASE_URL for one command, committed if the command succeeds."""
-    from sequences.db import make_sessionmaker, null_pool_engine
-
-    try:
-        url = load_settings().database_url
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    engine = null_pool_engine(url)
-    session = make_sessionmaker(engine)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-        engine.dispose()
+from .sequences import _session  # one session per command, as the sequence commands do
 
 
 def _now() -> datetime:
