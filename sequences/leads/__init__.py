@@ -3,7 +3,8 @@
 - `pool`: team lead rules and rep settings, new leads into the pool (API, CSV, web form);
 - `assignment`: round-robin by capacity and routing rules, company owners, manual hand-overs;
 - `acceptance`: a rep accepts or rejects an assigned lead within a deadline;
-- `sla`: the speed-to-lead clock and re-assignment, run by the scheduler.
+- `sla`: the speed-to-lead clock and re-assignment, run by the scheduler;
+- `report`: the manager's view (the pool, leads per rep, time to first touch, hand-overs).
 
 Other packages import only the names below.
 """
@@ -29,9 +30,12 @@ from .pool import (
     update_rep,
     update_settings,
 )
+from .report import LeadReport, RepLeads, lead_report, report_json
 from .sla import decide, sla_tick
 
 __all__ = [
+    "LeadReport",
+    "RepLeads",
     "accept",
     "answerable",
     "assign_manual",
@@ -45,12 +49,14 @@ __all__ = [
     "intake",
     "lead_history",
     "lead_json",
+    "lead_report",
     "pending_for",
     "pool_leads",
     "reassign",
     "reject",
     "rep_json",
     "rep_row",
+    "report_json",
     "settings_for",
     "settings_json",
     "sla_tick",

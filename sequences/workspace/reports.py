@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, distinct, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Float, and_, case, cast, distinct, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
-from ..models import Enrollment, Event, Message, MessageStatus, Prospect, User
+from ..models import Enrollment, Event, LeadAssignment, Message, MessageStatus, Prospect, User
 
 # What counts as a touch, and its channel.
 TOUCH_CHANNELS = {"sent": "email", "call": "call"}
@@ -62,6 +62,31 @@ class RepReport:
         }
 
 
+def holder() -> Any:
+    """SQL for the rep who held the event's prospect when the event happened: the receiver of
+    its last hand-over at or before the event (None: it was in the pool), else the giver of its
+    first hand-over, else its owner now. So touches stay credited to the rep who made them
+    when a lead changes hands."""
+    before, first = aliased(LeadAssignment), aliased(LeadAssignment)
+    last_to = (
+        select(before.to_user_id)
+        .where(before.prospect_id == Event.prospect_id, before.at <= Event.at)
+        .order_by(before.at.desc(), before.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    first_from = (
+        select(first.from_user_id)
+        .where(first.prospect_id == Event.prospect_id)
+        .order_by(first.at, first.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    had_before = exists().where(before.prospect_id == Event.prospect_id, before.at <= Event.at)
+    had_any = exists().where(first.prospect_id == Event.prospect_id)
+    return case((had_before, last_to), (had_any, first_from), else_=Prospect.owner_id)
+
+
 def rep_report(session: Session, team_id: int, start: datetime, end: datetime) -> list[RepReport]:
     """Every user of the team with their follow-up figures for [start, end)."""
     users = list(
@@ -80,17 +105,31 @@ def rep_report(session: Session, team_id: int, start: datetime, end: datetime) -
     in_period = (Event.at >= start, Event.at < end)
     # Per prospect (touches, calls, days from first to last touch), then per rep, all in SQL:
     # a 90-day report over ten thousand prospects returns one row per rep.
-    per_prospect = (
+    who = holder()
+    # Each touch with the rep who held the prospect then (a lead that changed hands counts
+    # for each of its holders, with their own touches).
+    touches = (
         select(
-            Prospect.owner_id.label("owner_id"),
+            Event.prospect_id.label("prospect_id"),
+            who.label("owner_id"),
             Prospect.status.label("status"),
-            func.count().label("n"),
-            func.sum(case((Event.type == "call", 1), else_=0)).label("calls"),
-            (_days(session, func.max(Event.at)) - _days(session, func.min(Event.at))).label("span"),
+            Event.type.label("type"),
+            Event.at.label("at"),
         )
         .join(Prospect, Prospect.id == Event.prospect_id)
         .where(Prospect.team_id == team_id, Event.type.in_(TOUCH_CHANNELS), *in_period)
-        .group_by(Event.prospect_id, Prospect.owner_id, Prospect.status)
+        .subquery()
+    )
+    t = touches.c
+    per_prospect = (
+        select(
+            t.owner_id.label("owner_id"),
+            t.status.label("status"),
+            func.count().label("n"),
+            func.sum(case((t.type == "call", 1), else_=0)).label("calls"),
+            (_days(session, func.max(t.at)) - _days(session, func.min(t.at))).label("span"),
+        )
+        .group_by(t.prospect_id, t.owner_id, t.status)
         .subquery()
     )
     n = per_prospect.c.n
@@ -130,11 +169,16 @@ def rep_report(session: Session, team_id: int, start: datetime, end: datetime) -
                 reps[owner_id].median_days_between = statistics.median(values)
 
     for column, types in (("replied", ("reply",)), ("meetings", MEETING_TYPES)):
-        for owner_id, count in session.execute(
-            select(Prospect.owner_id, func.count(distinct(Event.prospect_id)))
+        outcomes = (
+            select(Event.prospect_id.label("prospect_id"), who.label("owner_id"))
             .join(Prospect, Prospect.id == Event.prospect_id)
             .where(Prospect.team_id == team_id, Event.type.in_(types), *in_period)
-            .group_by(Prospect.owner_id)
+            .subquery()
+        )
+        for owner_id, count in session.execute(
+            select(outcomes.c.owner_id, func.count(distinct(outcomes.c.prospect_id))).group_by(
+                outcomes.c.owner_id
+            )
         ):
             if owner_id in reps:
                 setattr(reps[owner_id], column, count)
