@@ -187,3 +187,17 @@ def test_the_website_form_posts_leads_and_ignores_bots(client: Any, cast: Cast) 
     leads = client.get(f"{API}/prospects", headers=cast.auth(cast.manager_key)).json["items"]
     assert [p["email"] for p in leads] == ["anna@shop.example"]
     assert leads[0]["fields"] == {"need": "a quote"}
+
+
+def test_the_lead_report_is_the_managers_and_names_a_bad_date(client: Any, cast: Cast) -> None:
+    _settings(client, cast, acceptance_required=True)
+    client.post(f"{API}/leads", json={"email": "r1@lead.example"}, headers=cast.auth())
+    refused = client.get(f"{API}/leads/report", headers=cast.auth())
+    assert refused.status_code == 403
+    got = client.get(f"{API}/leads/report", headers=cast.auth(cast.manager_key))
+    assert got.status_code == 200, got.json
+    rep = next(r for r in got.json["reps"] if r["user_id"] == cast.rep_id)
+    assert (rep["open"], rep["pending"], rep["assigned"]) == (1, 1, 1)
+    assert got.json["pool"]["size"] == 0 and got.json["reassignments"] == {}
+    bad = client.get(f"{API}/leads/report?start=yesterday", headers=cast.auth(cast.manager_key))
+    assert bad.status_code == 422 and "start" in bad.json["error"]["message"]

@@ -121,6 +121,7 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "PATCH /api/v1/leads/settings": MANAGERS,
     "GET /api/v1/leads/reps": ANY,
     "PATCH /api/v1/leads/reps/<int:user_id>": TEAM_MANAGERS,
+    "GET /api/v1/leads/report": MANAGERS,
     "POST /forms/leads/<form_key>": PUBLIC,
     # API: the install's admins
     "GET /api/v1/teams": ADMINS,

@@ -3,6 +3,7 @@
 - `access`: the API key, and which objects the caller may see and change;
 - `prospects`, `sequences` (with bulk enrollment and tasks), `enrollments`, `events`;
 - `workspace`: hot list, calls, statistics, report;
+- `leads_pool`, `leads_report`: the lead pool and the manager's view of it;
 - `documents`, `inbound`, `webhooks`, `digest`: one resource each;
 - `teams`: teams and users, for the install's admins;
 - `openapi`: /api/v1/openapi.json, merged from the fragments in `spec/`;
@@ -24,6 +25,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         events,
         inbound,
         leads_pool,
+        leads_report,
         openapi,
         prospects,
         sequences,
@@ -42,6 +44,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         webhooks.bp,
         digest.bp,
         leads_pool.bp,  # the lead pool: assign, accept, reject, rules
+        leads_report.bp,  # the manager's view of the lead process
         teams.bp,  # the install's admins: teams, users, moving users between teams
         openapi.bp,  # /api/v1/openapi.json
     )

@@ -145,6 +145,7 @@ RULES: dict[str, Rule] = {
     "api_leads_pool.leads_settings_update": READS,
     "api_leads_pool.leads_reps": READS,
     "api_leads_pool.leads_reps_update": READS,
+    "api_leads_report.leads_report": MANAGERS,
     "leadform.form_post": PUBLIC,
     # API: the install's teams and users (admins only; their ids span teams, so no loaders)
     "api_teams.teams_list": ADMINS,

@@ -109,10 +109,8 @@ def _day(name: str, default: date) -> date:
     return value
 
 
-@bp.get("/report")
-def report() -> Response:
-    """Follow-up discipline per rep over [start, end] (days, inclusive; the last 30 by default)."""
-    user = access.user()  # a manager (access.RULES)
+def report_period() -> tuple[date, date, datetime, datetime]:
+    """A report's ?start=&end= days (inclusive; the last 30 by default), and [begin, finish)."""
     today = rt().clock.now().date()
     end = _day("end", today)
     start = _day("start", end - timedelta(days=29))
@@ -122,6 +120,14 @@ def report() -> Response:
         raise ValidationError(f"start: at most {MAX_REPORT_DAYS} days at once", field="start")
     begin = datetime.combine(start, time.min, tzinfo=UTC)
     finish = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    return start, end, begin, finish
+
+
+@bp.get("/report")
+def report() -> Response:
+    """Follow-up discipline per rep over [start, end] (days, inclusive; the last 30 by default)."""
+    user = access.user()  # a manager (access.RULES)
+    start, end, begin, finish = report_period()
     items: list[dict[str, Any]] = [
         {"user_id": r.user_id, **r.row()} for r in rep_report(db(), user.team_id, begin, finish)
     ]
