@@ -158,6 +158,10 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "POST /sequences/<int:sequence_id>/enroll/csv": TEAM,
     "GET /report": MANAGERS,
     "GET /report.csv": MANAGERS,
+    "GET /leads/pool": MANAGERS,
+    "POST /leads/assign": MANAGERS,
+    "POST /leads/<int:prospect_id>/accept": ASSIGNED,
+    "POST /leads/<int:prospect_id>/reject": ASSIGNED,
     # No sign-in
     "GET /o/<token>.gif": PUBLIC,
     "GET /o/<path:anything>": PUBLIC,

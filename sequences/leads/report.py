@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Lead, LeadAssignment, LeadState, Prospect, ProspectStatus, User
+from .assignment import REASONS
 from .sla import TOUCH_TYPES
 
 # Hand-overs away from a rep who said no, or did not answer by the deadline.
@@ -83,6 +84,7 @@ class RepLeads:
     touched: int = 0  # hand-overs in the period touched while the rep held the lead
     untouched: int = 0  # hand-overs in the period with no touch (yet, or before it moved on)
     delays: list[float] = field(default_factory=list, repr=False)  # seconds to first touch
+    reassigned: dict[str, int] = field(default_factory=dict)  # reason -> leads taken from them
 
     @property
     def median_minutes(self) -> float | None:
@@ -112,6 +114,7 @@ class RepLeads:
             "untouched": self.untouched,
             "median_minutes_to_first_touch": minutes(self.median_minutes),
             "p90_minutes_to_first_touch": minutes(self.p90_minutes),
+            **{f"reassigned_{reason}": self.reassigned.get(reason, 0) for reason in REASONS},
         }
 
 
@@ -233,8 +236,11 @@ def lead_report(
         .group_by(LeadAssignment.from_user_id, LeadAssignment.reason)
     ):
         reasons[reason] = reasons.get(reason, 0) + count
-        if reason in REJECTIONS and from_user in reps:
-            reps[from_user].rejected += count
+        if from_user in reps:
+            rep = reps[from_user]
+            rep.reassigned[reason] = rep.reassigned.get(reason, 0) + count
+            if reason in REJECTIONS:
+                rep.rejected += count
 
     _speed(session, team_id, start, end, reps)
     return LeadReport(

@@ -181,6 +181,10 @@ RULES: dict[str, Rule] = {
     "sequences_ui.enroll_csv": READS,
     "report.index": MANAGERS,
     "report.export": MANAGERS,
+    "leads_ui.pool": MANAGERS,
+    "leads_ui.assign": MANAGERS,  # each prospect of the form must be of the team (the domain)
+    "leads_ui.accept_lead": READS,  # who may answer is the domain's (sequences.leads.answerable)
+    "leads_ui.reject_lead": READS,
     # No sign-in: tracking links carry signed tokens; the health check; static files
     "track.pixel": PUBLIC,
     "track.pixel_fallback": PUBLIC,

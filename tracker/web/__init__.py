@@ -11,7 +11,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def init_app(app: Flask) -> None:
     """Register the workspace's blueprints, template helpers and static files."""
-    from . import auth, helpers, hotlist, prospects, report, sequences_ui, tasks
+    from . import auth, helpers, hotlist, leads, prospects, report, sequences_ui, tasks
 
     assets = Blueprint("assets", __name__, static_folder=str(STATIC), static_url_path="/static")
 
@@ -22,5 +22,5 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(assets)
     helpers.init_app(app)
-    for module in (auth, hotlist, prospects, tasks, sequences_ui, report):
+    for module in (auth, hotlist, prospects, tasks, sequences_ui, report, leads):
         app.register_blueprint(module.bp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, make_response, render_template, request
 
+from sequences.leads import pending_for
 from sequences.tasks import CALL_OUTCOMES
 from sequences.workspace import hot_list, version
 
@@ -23,7 +24,13 @@ def _version() -> str:
 def index() -> str:
     u = user()
     rows = hot_list(db(), u.team_id, owner_filter(u), now())
-    return render_template("hotlist.html", rows=rows, version=_version(), outcomes=CALL_OUTCOMES)
+    return render_template(
+        "hotlist.html",
+        rows=rows,
+        version=_version(),
+        outcomes=CALL_OUTCOMES,
+        pending=pending_for(db(), u.id),  # new leads waiting for this rep's answer, on top
+    )
 
 
 @bp.get("/hot/fragment")

@@ -1,4 +1,5 @@
-"""The manager's report: follow-up discipline per rep over a chosen period, as a page and a CSV."""
+"""The manager's report: follow-up discipline and the lead process per rep over a chosen period,
+as a page and a CSV."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from flask import Blueprint, Response, render_template, request
 
+from sequences.leads import LeadReport, RepLeads, lead_report
 from sequences.workspace import RepReport, rep_report
 
 from ..db import db
@@ -44,10 +46,17 @@ def period() -> tuple[date, date, str | None]:
     return start, end, error
 
 
-def _rows(start: date, end: date) -> list[RepReport]:
+def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     begin = datetime.combine(start, time.min, tzinfo=UTC)
-    finish = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
-    return rep_report(db(), user().team_id, begin, finish)
+    return begin, datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def _rows(start: date, end: date) -> list[RepReport]:
+    return rep_report(db(), user().team_id, *_bounds(start, end))
+
+
+def _leads(start: date, end: date) -> LeadReport:
+    return lead_report(db(), user().team_id, *_bounds(start, end), now())
 
 
 @bp.get("/report")  # managers only (access.RULES)
@@ -55,8 +64,21 @@ def index() -> str:
     start, end, error = period()
     reps = _rows(start, end)
     most = max((r.touches_per_prospect for r in reps), default=0.0)
+    leads = _leads(start, end)
+    # The speed-to-lead chart: reps who had a lead in the period, scaled to the slowest p90.
+    speed = [r for r in leads.reps if r.assigned]
+    slowest = max((r.p90_minutes or 0.0 for r in speed), default=0.0)
     return render_template(
-        "report.html", reps=reps, start=start, end=end, error=error, most=max(most, 1.0)
+        "report.html",
+        reps=reps,
+        start=start,
+        end=end,
+        error=error,
+        most=max(most, 1.0),
+        leads=leads,
+        speed=speed,
+        slowest=max(slowest, 1.0),
+        pool_age=leads.pool_age_hours(now()),
     )
 
 
@@ -71,13 +93,28 @@ def _cell(value: object) -> object:
 def export() -> Response:
     start, end, _error = period()
     reps = _rows(start, end)
+    leads = _leads(start, end)
+    by_user = {r.user_id: r for r in leads.reps}
+    age = leads.pool_age_hours(now())
+    pool = {
+        "pool_size": leads.pool_size,
+        "pool_oldest_age_hours": None if age is None else round(age, 1),
+        "pool_waiting_over_24h": leads.pool_over_day,
+    }
     out = io.StringIO()
     columns = list(RepReport(0, "").row())
-    writer = csv.DictWriter(out, fieldnames=["period_start", "period_end", *columns])
+    # One row per rep: the discipline figures, then the lead figures (prefixed lead_), then the
+    # team's pool (the same on every row, as the period is).
+    lead_columns = [f"lead_{k}" for k in RepLeads(0, "").row() if k != "rep"]
+    writer = csv.DictWriter(
+        out, fieldnames=["period_start", "period_end", *columns, *lead_columns, *pool]
+    )
     writer.writeheader()
     for rep in reps:
         row = {k: _cell(v) for k, v in rep.row().items()}
-        writer.writerow({"period_start": start, "period_end": end, **row})
+        lead = by_user.get(rep.user_id, RepLeads(rep.user_id, rep.name)).row()
+        lead_row = {f"lead_{k}": v for k, v in lead.items() if k != "rep"}
+        writer.writerow({"period_start": start, "period_end": end, **row, **lead_row, **pool})
     return Response(
         out.getvalue(),
         mimetype="text/csv",

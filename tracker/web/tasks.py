@@ -9,6 +9,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.errors import ValidationError
+from sequences.leads import pending_for
 from sequences.models import Prospect, Task
 from sequences.tasks import CALL_OUTCOMES, TaskClosed, complete, skip
 
@@ -46,6 +47,7 @@ def index() -> str:
         today=[r for r in rows if r[0].due_at >= start],
         outcomes=CALL_OUTCOMES,
         everyone=everyone,
+        pending=pending_for(db(), u.id),
     )
 
 
