@@ -129,6 +129,8 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "GET /api/v1/users": ADMINS,
     "POST /api/v1/users": ADMINS,
     "POST /api/v1/users/<int:user_id>/move": ADMINS,
+    # API: failed sign-ins (each manager their own team's; admins also no team's)
+    "GET /api/v1/login-failures": MANAGERS,
     # Pages
     "GET /login": PUBLIC,
     "POST /login": PUBLIC,

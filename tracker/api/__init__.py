@@ -5,6 +5,7 @@
 - `workspace`: hot list, calls, statistics, report;
 - `documents`, `inbound`, `webhooks`, `digest`: one resource each;
 - `teams`: teams and users, for the install's admins;
+- `login_failures`: failed sign-ins and refused API keys, for the team's managers;
 - `openapi`: /api/v1/openapi.json, merged from the fragments in `spec/`;
 - `helpers`, `pagination`: the body, the clock, the cursor every list answers with.
 """
@@ -24,6 +25,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         events,
         inbound,
         leads_pool,
+        login_failures,
         openapi,
         prospects,
         sequences,
@@ -42,6 +44,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         webhooks.bp,
         digest.bp,
         leads_pool.bp,  # the lead pool: assign, accept, reject, rules
+        login_failures.bp,  # failed sign-ins and refused API keys, for managers
         teams.bp,  # the install's admins: teams, users, moving users between teams
         openapi.bp,  # /api/v1/openapi.json
     )
