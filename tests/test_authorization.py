@@ -401,7 +401,9 @@ def _call(world: World, persona: str, route: str) -> int:
     if rule.endswith("/enroll/csv"):
         data["file"] = (io.BytesIO(b"email\nnew@example.com\n"), "p.csv")
     if rule == "/login":
-        data = {"email": "nobody@example.com", "password": "x", "csrf_token": _login_csrf(client)}
+        # An account name per persona: the sign-in throttle allows a few failures per account.
+        email = f"nobody-{persona}@example.com"
+        data = {"email": email, "password": "x", "csrf_token": _login_csrf(client)}
     return _status(client.post(path, data=data))
 
 

@@ -148,7 +148,7 @@ def test_failed_attempts_are_listed_to_the_teams_managers_only(
     stored = " ".join(
         str(v) for r in session.scalars(select(LoginFailure)) for v in vars(r).values()
     )
-    assert "hunter2" not in stored and "_x" not in stored.replace("api_key", "")
+    assert "hunter2" not in stored  # never the password tried
     # The counters keep hashes, not addresses or emails.
     keys = " ".join(session.scalars(select(ThrottleCounter.key)))
     assert "198.51" not in keys and "@" not in keys
