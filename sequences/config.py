@@ -93,6 +93,10 @@ class Settings:
     inbound_tls_cert: Path | None = None
     inbound_tls_key: Path | None = None
     inbound_require_tls: bool = False
+    # Failed sign-ins and API keys (sequences/workspace/throttle.py): the first wait once a
+    # scope's free failures are used up, doubling per failure up to the longest.
+    throttle_base_seconds: int = 1
+    throttle_max_seconds: int = 900
 
     @property
     def secret_key(self) -> str:
@@ -406,4 +410,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         inbound_tls_cert=tls_cert,
         inbound_tls_key=tls_key,
         inbound_require_tls=require_tls,
+        throttle_base_seconds=_int(env, "FOLLOWUP_THROTTLE_BASE_SECONDS", 1, minimum=1),
+        throttle_max_seconds=_int(env, "FOLLOWUP_THROTTLE_MAX_SECONDS", 900, minimum=1),
     )

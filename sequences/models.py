@@ -652,3 +652,35 @@ class LeadAssignment(Base):
 
 # End of the lead pool and assignment block.
 # ---------------------------------------------------------------------------------------------
+
+
+# Sign-in and API-key throttling (sequences/workspace/signin.py): counters every web process
+# shares, and the failed attempts a manager reads.
+
+
+class ThrottleCounter(Base):
+    """Failures in a row for one scope (a hash of, say, client address and account)."""
+
+    __tablename__ = "throttle_counters"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class LoginFailure(Base):
+    """A failed sign-in or a refused API key: when, which account was tried, from where, why.
+
+    `team_id` is the tried account's team; an account name that matches nobody has none and is
+    shown to the install's admins only (it tells nothing of any team)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_team_id_id", "team_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # "password" or "api_key"
+    account: Mapped[str] = mapped_column(String(320))  # the email tried, or the key's prefix
+    client_address: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(40))

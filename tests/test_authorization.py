@@ -130,6 +130,8 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "GET /api/v1/users": ADMINS,
     "POST /api/v1/users": ADMINS,
     "POST /api/v1/users/<int:user_id>/move": ADMINS,
+    # API: failed sign-ins (each manager their own team's; admins also no team's)
+    "GET /api/v1/login-failures": MANAGERS,
     # Pages
     "GET /login": PUBLIC,
     "POST /login": PUBLIC,
@@ -404,7 +406,9 @@ def _call(world: World, persona: str, route: str) -> int:
     if rule.endswith("/enroll/csv"):
         data["file"] = (io.BytesIO(b"email\nnew@example.com\n"), "p.csv")
     if rule == "/login":
-        data = {"email": "nobody@example.com", "password": "x", "csrf_token": _login_csrf(client)}
+        # An account name per persona: the sign-in throttle allows a few failures per account.
+        email = f"nobody-{persona}@example.com"
+        data = {"email": email, "password": "x", "csrf_token": _login_csrf(client)}
     return _status(client.post(path, data=data))
 
 

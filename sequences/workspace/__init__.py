@@ -9,6 +9,8 @@
 - `digest`: the daily digest email;
 - `documents`: files a rep shares from a step;
 - `csvimport`: enroll prospects from a CSV file;
+- `throttle`, `signin`: the backoff policy of failed sign-ins and API keys, its shared counters
+  and the failed attempts a manager reads;
 - `permissions`: who may see and change which object (the rules; tracker/api/access.py applies them).
 
 Other packages import only the names below.
@@ -65,6 +67,17 @@ from .prospects import (
     upsert_prospect,
 )
 from .reports import RepReport, StepStats, rep_report, step_stats
+from .signin import (
+    clear,
+    count_failure,
+    failure_json,
+    failures_filter,
+    key_failure,
+    recent_failures,
+    record,
+    scope_key,
+    wait,
+)
 from .teams import (
     TeamRow,
     clean_domain,
@@ -76,12 +89,17 @@ from .teams import (
     team_named,
     user_json,
 )
+from .throttle import API_KEY_ADDRESS, LOGIN_ADDRESS, LOGIN_PAIR, Policy, with_timing
 
 __all__ = [
+    "API_KEY_ADDRESS",
     "CHANGE",
+    "LOGIN_ADDRESS",
+    "LOGIN_PAIR",
     "READ",
     "TEXT_FIELDS",
     "Access",
+    "Policy",
     "RepReport",
     "StepStats",
     "TeamRow",
@@ -89,7 +107,9 @@ __all__ = [
     "check_password",
     "clean_domain",
     "clean_prospect_data",
+    "clear",
     "collect",
+    "count_failure",
     "create_api_key",
     "create_document",
     "create_prospect",
@@ -102,12 +122,15 @@ __all__ = [
     "enroll_csv",
     "enrollment_access",
     "event_json",
+    "failure_json",
+    "failures_filter",
     "find_team",
     "get_document",
     "hot_list",
     "inbound_access",
     "inbound_filter",
     "key_access",
+    "key_failure",
     "list_teams",
     "local_day",
     "may_change_sequence",
@@ -116,10 +139,13 @@ __all__ = [
     "prospect_access",
     "prospect_filter",
     "prospect_json",
+    "recent_failures",
+    "record",
     "render",
     "rep_report",
     "revoke_api_key",
     "row_to_prospect",
+    "scope_key",
     "send_digest",
     "sequence_access",
     "setting_for",
@@ -133,7 +159,9 @@ __all__ = [
     "user_for_key",
     "user_json",
     "version",
+    "wait",
     "webhook_access",
     "webhook_filter",
+    "with_timing",
     "zone",
 ]

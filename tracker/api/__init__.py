@@ -6,6 +6,7 @@
 - `leads_pool`, `leads_report`: the lead pool and the manager's view of it;
 - `documents`, `inbound`, `webhooks`, `digest`: one resource each;
 - `teams`: teams and users, for the install's admins;
+- `login_failures`: failed sign-ins and refused API keys, for the team's managers;
 - `openapi`: /api/v1/openapi.json, merged from the fragments in `spec/`;
 - `helpers`, `pagination`: the body, the clock, the cursor every list answers with.
 """
@@ -26,6 +27,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         inbound,
         leads_pool,
         leads_report,
+        login_failures,
         openapi,
         prospects,
         sequences,
@@ -45,6 +47,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         digest.bp,
         leads_pool.bp,  # the lead pool: assign, accept, reject, rules
         leads_report.bp,  # the manager's view of the lead process
+        login_failures.bp,  # failed sign-ins and refused API keys, for managers
         teams.bp,  # the install's admins: teams, users, moving users between teams
         openapi.bp,  # /api/v1/openapi.json
     )

@@ -58,6 +58,7 @@ from sequences.workspace import (
     webhook_access,
 )
 
+from .. import throttle
 from ..db import db
 from ..errors import json_error
 
@@ -153,7 +154,9 @@ RULES: dict[str, Rule] = {
     "api_teams.teams_get": ADMINS,
     "api_teams.users_list": ADMINS,
     "api_teams.users_create": ADMINS,
-    "api_teams.users_move": ADMINS,  # a website's form: its key is in the path, a honeypot guards it
+    "api_teams.users_move": ADMINS,
+    # API: failed sign-ins and refused API keys (the team's managers; admins also no team's)
+    "api_login_failures.login_failures_list": READS,  # managers and admins: the view checks  # a website's form: its key is in the path, a honeypot guards it
     # Pages
     "auth.login": PUBLIC,
     "auth.logout": READS,
@@ -210,7 +213,21 @@ def key_user() -> User | None:
     """The user of the request's Bearer API key."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
-    return user_for_key(db(), key.strip()) if scheme.lower() == "bearer" and key else None
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        return None
+    # Bad keys per client address are throttled (tracker/throttle.py): a throttled address is
+    # refused before its key is looked at, so a right guess past the limit looks like any other.
+    waiting = throttle.key_wait()
+    if waiting:
+        g.throttled = waiting
+        return None
+    found = user_for_key(db(), key)
+    if found is None:
+        waiting = throttle.key_failed(key[:200])
+        if waiting:  # parallel guesses took the last free slots first
+            g.throttled = waiting
+    return found
 
 
 def password_version(found: User) -> str:
@@ -231,6 +248,13 @@ def session_user() -> User | None:
 
 
 def _unauthenticated() -> Response | WerkzeugResponse:
+    waiting = g.get("throttled")
+    if waiting is not None:
+        response = json_error(
+            429, f"too many bad API keys from this address; retry in {throttle.in_words(waiting)}"
+        )
+        response.headers["Retry-After"] = str(throttle.retry_seconds(waiting))
+        return response
     if _api():
         response = json_error(401, "missing or invalid API key (Authorization: Bearer <key>)")
         response.headers["WWW-Authenticate"] = 'Bearer realm="followup"'

@@ -50,6 +50,7 @@ def _add_common_responses(doc: dict[str, Any]) -> None:
             common = {"404": "NotFound", "422": "Invalid"}
             if operation.get("security", doc.get("security")):
                 common["401"] = "Unauthorized"
+                common["429"] = "TooManyBadKeys"
             if "requestBody" in operation or method in ("post", "put", "patch", "delete"):
                 common.update({"400": "BadRequest", "413": "TooLarge", "415": "WrongType"})
             for code, name in common.items():

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import (
     Blueprint,
-    current_app,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.models import ApiKey, User
-from sequences.workspace import check_password, create_api_key, revoke_api_key
+from sequences.workspace import (
+    check_password,
+    create_api_key,
+    recent_failures,
+    revoke_api_key,
+)
 
+from .. import throttle
 from ..api import access
 from ..db import db
 from .helpers import csrf_token, now, password_version, protect, safe_next, user
@@ -30,64 +33,44 @@ protect(bp)
 
 # Checked when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY = User(password_hash="scrypt:32768:8:1$AAAAAAAAAAAAAAAA$" + "0" * 128)
-# Password guessing: after this many failures for one email within the window, that email is
-# refused for the rest of the window. Kept per app in memory (gunicorn workers each count),
-# which bounds guessing without a table; the user's API keys are unaffected.
-MAX_FAILURES = 10
-FAILURE_WINDOW = timedelta(minutes=15)
 
 
-class Failures:
-    """Failed sign-ins per email, in one process."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.times: dict[str, list[datetime]] = {}
-
-    def recent(self, email: str, at: datetime) -> int:
-        with self.lock:
-            kept = [t for t in self.times.get(email, []) if at - t < FAILURE_WINDOW]
-            if kept:
-                self.times[email] = kept
-            else:
-                self.times.pop(email, None)
-            if len(self.times) > 10_000:  # bounded memory whatever is thrown at it
-                self.times.clear()
-            return len(kept)
-
-    def add(self, email: str, at: datetime) -> None:
-        with self.lock:
-            self.times.setdefault(email, []).append(at)
-
-
-@bp.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    state.app.extensions["followup.login_failures"] = Failures()
-
-
-def _failures() -> Failures:
-    failures: Failures = current_app.extensions["followup.login_failures"]
-    return failures
+def _refused(target: str, email: str, waiting: timedelta) -> tuple[str, int, dict[str, str]]:
+    # The same answer whether the account exists or not: the counters exist for any email.
+    error = f"Too many failed attempts from here; try again in {throttle.in_words(waiting)}."
+    page = render_template("login.html", next=target, error=error, email=email)
+    return page, 429, {"Retry-After": str(throttle.retry_seconds(waiting))}
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | tuple[str, int] | WerkzeugResponse:
+def login() -> str | tuple[str, int] | tuple[str, int, dict[str, str]] | WerkzeugResponse:
     target = safe_next(request.values.get("next"), url_for("hotlist.index"))
     if request.method == "GET":
         return render_template("login.html", next=target, error=None, email="")
     email = request.form.get("email", "").strip()[:320]
     password = request.form.get("password", "")[:1000]
-    at = now()
-    if _failures().recent(email.lower(), at) >= MAX_FAILURES:
-        error = "Too many failed attempts for this email; try again in 15 minutes."
-        return render_template("login.html", next=target, error=error, email=email), 429
+    account = email.lower()
+    # Throttled: refused before the (slow) password check, the same for every account name.
+    waiting = throttle.login_wait(account)
+    if waiting:
+        return _refused(target, email, waiting)
     found = db().scalar(select(User).where(User.email == email)) if email else None
+    db().commit()  # no database lock held while the password is hashed
     ok = check_password(found or _DUMMY, password) and found is not None
     if not ok or found is None:
-        _failures().add(email.lower(), at)
+        reason = "unknown account" if found is None else "wrong password"
+        waiting = throttle.login_failed(account, found, reason)
+        if waiting:  # parallel guesses took the last free slots first
+            return _refused(target, email, waiting)
         return render_template(
             "login.html", next=target, error="Wrong email or password.", email=email
         ), 401
+    # Checked again after the password: guesses running beside this one may have used up the
+    # client's free attempts, and a right guess past the limit must look like any refusal.
+    waiting = throttle.login_wait(account)
+    if waiting:
+        return _refused(target, email, waiting)
+    throttle.login_succeeded(account)
     # A fresh session on sign-in: no fixation, and a new CSRF token.
     session.clear()
     session["uid"] = found.id
@@ -112,7 +95,10 @@ def _settings_page(new_key: str | None) -> str:
     keys = db().scalars(
         select(ApiKey).where(ApiKey.user_id == user().id).order_by(ApiKey.created_at.desc())
     )
-    return render_template("settings.html", keys=list(keys), new_key=new_key)
+    me = user()
+    # Managers (and admins) see their team's failed sign-ins; a rep sees no one else's.
+    failures = recent_failures(db(), me) if me.is_manager or me.is_admin else None
+    return render_template("settings.html", keys=list(keys), new_key=new_key, failures=failures)
 
 
 @bp.post("/settings/keys")

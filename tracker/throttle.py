@@ -1,0 +1,113 @@
+"""Sign-in and API-key throttling for a request: the client's address, its counters, the 429.
+
+The rules are sequences/workspace/throttle.py (how long to wait) and signin.py (the shared
+counters); this module names the scopes of a request and answers a refusal.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from flask import request
+
+from sequences.models import User
+from sequences.workspace import (
+    API_KEY_ADDRESS,
+    LOGIN_ADDRESS,
+    LOGIN_PAIR,
+    Policy,
+    clear,
+    count_failure,
+    key_failure,
+    record,
+    scope_key,
+    wait,
+    with_timing,
+)
+
+from .db import db, rt
+
+
+def client_address() -> str:
+    """The address the request came from (a proxy in front: its own, unless configured)."""
+    return request.remote_addr or "unknown"
+
+
+def _policy(policy: Policy) -> Policy:
+    settings = rt().settings
+    base = timedelta(seconds=settings.throttle_base_seconds)
+    return with_timing(policy, base, timedelta(seconds=settings.throttle_max_seconds))
+
+
+def _login_scopes(email: str) -> list[tuple[Policy, str]]:
+    address = client_address()
+    return [
+        (_policy(LOGIN_PAIR), scope_key("login", address, email)),  # this client, this account
+        (_policy(LOGIN_ADDRESS), scope_key("login-address", address)),  # this client, any account
+    ]
+
+
+def login_wait(email: str) -> timedelta:
+    """How long this client must wait before it may try `email` again (zero: now)."""
+    now = rt().clock.now()
+    return max(wait(db(), policy, key, now) for policy, key in _login_scopes(email))
+
+
+def login_failed(email: str, found: User | None, reason: str) -> timedelta:
+    """Count and record a failed sign-in; a non-zero wait if its slot was taken meanwhile."""
+    now = rt().clock.now()
+    waits = [count_failure(db(), policy, key, now) for policy, key in _login_scopes(email)]
+    team_id = found.team_id if found is not None else None
+    address = client_address()
+    record(
+        db(), now, kind="password", account=email, address=address, reason=reason, team_id=team_id
+    )
+    db().commit()
+    return max(waits)
+
+
+def login_succeeded(email: str) -> None:
+    """This client proved it knows the password: its failures for the account are forgotten."""
+    clear(db(), _login_scopes(email)[0][1])
+    db().commit()
+
+
+def _key_scope() -> tuple[Policy, str]:
+    return _policy(API_KEY_ADDRESS), scope_key("api-key", client_address())
+
+
+def key_wait() -> timedelta:
+    policy, key = _key_scope()
+    return wait(db(), policy, key, rt().clock.now())
+
+
+def key_failed(key: str) -> timedelta:
+    """Count and record a refused API key; a non-zero wait if its slot was taken meanwhile."""
+    now = rt().clock.now()
+    policy, scope = _key_scope()
+    waiting = count_failure(db(), policy, scope, now)
+    account, team_id, reason = key_failure(db(), key)
+    record(
+        db(),
+        now,
+        kind="api_key",
+        account=account,
+        address=client_address(),
+        reason=reason,
+        team_id=team_id,
+    )
+    db().commit()
+    return waiting
+
+
+def retry_seconds(waiting: timedelta) -> int:
+    """Whole seconds for Retry-After (at least 1)."""
+    return max(1, math.ceil(waiting.total_seconds()))
+
+
+def in_words(waiting: timedelta) -> str:
+    seconds = retry_seconds(waiting)
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
