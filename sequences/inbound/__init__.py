@@ -6,7 +6,8 @@
 - `evidence`: the signs in it (machine headers, an absence, a request to stop), each named;
 - `verdicts`: weighs the evidence into a verdict with a strength and a reason, pure;
 - `match`: ties an email to the message it answers and the prospect who sent it;
-- `ingest`: the one function every source calls: dedupe, classify, match, act;
+- `ingest`: the one function every source calls: parse, record, match, classify, act;
+- `act`: what each verdict does (stop, pause, suppress, a task for the rep);
 - `recheck`: stored mail read again by today's rules (`followup verdicts recheck`).
 
 Other packages import only the names below.

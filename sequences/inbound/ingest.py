@@ -1,45 +1,37 @@
-"""The one function behind every inbound source (SMTP, IMAP, webhook): decide, act, store.
+"""The one function behind every inbound source (SMTP, IMAP, webhook), in named steps.
 
-`ingest` reads raw bytes, decides a verdict (reply, auto_reply, bounce, soft_bounce,
-unsubscribe, unmatched, unprocessable), applies it (stop, pause, suppress) and stores the mail
-in `inbound_messages`, all in the caller's transaction. The row is written before anything else
-and its key is unique, so the same mail ingested twice, even concurrently, acts once. `receive`
-wraps it in its own transaction for the sources (retrying deadlocks), then runs `after_commit`.
-Nothing here raises on bad input; a database error does raise, so the source retries the mail.
+`ingest` reads top to bottom: parse the bytes (`read`), claim the mail's key by recording its
+row (`_record`), match it to our messages (`_match_tokens`, then `match_reply`), classify it by
+its evidence (`verdicts.decide`), act on the verdict (`act.Act`) and store what was done on the
+row (`_store_outcome`), all in the caller's transaction. The verdicts are reply, auto_reply,
+bounce, soft_bounce, unsubscribe, unmatched, unprocessable.
+
+The row is written before anything else and its key is unique, so the same mail ingested twice,
+even concurrently, acts once. `receive` wraps it in its own transaction for the sources
+(retrying deadlocks), then runs `after_commit`. Nothing here raises on bad input; a database
+error does raise, so the source retries the mail.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..db import session_scope
-from ..enrollment import LIVE, mark_prospect, pause, pause_company, record, stop_prospect
-from ..models import (
-    Enrollment,
-    EnrollmentStatus,
-    Event,
-    InboundMessage,
-    Message,
-    MessageStatus,
-    Prospect,
-    ProspectStatus,
-    Sequence,
-    Task,
-)
+from ..enrollment import pause_company
+from ..models import InboundMessage, Message, Prospect
 from ..runtime import Runtime
-from ..sending import check_bounce_rate
-from ..tracking import infer_open
-from .classify import Bounce, Parsed, Unprocessable, dedupe_key, parse, return_date
-from .match import Match, match_bounce, match_reply, token_messages
-from .verdicts import AUTO_REPLY, CONFIRM_UNSUBSCRIBE, UNSUBSCRIBE, Verdict, decide
+from .act import RETRY_AFTER, TEXT_LIMIT, Act, Outcome, stored_outcome
+from .classify import Parsed, Unprocessable, dedupe_key, parse
+from .match import Match, match_reply, token_messages
+from .verdicts import AUTO_REPLY, UNSUBSCRIBE, decide
+
+__all__ = ["RETRY_AFTER", "VERDICTS", "Outcome", "after_commit", "ingest", "read", "receive"]
 
 log = logging.getLogger(__name__)
 
@@ -52,44 +44,6 @@ VERDICTS = (
     "unmatched",
     "unprocessable",
 )
-TEXT_LIMIT = 20000  # characters of a reply kept on the timeline
-# A soft-bounced step is sent again this much later (RFC 5321 suggests 30 minutes or more).
-RETRY_AFTER = timedelta(hours=1)
-
-
-@dataclass
-class Outcome:
-    """What was decided; the webhook answers it as JSON."""
-
-    verdict: str
-    reason: str
-    prospect_id: int | None = None
-    enrollment_ids: list[int] = field(default_factory=list)
-    inbound_id: int | None = None
-    duplicate: bool = False
-    # A prospect whose colleagues may be paused: done after the commit (see `after_commit`).
-    pause_colleagues_of: int | None = field(default=None, repr=False)
-
-    def json(self) -> dict[str, Any]:
-        return {
-            "verdict": self.verdict,
-            "reason": self.reason,
-            "prospect_id": self.prospect_id,
-            "enrollment_ids": self.enrollment_ids,
-            "inbound_id": self.inbound_id,
-            "duplicate": self.duplicate,
-        }
-
-
-def _outcome(row: InboundMessage, duplicate: bool) -> Outcome:
-    return Outcome(
-        verdict=row.verdict,
-        reason=row.reason,
-        prospect_id=row.prospect_id,
-        enrollment_ids=[int(i) for i in row.enrollment_ids or []],
-        inbound_id=row.id,
-        duplicate=duplicate,
-    )
 
 
 def _message_id_guess(raw: bytes) -> str | None:
@@ -103,335 +57,7 @@ def _message_id_guess(raw: bytes) -> str | None:
     return None
 
 
-def _owner_id(session: Session, prospect: Prospect, message: Message | None) -> int | None:
-    if prospect.owner_id is not None:
-        return prospect.owner_id
-    if message is not None and message.enrollment_id is not None:
-        enrollment = session.get(Enrollment, message.enrollment_id)
-        if enrollment is not None:
-            return session.scalar(
-                select(Sequence.owner_id).where(Sequence.id == enrollment.sequence_id)
-            )
-    return None
-
-
-def _live_enrollments(
-    session: Session, prospect_id: int, only: int | None = None
-) -> list[Enrollment]:
-    query = select(Enrollment).where(
-        Enrollment.prospect_id == prospect_id, Enrollment.status.in_(LIVE)
-    )
-    if only is not None:
-        query = query.where(Enrollment.id == only)
-    return list(session.scalars(query.order_by(Enrollment.id).with_for_update()))
-
-
-class _Ingest:
-    """One message's processing; methods return (verdict, reason, prospect, enrollment ids)."""
-
-    def __init__(self, session: Session, settings: Settings, now: datetime, row: InboundMessage):
-        self.session = session
-        self.settings = settings
-        self.now = now
-        self.row = row
-
-    # Verdicts
-
-    def reply(self, parsed: Parsed, match: Match, verdict: Verdict | None = None) -> Outcome:
-        prospect = match.prospect
-        assert prospect is not None
-        message = match.message
-        stopped = stop_prospect(
-            self.session,
-            prospect.id,
-            EnrollmentStatus.REPLIED,
-            self.now,
-            "colleague replied" if match.colleague else "replied",
-        )
-        if prospect.status == ProspectStatus.ACTIVE:
-            mark_prospect(self.session, prospect.id, ProspectStatus.REPLIED, self.now)
-        text = parsed.new_text[:TEXT_LIMIT]
-        event = record(
-            self.session,
-            "reply",
-            self.now,
-            prospect_id=prospect.id,
-            enrollment_id=message.enrollment_id if message else None,
-            message_id=message.id if message else None,
-            inbound_id=self.row.id,
-            subject=parsed.subject[:500],
-            text=text,
-            sender=parsed.from_email,
-            colleague=match.colleague,
-            matched_by=match.via,
-            stopped=stopped,
-            verdict_reason=verdict.reason if verdict else "reply",
-        )
-        self.session.flush()
-        record(
-            self.session,
-            "notification",
-            self.now,
-            prospect_id=prospect.id,
-            enrollment_id=message.enrollment_id if message else None,
-            kind="reply",
-            user_id=_owner_id(self.session, prospect, message),
-            event_id=event.id,
-            inbound_id=self.row.id,
-            summary=f"{parsed.from_email or prospect.email} replied: {text[:140]}",
-        )
-        if message is not None:
-            # A reply proves the message was read, even with its images blocked.
-            infer_open(self.session, message, self.now, via="reply")
-        who = "a colleague" if match.colleague else "the prospect"
-        because = f"; {verdict.reason}" if verdict and verdict.reason != "reply" else ""
-        outcome = Outcome(
-            "reply", f"reply from {who} (matched by {match.via}){because}", prospect.id, stopped
-        )
-        if verdict is not None and verdict.label == CONFIRM_UNSUBSCRIBE and not match.colleague:
-            self._confirm_unsubscribe_task(prospect, message, verdict)
-            outcome.reason += "; task created for the rep to confirm the unsubscribe"
-        if not match.colleague:
-            outcome.pause_colleagues_of = prospect.id
-        return outcome
-
-    def auto_reply(self, parsed: Parsed, match: Match, why: str) -> Outcome:
-        prospect = match.prospect
-        assert prospect is not None
-        found = return_date(parsed.new_text or parsed.body, self.now)
-        until = found or self.now + timedelta(days=self.settings.auto_reply_pause_days)
-        only = match.message.enrollment_id if match.message else None
-        paused: list[int] = []
-        for enrollment in _live_enrollments(self.session, prospect.id, only):
-            if enrollment.status == EnrollmentStatus.ACTIVE:
-                pause(self.session, enrollment, self.now, until, f"auto-reply ({why})")
-                paused.append(enrollment.id)
-            elif enrollment.paused_until is not None and enrollment.paused_until < until:
-                # Paused by an earlier auto-reply: a later return date moves the resume.
-                enrollment.paused_until = until
-                paused.append(enrollment.id)
-        record(
-            self.session,
-            "auto_reply",
-            self.now,
-            prospect_id=prospect.id,
-            enrollment_id=only,
-            message_id=match.message.id if match.message else None,
-            inbound_id=self.row.id,
-            why=why,
-            until=until.isoformat(),
-            return_date_found=found is not None,
-            subject=parsed.subject[:500],
-            text=(parsed.new_text or parsed.body)[:2000],
-        )
-        source = "return date in text" if found else f"{self.settings.auto_reply_pause_days} days"
-        reason = f"auto-reply ({why}); paused until {until.date().isoformat()} ({source})"
-        return Outcome("auto_reply", reason, prospect.id, paused)
-
-    def _confirm_unsubscribe_task(
-        self, prospect: Prospect, message: Message | None, verdict: Verdict
-    ) -> None:
-        """Weak evidence of an unsubscribe: the rep decides, the address is not suppressed."""
-        owner = _owner_id(self.session, prospect, message)
-        task = Task(
-            prospect_id=prospect.id,
-            owner_id=owner,
-            type="task",
-            title=f"Confirm the unsubscribe of {prospect.email}: their reply may ask to stop",
-            notes=verdict.reason[:2000],
-            due_at=self.now,
-            status="open",
-        )
-        self.session.add(task)
-        self.session.flush()
-        record(
-            self.session,
-            "unsubscribe_to_confirm",
-            self.now,
-            prospect_id=prospect.id,
-            enrollment_id=message.enrollment_id if message else None,
-            message_id=message.id if message else None,
-            inbound_id=self.row.id,
-            task_id=task.id,
-            user_id=owner,
-            reason=verdict.reason,
-        )
-
-    def bounce(self, parsed: Parsed, found: Bounce, tokens: dict[str, Message]) -> Outcome:
-        match, prospects = match_bounce(self.session, parsed, found, tokens)
-        what = f"{'permanent' if found.permanent else 'temporary'} failure"
-        detail = f"{what} {found.status or ''}".strip() + f": {found.evidence} ({found.detector}"
-        detail += f", matched by {match.via})" if match.via else ")"
-        if not prospects:
-            return Outcome("unmatched", f"bounce, {detail}: no message or prospect matched")
-        message = match.message
-        if message is not None and found.diagnostic:
-            message.error = found.diagnostic[:1000]
-        permanent = found.permanent
-        if not permanent:
-            soft = prospects[0]
-            record(
-                self.session,
-                "soft_bounce",
-                self.now,
-                prospect_id=soft.id,
-                enrollment_id=message.enrollment_id if message else None,
-                message_id=message.id if message else None,
-                inbound_id=self.row.id,
-                status=found.status,
-                diagnostic=found.diagnostic,
-                reason=detail,
-            )
-            self.session.flush()
-            count = self.session.scalar(
-                select(func.count())
-                .select_from(Event)
-                .where(Event.prospect_id == soft.id, Event.type == "soft_bounce")
-            )
-            if (count or 0) < self.settings.soft_bounce_limit:
-                retry, retried = "", []
-                if found.final and message is not None and self._retry(message, detail):
-                    retry = f"; step retried after {RETRY_AFTER}"
-                    retried = [message.enrollment_id] if message.enrollment_id else []
-                elif not found.final:
-                    retry = "; the reporting server is still retrying"
-                return Outcome(
-                    "soft_bounce",
-                    f"{detail}; {count} of {self.settings.soft_bounce_limit} before the "
-                    f"address counts as bounced{retry}",
-                    soft.id,
-                    retried,
-                )
-            detail = f"{detail}; {count} temporary failures reached the limit"
-        stopped: list[int] = []
-        for prospect in prospects:
-            mark_prospect(self.session, prospect.id, ProspectStatus.BOUNCED, self.now)
-            record(
-                self.session,
-                "bounce",
-                self.now,
-                prospect_id=prospect.id,
-                enrollment_id=message.enrollment_id if message else None,
-                message_id=message.id if message else None,
-                inbound_id=self.row.id,
-                permanent=True,
-                status=found.status,
-                diagnostic=found.diagnostic,
-                reason=detail,
-            )
-            stopped += stop_prospect(
-                self.session, prospect.id, EnrollmentStatus.BOUNCED, self.now, f"bounced: {detail}"
-            )
-        if message is not None and message.mailbox_id is not None:
-            # A mailbox whose recent sends bounce too often is paused before it hurts its domain.
-            check_bounce_rate(self.session, message.mailbox_id, self.now)
-        return Outcome("bounce", f"{detail}; address suppressed", prospects[0].id, stopped)
-
-    def _retry(self, message: Message, why: str) -> bool:
-        """Send a soft-bounced step again later: the same message row, claimed anew.
-
-        Only when its enrollment is still going and no later step went out (a later step is
-        the next try anyway). The sender's claim machinery then counts it as another attempt
-        (capped by FOLLOWUP_MAX_SEND_ATTEMPTS), with the same Message-ID and tracking token.
-        """
-        if message.enrollment_id is None or message.step_position is None:
-            return False
-        enrollment = self.session.get(Enrollment, message.enrollment_id, with_for_update=True)
-        if enrollment is None or message.status != MessageStatus.SENT:
-            return False
-        if enrollment.status not in (EnrollmentStatus.ACTIVE, EnrollmentStatus.FINISHED):
-            return False
-        later = self.session.scalar(
-            select(Message.id)
-            .where(
-                Message.enrollment_id == enrollment.id,
-                Message.step_position > message.step_position,
-            )
-            .limit(1)
-        )
-        if later is not None:
-            return False
-        previous = enrollment.status
-        message.status = MessageStatus.CLAIMED
-        message.lease_until = None
-        message.error = f"soft bounce, retrying: {why}"[:1000]
-        enrollment.status = EnrollmentStatus.ACTIVE
-        enrollment.current_step = message.step_position
-        enrollment.next_due_at = self.now + RETRY_AFTER
-        enrollment.enqueued_at = None
-        enrollment.updated_at = self.now
-        record(
-            self.session,
-            "retry_scheduled",
-            self.now,
-            prospect_id=enrollment.prospect_id,
-            enrollment_id=enrollment.id,
-            message_id=message.id,
-            step=message.step_position,
-            retry_at=enrollment.next_due_at.isoformat(),
-            reason=why,
-            extra={"from": previous, "to": EnrollmentStatus.ACTIVE},
-        )
-        return True
-
-    def unsubscribe(
-        self, prospect: Prospect, message: Message | None, via: str, reason: str | None = None
-    ) -> Outcome:
-        already = prospect.status == ProspectStatus.UNSUBSCRIBED
-        mark_prospect(self.session, prospect.id, ProspectStatus.UNSUBSCRIBED, self.now)
-        stopped = stop_prospect(
-            self.session,
-            prospect.id,
-            EnrollmentStatus.UNSUBSCRIBED,
-            self.now,
-            f"unsubscribed ({via})",
-        )
-        if not already:
-            record(
-                self.session,
-                "unsubscribe",
-                self.now,
-                prospect_id=prospect.id,
-                enrollment_id=message.enrollment_id if message else None,
-                message_id=message.id if message else None,
-                inbound_id=self.row.id,
-                via=via,
-                reason=reason or f"unsubscribe request ({via})",
-            )
-        shown = f"; {reason}" if reason else ""
-        return Outcome("unsubscribe", f"unsubscribe request ({via}){shown}", prospect.id, stopped)
-
-    # The decision
-
-    def decide(self, parsed: Parsed, recipients: list[str], keys: tuple[str, ...]) -> Outcome:
-        addresses = [*recipients, *parsed.addresses]
-        tokens = token_messages(self.session, keys, addresses)
-        unsubscribe_message = tokens.get("unsubscribe")
-        if unsubscribe_message is not None and unsubscribe_message.prospect_id is not None:
-            prospect = self.session.get(Prospect, unsubscribe_message.prospect_id)
-            assert prospect is not None
-            return self.unsubscribe(prospect, unsubscribe_message, "mailto")
-
-        to_verp = "bounce" in tokens
-        verdict = decide(parsed, to_verp=to_verp)
-        if verdict.bounce is not None:
-            return self.bounce(parsed, verdict.bounce, tokens)
-
-        match = match_reply(self.session, parsed, tokens)
-        if match.prospect is None and "bounce" in tokens:
-            match = Match(
-                message=tokens["bounce"],
-                prospect=self.session.get(Prospect, tokens["bounce"].prospect_id or 0),
-                via="verp",
-            )
-        if match.prospect is None:
-            kind = verdict.reason if verdict.label == AUTO_REPLY else "mail"
-            return Outcome("unmatched", f"{kind}: no message or prospect matched")
-        if verdict.label == AUTO_REPLY:
-            return self.auto_reply(parsed, match, verdict.reason.removeprefix("auto-reply: "))
-        if verdict.label == UNSUBSCRIBE:
-            return self.unsubscribe(match.prospect, match.message, "reply", verdict.reason)
-        return self.reply(parsed, match, verdict)
+# Step 1: parse
 
 
 def read(
@@ -455,6 +81,136 @@ def read(
     return dedupe_key(parsed.message_id, raw), parsed, None
 
 
+# Step 2: record the row (claims the key before any action)
+
+
+def _record(
+    session: Session,
+    key: str,
+    parsed: Parsed | None,
+    problem: str | None,
+    raw: bytes,
+    size: int,
+    oversize: bool,
+    *,
+    source: str,
+    now: datetime,
+    envelope_from: str | None,
+    recipients: list[str],
+    mailbox_id: int | None,
+) -> InboundMessage:
+    """The mail's row, flushed: a concurrent duplicate fails here, before any action."""
+    row = InboundMessage(
+        dedupe_key=key,
+        source=source,
+        received_at=now,
+        verdict="unprocessable",
+        reason=problem or "",
+        mailbox_id=mailbox_id,
+        enrollment_ids=[],
+        envelope_from=(envelope_from or "")[:998] or None,
+        recipients=", ".join(recipients)[:5000] or None,
+        size=size,
+        raw=None if oversize else raw,
+    )
+    if parsed is not None:
+        row.from_email = (parsed.from_email or "")[:320] or None
+        row.subject = parsed.subject[:2000]
+    session.add(row)
+    session.flush()
+    return row
+
+
+# Step 3: match to our messages
+
+
+def _match_tokens(
+    session: Session, parsed: Parsed, recipients: list[str], keys: tuple[str, ...]
+) -> dict[str, Message]:
+    """Our messages named by the bounce+/reply+/unsubscribe+ addresses it was sent to."""
+    return token_messages(session, keys, [*recipients, *parsed.addresses])
+
+
+def _match_sender(session: Session, parsed: Parsed, tokens: dict[str, Message]) -> Match:
+    """The message answered (headers, reply+ token, sender), else the VERP token's prospect."""
+    match = match_reply(session, parsed, tokens)
+    if match.prospect is None and "bounce" in tokens:
+        match = Match(
+            message=tokens["bounce"],
+            prospect=session.get(Prospect, tokens["bounce"].prospect_id or 0),
+            via="verp",
+        )
+    return match
+
+
+# Steps 3 to 5: match, classify by evidence, act
+
+
+def _decide_and_act(
+    act: Act, parsed: Parsed, recipients: list[str], keys: tuple[str, ...]
+) -> Outcome:
+    session = act.session
+    tokens = _match_tokens(session, parsed, recipients, keys)
+    unsubscribe_message = tokens.get("unsubscribe")
+    if unsubscribe_message is not None and unsubscribe_message.prospect_id is not None:
+        # Mail to our unsubscribe+ address is a request whatever it says.
+        prospect = session.get(Prospect, unsubscribe_message.prospect_id)
+        assert prospect is not None
+        return act.unsubscribe(prospect, unsubscribe_message, "mailto")
+
+    verdict = decide(parsed, to_verp="bounce" in tokens)
+    if verdict.bounce is not None:
+        return act.bounce(parsed, verdict.bounce, tokens)
+
+    match = _match_sender(session, parsed, tokens)
+    if match.prospect is None:
+        kind = verdict.reason if verdict.label == AUTO_REPLY else "mail"
+        return Outcome("unmatched", f"{kind}: no message or prospect matched")
+    if verdict.label == AUTO_REPLY:
+        return act.auto_reply(parsed, match, verdict.reason.removeprefix("auto-reply: "))
+    if verdict.label == UNSUBSCRIBE:
+        return act.unsubscribe(match.prospect, match.message, "reply", verdict.reason)
+    return act.reply(parsed, match, verdict)
+
+
+def _decide_and_act_safely(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    row: InboundMessage,
+    parsed: Parsed,
+    recipients: list[str],
+) -> Outcome:
+    """`_decide_and_act` in a savepoint: a bug meeting strange mail keeps the mail, says why."""
+    try:
+        with session.begin_nested():
+            return _decide_and_act(
+                Act(session, settings, now, row), parsed, recipients, settings.secret_keys
+            )
+    except DBAPIError:
+        raise  # a deadlock or an outage: the caller retries; the mail is not "unprocessable"
+    except Exception as exc:
+        log.exception("inbound processing failed for %s", row.dedupe_key)
+        return Outcome("unprocessable", f"processing failed: {type(exc).__name__}")
+
+
+# Step 6: store what was done on the row
+
+
+def _store_outcome(session: Session, row: InboundMessage, parsed: Parsed, outcome: Outcome) -> None:
+    row.verdict = outcome.verdict
+    row.reason = outcome.reason[:2000]
+    row.prospect_id = outcome.prospect_id
+    row.enrollment_ids = outcome.enrollment_ids
+    row.text = parsed.new_text[:TEXT_LIMIT] or None
+    if outcome.prospect_id is not None:
+        row.team_id = session.scalar(
+            select(Prospect.team_id).where(Prospect.id == outcome.prospect_id)
+        )
+    session.flush()
+    outcome.inbound_id = row.id
+
+
 def ingest(
     session: Session,
     settings: Settings,
@@ -476,53 +232,27 @@ def ingest(
     recipients = [r.strip() for r in recipients or [] if r and r.strip()]
     key, parsed, problem = read(raw, settings.inbound_max_bytes, size)
     size = max(size or 0, len(raw))
-    oversize = size > settings.inbound_max_bytes
     existing = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
     if existing is not None:
-        return _outcome(existing, duplicate=True)
-
-    row = InboundMessage(
-        dedupe_key=key,
+        return stored_outcome(existing, duplicate=True)
+    row = _record(
+        session,
+        key,
+        parsed,
+        problem,
+        raw,
+        size,
+        size > settings.inbound_max_bytes,
         source=source,
-        received_at=now,
-        verdict="unprocessable",
-        reason=problem or "",
+        now=now,
+        envelope_from=envelope_from,
+        recipients=recipients,
         mailbox_id=mailbox_id,
-        enrollment_ids=[],
-        envelope_from=(envelope_from or "")[:998] or None,
-        recipients=", ".join(recipients)[:5000] or None,
-        size=size,
-        raw=None if oversize else raw,
     )
-    if parsed is not None:
-        row.from_email = (parsed.from_email or "")[:320] or None
-        row.subject = parsed.subject[:2000]
-    session.add(row)
-    session.flush()  # claims the key: a concurrent duplicate fails here, before any action
-
     if parsed is None:
-        return _outcome(row, duplicate=False)
-    try:
-        with session.begin_nested():
-            outcome = _Ingest(session, settings, now, row).decide(
-                parsed, recipients, settings.secret_keys
-            )
-    except DBAPIError:
-        raise  # a deadlock or an outage: the caller retries; the mail is not "unprocessable"
-    except Exception as exc:  # a bug meeting strange mail: keep the mail, say why, go on
-        log.exception("inbound processing failed for %s", key)
-        outcome = Outcome("unprocessable", f"processing failed: {type(exc).__name__}")
-    row.verdict = outcome.verdict
-    row.reason = outcome.reason[:2000]
-    row.prospect_id = outcome.prospect_id
-    row.enrollment_ids = outcome.enrollment_ids
-    row.text = parsed.new_text[:TEXT_LIMIT] or None
-    if outcome.prospect_id is not None:
-        row.team_id = session.scalar(
-            select(Prospect.team_id).where(Prospect.id == outcome.prospect_id)
-        )
-    session.flush()
-    outcome.inbound_id = row.id
+        return stored_outcome(row, duplicate=False)
+    outcome = _decide_and_act_safely(session, settings, now, row, parsed, recipients)
+    _store_outcome(session, row, parsed, outcome)
     return outcome
 
 
@@ -604,4 +334,4 @@ def _receive_once(
             row = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
             if row is None:
                 raise
-            return _outcome(row, duplicate=True)
+            return stored_outcome(row, duplicate=True)
