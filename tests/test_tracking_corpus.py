@@ -31,6 +31,9 @@ def test_every_category_is_on_the_right_side_of_person_or_machine(part: str) -> 
     assert score.accuracy() >= CATEGORY_FLOOR[part]
 
 
-def test_no_harmful_mistake_on_the_tuning_part() -> None:
-    score = tracking_matrix(("tuning",), echo=False)["tuning"]
+@pytest.mark.parametrize("part", PARTS)
+def test_no_harmful_mistake_in_either_part(part: str) -> None:
+    # A known mail client shown as a machine, or a scanner, preview, crawler or Apple's proxy
+    # shown as a person: each is named, so a rule change that brings one back fails here.
+    score = tracking_matrix((part,), echo=False)[part]
     assert [case["id"] for case, _ in score.harmful] == []
