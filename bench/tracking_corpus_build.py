@@ -389,8 +389,8 @@ def build(args: argparse.Namespace) -> list[dict[str, Any]]:
     # Contradictions: a real Internet Explorer 11 agent's engine on a real Mac/Linux/phone
     # platform, the combination security scanners send (issue 17's "Trident on Mac OS X").
     ie11 = [
-        ua for ua in uap_agents if "Trident/7.0" in ua and "rv:11" in ua and "Windows NT" in ua
-    ][:6]
+        ua for ua in uap_agents if "Trident/7.0" in ua and "rv:11" in ua and "(Windows NT" in ua
+    ][:6]  # "(Windows NT" is what the substitution below replaces; "(IE 11.0; Windows NT" is not
     platforms = re.findall(
         r"\((Macintosh; Intel Mac OS X [\d_]+|X11; Linux x86_64|Linux; Android [\d.]+; [^)]+|iPhone; CPU iPhone OS [\d_]+ like Mac OS X)\)",
         " ".join(ua for ua, _ in browsers),

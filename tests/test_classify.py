@@ -289,3 +289,40 @@ def test_two_links_within_a_second_and_an_early_click_are_scanners() -> None:
     )
     opened = [Prior("open", T0 - timedelta(seconds=10), "human")]
     assert classify_in_context(early, T0, 0, opened, 3).verdict.human
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        # A native mail app names the system it runs on; a script or library does not.
+        "Unibox/1.8.2 (Macintosh; Mac OS X 10.15.7)",
+        "Newton/11.0.30 (iPhone; iOS 16.4; Scale/3.00)",
+        # Debian's rebrand of SeaMonkey's mail suite, on its old Gecko: a mail client, not an obsolete Firefox.
+        "Mozilla/5.0 (X11; Linux i686; rv:38.0) Gecko/20100101 Firefox/38.0 Iceape/2.35",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:60.0) Gecko/20100101 Firefox/60.0 SeaMonkey/2.53.1",
+    ],
+)
+def test_mail_apps_naming_their_system_and_mail_suites_are_people(ua: str) -> None:
+    assert verdict(ua) == ("human", None)
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "Mozilla/5.0 (compatible; ChatGPT-User/1.0; +https://openai.com/bot)",  # an AI assistant
+        "Claude-User/1.0",
+        "Mozilla/5.0 (Windows NT 10.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36 SiteDiagnostics/2.1",
+        "Mozilla/5.0 (compatible; +http://example.com/our-fetcher.html)",  # the robots' "+URL"
+        "ExampleTool/3.2",  # a program that names no system
+    ],
+)
+def test_assistants_monitors_and_self_explaining_robots_are_bots(ua: str) -> None:
+    assert verdict(ua, kind="click") == ("machine", "bot")
+
+
+def test_internet_explorer_is_retired_so_its_click_is_a_scanner_but_outlook_desktop_is_a_person() -> (
+    None
+):
+    ie11 = "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko"
+    assert verdict(ie11, kind="click") == ("machine", "security_scanner")
+    assert verdict(MAIL_CLIENTS[6]) == ("human", None)  # Outlook desktop's "MSIE 7.0; Trident/7.0"

@@ -5,7 +5,8 @@
 - `links`: rewriting links to tracked URLs, and the plain-text part of an HTML body;
 - `spool`: the local-disk spool a hit is appended to in the request, and its drainer;
 - `verdicts`: the pure verdict on one hit: a person, or which kind of machine, and why;
-- `events`: the writer that turns spooled hits into events with their verdicts in context.
+- `events`: the writer that turns spooled hits into events with their verdicts in context;
+- `recheck`: stored opens and clicks judged again by today's rules (`followup verdicts recheck`).
 
 Link rewriting is here and not in sending because what it writes is what this package reads.
 Other packages import only the names below.
@@ -24,6 +25,8 @@ from .events import (
     unsubscribe_target,
 )
 from .links import html_to_text, rewrite_html, rewrite_text
+from .recheck import apply as apply_recheck
+from .recheck import plan as plan_recheck
 from .spool import Drainer, Spool
 from .tokens import ID_BYTES, make_token, new_token_id, read_token
 
@@ -32,12 +35,14 @@ __all__ = [
     "Drainer",
     "Request",
     "Spool",
+    "apply_recheck",
     "document_for",
     "html_to_text",
     "infer_open",
     "make_hit",
     "make_token",
     "new_token_id",
+    "plan_recheck",
     "read_token",
     "rewrite_html",
     "rewrite_text",
