@@ -4,6 +4,7 @@
 - `prospects`, `sequences` (with bulk enrollment and tasks), `enrollments`, `events`;
 - `workspace`: hot list, calls, statistics, report;
 - `documents`, `inbound`, `webhooks`, `digest`: one resource each;
+- `lead_statuses`: the team's lead statuses, status rules, a prospect's status;
 - `teams`: teams and users, for the install's admins;
 - `openapi`: /api/v1/openapi.json, merged from the fragments in `spec/`;
 - `helpers`, `pagination`: the body, the clock, the cursor every list answers with.
@@ -23,6 +24,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         enrollments,
         events,
         inbound,
+        lead_statuses,
         leads_pool,
         openapi,
         prospects,
@@ -42,6 +44,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         webhooks.bp,
         digest.bp,
         leads_pool.bp,  # the lead pool: assign, accept, reject, rules
+        lead_statuses.bp,  # lead statuses, status rules, a prospect's status
         teams.bp,  # the install's admins: teams, users, moving users between teams
         openapi.bp,  # /api/v1/openapi.json
     )
