@@ -85,6 +85,11 @@ def record(
     from .webhooks import outbox
 
     outbox(session, event)
+    if type_ in ("reply", "conversion") and prospect_id is not None:
+        # The lead status these imply (a sent email's: sending/records.py, per batch).
+        from .leads import system_change
+
+        system_change(session, type_, prospect_id, at)
     return event
 
 

@@ -199,7 +199,10 @@ class Mailbox(Base):
 
 class Prospect(Base):
     __tablename__ = "prospects"
-    __table_args__ = (UniqueConstraint("team_id", "email", name="uq_prospects_team_email"),)
+    __table_args__ = (
+        UniqueConstraint("team_id", "email", name="uq_prospects_team_email"),
+        Index("ix_prospects_team_lead_status", "team_id", "lead_status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
@@ -212,6 +215,9 @@ class Prospect(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(20), default=ProspectStatus.ACTIVE)
+    # The lead status from the team's list (sequences/leads/statuses.py); changed only by
+    # compare-and-set, each change a `prospect.status_changed` event.
+    lead_status: Mapped[str] = mapped_column(String(30), default="new", server_default="new")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -230,6 +236,9 @@ class Sequence(Base):
     # {"days": [0..6], "start": "08:00", "end": "17:00"}; None sends at any hour.
     send_window: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A status trigger's one-step sequence (sequences/leads/triggers.py): sent by the same
+    # machinery as any sequence, listed nowhere.
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     steps: Mapped[list[Step]] = relationship(
@@ -684,3 +693,67 @@ class LoginFailure(Base):
     account: Mapped[str] = mapped_column(String(320))  # the email tried, or the key's prefix
     client_address: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(40))
+
+
+# ---------------------------------------------------------------------------------------------
+# Lead statuses and status triggers (issue 13, items 1-2; sequences/leads/statuses.py,
+# triggers.py; migration 0013_lead_status).
+
+
+class LeadStatusList(Base):
+    """A team's ordered lead statuses, and what a human reply moves a lead to."""
+
+    __tablename__ = "lead_status_lists"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    statuses: Mapped[list[Any]] = mapped_column(default=list)
+    on_reply: Mapped[str | None] = mapped_column(String(30))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StatusRule(Base):
+    """When a prospect enters `status`: send an email, enroll, create a task or set a status."""
+
+    __tablename__ = "status_rules"
+    __table_args__ = (Index("ix_status_rules_team_status", "team_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    status: Mapped[str] = mapped_column(String(30))
+    action: Mapped[str] = mapped_column(String(20))  # send_email | enroll | task | set_status
+    # send_email: the rule's hidden one-step sequence; enroll: the team sequence named.
+    sequence_id: Mapped[int | None] = mapped_column(ForeignKey("sequences.id"))
+    set_status: Mapped[str | None] = mapped_column(String(30))
+    title: Mapped[str | None] = mapped_column(Text)  # the task's title
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RuleFiring(Base):
+    """One rule for one entry into its status: unique, so it is claimed and done once."""
+
+    __tablename__ = "rule_firings"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "event_id", name="uq_rule_firings_rule_event"),
+        # The scheduler's query: firings not done yet, by when they may be claimed.
+        Index(
+            "ix_rule_firings_due",
+            "due_at",
+            postgresql_where=text("state IN ('pending', 'running')"),
+            sqlite_where=text("state IN ('pending', 'running')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("status_rules.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))  # the status change
+    prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id"))
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending|running|done
+    # pending: claimable now; running: claimable again once the lease (due_at) has passed.
+    due_at: Mapped[datetime]
+    # The claim's version: only the worker holding the latest claim may mark it done.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]

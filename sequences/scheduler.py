@@ -134,7 +134,14 @@ def lead_rules(rt: Runtime) -> int:
     return counts["checked"]
 
 
-hooks: list[Hook] = [lead_rules]
+def status_triggers(rt: Runtime) -> int:
+    """Status rules whose firing is due, or whose worker died holding it (sequences/leads)."""
+    from .leads import fire_due
+
+    return fire_due(rt.sessions, rt.clock.now())
+
+
+hooks: list[Hook] = [lead_rules, status_triggers]
 
 
 def run_hooks(rt: Runtime) -> int:

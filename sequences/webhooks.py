@@ -69,6 +69,7 @@ EVENT_TYPES = (
     "lead.accepted",
     "lead.rejected",
     "lead.reassigned",
+    "prospect.status_changed",
 )
 PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
 STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED)

@@ -34,6 +34,7 @@ from sequences.models import (
     InboundMessage,
     Lead,
     Prospect,
+    StatusRule,
     Task,
     Team,
     Webhook,
@@ -123,6 +124,17 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "PATCH /api/v1/leads/reps/<int:user_id>": TEAM_MANAGERS,
     "GET /api/v1/leads/report": MANAGERS,
     "POST /forms/leads/<form_key>": PUBLIC,
+    # API: lead statuses and status rules
+    "GET /api/v1/leads/statuses": ANY,
+    "PUT /api/v1/leads/statuses": MANAGERS,
+    "GET /api/v1/leads/status-rules": ANY,
+    "POST /api/v1/leads/status-rules": MANAGERS,
+    "GET /api/v1/leads/status-rules/<int:rule_id>": TEAM,
+    "PUT /api/v1/leads/status-rules/<int:rule_id>": TEAM_MANAGERS,
+    "DELETE /api/v1/leads/status-rules/<int:rule_id>": TEAM_MANAGERS,
+    "PATCH /api/v1/prospects/<int:prospect_id>/status": MINE,
+    "POST /api/v1/prospects/<int:prospect_id>/status": MINE,
+    "POST /api/v1/prospects/status": ANY,
     # API: the install's admins
     "GET /api/v1/teams": ADMINS,
     "POST /api/v1/teams": ADMINS,
@@ -179,7 +191,10 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
 }
 
 # Routes that use their object up: each case gets a fresh one.
-CONSUMES = {"DELETE /api/v1/webhooks/<int:webhook_id>"}
+CONSUMES = {
+    "DELETE /api/v1/webhooks/<int:webhook_id>",
+    "DELETE /api/v1/leads/status-rules/<int:rule_id>",
+}
 SIGNS_OUT = {"POST /logout"}
 _ARG = re.compile(r"<(?:[^<>]*:)?(\w+)>")
 _EMAIL_STEP = {"type": "email", "delay": "PT0S", "subject": "Hi", "body_html": "<p>Hi</p>"}
@@ -322,6 +337,7 @@ def _seed(rt: runtime.Runtime) -> World:
             "team_id": team.id,
             "inbound_id": inbound.id,
             "key_id": _key_id(s, "spare"),
+            "rule_id": _status_rule(s, team.id),
         }
         emails = {name: u.email for name, u in users.items()}
         owner_id = owner.id
@@ -346,6 +362,13 @@ def _webhook(s: Any, team_id: int, user_id: int) -> Webhook:
     return webhook
 
 
+def _status_rule(s: Any, team_id: int) -> int:
+    rule = StatusRule(team_id=team_id, status="lost", action="task", title="Ask why")
+    s.add(rule)
+    s.flush()
+    return int(rule.id)
+
+
 def _key_id(s: Any, name: str) -> int:
     found: int = s.scalar(select(ApiKey.id).where(ApiKey.name == name))
     return found
@@ -355,8 +378,10 @@ def _path(world: World, route: str) -> str:
     rule = route.split(" ", 1)[1]
     ids = dict(world.ids)
     if route in CONSUMES:
+        team_id = _team_of(world)
         with world.rt.sessions.begin() as s:
-            ids["webhook_id"] = _webhook(s, _team_of(world), world.owner_id).id
+            ids["webhook_id"] = _webhook(s, team_id, world.owner_id).id
+            ids["rule_id"] = _status_rule(s, team_id)
     values = {
         "action": "skip" if "complete, skip" in rule else "pause",
         "token": "not-a-token",
@@ -391,7 +416,7 @@ def _call(world: World, persona: str, route: str) -> int:
         elif rule == "/api/v1/documents" and method == "POST":
             kwargs["data"] = {"file": (io.BytesIO(b"hello"), "a.txt")}
             kwargs["content_type"] = "multipart/form-data"
-        elif method in ("POST", "PATCH"):
+        elif method in ("POST", "PATCH", "PUT"):
             kwargs["json"] = {}
         return _status(client.open(path, method=method, **kwargs))
     client = world.pages[persona]

@@ -5,6 +5,8 @@
 - `acceptance`: a rep accepts or rejects an assigned lead within a deadline;
 - `sla`: the speed-to-lead clock and re-assignment, run by the scheduler;
 - `report`: the manager's view (the pool, leads per rep, time to first touch, hand-overs).
+- `statuses`: the team's lead statuses, changes by compare-and-set on the timeline;
+- `triggers`: rules fired once per entry into a status, run by the scheduler.
 
 Other packages import only the names below.
 """
@@ -32,8 +34,31 @@ from .pool import (
 )
 from .report import LeadReport, RepLeads, lead_report, report_json
 from .sla import decide, sla_tick
+from .statuses import (
+    STATUS_CHANGED,
+    change_many,
+    change_status,
+    clean_note,
+    first_touches,
+    known_status,
+    replace_statuses,
+    status_filter,
+    statuses_json,
+    system_change,
+    team_statuses,
+)
+from .triggers import (
+    delete_rule,
+    fire_due,
+    get_rule,
+    queue_firings,
+    rule_json,
+    save_rule,
+    team_rules,
+)
 
 __all__ = [
+    "STATUS_CHANGED",
     "LeadReport",
     "RepLeads",
     "accept",
@@ -41,26 +66,43 @@ __all__ = [
     "assign_manual",
     "assign_pool",
     "assign_prospects",
+    "change_many",
+    "change_status",
+    "clean_note",
     "clean_reason",
     "clean_rep",
     "clean_settings",
     "decide",
+    "delete_rule",
+    "fire_due",
+    "first_touches",
+    "get_rule",
     "import_leads",
     "intake",
+    "known_status",
     "lead_history",
     "lead_json",
     "lead_report",
     "pending_for",
     "pool_leads",
+    "queue_firings",
     "reassign",
     "reject",
     "rep_json",
     "rep_row",
+    "replace_statuses",
     "report_json",
+    "rule_json",
+    "save_rule",
     "settings_for",
     "settings_json",
     "sla_tick",
+    "status_filter",
+    "statuses_json",
     "submit_form",
+    "system_change",
+    "team_rules",
+    "team_statuses",
     "update_rep",
     "update_settings",
 ]

@@ -192,6 +192,15 @@ def messages_sent(session: Session, sent: list[tuple[Job, datetime]]) -> None:
 
 
 def record_sent(session: Session, sent: list[tuple[Job, datetime]]) -> None:
+    """The "sent" records of a group of delivered emails, and the lead statuses they imply
+    (a first email moves a `new` lead to `contacted`: sequences/leads/statuses.py)."""
+    from ..leads import first_touches
+
+    _record_sent(session, sent)
+    first_touches(session, [(job.prospect_id, at) for job, at in sent])
+
+
+def _record_sent(session: Session, sent: list[tuple[Job, datetime]]) -> None:
     """The "sent" records of a group of delivered emails, with each enrollment advanced.
 
     `session` is the batch's: its identity map still holds the prospects and sequences the

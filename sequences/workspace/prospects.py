@@ -111,6 +111,7 @@ def prospect_json(p: Prospect) -> dict[str, Any]:
         "timezone": p.timezone,
         "fields": p.fields or {},
         "status": p.status,
+        "lead_status": p.lead_status,
         "owner_id": p.owner_id,
         "created_at": p.created_at.isoformat(),
     }

@@ -5,6 +5,7 @@
 - `workspace`: hot list, calls, statistics, report;
 - `leads_pool`, `leads_report`: the lead pool and the manager's view of it;
 - `documents`, `inbound`, `webhooks`, `digest`: one resource each;
+- `lead_statuses`: the team's lead statuses, status rules, a prospect's status;
 - `teams`: teams and users, for the install's admins;
 - `login_failures`: failed sign-ins and refused API keys, for the team's managers;
 - `openapi`: /api/v1/openapi.json, merged from the fragments in `spec/`;
@@ -25,6 +26,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         enrollments,
         events,
         inbound,
+        lead_statuses,
         leads_pool,
         leads_report,
         login_failures,
@@ -48,6 +50,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         leads_pool.bp,  # the lead pool: assign, accept, reject, rules
         leads_report.bp,  # the manager's view of the lead process
         login_failures.bp,  # failed sign-ins and refused API keys, for managers
+        lead_statuses.bp,  # lead statuses, status rules, a prospect's status
         teams.bp,  # the install's admins: teams, users, moving users between teams
         openapi.bp,  # /api/v1/openapi.json
     )

@@ -37,6 +37,7 @@ from sequences.models import (
     InboundMessage,
     Prospect,
     Sequence,
+    StatusRule,
     Task,
     User,
     Webhook,
@@ -147,6 +148,17 @@ RULES: dict[str, Rule] = {
     "api_leads_pool.leads_reps": READS,
     "api_leads_pool.leads_reps_update": READS,
     "api_leads_report.leads_report": MANAGERS,
+    # API: lead statuses and status rules (rules: a manager changes them), a prospect's status
+    "api_lead_statuses.lead_statuses_get": READS,
+    "api_lead_statuses.lead_statuses_replace": MANAGERS,
+    "api_lead_statuses.status_rules_list": READS,
+    "api_lead_statuses.status_rules_create": MANAGERS,
+    "api_lead_statuses.status_rules_get": READS,
+    "api_lead_statuses.status_rules_update": CHANGES,
+    "api_lead_statuses.status_rules_delete": CHANGES,
+    "api_lead_statuses.prospects_status_patch": CHANGES,
+    "api_lead_statuses.prospects_status_post": CHANGES,
+    "api_lead_statuses.prospects_status_bulk": READS,  # each body prospect checked for CHANGE
     "leadform.form_post": PUBLIC,
     # API: the install's teams and users (admins only; their ids span teams, so no loaders)
     "api_teams.teams_list": ADMINS,
@@ -156,7 +168,7 @@ RULES: dict[str, Rule] = {
     "api_teams.users_create": ADMINS,
     "api_teams.users_move": ADMINS,
     # API: failed sign-ins and refused API keys (the team's managers; admins also no team's)
-    "api_login_failures.login_failures_list": READS,  # managers and admins: the view checks  # a website's form: its key is in the path, a honeypot guards it
+    "api_login_failures.login_failures_list": READS,  # managers and admins: the view checks
     # Pages
     "auth.login": PUBLIC,
     "auth.logout": READS,
@@ -364,6 +376,16 @@ def team_user(user_id: int, action: str = READ) -> User:
     return found
 
 
+def status_rule(rule_id: int, action: str = READ) -> StatusRule:
+    """A status rule of the caller's team (404 otherwise); changing one is for managers (403)."""
+    found: StatusRule | None = _get(StatusRule, rule_id)
+    if found is None or found.team_id != user().team_id:
+        raise NotFound(f"no such status rule: {rule_id}")
+    if action == CHANGE and not user().is_manager:
+        raise Forbidden("only a manager can change the team's status rules")
+    return found
+
+
 LOADERS: dict[str, Callable[[int, str], object]] = {
     "prospect_id": prospect,
     "sequence_id": sequence,
@@ -375,6 +397,7 @@ LOADERS: dict[str, Callable[[int, str], object]] = {
     "inbound_id": inbound,
     "key_id": api_key,
     "user_id": team_user,
+    "rule_id": status_rule,
 }
 
 

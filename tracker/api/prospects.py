@@ -7,6 +7,7 @@ from flask import Response, jsonify, request
 from sqlalchemy import select
 
 from sequences.enrollment import mark_prospect, record, stop_prospect
+from sequences.leads import status_filter
 from sequences.models import EnrollmentStatus, Event, Prospect, ProspectStatus
 from sequences.workspace import (
     activity,
@@ -36,7 +37,11 @@ def prospects_create() -> tuple[Response, int]:
 
 @bp.get("/prospects")
 def prospects_list() -> Response:
-    query = select(Prospect).where(prospect_filter(access.user()))
+    user = access.user()
+    query = select(Prospect).where(prospect_filter(user))
+    lead_status = status_filter(db(), user.team_id, request.args.get("status"))
+    if lead_status is not None:
+        query = query.where(Prospect.lead_status == lead_status)
     return jsonify(paginate(db(), query, Prospect.id, prospect_json))
 
 

@@ -45,7 +45,9 @@ def sequences_create() -> tuple[Response, int]:
 
 @access.bp.get("/sequences")
 def sequences_list() -> Response:
-    query = select(Sequence).where(Sequence.team_id == access.user().team_id)
+    query = select(Sequence).where(
+        Sequence.team_id == access.user().team_id, Sequence.hidden.is_(False)
+    )
     return jsonify(paginate(db(), query, Sequence.id, sequence_json))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from sequences.errors import ValidationError
-from sequences.leads import lead_json, pending_for
+from sequences.leads import lead_json, pending_for, status_filter
 from sequences.tasks import log_call
 from sequences.workspace import hot_list, prospect_json, rep_report, step_stats
 
@@ -30,6 +30,9 @@ def hotlist() -> Response:
     """Prospects ranked by recent human engagement (a rep's own; a manager's whole team)."""
     user = access.user()
     rows = hot_list(db(), user.team_id, None if user.is_manager else user.id, rt().clock.now())
+    lead_status = status_filter(db(), user.team_id, request.args.get("status"))
+    if lead_status is not None:
+        rows = [(p, heat) for p, heat in rows if p.lead_status == lead_status]
     return jsonify(
         {
             "items": [

@@ -169,7 +169,11 @@ def _editor(sequence: Sequence | None, **extra: Any) -> str:
 def index() -> str:
     u = user()
     sequences = list(
-        db().scalars(select(Sequence).where(Sequence.team_id == u.team_id).order_by(Sequence.id))
+        db().scalars(
+            select(Sequence)
+            .where(Sequence.team_id == u.team_id, Sequence.hidden.is_(False))
+            .order_by(Sequence.id)
+        )
     )
     active: dict[int, int] = {
         sequence_id: count
