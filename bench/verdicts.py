@@ -8,6 +8,7 @@ unsubscribe, a hard bounce taken as soft (mailing a dead address). Tracking: ben
 
     .venv/bin/python bench/verdicts.py            # both
     .venv/bin/python bench/verdicts.py inbound    # one of them
+    .venv/bin/python bench/verdicts.py real       # real replies copied from talon's fixtures
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from sequences.inbound.verdicts import (  # noqa: E402
 )
 
 CORPUS = ROOT / "tests" / "data" / "verdicts" / "inbound"
+REAL = ROOT / "tests" / "data" / "verdicts" / "inbound_real"  # copied verbatim, see its README
 PARTS = ("tuning", "held_out")
 SHORT = {
     REPLY: "reply",
@@ -69,6 +71,19 @@ def manifest() -> list[dict[str, Any]]:
     return entries
 
 
+def real_cases() -> list[tuple[Path, str]]:
+    """The real messages and what each is (every one so far a person's reply)."""
+    return [(path, REPLY) for path in sorted(REAL.glob("talon_*.eml"))]
+
+
+def real_score() -> InboundScore:
+    """The real part scored like the others (measured, never tuned on)."""
+    result = InboundScore("real")
+    for path, expected in real_cases():
+        result.add(path.name, path.read_bytes(), expected)
+    return result
+
+
 def judge(raw: bytes) -> tuple[str, Verdict | None, str]:
     """The label the inbound code gives these bytes, its verdict and its reason."""
     _, parsed, problem = read(raw, 25 * 1024 * 1024)
@@ -94,20 +109,23 @@ class InboundScore:
     def accuracy(self, label: str | None = None) -> float:
         return self.right(label) / max(1, self.total(label))
 
+    def add(self, name: str, raw: bytes, expected: str) -> None:
+        """Judge one message and count it, naming it if wrong or harmful."""
+        predicted, _, reason = judge(raw)
+        self.matrix[(expected, predicted)] += 1
+        if predicted != expected:
+            self.wrong.append((name, expected, predicted, reason))
+        harm = HARMFUL.get((expected, predicted))
+        if harm:
+            self.harmful.append((name, harm, predicted, reason))
+
 
 def inbound_score(part: str) -> InboundScore:
     result = InboundScore(part)
     for entry in manifest():
         if entry["split"] != part:
             continue
-        predicted, _, reason = judge((CORPUS / entry["file"]).read_bytes())
-        expected = entry["expected"]
-        result.matrix[(expected, predicted)] += 1
-        if predicted != expected:
-            result.wrong.append((entry["file"], expected, predicted, reason))
-        harm = HARMFUL.get((expected, predicted))
-        if harm:
-            result.harmful.append((entry["file"], harm, predicted, reason))
+        result.add(entry["file"], (CORPUS / entry["file"]).read_bytes(), entry["expected"])
     return result
 
 
@@ -144,10 +162,13 @@ def inbound_matrix(
 
 
 def main(argv: list[str]) -> None:
-    which = set(argv) & {"inbound", "tracking"} or {"inbound", "tracking"}
+    which = set(argv) & {"inbound", "real", "tracking"} or {"inbound", "real", "tracking"}
     parts = tuple(p for p in PARTS if p in argv) or PARTS
     if "inbound" in which:
         inbound_matrix(parts, verbose="-v" in argv)
+    if "real" in which:
+        print(render_inbound(real_score(), verbose="-v" in argv))
+        print()
     if "tracking" in which:
         tracking_matrix()
 

@@ -39,6 +39,17 @@ def as_old_rules_left_it(rt: Runtime, event_id: int, verdict: str, reason: str |
         s.execute(update(Event).where(Event.id == event_id).values(verdict=verdict, reason=reason))
 
 
+def outlook_open_taken_for_a_machine(
+    client: Any, rt: Runtime, clock: FrozenClock, sent: Sent
+) -> None:
+    """A person's Outlook for iOS open, as rules that did not know the client stored it."""
+    clock.advance(hours=2)
+    get(client, sent.pixel, OUTLOOK_IOS)
+    with rt.sessions() as s:
+        [opened] = events(s, sent.message_id, "open")
+    as_old_rules_left_it(rt, opened.id, "machine", "bot")
+
+
 def recheck(rt: Runtime, clock: FrozenClock) -> list[str]:
     with rt.sessions.begin() as s:
         return apply_recheck(s, plan_recheck(s, clock.now() - MONTH), clock.now())
@@ -60,11 +71,7 @@ def test_a_mail_client_open_the_old_rules_took_for_a_machine_counts_again(
     client: Any, rt: Runtime, clock: FrozenClock
 ) -> None:
     sent = send_message(rt)
-    clock.advance(hours=2)
-    get(client, sent.pixel, OUTLOOK_IOS)
-    with rt.sessions() as s:
-        [opened] = events(s, sent.message_id, "open")
-    as_old_rules_left_it(rt, opened.id, "machine", "bot")
+    outlook_open_taken_for_a_machine(client, rt, clock, sent)
 
     clock.advance(days=3)
     with rt.sessions() as s:
@@ -161,11 +168,7 @@ def test_only_hits_since_the_window_are_rechecked(
     client: Any, rt: Runtime, clock: FrozenClock
 ) -> None:
     sent = send_message(rt)
-    clock.advance(hours=2)
-    get(client, sent.pixel, OUTLOOK_IOS)
-    with rt.sessions() as s:
-        [opened] = events(s, sent.message_id, "open")
-    as_old_rules_left_it(rt, opened.id, "machine", "bot")
+    outlook_open_taken_for_a_machine(client, rt, clock, sent)
     clock.advance(days=40)
     assert recheck(rt, clock) == []
     with rt.sessions() as s:
@@ -183,11 +186,7 @@ def test_the_command_shows_counts_and_a_sample_then_applies_on_confirmation(
         assert prospect is not None
         prospect.owner_id = rep.id
         rep_email = rep.email
-    clock.advance(hours=2)
-    get(client, sent.pixel, OUTLOOK_IOS)
-    with rt.sessions() as s:
-        [opened] = events(s, sent.message_id, "open")
-    as_old_rules_left_it(rt, opened.id, "machine", "bot")
+    outlook_open_taken_for_a_machine(client, rt, clock, sent)
     runner = CliRunner(env=make_env(rt.settings.database_url, smtp_sink.port, tmp_path))
 
     shown = runner.invoke(main, ["verdicts", "recheck", "--since", "9999d"], input="n\n")
