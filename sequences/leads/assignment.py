@@ -150,17 +150,23 @@ class Rotation:
             if user.id not in rows and not user.is_manager:
                 rows[user.id] = rep_row(session, user)
         self.rows = rows
+        # Open leads matter only against a max_open cap: counted for capped reps alone, so a
+        # scheduler tick in a team of a million leads does not count them all (bench/leads.py).
+        capped = sorted(r.user_id for r in rows.values() if r.max_open is not None)
         open_counts = dict(
             session.execute(
                 select(Lead.owner_id, func.count())
                 .join(Prospect, Prospect.id == Lead.prospect_id)
                 .where(
+                    Lead.owner_id.in_(capped),
                     Lead.team_id == team_id,
                     Lead.state.in_((LeadState.PENDING, LeadState.ACCEPTED)),
                     Prospect.status == ProspectStatus.ACTIVE,
                 )
                 .group_by(Lead.owner_id)
             ).all()
+            if capped
+            else []
         )
         self.candidates = {
             r.user_id: Candidate(
