@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
 from sequences import runtime
@@ -335,3 +336,22 @@ def test_the_cli_replaces_the_list_adds_a_rule_and_sets_a_status(
     assert unknown.exit_code != 0 and 'unknown status "hot"' in unknown.output
     assert _status(rt, prospect_id) == "interested"
     assert fire_due(rt.sessions, datetime.now(UTC)) == 1  # the CLI's clock is the real one
+
+
+def test_the_playbooks_interested_rule_sends_the_brochure_through_the_sink(
+    rt: runtime.Runtime, smtp_sink: Sink
+) -> None:
+    playbook = Path(__file__).resolve().parent.parent / "sequences" / "data" / "playbook.yaml"
+    data = yaml.safe_load(playbook.read_text(encoding="utf-8"))
+    [rule] = data["status_rules"]
+    assert rule["status"] == "interested"
+    _rule(rt, rule)
+    prospect_id = make_prospect(
+        rt, "zoe@initech.example", first_name="Zoe", fields={"brochure_url": "https://x.test/b.pdf"}
+    )
+    _set(rt, prospect_id, "interested")
+    fire_due(rt.sessions, rt.clock.now())
+    assert drain(rt) == ["sent"]
+    [stored] = smtp_sink.messages()
+    assert stored.message["Subject"] == "The brochure you asked for, Zoe"
+    assert "The brochure (PDF)" in stored.message.get_body(("html",)).get_content()
