@@ -157,6 +157,7 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "GET /prospects/<int:prospect_id>": MINE,
     "POST /prospects/<int:prospect_id>/calls": MINE,
     "POST /prospects/<int:prospect_id>/convert": MINE,
+    "POST /prospects/<int:prospect_id>/status": MINE,
     "POST /prospects/<int:prospect_id>/enrollments/<int:enrollment_id>/<action>": MINE,
     "GET /tasks": ANY,
     "POST /tasks/<int:task_id>/<any(complete, skip):action>": MINE,

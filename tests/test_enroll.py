@@ -254,6 +254,7 @@ def test_playbook_imports_and_exports_back_to_the_same_definition(
     imported = _cli(rt, tmp_path, "sequence", "import", "--playbook")
     assert imported.exit_code == 0, imported.output
     assert "imported sequence 1: New lead playbook (5 steps)" in imported.output
+    assert "imported 1 status rule(s)" in imported.output  # "interested" sends the brochure
     with rt.sessions() as s:
         sequence = s.get(Sequence, 1)
         assert sequence is not None
@@ -267,7 +268,8 @@ def test_playbook_imports_and_exports_back_to_the_same_definition(
     copy.write_text(exported.output)
     again = _cli(rt, tmp_path, "sequence", "import", str(copy))
     assert again.exit_code == 0, again.output
-    as_json = _cli(rt, tmp_path, "sequence", "export", "2", "--format", "json")
+    copy_id = again.output.split("imported sequence ", 1)[1].split(":", 1)[0]
+    as_json = _cli(rt, tmp_path, "sequence", "export", copy_id, "--format", "json")
     first_json = _cli(rt, tmp_path, "sequence", "export", "1", "--format", "json")
     assert as_json.output == first_json.output
     listed = _cli(rt, tmp_path, "sequence", "list")

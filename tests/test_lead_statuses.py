@@ -3,9 +3,11 @@ lease, the triggered email through the sequences' send path, and bad input refus
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
 from sequences import runtime
@@ -206,7 +208,7 @@ def test_a_triggered_email_is_never_sent_to_an_unsubscribed_address(
     _rule(rt, BROCHURE)
     prospect_id = make_prospect(rt, "gone@acme.example", status="unsubscribed")
     _set(rt, prospect_id, "interested")
-    assert fire_due(rt.sessions, rt.clock.now()) == 1
+    assert fire_due(rt.sessions, datetime.now(UTC)) == 1  # the CLI's clock is the real one
     assert drain(rt) == [] and smtp_sink.messages() == []
     [(state, result)] = _firings(rt)
     assert state == "done" and "unsubscribed" in result
@@ -304,3 +306,52 @@ def test_a_template_naming_what_no_prospect_has_is_refused_and_nothing_saved(
     _rule(rt, {**BROCHURE, "body_html": "<p>{{ fields.need | default('it') }}</p>"})
     with rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Sequence)) == 1
+
+
+def test_the_cli_replaces_the_list_adds_a_rule_and_sets_a_status(
+    rt: runtime.Runtime, database_url: str, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from tests.conftest import make_env
+    from tracker.cli.main import main
+
+    prospect_id = make_prospect(rt, "ann@acme.example")
+    env = make_env(database_url, 2525, tmp_path)
+    runner = CliRunner()
+    listed = runner.invoke(main, ["leads", "status", "list"], env=env)
+    assert listed.exit_code == 0 and '"not interested"' in listed.output
+    rule = tmp_path / "rule.yaml"
+    rule.write_text("status: interested\naction: task\ntitle: Call about the brochure\n")
+    added = runner.invoke(main, ["leads", "status-rules", "add", str(rule)], env=env)
+    assert added.exit_code == 0, added.output
+    rule.write_text("status: interested\naction: send_email\nsubject: x\nbody_html: '{{ nope }}'\n")
+    bad = runner.invoke(main, ["leads", "status-rules", "add", str(rule)], env=env)
+    assert bad.exit_code != 0 and "`nope` is not something a prospect has" in bad.output
+    moved = runner.invoke(
+        main, ["leads", "status", "set", "interested", "ann@acme.example"], env=env
+    )
+    assert moved.exit_code == 0 and '"changed": true' in moved.output, moved.output
+    unknown = runner.invoke(main, ["leads", "status", "set", "hot", "ann@acme.example"], env=env)
+    assert unknown.exit_code != 0 and 'unknown status "hot"' in unknown.output
+    assert _status(rt, prospect_id) == "interested"
+    assert fire_due(rt.sessions, datetime.now(UTC)) == 1  # the CLI's clock is the real one
+
+
+def test_the_playbooks_interested_rule_sends_the_brochure_through_the_sink(
+    rt: runtime.Runtime, smtp_sink: Sink
+) -> None:
+    playbook = Path(__file__).resolve().parent.parent / "sequences" / "data" / "playbook.yaml"
+    data = yaml.safe_load(playbook.read_text(encoding="utf-8"))
+    [rule] = data["status_rules"]
+    assert rule["status"] == "interested"
+    _rule(rt, rule)
+    prospect_id = make_prospect(
+        rt, "zoe@initech.example", first_name="Zoe", fields={"brochure_url": "https://x.test/b.pdf"}
+    )
+    _set(rt, prospect_id, "interested")
+    fire_due(rt.sessions, rt.clock.now())
+    assert drain(rt) == ["sent"]
+    [stored] = smtp_sink.messages()
+    assert stored.message["Subject"] == "The brochure you asked for, Zoe"
+    assert "The brochure (PDF)" in stored.message.get_body(("html",)).get_content()

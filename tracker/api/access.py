@@ -181,6 +181,7 @@ RULES: dict[str, Rule] = {
     "prospects.show": READS,
     "prospects.enrollment_action": CHANGES,
     "prospects.convert": CHANGES,
+    "prospects.set_status": CHANGES,
     "prospects.call": CHANGES,
     "tasks.index": READS,
     "tasks.finish": CHANGES,

@@ -457,6 +457,7 @@ main.add_command(cli_dkim.dkim)
 from . import verdicts as cli_verdicts  # noqa: E402
 
 main.add_command(cli_verdicts.verdicts)
+from . import lead_statuses as cli_lead_statuses  # noqa: E402,F401  (adds to `leads`)
 from . import leads_pool as cli_leads_pool  # noqa: E402
 
 main.add_command(cli_leads_pool.leads)

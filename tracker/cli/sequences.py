@@ -77,7 +77,10 @@ def sequence_import(file: Path | None, playbook: bool, owner_email: str | None) 
         team_id, owner_id = _owner(session, owner_email)
         try:
             data = load_definition(path.read_text(encoding="utf-8"), path.name)
+            # A playbook may carry the team's status triggers beside its sequence.
+            rules = data.pop("status_rules", None) if isinstance(data, dict) else None
             created = create_sequence(session, team_id, owner_id, data, SystemClock().now())
+            saved = _status_rules(session, team_id, owner_id, rules)
         except ValidationError as exc:
             lines = [f"error: {exc.message}"]
             for problem in exc.details[1:]:
@@ -85,6 +88,23 @@ def sequence_import(file: Path | None, playbook: bool, owner_email: str | None) 
                 lines.append(f"       {problem['field']}: {problem['message']}{line}")
             raise click.ClickException("\n".join(lines)) from None
         click.echo(f"imported sequence {created.id}: {created.name} ({len(created.steps)} steps)")
+        if saved:
+            click.echo(f"imported {saved} status rule(s): followup leads status-rules list")
+
+
+def _status_rules(session: Session, team_id: int, owner_id: int | None, rules: object) -> int:
+    """Save a playbook's `status_rules` (a list of rules as POST /leads/status-rules takes)."""
+    from sequences.clock import SystemClock
+    from sequences.errors import ValidationError
+    from sequences.leads import save_rule
+
+    if rules is None:
+        return 0
+    if not isinstance(rules, list):
+        raise ValidationError("status_rules: a list of rules", field="status_rules")
+    for rule in rules:
+        save_rule(session, team_id, rule, SystemClock().now(), by_user_id=owner_id)
+    return len(rules)
 
 
 @sequence.command("export")

@@ -21,7 +21,8 @@ from sequences.enrollment import (
     stop_prospect,
     unenroll,
 )
-from sequences.errors import ValidationError
+from sequences.errors import Conflict, ValidationError
+from sequences.leads import change_status, clean_note, team_statuses
 from sequences.models import (
     Enrollment,
     EnrollmentStatus,
@@ -192,6 +193,7 @@ def show(prospect_id: int) -> str:
         tasks=tasks,
         outcomes=CALL_OUTCOMES,
         link_label=link_label,
+        lead_statuses=team_statuses(session, prospect.team_id),
     )
 
 
@@ -230,6 +232,29 @@ def convert(prospect_id: int) -> WerkzeugResponse:
     record(session, "conversion", at, prospect_id=prospect.id, stopped=stopped, user_id=user().id)
     session.commit()
     flash("Marked converted; every sequence for this prospect has stopped.", "ok")
+    return _back(prospect.id)
+
+
+@bp.post("/prospects/<int:prospect_id>/status")
+def set_status(prospect_id: int) -> WerkzeugResponse:
+    """The prospect page's status control (the same change as PATCH /api/v1/.../status)."""
+    prospect = visible_prospect(prospect_id, CHANGE)
+    try:
+        event = change_status(
+            db(),
+            prospect,
+            request.form.get("status"),
+            now(),
+            by_user_id=user().id,
+            note=clean_note(request.form.get("note")),
+            expected=request.form.get("expected") or None,
+        )
+    except (ValidationError, Conflict) as exc:
+        db().rollback()
+        flash(exc.message if isinstance(exc, ValidationError) else str(exc), "error")
+        return _back(prospect.id)
+    db().commit()
+    flash(f"Status: {event.data['to']}." if event is not None else "No change.", "ok")
     return _back(prospect.id)
 
 
