@@ -15,6 +15,7 @@ from sequences.clock import FrozenClock
 from sequences.models import LoginFailure, Team, ThrottleCounter
 from sequences.workspace import (
     API_KEY_ADDRESS,
+    LOGIN_ACCOUNT,
     LOGIN_ADDRESS,
     LOGIN_PAIR,
     create_api_key,
@@ -162,3 +163,22 @@ def test_the_settings_page_shows_failed_sign_ins_to_managers_not_reps(app: Any, 
     page = manager.get("/settings").text
     assert "Failed sign-ins" in page and team.other_email in page and "198.51.100.10" in page
     assert "Failed sign-ins" not in rep.get("/settings").text
+
+
+def test_guesses_from_many_addresses_hold_back_new_browsers_but_not_the_users_own(
+    app: Any, team: Cast
+) -> None:
+    laptop = _from(app, "198.51.100.20")
+    assert login(laptop, team.rep_email).status_code == 302  # the user's own browser
+    guessers = [_from(app, f"203.0.113.{n}") for n in range(1, 1 + LOGIN_ACCOUNT.free)]
+    for guesser in guessers:  # one guess per address: under every per-address limit
+        assert login(guesser, team.rep_email, "guess").status_code == 401
+    assert login(_from(app, "198.51.100.21"), team.rep_email).status_code == 429  # a new browser
+    assert login(laptop, team.rep_email).status_code == 302  # the known browser signs in
+    # The cookie names one account: it lets no other account's sign-in past that one's limit.
+    for guesser in guessers:
+        assert login(guesser, team.manager_email, "guess").status_code == 401
+    assert login(laptop, team.manager_email).status_code == 429
+    forged = _from(app, "198.51.100.22")
+    forged.set_cookie("followup_device", "1.forged.signature")
+    assert login(forged, team.rep_email).status_code == 429

@@ -89,11 +89,19 @@ from .teams import (
     team_named,
     user_json,
 )
-from .throttle import API_KEY_ADDRESS, LOGIN_ADDRESS, LOGIN_PAIR, Policy, with_timing
+from .throttle import (
+    API_KEY_ADDRESS,
+    LOGIN_ACCOUNT,
+    LOGIN_ADDRESS,
+    LOGIN_PAIR,
+    Policy,
+    with_timing,
+)
 
 __all__ = [
     "API_KEY_ADDRESS",
     "CHANGE",
+    "LOGIN_ACCOUNT",
     "LOGIN_ADDRESS",
     "LOGIN_PAIR",
     "READ",

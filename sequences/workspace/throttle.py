@@ -45,9 +45,13 @@ class Policy:
 
 # The scopes. A client that keeps failing for one account waits for itself only: the same
 # account from another address is not held back. A client address failing across many
-# accounts (password spraying) is held back for all of them, later. Bad API keys per address.
+# accounts (password spraying) is held back for all of them, later. Many addresses failing for
+# one account hold back every client of it except the browsers it signed in from before (a
+# known-device cookie), so guessing from a botnet cannot lock the user out. Bad API keys per
+# address.
 LOGIN_PAIR = Policy(free=5)
 LOGIN_ADDRESS = Policy(free=20)
+LOGIN_ACCOUNT = Policy(free=50)
 API_KEY_ADDRESS = Policy(free=10)
 
 

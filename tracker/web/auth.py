@@ -50,16 +50,17 @@ def login() -> str | tuple[str, int] | tuple[str, int, dict[str, str]] | Werkzeu
     email = request.form.get("email", "").strip()[:320]
     password = request.form.get("password", "")[:1000]
     account = email.lower()
+    found = db().scalar(select(User).where(User.email == email)) if email else None
+    known = throttle.known_device(found)
     # Throttled: refused before the (slow) password check, the same for every account name.
-    waiting = throttle.login_wait(account)
+    waiting = throttle.login_wait(account, known)
     if waiting:
         return _refused(target, email, waiting)
-    found = db().scalar(select(User).where(User.email == email)) if email else None
     db().commit()  # no database lock held while the password is hashed
     ok = check_password(found or _DUMMY, password) and found is not None
     if not ok or found is None:
         reason = "unknown account" if found is None else "wrong password"
-        waiting = throttle.login_failed(account, found, reason)
+        waiting = throttle.login_failed(account, found, reason, known)
         if waiting:  # parallel guesses took the last free slots first
             return _refused(target, email, waiting)
         return render_template(
@@ -67,7 +68,7 @@ def login() -> str | tuple[str, int] | tuple[str, int, dict[str, str]] | Werkzeu
         ), 401
     # Checked again after the password: guesses running beside this one may have used up the
     # client's free attempts, and a right guess past the limit must look like any refusal.
-    waiting = throttle.login_wait(account)
+    waiting = throttle.login_wait(account, known)
     if waiting:
         return _refused(target, email, waiting)
     throttle.login_succeeded(account)
@@ -77,7 +78,9 @@ def login() -> str | tuple[str, int] | tuple[str, int, dict[str, str]] | Werkzeu
     session["pwv"] = password_version(found)
     session.permanent = True
     csrf_token()
-    return redirect(target)
+    response = redirect(target)
+    throttle.remember_device(response, found)  # this browser: not held back by others' guesses
+    return response
 
 
 @bp.post("/logout")
