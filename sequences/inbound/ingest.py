@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..db import session_scope
 from ..enrollment import LIVE, mark_prospect, pause, pause_company, record, stop_prospect
+from ..logs import bound
 from ..models import (
     Enrollment,
     EnrollmentStatus,
@@ -570,7 +571,14 @@ def receive(
                 raise
             log.warning("inbound: database busy or deadlocked (attempt %s); retrying", attempt)
             continue
-        after_commit(rt, outcome)
+        with bound(
+            inbound_id=outcome.inbound_id,
+            prospect_id=outcome.prospect_id,
+            enrollment_ids=outcome.enrollment_ids or None,
+            mailbox_id=mailbox_id,
+        ):
+            log.info("inbound (%s): %s: %s", source, outcome.verdict, outcome.reason)
+            after_commit(rt, outcome)
         return outcome
     raise AssertionError("unreachable")
 

@@ -16,8 +16,12 @@ import click
 from sequences.config import ConfigError, Settings, load_settings
 
 from ..ports import Chosen, Listener, PortUnavailable, choose
+from .worker import worker_metrics_env
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Commands that run until stopped: they log at INFO unless FOLLOWUP_LOG_LEVEL says otherwise.
+SERVICES = frozenset({"run", "web", "worker", "scheduler", "sink", "inbound", "imap-poll", "spool"})
 
 
 def _settings() -> Settings:
@@ -85,8 +89,17 @@ def choose_port(listener: Listener) -> Chosen:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Followup: sales follow-up sequences with honest open and click tracking."""
+    from sequences import logs
+
+    try:
+        # Every command's process logs one way (FOLLOWUP_LOG_FORMAT); `process` names it.
+        command = ctx.invoked_subcommand or "cli"
+        logs.configure(command, default_level="info" if command in SERVICES else "warning")
+    except ConfigError as exc:
+        _fail(exc)
 
 
 @main.command()
@@ -180,9 +193,13 @@ def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
         )
         sys.exit(2)
     _check_secrets(settings)
-    dramatiq = Path(sys.executable).with_name("dramatiq")
+    # Dramatiq's own CLI, after our logging setup (tracker/cli/worker.py), with its metrics.
+    os.environ.update(worker_metrics_env(settings))
     argv = [
-        str(dramatiq),
+        sys.executable,
+        "-m",
+        "tracker.cli.worker",
+        "--skip-logging",
         "sequences.broker",
         "sequences.actors",
         "--processes",
@@ -214,6 +231,14 @@ def scheduler(interval: float) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     click.echo(f"scheduler: ticking every {interval}s", err=True)
+    if settings.scheduler_metrics:
+        from prometheus_client import start_http_server
+
+        # followup_scheduler_tick_seconds lives in this process: served here, no token (bind it
+        # to a private address; FOLLOWUP_SCHEDULER_METRICS).
+        host, port = settings.scheduler_metrics
+        start_http_server(port, host)
+        click.echo(f"scheduler: metrics on http://{host}:{port}/metrics", err=True)
     run_forever(rt, enqueue_steps, stop, interval)
 
 
