@@ -39,6 +39,7 @@ _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
 _secrets: set[str] = set()
 _lock = threading.Lock()
 _process = "followup"
+_format = "text"
 
 _URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s]*):[^@/\s]+@", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[^\s\"',]+", re.IGNORECASE)
@@ -194,9 +195,9 @@ def configure(
     `default_level` applies when FOLLOWUP_LOG_LEVEL is unset: one-shot commands pass "warning",
     so their output stays what they print.
     """
-    global _process
+    global _process, _format
     env = os.environ if env is None else env
-    _, level = read_format(env, default_level)
+    _format, level = read_format(env, default_level)
     _process = process
     for name in ("FOLLOWUP_SECRET_KEY", "FOLLOWUP_ENCRYPTION_KEY", "FOLLOWUP_METRICS_TOKEN"):
         for value in (env.get(name) or "").split(","):
@@ -206,9 +207,19 @@ def configure(
         root.removeHandler(old)  # ours from an earlier call; other handlers (pytest's) stay
     root.addHandler(handler(env))
     root.setLevel(level)
+    logging.captureWarnings(True)  # a library's warning is a line in the same format
     # Libraries that say too much at INFO: one line per SQL statement or Redis command.
     for noisy in ("sqlalchemy.engine", "urllib3", "mail.log", "alembic"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def say(text: str) -> None:
+    """A service's status line (listening on..., ticking every...): plain on stderr, or, with
+    FOLLOWUP_LOG_FORMAT=json, a JSON line like the rest, so a log shipper reads every line."""
+    if _format == "json":
+        logging.getLogger("followup").info("%s", text)
+    else:
+        print(mask(text), file=sys.stderr, flush=True)
 
 
 def adopt(*loggers: logging.Logger) -> None:
