@@ -159,6 +159,9 @@ def test_a_full_slice_logs_json_without_secrets_or_addresses_and_workers_export_
     )
     assert "followup_smtp_seconds_count" in worker_text  # our own histogram, same directory
     assert "followup_scheduler_tick_seconds_count" in scheduler_text
+    dashboard = (Path(__file__).parent.parent / "docs/grafana-followup.json").read_text()
+    for name in set(re.findall(r"dramatiq_\w+", dashboard)):  # the dashboard's worker panels
+        assert f"\n{name}" in worker_text, name
 
     for secret in (key, SMTP_PASSWORD, PROSPECT, "production-test-secret-0123456789"):
         assert secret not in written, secret
