@@ -160,8 +160,14 @@ def test_a_full_slice_logs_json_without_secrets_or_addresses_and_workers_export_
     assert "followup_smtp_seconds_count" in worker_text  # our own histogram, same directory
     assert "followup_scheduler_tick_seconds_count" in scheduler_text
     dashboard = (Path(__file__).parent.parent / "docs/grafana-followup.json").read_text()
+    import importlib.util
+
+    # Read, not imported: importing it creates Dramatiq's default metrics directory.
+    spec = importlib.util.find_spec("dramatiq.middleware.prometheus")
+    assert spec is not None and spec.origin is not None
+    defined = Path(spec.origin).read_text()
     for name in set(re.findall(r"dramatiq_\w+", dashboard)):  # the dashboard's worker panels
-        assert f"\n{name}" in worker_text, name
+        assert f'"{name.removesuffix("_bucket")}"' in defined, name
 
     for secret in (key, SMTP_PASSWORD, PROSPECT, "production-test-secret-0123456789"):
         assert secret not in written, secret
@@ -241,3 +247,20 @@ def _slice(base: str, key: str, sink: _AuthSink, procs_log: Any) -> None:
         {**auth, "Content-Type": "message/rfc822"},
     )
     assert answered.status == 200 and answered.json()["verdict"] == "reply", answered.body
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [("0.0.0.0:9191", ("0.0.0.0", 9191)), (":9300", ("127.0.0.1", 9300)), ("off", None)],
+)
+def test_metrics_binds_are_host_and_port_or_off(raw: str, parsed: Any) -> None:
+    from sequences.config import load_settings
+
+    assert load_settings({"FOLLOWUP_WORKER_METRICS": raw}).worker_metrics == parsed
+
+
+def test_a_bad_metrics_bind_names_the_setting() -> None:
+    from sequences.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="FOLLOWUP_SCHEDULER_METRICS: expected host:port"):
+        load_settings({"FOLLOWUP_SCHEDULER_METRICS": "9192x"})
