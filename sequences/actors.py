@@ -7,7 +7,7 @@ from functools import partial
 import dramatiq
 
 from . import broker as _broker  # noqa: F401  (sets the broker before actors are declared)
-from . import runtime, scheduler, webhooks
+from . import logs, runtime, scheduler, webhooks
 from .sending import DeliveryProbe, run_batch, run_step, was_delivered
 from .workspace import digest
 
@@ -30,7 +30,8 @@ def delivery_probe(rt: runtime.Runtime) -> DeliveryProbe | None:
 def send_step(enrollment_id: int, position: int) -> None:
     """Run one due step of an enrollment (idempotent: a redelivery does nothing twice)."""
     rt = runtime.get()
-    run_step(rt, enrollment_id, position, probe=delivery_probe(rt))
+    with logs.bound(enrollment_id=enrollment_id):
+        run_step(rt, enrollment_id, position, probe=delivery_probe(rt))
 
 
 def enqueue_step(enrollment_id: int, position: int) -> None:
@@ -58,7 +59,8 @@ def enqueue_steps(steps: list[tuple[int, int]]) -> None:
 @dramatiq.actor(queue_name="webhooks", max_retries=3, min_backoff=5_000, time_limit=60_000)
 def deliver_webhook(delivery_id: int) -> None:
     """Make one attempt at a webhook delivery (idempotent: a duplicate does nothing twice)."""
-    webhooks.deliver(runtime.get(), delivery_id)
+    with logs.bound(delivery_id=delivery_id):
+        webhooks.deliver(runtime.get(), delivery_id)
 
 
 def enqueue_delivery(delivery_id: int) -> None:
@@ -76,7 +78,8 @@ scheduler.hooks.append(dispatch_webhooks)
 @dramatiq.actor(queue_name="digest", max_retries=5, min_backoff=60_000)
 def send_digest(user_id: int) -> None:
     """Send one user's daily digest (idempotent: the day is claimed in the database)."""
-    digest.send_digest(runtime.get(), user_id)
+    with logs.bound(user_id=user_id):
+        digest.send_digest(runtime.get(), user_id)
 
 
 def enqueue_digest(user_id: int) -> None:

@@ -8,8 +8,11 @@ broker that is set when they are declared: the worker command is
 from __future__ import annotations
 
 import os
+import threading
+from typing import Any
 
 import dramatiq
+from dramatiq.broker import MessageProxy
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -20,8 +23,17 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from . import logs
+
 
 def _middleware() -> list[dramatiq.Middleware]:
+    extra: list[dramatiq.Middleware] = []
+    if os.environ.get("dramatiq_prom_port"):  # noqa: SIM112 (Dramatiq's own name)
+        # Set by `followup worker` from FOLLOWUP_WORKER_METRICS: Dramatiq's Prometheus
+        # middleware, whose exposition server is a fork of the worker command (multiprocess).
+        from dramatiq.middleware.prometheus import Prometheus
+
+        extra.append(Prometheus())
     return [
         AgeLimit(),
         TimeLimit(time_limit=5 * 60 * 1000),
@@ -29,7 +41,35 @@ def _middleware() -> list[dramatiq.Middleware]:
         Callbacks(),
         Pipelines(),
         Retries(max_retries=8, min_backoff=5_000, max_backoff=15 * 60 * 1000),
+        LogContext(),
+        *extra,
     ]
+
+
+class LogContext(dramatiq.Middleware):
+    """Each message's log lines carry its actor and Dramatiq message id (sequences/logs.py)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()  # a worker thread runs one message at a time
+
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
+        self._local.token = logs.bind(actor=message.actor_name, task_id=message.message_id)
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,
+        exception: Any = None,
+    ) -> None:
+        token = getattr(self._local, "token", None)
+        if token is not None:
+            self._local.token = None
+            logs.reset(token)
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
+        self.after_process_message(broker, message)
 
 
 def make_broker(redis_url: str | None, namespace: str = "followup") -> dramatiq.Broker:

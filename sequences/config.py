@@ -97,6 +97,11 @@ class Settings:
     # scope's free failures are used up, doubling per failure up to the longest.
     throttle_base_seconds: int = 1
     throttle_max_seconds: int = 900
+    # Prometheus exposition of the dramatiq workers (Dramatiq's middleware) and of the
+    # scheduler: (host, port), or None (off, the default: nothing listens unasked).
+    worker_metrics: tuple[str, int] | None = None
+    worker_metrics_dir: Path | None = None  # the workers' multiprocess files (default: instance)
+    scheduler_metrics: tuple[str, int] | None = None
 
     @property
     def secret_key(self) -> str:
@@ -246,6 +251,17 @@ def _base_url(env: Mapping[str, str]) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"FOLLOWUP_BASE_URL: expected http(s)://host[:port], got {raw!r}")
     return raw.rstrip("/")
+
+
+def _bind(env: Mapping[str, str], name: str) -> tuple[str, int] | None:
+    """`host:port` (or `:port`, on 127.0.0.1) to listen on, or unset / `off`: None."""
+    raw = _get(env, name)
+    if raw is None or raw.strip().lower() == "off":
+        return None
+    host, _, port = raw.strip().rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{name}: expected host:port (0.0.0.0:9191) or off, got {raw!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def _redis_url(env: Mapping[str, str]) -> str | None:
@@ -412,4 +428,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         inbound_require_tls=require_tls,
         throttle_base_seconds=_int(env, "FOLLOWUP_THROTTLE_BASE_SECONDS", 1, minimum=1),
         throttle_max_seconds=_int(env, "FOLLOWUP_THROTTLE_MAX_SECONDS", 900, minimum=1),
+        worker_metrics=_bind(env, "FOLLOWUP_WORKER_METRICS"),
+        worker_metrics_dir=Path(
+            _get(env, "FOLLOWUP_WORKER_METRICS_DIR") or instance / "worker-metrics"
+        ),
+        scheduler_metrics=_bind(env, "FOLLOWUP_SCHEDULER_METRICS"),
     )

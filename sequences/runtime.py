@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .clock import Clock, SystemClock
 from .config import Settings, load_settings
 from .db import make_engine, make_sessionmaker
+from .logs import register_settings
 from .vault import install as install_vault
 from .vault import startup as vault_startup
 from .vault import vault_for
@@ -43,6 +44,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None) -> Runti
     from .sending import DkimSigner, SmtpTransport
 
     settings = settings or load_settings()
+    register_settings(settings)  # its keys and passwords are masked in every log line
     engine = make_engine(settings.database_url)
     # The secret columns read through this vault; a key that cannot open them stops us here.
     vault = vault_for(settings)

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from .config import ConfigError, Settings, parse_encryption_keys
+from .logs import register_stored_secret
 
 SETTING = "FOLLOWUP_ENCRYPTION_KEY"
 PREFIX = "fernet:"
@@ -121,6 +122,7 @@ def _required() -> Vault:
 
 def seal(plain: str) -> str:
     """What a secret column stores for `plain` (used by models.EncryptedText)."""
+    register_stored_secret(plain)  # never logged, from the moment it is stored
     return _required().encrypt(plain)
 
 
@@ -128,7 +130,9 @@ def unseal(stored: str) -> str:
     """The clear text of what a secret column stores (used by models.EncryptedText)."""
     if not is_sealed(stored):
         return stored
-    return _required().decrypt(stored)
+    plain = _required().decrypt(stored)
+    register_stored_secret(plain)  # never logged, even inside an error line that quotes it
+    return plain
 
 
 def _key_file(settings: Settings) -> Vault:

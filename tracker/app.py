@@ -32,9 +32,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config)
     app.extensions["followup"] = rt
 
-    from . import db, errors, headers, health, hits, leadform, metrics, web
+    from . import db, errors, headers, health, hits, leadform, metrics, requestid, web
     from .api import access, blueprints
 
+    requestid.init_app(app)  # X-Request-Id, and the id on every log line of the request
     db.init_app(app)
     errors.init_app(app)
     access.init_app(app)  # who may call each route, and see which object

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from typing import Any
 
+from gunicorn import glogging
+
 # Read by the workers (forked after this module is imported): no drainer thread of their own.
 os.environ["FOLLOWUP_SPOOL_DRAIN"] = "external"
 
@@ -21,6 +23,23 @@ os.environ["FOLLOWUP_SPOOL_DRAIN"] = "external"
 DRAIN_INTERVAL = 1.0
 
 _drainer: subprocess.Popen[bytes] | None = None
+
+# The access line names the request id the app echoed, so it joins the app's own lines.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s'
+
+
+class Logger(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's error and access lines in Followup's format, masked (sequences/logs.py)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        from sequences import logs
+
+        logs.configure("web")
+        logs.adopt(self.error_log, self.access_log)
+
+
+logger_class = Logger
 
 
 def when_ready(server: Any) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..db import session_scope
 from ..enrollment import pause_company
+from ..logs import bound
 from ..models import InboundMessage, Message, Prospect
 from ..runtime import Runtime
 from .act import RETRY_AFTER, TEXT_LIMIT, Act, Outcome, stored_outcome
@@ -300,7 +301,14 @@ def receive(
                 raise
             log.warning("inbound: database busy or deadlocked (attempt %s); retrying", attempt)
             continue
-        after_commit(rt, outcome)
+        with bound(
+            inbound_id=outcome.inbound_id,
+            prospect_id=outcome.prospect_id,
+            enrollment_ids=outcome.enrollment_ids or None,
+            mailbox_id=mailbox_id,
+        ):
+            log.info("inbound (%s): %s: %s", source, outcome.verdict, outcome.reason)
+            after_commit(rt, outcome)
         return outcome
     raise AssertionError("unreachable")
 

@@ -33,6 +33,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.orm import Session
 
+from ..logs import bound
 from ..models import (
     Enrollment,
     Link,
@@ -385,6 +386,11 @@ def _send_all(
             if time.monotonic() - first_unrecorded >= SENT_FLUSH_SECONDS:
                 write_sent()
     write_sent()
+    for index, job in jobs:  # one line per email, with its ids (the address is masked)
+        with bound(
+            enrollment_id=job.enrollment_id, message_id=job.message_pk, prospect_id=job.prospect_id
+        ):
+            log.info("send: step %s to %s: %s", job.position, job.to_email, outcomes[index])
     if retry:
         raise RetryLater("; ".join(retry))
 

@@ -147,7 +147,6 @@ def run_all(
                 by_role["the mail sink"].listener, settings.smtp.port, ports.describe(exc)
             ) from None
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if inbound_port and settings.inbound_tls_cert and settings.inbound_tls_key:
         from sequences.inbound import load_tls_context
 

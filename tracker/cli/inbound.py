@@ -8,6 +8,7 @@ import threading
 
 import click
 
+from sequences import logs
 from sequences.config import ConfigError, load_settings
 
 
@@ -73,12 +74,12 @@ def inbound(host: str, port: int, domains: tuple[str, ...]) -> None:
         # the listener and the sessions in flight are untouched.
         def reload(*_: object) -> None:
             if controller.reload_tls():
-                click.echo("inbound: TLS certificate reloaded for new connections", err=True)
+                logs.say("inbound: TLS certificate reloaded for new connections")
             else:
-                click.echo("inbound: the new certificate did not load; kept the old", err=True)
+                logs.say("inbound: the new certificate did not load; kept the old")
 
         signal.signal(signal.SIGHUP, reload)
-    click.echo(f"inbound: listening on {host}:{port} for {', '.join(accepted)}{tls}", err=True)
+    logs.say(f"inbound: listening on {host}:{port} for {', '.join(accepted)}{tls}")
     _stop_event().wait()
     controller.stop()
     rt.dispose()
@@ -118,6 +119,6 @@ def imap_poll(interval: float, once: bool, mailbox_id: int | None, url: str | No
         for box, result in poll_all(rt).items():
             click.echo(f"mailbox {box}: {result}")
         return
-    click.echo(f"imap-poll: every {interval}s", err=True)
+    logs.say(f"imap-poll: every {interval}s")
     run_forever(rt, _stop_event(), interval)
     rt.dispose()

@@ -13,11 +13,15 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from sequences import logs
 from sequences.config import ConfigError, Settings, load_settings
 
 from ..ports import Chosen, Listener, PortUnavailable, choose
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Commands that run until stopped: they log at INFO unless FOLLOWUP_LOG_LEVEL says otherwise.
+SERVICES = frozenset({"run", "web", "worker", "scheduler", "sink", "inbound", "imap-poll", "spool"})
 
 
 def _settings() -> Settings:
@@ -80,13 +84,20 @@ def choose_port(listener: Listener) -> Chosen:
     """The port to listen on, said on stderr when a busy default moved (see tracker/ports.py)."""
     chosen = choose(listener)
     if chosen.moved:
-        click.echo(f"note: {chosen.note()}", err=True)
+        logs.say(f"note: {chosen.note()}")
     return chosen
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Followup: sales follow-up sequences with honest open and click tracking."""
+    try:
+        # Every command's process logs one way (FOLLOWUP_LOG_FORMAT); `process` names it.
+        command = ctx.invoked_subcommand or "cli"
+        logs.configure(command, default_level="info" if command in SERVICES else "warning")
+    except ConfigError as exc:
+        _fail(exc)
 
 
 @main.command()
@@ -180,9 +191,15 @@ def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
         )
         sys.exit(2)
     _check_secrets(settings)
-    dramatiq = Path(sys.executable).with_name("dramatiq")
+    # Dramatiq's own CLI, after our logging setup (tracker/cli/worker.py), with its metrics.
+    from .worker import worker_metrics_env  # not at import: `-m tracker.cli.worker` runs it
+
+    os.environ.update(worker_metrics_env(settings))
     argv = [
-        str(dramatiq),
+        sys.executable,
+        "-m",
+        "tracker.cli.worker",
+        "--skip-logging",
         "sequences.broker",
         "sequences.actors",
         "--processes",
@@ -213,7 +230,15 @@ def scheduler(interval: float) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    click.echo(f"scheduler: ticking every {interval}s", err=True)
+    logs.say(f"scheduler: ticking every {interval}s")
+    if settings.scheduler_metrics:
+        from prometheus_client import start_http_server
+
+        # followup_scheduler_tick_seconds lives in this process: served here, no token (bind it
+        # to a private address; FOLLOWUP_SCHEDULER_METRICS).
+        host, port = settings.scheduler_metrics
+        start_http_server(port, host)
+        logs.say(f"scheduler: metrics on http://{host}:{port}/metrics")
     run_forever(rt, enqueue_steps, stop, interval)
 
 
@@ -244,7 +269,7 @@ def sink(ctx: click.Context, host: str, port: int, directory: Path | None) -> No
         controller = start_sink(ctx.obj["dir"], host, port)
     except OSError as exc:  # taken between the check and the bind
         raise unavailable(listener, port, describe(exc)) from None
-    click.echo(f"sink: listening on {host}:{port}, storing mail in {ctx.obj['dir']}", err=True)
+    logs.say(f"sink: listening on {host}:{port}, storing mail in {ctx.obj['dir']}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -13,7 +13,7 @@ import threading
 
 import click
 
-from sequences import runtime
+from sequences import logs, runtime
 from sequences.config import ConfigError, load_settings
 from sequences.tracking import Drainer, Spool, spool_writer
 
@@ -76,7 +76,7 @@ def _forever(hits: Spool, rt: runtime.Runtime, interval: float, niceness: int, p
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     drainer = Drainer(hits, spool_writer(rt.sessions, rt.settings.secret_keys))
-    click.echo(f"spool: draining {hits.directory} every {interval}s", err=True)
+    logs.say(f"spool: draining {hits.directory} every {interval}s")
     try:
         while not stop.is_set():
             if parent and os.getppid() != parent:
