@@ -7,6 +7,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Any
 
+from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from sequences import runtime
@@ -14,10 +15,20 @@ from sequences.db import null_pool_engine
 from sequences.inbound.ingest import receive
 from sequences.inbound.teams import Addresses, team_for
 from sequences.migrate import upgrade
-from sequences.models import InboundMessage, Mailbox, Prospect, Webhook, WebhookDelivery
+from sequences.models import (
+    InboundMessage,
+    Mailbox,
+    Prospect,
+    Team,
+    User,
+    Webhook,
+    WebhookDelivery,
+)
 from sequences.workspace import create_team, create_user, default_team
 from sequences.workspace.accounts import create_api_key
+from tracker.cli.main import main
 
+from .conftest import make_env
 from .test_secrets import empty_database_url  # noqa: F401  (the fixture)
 
 
@@ -192,3 +203,55 @@ def test_the_migration_gives_old_unmatched_rows_the_team_they_were_sent_to(
         teams = dict(conn.execute(text("SELECT id, team_id FROM inbound_messages")).all())
     engine.dispose()
     assert teams == {1: 1, 2: 2, 3: 2, 4: None}
+
+
+def test_an_admin_sees_no_other_teams_data_only_the_mail_that_matched_no_team(
+    client: Any, rt: runtime.Runtime
+) -> None:
+    two = _two(rt)
+    theirs = receive(rt, _mail("bea@east.example"), source="api")
+    nobodys = receive(rt, _mail("who@nowhere.example", message_id="<m3@x.example>"), source="smtp")
+    with rt.sessions.begin() as s:
+        for user in s.scalars(select(User).where(User.team_id == two.a)):
+            user.is_admin = True  # an admin of the install, a member of team A only
+    admin = _auth(two.a_key)
+    assert client.get(f"/api/v1/prospects/{two.b_prospect}", headers=admin).status_code == 404
+    assert client.get(f"/api/v1/inbound/{theirs.inbound_id}", headers=admin).status_code == 404
+    listed = [p["id"] for p in client.get("/api/v1/prospects", headers=admin).json["items"]]
+    assert two.b_prospect not in listed and two.a_prospect in listed
+    inbound = [i["id"] for i in client.get("/api/v1/inbound", headers=admin).json["items"]]
+    assert theirs.inbound_id not in inbound
+    # Zoe is team A's prospect too, so that sender-matched reply is team A's; the admins
+    # alone see mail that matched nothing (see the next row).
+    assert nobodys.verdict == "reply" or nobodys.inbound_id in inbound
+
+
+def test_an_admin_sets_a_teams_inbound_domain_through_the_api_and_the_cli(
+    client: Any, rt: runtime.Runtime, tmp_path: Any, smtp_sink: Any
+) -> None:
+    two = _two(rt)
+    with rt.sessions.begin() as s:
+        for user in s.scalars(select(User).where(User.team_id == two.a)):
+            user.is_admin = True
+    admin = _auth(two.a_key)
+    taken = client.patch(
+        f"/api/v1/teams/{two.a}", json={"inbound_domain": "replies.east.example"}, headers=admin
+    )
+    assert taken.status_code == 409 and "already receives mail for team East" in taken.text
+    bad = client.patch(f"/api/v1/teams/{two.a}", json={"inbound_domain": "no"}, headers=admin)
+    assert bad.status_code in (400, 422) and "inbound_domain" in bad.text
+    made = client.patch(
+        f"/api/v1/teams/{two.a}", json={"inbound_domain": "In.West.example"}, headers=admin
+    )
+    assert made.status_code == 200 and made.json["inbound_domain"] == "in.west.example"
+    refused = client.patch(
+        f"/api/v1/teams/{two.a}", json={"inbound_domain": None}, headers=_auth(two.b_key)
+    )
+    assert refused.status_code == 403
+    runner = CliRunner(env=make_env(rt.settings.database_url, smtp_sink.port, tmp_path))
+    done = runner.invoke(main, ["team", "update", "East", "--inbound-domain", "mail.east.example"])
+    assert done.exit_code == 0 and "inbound domain mail.east.example" in done.output, done.output
+    clash = runner.invoke(main, ["team", "update", "East", "--inbound-domain", "in.west.example"])
+    assert clash.exit_code != 0 and "already receives mail" in clash.output
+    with rt.sessions() as s:
+        assert s.get(Team, two.b).inbound_domain == "mail.east.example"  # type: ignore[union-attr]
