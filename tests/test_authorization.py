@@ -139,6 +139,7 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "GET /api/v1/teams": ADMINS,
     "POST /api/v1/teams": ADMINS,
     "GET /api/v1/teams/<int:team_id>": ADMINS,
+    "PATCH /api/v1/teams/<int:team_id>": ADMINS,
     "GET /api/v1/users": ADMINS,
     "POST /api/v1/users": ADMINS,
     "POST /api/v1/users/<int:user_id>/move": ADMINS,

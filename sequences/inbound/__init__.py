@@ -8,6 +8,7 @@
 - `match`: ties an email to the message it answers and the prospect who sent it;
 - `ingest`: the one function every source calls: parse, record, match, classify, act;
 - `act`: what each verdict does (stop, pause, suppress, a task for the rep);
+- `teams`: the team a mail was sent to (token, mailbox, inbound domain), before anything else;
 - `recheck`: stored mail read again by today's rules (`followup verdicts recheck`).
 
 Other packages import only the names below.
@@ -21,6 +22,7 @@ from .recheck import Change
 from .recheck import apply as apply_recheck
 from .recheck import plan as plan_recheck
 from .server import load_tls_context, start_inbound
+from .teams import recipient_team, stored_addresses, team_for
 
 __all__ = [
     "VERDICTS",
@@ -31,6 +33,9 @@ __all__ = [
     "plan_recheck",
     "poll_all",
     "receive",
+    "recipient_team",
     "run_forever",
     "start_inbound",
+    "stored_addresses",
+    "team_for",
 ]

@@ -228,7 +228,7 @@ class Act:
         )
 
     def bounce(self, parsed: Parsed, found: Bounce, tokens: dict[str, Message]) -> Outcome:
-        match, prospects = match_bounce(self.session, parsed, found, tokens)
+        match, prospects = match_bounce(self.session, parsed, found, tokens, self.row.team_id)
         what = f"{'permanent' if found.permanent else 'temporary'} failure"
         detail = f"{what} {found.status or ''}".strip() + f": {found.evidence} ({found.detector}"
         detail += f", matched by {match.via})" if match.via else ")"

@@ -1,7 +1,8 @@
 """The one function behind every inbound source (SMTP, IMAP, webhook), in named steps.
 
-`ingest` reads top to bottom: parse the bytes (`read`), claim the mail's key by recording its
-row (`_record`), match it to our messages (`_match_tokens`, then `match_reply`), classify it by
+`ingest` reads top to bottom: parse the bytes (`read`), find the team it was sent to
+(`teams.recipient_team`, before anything else: only that team's prospects can then match),
+claim the mail's key by recording its row (`_record`), match it to our messages (`_match_tokens`, then `match_reply`), classify it by
 its evidence (`verdicts.decide`), act on the verdict (`act.Act`) and store what was done on the
 row (`_store_outcome`), all in the caller's transaction. The verdicts are reply, auto_reply,
 bounce, soft_bounce, unsubscribe, unmatched, unprocessable.
@@ -29,7 +30,8 @@ from ..models import InboundMessage, Message, Prospect
 from ..runtime import Runtime
 from .act import RETRY_AFTER, TEXT_LIMIT, Act, Outcome, stored_outcome
 from .classify import Parsed, Unprocessable, dedupe_key, parse
-from .match import Match, match_reply, token_messages
+from .match import Match, in_team, match_reply, token_messages
+from .teams import recipient_team
 from .verdicts import AUTO_REPLY, UNSUBSCRIBE, decide
 
 __all__ = ["RETRY_AFTER", "VERDICTS", "Outcome", "after_commit", "ingest", "read", "receive"]
@@ -99,6 +101,7 @@ def _record(
     envelope_from: str | None,
     recipients: list[str],
     mailbox_id: int | None,
+    team_id: int | None,
 ) -> InboundMessage:
     """The mail's row, flushed: a concurrent duplicate fails here, before any action."""
     row = InboundMessage(
@@ -108,6 +111,7 @@ def _record(
         verdict="unprocessable",
         reason=problem or "",
         mailbox_id=mailbox_id,
+        team_id=team_id,
         enrollment_ids=[],
         envelope_from=(envelope_from or "")[:998] or None,
         recipients=", ".join(recipients)[:5000] or None,
@@ -132,16 +136,18 @@ def _match_tokens(
     return token_messages(session, keys, [*recipients, *parsed.addresses])
 
 
-def _match_sender(session: Session, parsed: Parsed, tokens: dict[str, Message]) -> Match:
+def _match_sender(
+    session: Session, parsed: Parsed, tokens: dict[str, Message], team_id: int | None
+) -> Match:
     """The message answered (headers, reply+ token, sender), else the VERP token's prospect."""
-    match = match_reply(session, parsed, tokens)
+    match = match_reply(session, parsed, tokens, team_id)
     if match.prospect is None and "bounce" in tokens:
         match = Match(
             message=tokens["bounce"],
             prospect=session.get(Prospect, tokens["bounce"].prospect_id or 0),
             via="verp",
         )
-    return match
+    return in_team(match, team_id)
 
 
 # Steps 3 to 5: match, classify by evidence, act
@@ -157,13 +163,14 @@ def _decide_and_act(
         # Mail to our unsubscribe+ address is a request whatever it says.
         prospect = session.get(Prospect, unsubscribe_message.prospect_id)
         assert prospect is not None
-        return act.unsubscribe(prospect, unsubscribe_message, "mailto")
+        if in_team(Match(prospect=prospect), act.row.team_id).prospect is not None:
+            return act.unsubscribe(prospect, unsubscribe_message, "mailto")
 
     verdict = decide(parsed, to_verp="bounce" in tokens)
     if verdict.bounce is not None:
         return act.bounce(parsed, verdict.bounce, tokens)
 
-    match = _match_sender(session, parsed, tokens)
+    match = _match_sender(session, parsed, tokens, act.row.team_id)
     if match.prospect is None:
         kind = verdict.reason if verdict.label == AUTO_REPLY else "mail"
         return Outcome("unmatched", f"{kind}: no message or prospect matched")
@@ -204,7 +211,7 @@ def _store_outcome(session: Session, row: InboundMessage, parsed: Parsed, outcom
     row.prospect_id = outcome.prospect_id
     row.enrollment_ids = outcome.enrollment_ids
     row.text = parsed.new_text[:TEXT_LIMIT] or None
-    if outcome.prospect_id is not None:
+    if row.team_id is None and outcome.prospect_id is not None:
         row.team_id = session.scalar(
             select(Prospect.team_id).where(Prospect.id == outcome.prospect_id)
         )
@@ -236,6 +243,8 @@ def ingest(
     existing = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
     if existing is not None:
         return stored_outcome(existing, duplicate=True)
+    addressed_to = [*recipients, *(parsed.addresses if parsed else [])]
+    team_id, _ = recipient_team(session, settings.secret_keys, addressed_to, mailbox_id)
     row = _record(
         session,
         key,
@@ -249,6 +258,7 @@ def ingest(
         envelope_from=envelope_from,
         recipients=recipients,
         mailbox_id=mailbox_id,
+        team_id=team_id,
     )
     if parsed is None:
         return stored_outcome(row, duplicate=False)

@@ -64,14 +64,19 @@ def _by_message_id(session: Session, ids: Sequence[str]) -> Message | None:
     return None
 
 
-def prospects_by_email(session: Session, email: str) -> list[Prospect]:
-    return list(
-        session.scalars(
-            select(Prospect)
-            .where(func.lower(Prospect.email) == email.strip().lower())
-            .order_by(Prospect.id)
-        )
-    )
+def prospects_by_email(session: Session, email: str, team_id: int | None = None) -> list[Prospect]:
+    """The prospects with this address: only the team's when the mail's team is known."""
+    query = select(Prospect).where(func.lower(Prospect.email) == email.strip().lower())
+    if team_id is not None:
+        query = query.where(Prospect.team_id == team_id)
+    return list(session.scalars(query.order_by(Prospect.id)))
+
+
+def in_team(match: Match, team_id: int | None) -> Match:
+    """The match, unless it ties mail sent to one team to another team's prospect."""
+    if team_id is None or match.prospect is None or match.prospect.team_id == team_id:
+        return match
+    return Match()
 
 
 def _with_message(session: Session, message: Message, via: str, sender: str | None) -> Match:
@@ -80,26 +85,35 @@ def _with_message(session: Session, message: Message, via: str, sender: str | No
     return Match(message=message, prospect=prospect, via=via, colleague=colleague)
 
 
-def match_reply(session: Session, parsed: Parsed, tokens: dict[str, Message]) -> Match:
-    """In-Reply-To, then References, then a reply+ token, then the sender's address."""
+def match_reply(
+    session: Session, parsed: Parsed, tokens: dict[str, Message], team_id: int | None = None
+) -> Match:
+    """In-Reply-To, then References, then a reply+ token, then the sender's address.
+
+    With the mail's team known (inbound/teams.py), only that team's prospects can match.
+    """
     sender = parsed.from_email
     message = _by_message_id(session, parsed.in_reply_to)
     if message is not None:
-        return _with_message(session, message, "in-reply-to", sender)
+        return in_team(_with_message(session, message, "in-reply-to", sender), team_id)
     message = _by_message_id(session, parsed.references)
     if message is not None:
-        return _with_message(session, message, "references", sender)
+        return in_team(_with_message(session, message, "references", sender), team_id)
     if "reply" in tokens:
-        return _with_message(session, tokens["reply"], "reply-token", sender)
+        return in_team(_with_message(session, tokens["reply"], "reply-token", sender), team_id)
     if sender:
-        prospects = prospects_by_email(session, sender)
+        prospects = prospects_by_email(session, sender, team_id)
         if prospects:
             return Match(prospect=prospects[0], via="sender")
     return Match()
 
 
 def match_bounce(
-    session: Session, parsed: Parsed, bounce: Bounce, tokens: dict[str, Message]
+    session: Session,
+    parsed: Parsed,
+    bounce: Bounce,
+    tokens: dict[str, Message],
+    team_id: int | None = None,
 ) -> tuple[Match, list[Prospect]]:
     """The bounced message (VERP first, then the returned Message-ID) and the prospects hit."""
     if "bounce" in tokens:
@@ -111,11 +125,12 @@ def match_bounce(
             if message is not None
             else Match()
         )
+    match = in_team(match, team_id)
     if match.prospect is not None:
         return match, [match.prospect]
     hit: list[Prospect] = []
     for address in bounce.recipients:
-        for prospect in prospects_by_email(session, address):
+        for prospect in prospects_by_email(session, address, team_id):
             if prospect not in hit:
                 hit.append(prospect)
     if hit:

@@ -87,6 +87,7 @@ from .teams import (
     move_user,
     team_json,
     team_named,
+    update_team,
     user_json,
 )
 from .throttle import (
@@ -163,6 +164,7 @@ __all__ = [
     "team_json",
     "team_named",
     "update_setting",
+    "update_team",
     "upsert_prospect",
     "user_for_key",
     "user_json",

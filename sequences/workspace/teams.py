@@ -49,13 +49,43 @@ def create_team(session: Session, name: object, inbound_domain: object = None) -
     cleaned = _clean_name(name)
     if team_named(session, cleaned) is not None:
         raise Conflict(f"a team named {cleaned} exists")
-    domain = clean_domain(inbound_domain)
-    if domain is not None:
-        taken = session.scalar(select(Team.name).where(Team.inbound_domain == domain))
-        if taken is not None:
-            raise Conflict(f"inbound_domain: {domain} already receives mail for team {taken}")
+    domain = _free_domain(session, inbound_domain)
     team = Team(name=cleaned, inbound_domain=domain)
     session.add(team)
+    session.flush()
+    return team
+
+
+def _free_domain(session: Session, inbound_domain: object, team: Team | None = None) -> str | None:
+    """The cleaned domain, unless another team already receives mail at it."""
+    domain = clean_domain(inbound_domain)
+    if domain is not None:
+        taken = session.scalar(
+            select(Team.name).where(
+                Team.inbound_domain == domain, Team.id != (team.id if team else -1)
+            )
+        )
+        if taken is not None:
+            raise Conflict(f"inbound_domain: {domain} already receives mail for team {taken}")
+    return domain
+
+
+def update_team(session: Session, team: Team, changes: dict[str, object]) -> Team:
+    """Rename a team or change its inbound domain ("" or None clears it); all or nothing."""
+    unknown = set(changes) - {"name", "inbound_domain"}
+    if unknown:
+        field = sorted(unknown)[0]
+        raise ValidationError(f"{field}: unknown field (name, inbound_domain)", field=field)
+    name = team.name
+    if "name" in changes:
+        name = _clean_name(changes["name"])
+        other = team_named(session, name)
+        if other is not None and other.id != team.id:
+            raise Conflict(f"a team named {name} exists")
+    domain = team.inbound_domain
+    if "inbound_domain" in changes:
+        domain = _free_domain(session, changes["inbound_domain"], team)
+    team.name, team.inbound_domain = name, domain
     session.flush()
     return team
 

@@ -164,6 +164,7 @@ RULES: dict[str, Rule] = {
     "api_teams.teams_list": ADMINS,
     "api_teams.teams_create": ADMINS,
     "api_teams.teams_get": ADMINS,
+    "api_teams.teams_update": ADMINS,
     "api_teams.users_list": ADMINS,
     "api_teams.users_create": ADMINS,
     "api_teams.users_move": ADMINS,

@@ -16,6 +16,7 @@ from sequences.workspace import (
     list_teams,
     move_user,
     team_json,
+    update_team,
     user_json,
 )
 
@@ -75,6 +76,17 @@ def teams_get(team_id: int) -> Response:
         if row.team.id == team_id:
             return jsonify(team_json(row))
     raise NotFound("no such team")
+
+
+@bp.patch("/teams/<int:team_id>")
+def teams_update(team_id: int) -> Response:
+    """Rename a team or set its inbound domain (mail to any address there is the team's)."""
+    team = db().get(Team, team_id)
+    if team is None:
+        raise NotFound("no such team")
+    update_team(db(), team, request_json())
+    db().commit()
+    return teams_get(team_id)
 
 
 @bp.get("/users")

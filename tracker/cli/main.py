@@ -395,6 +395,34 @@ def team_create(name: str, inbound_domain: str | None) -> None:
         click.echo(f"created team {made.name} (id {made.id})")
 
 
+@team.command("update")
+@click.argument("team_name")
+@click.option("--name", "new_name", default=None, help="A new name for the team.")
+@click.option(
+    "--inbound-domain",
+    default=None,
+    help="Mail to any address at this domain is the team's ('' clears it).",
+)
+@_clean_errors
+def team_update(team_name: str, new_name: str | None, inbound_domain: str | None) -> None:
+    """Rename a team or set its inbound domain."""
+    from sequences.errors import Conflict, NotFound, ValidationError
+    from sequences.workspace import find_team, update_team
+
+    changes: dict[str, object] = {}
+    if new_name is not None:
+        changes["name"] = new_name
+    if inbound_domain is not None:
+        changes["inbound_domain"] = inbound_domain
+    with _session() as session:
+        try:
+            made = update_team(session, find_team(session, team_name), changes)
+        except (ValidationError, Conflict, NotFound) as exc:
+            raise click.ClickException(str(exc)) from None
+        domain = made.inbound_domain or "none"
+        click.echo(f"updated team {made.name} (id {made.id}): inbound domain {domain}")
+
+
 @team.command("list")
 @_clean_errors
 def team_list() -> None:

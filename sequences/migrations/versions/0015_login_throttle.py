@@ -1,7 +1,7 @@
 """login throttle: shared failure counters, failed sign-in records
 
 Revision ID: 0015_login_throttle
-Revises: 0013_lead_status
+Revises: 0014_inbound_teams
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import sequences.models
 
 revision = "0015_login_throttle"
-down_revision = "0013_lead_status"
+down_revision = "0014_inbound_teams"
 branch_labels = None
 depends_on = None
 
