@@ -25,7 +25,7 @@ from .accounts import (
     user_for_key,
 )
 from .activity import activity, event_json
-from .csvimport import enroll_csv, row_to_prospect
+from .csvimport import ImportReport, Table, import_csv, read_table, row_to_prospect
 from .digest import (
     collect,
     due_users,
@@ -82,8 +82,10 @@ __all__ = [
     "READ",
     "TEXT_FIELDS",
     "Access",
+    "ImportReport",
     "RepReport",
     "StepStats",
+    "Table",
     "TeamRow",
     "activity",
     "check_password",
@@ -99,12 +101,12 @@ __all__ = [
     "document_access",
     "document_json",
     "due_users",
-    "enroll_csv",
     "enrollment_access",
     "event_json",
     "find_team",
     "get_document",
     "hot_list",
+    "import_csv",
     "inbound_access",
     "inbound_filter",
     "key_access",
@@ -116,6 +118,7 @@ __all__ = [
     "prospect_access",
     "prospect_filter",
     "prospect_json",
+    "read_table",
     "render",
     "rep_report",
     "revoke_api_key",
