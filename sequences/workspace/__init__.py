@@ -9,6 +9,7 @@
 - `digest`: the daily digest email;
 - `documents`: files a rep shares from a step;
 - `csvimport`: enroll prospects from a CSV file;
+- `localday`: a user's day in their time zone (today, overdue);
 - `permissions`: who may see and change which object (the rules; tracker/api/access.py applies them).
 
 Other packages import only the names below.
@@ -39,6 +40,8 @@ from .digest import (
 )
 from .documents import create_document, document_json, get_document
 from .engagement import hot_list, version
+from .localday import LATER, OVERDUE, TODAY, LocalDay, when_due
+from .localday import local_day as local_day_bounds
 from .permissions import (
     CHANGE,
     READ,
@@ -79,10 +82,14 @@ from .teams import (
 
 __all__ = [
     "CHANGE",
+    "LATER",
+    "OVERDUE",
     "READ",
     "TEXT_FIELDS",
+    "TODAY",
     "Access",
     "ImportReport",
+    "LocalDay",
     "RepReport",
     "StepStats",
     "Table",
@@ -112,6 +119,7 @@ __all__ = [
     "key_access",
     "list_teams",
     "local_day",
+    "local_day_bounds",
     "may_change_sequence",
     "move_user",
     "normalise_email",
@@ -138,5 +146,6 @@ __all__ = [
     "version",
     "webhook_access",
     "webhook_filter",
+    "when_due",
     "zone",
 ]
