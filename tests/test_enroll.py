@@ -318,10 +318,10 @@ def test_enroll_csv_creates_updates_enrolls_and_reports_skips(
     )
     result = _cli(rt, tmp_path, "enroll", "--sequence", str(sequence), str(csv_file))
     assert result.exit_code == 0, result.output
-    assert "created 1, updated 3, enrolled 2, skipped 3" in result.output
-    assert "skipped 1: row: email: not a valid email address" in result.output
-    assert "the address unsubscribed on" in result.output
-    assert "already active in this sequence" in result.output
+    assert "created 1, updated 2, enrolled 2, skipped 3 of 5 rows" in result.output
+    assert "row 4, column 1 (email): `not-an-email` is not a valid email address" in result.output
+    assert "row 5: gone@acme.example, the address unsubscribed on" in result.output
+    assert "row 6, column 1 (email): new@acme.example, the same address as row 2" in result.output
     with rt.sessions() as s:
         new = s.scalar(select(Prospect).where(Prospect.email == "new@acme.example"))
         assert new is not None and new.first_name == "Zo\u00eb" and new.company == "Acme"
@@ -342,7 +342,7 @@ def test_enroll_csv_without_an_email_column_fails_cleanly(
     result = CliRunner().invoke(
         main, ["enroll", "--sequence", str(sequence), str(csv_file)], env=env
     )
-    assert result.exit_code == 1 and "email column" in result.output
+    assert result.exit_code == 1 and "one of them `email`" in result.output
     result = CliRunner().invoke(main, ["enroll", "--sequence", "999", str(csv_file)], env=env)
     assert result.exit_code == 1 and "no sequence 999" in result.output
 

@@ -395,23 +395,31 @@ def test_csv_upload_creates_updates_and_enrolls_with_a_summary(
     )
     assert response.status_code == 200
     assert (
-        "<strong>2</strong> enrolled · 1 new prospects · 1 updated · 2 not enrolled"
+        "<strong>2</strong> enrolled · 1 new prospects · 1 updated · 2 skipped of 4 rows"
         in response.text
     )
     assert "not a valid email" in response.text and "belongs to another rep" in response.text
+    assert "Skipped 1: bad address" in response.text
     assert scalar(session, select(func.count()).select_from(Enrollment)) == 2
     again = client.post(
         f"/sequences/{sequence.id}/enroll/csv",
         data={"csrf_token": token(client), "file": (io.BytesIO(csv_text.encode()), "leads.csv")},
         content_type="multipart/form-data",
     )
-    assert "already active" in again.text
+    assert "Nothing changed: every row was imported before." in again.text
+    assert "2 already enrolled" in again.text
     garbage = client.post(
         f"/sequences/{sequence.id}/enroll/csv",
         data={"csrf_token": token(client), "file": (io.BytesIO(b"\xff\xfe\x00bad"), "x.csv")},
         content_type="multipart/form-data",
     )
-    assert garbage.status_code == 422 and "UTF-8" in garbage.text
+    assert garbage.status_code == 422 and "name the columns" in garbage.text
+    binary = client.post(
+        f"/sequences/{sequence.id}/enroll/csv",
+        data={"csrf_token": token(client), "file": (io.BytesIO(b"PK\x03\x04xl/"), "x.csv")},
+        content_type="multipart/form-data",
+    )
+    assert binary.status_code == 422 and "Not a CSV file (it is binary" in binary.text
 
 
 def test_enroll_from_search(client: Any, team: Team, session: Session, clock: FrozenClock) -> None:

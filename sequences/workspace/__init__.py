@@ -11,6 +11,7 @@
 - `csvimport`: enroll prospects from a CSV file;
 - `throttle`, `signin`: the backoff policy of failed sign-ins and API keys, its shared counters
   and the failed attempts a manager reads;
+- `localday`: a user's day in their time zone (today, overdue);
 - `permissions`: who may see and change which object (the rules; tracker/api/access.py applies them).
 
 Other packages import only the names below.
@@ -27,7 +28,7 @@ from .accounts import (
     user_for_key,
 )
 from .activity import activity, event_json
-from .csvimport import enroll_csv, row_to_prospect
+from .csvimport import ImportReport, Table, import_csv, read_table, row_to_prospect
 from .digest import (
     collect,
     due_users,
@@ -41,6 +42,8 @@ from .digest import (
 )
 from .documents import create_document, document_json, get_document
 from .engagement import hot_list, version
+from .localday import LATER, OVERDUE, TODAY, LocalDay, when_due
+from .localday import local_day as local_day_bounds
 from .permissions import (
     CHANGE,
     READ,
@@ -102,15 +105,21 @@ from .throttle import (
 __all__ = [
     "API_KEY_ADDRESS",
     "CHANGE",
+    "LATER",
     "LOGIN_ACCOUNT",
     "LOGIN_ADDRESS",
     "LOGIN_PAIR",
+    "OVERDUE",
     "READ",
     "TEXT_FIELDS",
+    "TODAY",
     "Access",
+    "ImportReport",
+    "LocalDay",
     "Policy",
     "RepReport",
     "StepStats",
+    "Table",
     "TeamRow",
     "activity",
     "check_password",
@@ -128,7 +137,6 @@ __all__ = [
     "document_access",
     "document_json",
     "due_users",
-    "enroll_csv",
     "enrollment_access",
     "event_json",
     "failure_json",
@@ -136,18 +144,21 @@ __all__ = [
     "find_team",
     "get_document",
     "hot_list",
+    "import_csv",
     "inbound_access",
     "inbound_filter",
     "key_access",
     "key_failure",
     "list_teams",
     "local_day",
+    "local_day_bounds",
     "may_change_sequence",
     "move_user",
     "normalise_email",
     "prospect_access",
     "prospect_filter",
     "prospect_json",
+    "read_table",
     "recent_failures",
     "record",
     "render",
@@ -172,6 +183,7 @@ __all__ = [
     "wait",
     "webhook_access",
     "webhook_filter",
+    "when_due",
     "with_timing",
     "zone",
 ]

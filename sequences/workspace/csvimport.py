@@ -1,18 +1,21 @@
-"""Enroll prospects from a CSV file: create or update each prospect, enroll it, say why if not."""
+"""Enroll prospects from a CSV file: read any spreadsheet export, then report every row's fate."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable
+import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..enroll_checks import NEEDS_FORCE, WOULD_ENROLL, checked_enroll
+from ..enroll_checks import NEEDS_FORCE, WOULD_ENROLL, Verdict, checked_enroll
 from ..errors import Conflict, ValidationError
-from ..models import Sequence
-from .prospects import TEXT_FIELDS, upsert_prospect
+from ..models import Prospect, Sequence
+from .prospects import TEXT_FIELDS, clean_prospect_data, normalise_email, upsert_prospect
 
 COLUMNS = {"email", "timezone", *TEXT_FIELDS}
 # Headers people actually write, mapped to ours.
@@ -30,22 +33,19 @@ ALIASES = {
     "tz": "timezone",
     "time_zone": "timezone",
 }
+DELIMITERS = (",", ";", "\t")  # Excel writes ";" where "," is the decimal separator
+# Magic numbers of files people upload by mistake: xlsx/zip, xls, pdf, png, jpeg, gzip.
+_BINARY = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"\x1f\x8b")
 
-
-@dataclass
-class ImportSummary:
-    created: int = 0
-    updated: int = 0
-    enrolled: int = 0
-    skipped: list[tuple[int, str, str]] = field(default_factory=list)  # (line, email, reason)
-
-    def reasons(self) -> dict[str, int]:
-        """Skipped rows counted by reason, with the enrollment ids left out."""
-        counts: dict[str, int] = {}
-        for _, _, reason in self.skipped:
-            key = reason.split(" (enrollment")[0]
-            counts[key] = counts.get(key, 0) + 1
-        return counts
+# Why a row was skipped, in the order the report lists the groups.
+BAD_ADDRESS = "bad address"
+DUPLICATE = "duplicate address in this file"
+SHORT_ROW = "short row"
+EXTRA_CELLS = "extra cells"
+BAD_VALUE = "bad value"
+NOT_YOURS = "another rep's prospect"
+RECENT = "recently in touch (enroll anyway with --force)"
+REFUSED = "not enrolled"
 
 
 def _header(name: str) -> str:
@@ -73,51 +73,340 @@ def row_to_prospect(row: dict[str, str]) -> dict[str, object]:
     return data
 
 
-def enroll_csv(
+@dataclass(frozen=True)
+class Skip:
+    """One row left out: where (row, and column when one cell is the cause), why, the detail."""
+
+    row: int
+    email: str
+    kind: str
+    detail: str
+    column: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"row {self.row}, column {self.column}" if self.column else f"row {self.row}"
+
+
+@dataclass
+class Table:
+    """A decoded CSV: its header, its rows with their line numbers, and how it was read."""
+
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, on a dry run, would do), row by row."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    enrolled: int = 0
+    already_enrolled: int = 0
+    skipped: list[Skip] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about the file: encoding, columns ignored
+    # Recently in touch: (row, prospect name, verdict), for a page that offers to confirm.
+    confirm: list[tuple[int, Prospect, Verdict]] = field(default_factory=list)
+    dry_run: bool = False
+
+    def groups(self) -> list[tuple[str, list[Skip]]]:
+        """Skipped rows grouped by reason, the biggest group first, rows in file order."""
+        by_kind: dict[str, list[Skip]] = {}
+        for skip in self.skipped:
+            by_kind.setdefault(skip.kind, []).append(skip)
+        return sorted(by_kind.items(), key=lambda kv: -len(kv[1]))
+
+    @property
+    def nothing_changed(self) -> bool:
+        """True when the file had been imported already: no prospect or enrollment is new."""
+        return self.rows > 0 and not (self.created or self.updated or self.enrolled)
+
+    def lines(self) -> list[str]:
+        """The report as a rep reads it: the counts, then each group of skips, then the notes."""
+        would = "would " if self.dry_run else ""
+        counts = (
+            f"{would}create {self.created}, update {self.updated}, enroll {self.enrolled}"
+            if self.dry_run
+            else f"created {self.created}, updated {self.updated}, enrolled {self.enrolled}"
+        )
+        out = [
+            ("dry run, nothing changed: " if self.dry_run else "")
+            + f"{counts}, skipped {len(self.skipped)} of {self.rows} row{'' if self.rows == 1 else 's'}"
+            + f" ({self.unchanged} unchanged, {self.already_enrolled} already enrolled)"
+        ]
+        if self.nothing_changed and not self.dry_run:
+            out.append("nothing changed: every row was imported before")
+        for kind, skips in self.groups():
+            out.append(f"skipped {len(skips)}: {kind}")
+            out.extend(f"  {s.where}: {s.email + ', ' if s.email else ''}{s.detail}" for s in skips)
+        out.extend(f"note: {note}" for note in self.notes)
+        return out
+
+
+def _decode(raw: bytes) -> tuple[str, str | None]:
+    """The text, and a note when it was not UTF-8. Spreadsheets write UTF-16 ("Unicode text"),
+    UTF-8 with a BOM, or the Windows code page; cp1252 reads any Western European export."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16"), "read as UTF-16"
+        except UnicodeDecodeError:
+            raise ValidationError(
+                "not a CSV file: it starts like UTF-16 text but is not; save it as CSV UTF-8",
+                field="file",
+            ) from None
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), "read as Windows-1252 (cp1252), not UTF-8"
+    except UnicodeDecodeError:  # the five bytes cp1252 leaves undefined: Latin-1 has them
+        return raw.decode("latin-1"), "read as Latin-1 (ISO-8859-1), not UTF-8"
+
+
+def read_table(raw: bytes, *, max_rows: int | None = None) -> Table:
+    """Decode and split a CSV, or raise ValidationError with one line saying what the file is."""
+    if not raw.strip():
+        raise ValidationError("the file is empty; it needs a header row with an email column")
+    if raw.startswith(_BINARY) or (
+        b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+    ):
+        raise ValidationError(
+            "not a CSV file (it is binary, e.g. an .xlsx workbook); save it as CSV and try again",
+            field="file",
+        )
+    text, note = _decode(raw)
+    first = text.lstrip("\ufeff").split("\n", 1)[0]
+    delimiter = max(DELIMITERS, key=first.count)
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+        header = next(reader, [])
+        rows: list[tuple[int, list[str]]] = []
+        start = reader.line_num + 1
+        for cells in reader:
+            if any(c.strip() for c in cells):  # blank lines are not rows
+                rows.append((start, cells))
+                if max_rows is not None and len(rows) > max_rows:
+                    raise ValidationError(f"at most {max_rows} rows per file", field="file")
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise ValidationError(
+            f"not a CSV file we can read: line {reader.line_num}: {exc}", field="file"
+        ) from None
+    names = [_header(h) for h in header]
+    if "email" not in names:
+        found = ", ".join(h.strip() for h in header if h.strip())[:200] or "nothing"
+        raise ValidationError(
+            f"the first line must name the columns, one of them `email` (found: {found})",
+            field="email",
+        )
+    notes = [note] if note else []
+    if delimiter != ",":
+        notes.append(f"columns separated by {'tab' if delimiter == chr(9) else repr(delimiter)}")
+    seen: dict[str, int] = {}
+    for number, name in enumerate(names, start=1):
+        if not name:
+            notes.append(f"row 1, column {number} has no name: its cells are ignored")
+        elif name in seen:
+            notes.append(
+                f"row 1, column {number} repeats `{name}` (column {seen[name]}): "
+                "only the first is read"
+            )
+        else:
+            seen[name] = number
+    return Table(header=names, rows=rows, notes=notes)
+
+
+def _row_data(table: Table, cells: list[str]) -> dict[str, Any]:
+    row: dict[str, str] = {}
+    for name, value in zip(table.header, cells, strict=False):
+        if name and name not in row:
+            row[name] = value
+    return row_to_prospect(row)
+
+
+def _differs(prospect: Prospect, data: dict[str, Any]) -> bool:
+    values = clean_prospect_data(data)
+    for key, value in values.items():
+        if key == "fields":
+            if any((prospect.fields or {}).get(k) != v for k, v in value.items()):
+                return True
+        elif value is not None and getattr(prospect, key) != value:
+            return True
+    return False
+
+
+def _shape(table: Table, number: int, cells: list[str]) -> Skip | None:
+    """A row whose cell count differs from the header's: its values have likely shifted."""
+    width = len(table.header)
+    if len(cells) < width:
+        missing = ", ".join(
+            n or f"column {i}" for i, n in enumerate(table.header[len(cells) :], len(cells) + 1)
+        )
+        return Skip(
+            number,
+            "",
+            SHORT_ROW,
+            f"{len(cells)} cells where the header names {width} (missing: {missing})",
+            str(len(cells) + 1),
+        )
+    if len(cells) > width:
+        return Skip(
+            number,
+            "",
+            EXTRA_CELLS,
+            f"{len(cells)} cells where the header names {width} "
+            "(an unquoted comma or semicolon in a value?)",
+            str(width + 1),
+        )
+    return None
+
+
+def import_csv(
     session: Session,
-    lines: Iterable[str],
+    table: Table,
     sequence: Sequence,
     now: datetime,
     *,
     owner_id: int | None = None,
     force: bool = False,
     dry_run: bool = False,
+    may_touch: Callable[[Prospect], bool] | None = None,
     on_row: Callable[[], object] | None = None,
-) -> ImportSummary:
+) -> ImportReport:
     """Each row in its own savepoint: a bad row is skipped with its reason, the rest go on.
 
-    Every enrollment is checked first (sequences/enroll_checks.py). With `dry_run` nobody is
-    enrolled and `enrolled` counts who would be; the caller rolls the prospects' changes back.
+    Within one file the first row of an address wins; a later row for it is skipped as a
+    duplicate (merging two rows would guess which value is right). Every enrollment is checked
+    first (sequences/enroll_checks.py). With `dry_run` nobody is enrolled and `enrolled` counts
+    who would be; the caller rolls the prospects' changes back.
     """
-    summary = ImportSummary()
-    reader = csv.DictReader(lines)
-    if reader.fieldnames is None or "email" not in {_header(h) for h in reader.fieldnames}:
-        raise ValidationError("the CSV needs a header row with an email column", field="email")
-    for row in reader:
-        line = reader.line_num
-        data = row_to_prospect(row)
-        email = str(data.get("email", ""))
-        try:
-            with session.begin_nested():
-                prospect, created = upsert_prospect(
-                    session, sequence.team_id, data, now, owner_id=owner_id
-                )
-        except (ValidationError, Conflict) as exc:
-            summary.skipped.append((line, email, f"row: {exc}"))
-        else:
-            if created:
-                summary.created += 1
-            else:
-                summary.updated += 1
-            attempt = checked_enroll(session, prospect, sequence, now, force=force, dry_run=dry_run)
-            if (
-                attempt.enrolled
-                or (dry_run and attempt.verdict.outcome == WOULD_ENROLL)
-                or (dry_run and force and attempt.verdict.outcome == NEEDS_FORCE)
-            ):
-                summary.enrolled += 1
-            else:
-                summary.skipped.append((line, prospect.email, attempt.verdict.why))
+    report = ImportReport(rows=len(table.rows), notes=list(table.notes), dry_run=dry_run)
+    email_column = str(table.header.index("email") + 1)
+    first_row: dict[str, int] = {}
+    for number, cells in table.rows:
+        report.skipped.extend(
+            _import_row(
+                session,
+                table,
+                number,
+                cells,
+                sequence,
+                now,
+                report,
+                first_row,
+                email_column,
+                owner_id=owner_id,
+                force=force,
+                dry_run=dry_run,
+                may_touch=may_touch,
+            )
+        )
         if on_row is not None:
             on_row()
-    return summary
+    return report
+
+
+def _import_row(
+    session: Session,
+    table: Table,
+    number: int,
+    cells: list[str],
+    sequence: Sequence,
+    now: datetime,
+    report: ImportReport,
+    first_row: dict[str, int],
+    email_column: str,
+    *,
+    owner_id: int | None,
+    force: bool,
+    dry_run: bool,
+    may_touch: Callable[[Prospect], bool] | None,
+) -> list[Skip]:
+    """One row's fate: the skips it produced (none when it was imported)."""
+    for column, (name, value) in enumerate(zip(table.header, cells, strict=False), start=1):
+        if not name and value.strip():
+            report.notes.append(
+                f"row {number}, column {column}: `{value.strip()[:40]}` ignored (the column has no name)"
+            )
+    shape = _shape(table, number, cells)
+    data = _row_data(table, cells)
+    raw_email = str(data.get("email", ""))
+    if shape is not None:
+        return [Skip(shape.row, raw_email, shape.kind, shape.detail, shape.column)]
+    try:
+        address = normalise_email(raw_email)
+    except ValidationError:
+        shown = f"`{raw_email}`" if raw_email else "an empty cell"
+        return [
+            Skip(
+                number,
+                "",
+                BAD_ADDRESS,
+                f"{shown} is not a valid email address",
+                f"{email_column} (email)",
+            )
+        ]
+    if address in first_row:
+        return [
+            Skip(
+                number,
+                address,
+                DUPLICATE,
+                f"the same address as row {first_row[address]} (the first row wins)",
+                f"{email_column} (email)",
+            )
+        ]
+    first_row[address] = number
+    data["email"] = address
+    existing = session.scalar(
+        select(Prospect).where(Prospect.team_id == sequence.team_id, Prospect.email == address)
+    )
+    if existing is not None and may_touch is not None and not may_touch(existing):
+        return [
+            Skip(number, address, NOT_YOURS, "belongs to another rep: neither changed nor enrolled")
+        ]
+    try:
+        changed = existing is None or _differs(existing, data)
+        with session.begin_nested():
+            prospect, created = upsert_prospect(
+                session, sequence.team_id, data, now, owner_id=owner_id
+            )
+    except (ValidationError, Conflict) as exc:
+        bad = getattr(exc, "field", None)
+        where = None
+        if isinstance(bad, str) and bad in table.header:
+            where = f"{table.header.index(bad) + 1} ({bad})"
+        return [Skip(number, address, BAD_VALUE, str(exc), where)]
+    if created:
+        report.created += 1
+    elif changed:
+        report.updated += 1
+    else:
+        report.unchanged += 1
+    attempt = checked_enroll(session, prospect, sequence, now, force=force, dry_run=dry_run)
+    verdict = attempt.verdict
+    if attempt.enrolled or (
+        dry_run and (verdict.outcome == WOULD_ENROLL or (force and verdict.outcome == NEEDS_FORCE))
+    ):
+        report.enrolled += 1
+        return []
+    if verdict.reasons and all(r.code == "already_enrolled" for r in verdict.reasons):
+        report.already_enrolled += 1  # re-importing a file is not a problem with it
+        return []
+    if verdict.outcome == NEEDS_FORCE:
+        report.confirm.append((number, prospect, verdict))
+        return [
+            Skip(
+                number,
+                address,
+                RECENT,
+                verdict.why.removesuffix(" Enroll anyway with force if you mean it."),
+            )
+        ]
+    code = verdict.reasons[0].code if verdict.reasons else "refused"
+    return [Skip(number, address, f"{REFUSED}: {code.replace('_', ' ')}", verdict.why)]

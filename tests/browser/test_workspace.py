@@ -283,8 +283,19 @@ def test_create_a_sequence_with_preview_and_enroll_from_a_csv(
     page.set_input_files("input[type=file]", str(csv_path))
     page.click("#upload")
     summary = page.locator("#summary").inner_text()
-    assert "2 enrolled" in summary and "2 new prospects" in summary and "1 not enrolled" in summary
-    assert "not a valid email" in summary
+    assert "2 enrolled" in summary and "2 new prospects" in summary
+    assert "1 skipped of 3 rows" in summary and "Skipped 1: bad address" in summary
+    assert "row 4, column 1 (email)" in summary and "not a valid email" in summary
+    # An Excel export (BOM, semicolons, CRLF) from the corpus, then the same file again.
+    excel = Path(__file__).resolve().parent.parent / "data" / "csv" / "excel.csv"
+    for _ in range(2):
+        page.set_input_files("input[type=file]", str(excel))
+        page.click("#upload")
+        page.wait_for_selector("#summary")
+    again = page.locator("#summary").inner_text()
+    assert "0 skipped of 2 rows" in again and "2 already enrolled" in again
+    assert "Nothing changed: every row was imported before." in again
+    assert "columns separated by ';'" in again
     screenshot(page, "enroll-summary", tmp_path)
 
 

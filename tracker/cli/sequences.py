@@ -142,57 +142,52 @@ def sequence_list() -> None:
     help="Enroll even if recently in touch (replied, converted, active in a sequence).",
 )
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
+@click.option("--strict", is_flag=True, help="Exit 1 if any row was skipped.")
 def enroll(
-    sequence_id: int, csv_file: Path, owner_email: str | None, force: bool, dry_run: bool
+    sequence_id: int,
+    csv_file: Path,
+    owner_email: str | None,
+    force: bool,
+    dry_run: bool,
+    strict: bool,
 ) -> None:
     """Create or update prospects from a CSV (an email column, others optional) and enroll them.
 
     Each row is checked first: every step is rendered for the prospect, and a suppressed or
-    recently contacted address is refused with the reason (the latter enrolled with --force)."""
-    from tqdm import tqdm
-
+    recently contacted address is refused with the reason (the latter enrolled with --force).
+    UTF-8 (with or without a BOM), UTF-16 and Windows-1252 files, separated by commas,
+    semicolons or tabs, are read; the first row of an address wins over later ones."""
     from sequences.clock import SystemClock
     from sequences.errors import ValidationError
     from sequences.models import Sequence
-    from sequences.workspace import enroll_csv
+    from sequences.workspace import import_csv, read_table
 
-    with csv_file.open(encoding="utf-8-sig", newline="") as handle:
-        total = max(sum(1 for _ in handle) - 1, 0)
     with _session() as session:
         found = session.get(Sequence, sequence_id)
         if found is None:
             raise click.ClickException(f"no sequence {sequence_id}")
+        try:
+            table = read_table(csv_file.read_bytes())
+        except ValidationError as exc:
+            raise click.ClickException(f"{csv_file.name}: {exc}") from None
         owner_id = _owner(session, owner_email)[1] if owner_email else found.owner_id
-        with (
-            csv_file.open(encoding="utf-8-sig", newline="") as handle,
-            tqdm(total=total, unit="row", desc="enrolling", file=sys.stderr) as bar,
-        ):
-            try:
-                summary = enroll_csv(
-                    session,
-                    handle,
-                    found,
-                    SystemClock().now(),
-                    owner_id=owner_id,
-                    force=force,
-                    dry_run=dry_run,
-                    on_row=lambda: bar.update(1),
-                )
-            except (ValidationError, UnicodeDecodeError) as exc:
-                raise click.ClickException(f"{csv_file}: {exc}") from None
+        # The bar is on stderr and finished before the report is printed, so the two never mix.
+        with click.progressbar(
+            length=len(table.rows), label="importing", file=sys.stderr, show_pos=True
+        ) as bar:
+            report = import_csv(
+                session,
+                table,
+                found,
+                SystemClock().now(),
+                owner_id=owner_id,
+                force=force,
+                dry_run=dry_run,
+                on_row=lambda: bar.update(1),
+            )
         if dry_run:
             session.rollback()  # a dry run creates, updates and enrolls nobody
-    if dry_run:
-        click.echo(
-            f"dry run, nothing changed: would create {summary.created}, update "
-            f"{summary.updated}, enroll {summary.enrolled}, skip {len(summary.skipped)}"
-        )
-    else:
-        click.echo(
-            f"created {summary.created}, updated {summary.updated}, enrolled "
-            f"{summary.enrolled}, skipped {len(summary.skipped)}"
-        )
-    for reason, count in sorted(summary.reasons().items(), key=lambda kv: -kv[1]):
-        click.echo(f"  skipped {count}: {reason}")
-    for line, email, reason in summary.skipped[:20]:
-        click.echo(f"  line {line} {email or '(no email)'}: {reason}", err=True)
+    for line in report.lines():
+        click.echo(line)
+    if strict and report.skipped:
+        raise click.ClickException(f"--strict: {len(report.skipped)} rows skipped")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +12,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.definitions import create_sequence, update_sequence
 from sequences.enroll_checks import NEEDS_FORCE, Verdict, checked_enroll
-from sequences.errors import Conflict, ValidationError
+from sequences.errors import ValidationError
 from sequences.models import Enrollment, EnrollmentStatus, Prospect, Sequence, Step
 from sequences.rendering import RenderError, validate
 from sequences.schedule import DAY_NAMES
@@ -23,13 +21,12 @@ from sequences.tracking import ID_BYTES
 from sequences.workspace import (
     CHANGE,
     READ,
-    TEXT_FIELDS,
     StepStats,
+    import_csv,
     may_change_sequence,
-    normalise_email,
     prospect_filter,
+    read_table,
     step_stats,
-    upsert_prospect,
 )
 
 from ..api import access
@@ -49,7 +46,6 @@ protect(bp)
 
 STEP_FIELDS = ("type", "delay", "business_days", "subject", "body_html", "body_text", "notes")
 MAX_CSV_ROWS = 10_000
-CSV_COLUMNS = {"email", "timezone", *TEXT_FIELDS}
 # No message has this id, so the preview's unsubscribe link leads nowhere.
 PREVIEW_TOKEN_ID = "00" * ID_BYTES
 
@@ -395,70 +391,39 @@ def enroll_selected(sequence_id: int) -> str | tuple[str, int]:
     return render_template("enroll.html", sequence=sequence, q="", results=[], summary=summary)
 
 
-def read_csv(raw: bytes) -> tuple[list[dict[str, str]], str | None]:
-    """Rows keyed by lower-case header, or an error message for a file we cannot read."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return [], "The file is not UTF-8 text; export it as CSV UTF-8."
-    try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        headers = [h.strip().lower() for h in (reader.fieldnames or [])]
-        if "email" not in headers:
-            return [], "The first line must name the columns, one of them 'email'."
-        rows = []
-        for i, row in enumerate(reader):
-            if i >= MAX_CSV_ROWS:
-                return [], f"At most {MAX_CSV_ROWS} rows per file."
-            rows.append(
-                {
-                    (k or "").strip().lower(): (v if isinstance(v, str) else "").strip()
-                    for k, v in row.items()
-                    if k is not None
-                }
-            )
-    except csv.Error as exc:
-        return [], f"Not a CSV file we can read: {exc}"
-    return rows, None
-
-
 @bp.post("/<int:sequence_id>/enroll/csv")
 def enroll_csv(sequence_id: int) -> str | tuple[str, int]:
+    """The shared import (sequences/workspace/csvimport.py): one report, skips by row."""
     sequence = _sequence(sequence_id)
     u = user()
     upload = request.files.get("file")
-    rows, error = read_csv(upload.read() if upload else b"")
-    if error:
+    try:
+        table = read_table(upload.read() if upload else b"", max_rows=MAX_CSV_ROWS)
+    except ValidationError as exc:
+        error = f"{exc.message[0].upper()}{exc.message[1:]}."
         return render_template(
             "enroll.html", sequence=sequence, q="", results=[], summary=None, error=error
         ), 422
-    summary = EnrollSummary(dry_run=_action() == "check")
-    for number, row in enumerate(rows, start=2):  # line 1 is the header
-        data: dict[str, Any] = {k: v for k, v in row.items() if k in CSV_COLUMNS and v}
-        extra = {k: v for k, v in row.items() if k not in CSV_COLUMNS and k and v}
-        if extra:
-            data["fields"] = extra
-        try:
-            existing = db().scalar(
-                select(Prospect).where(
-                    Prospect.team_id == u.team_id,
-                    Prospect.email == normalise_email(data.get("email")),
-                )
-            )
-            if existing is not None and not can_see(u, existing):
-                # Another rep's prospect: neither changed nor enrolled by this upload.
-                summary.problems.append((str(number), existing.email, "belongs to another rep"))
-                continue
-            with db().begin_nested():
-                prospect, created = upsert_prospect(db(), u.team_id, data, now(), owner_id=u.id)
-        except (ValidationError, Conflict) as exc:
-            summary.problems.append((str(number), row.get("email", ""), str(exc)))
-            continue
-        summary.created += int(created)
-        summary.updated += int(not created)
-        _enroll_one(sequence, prospect, summary, str(number))
-    if summary.dry_run:
+    report = import_csv(
+        db(),
+        table,
+        sequence,
+        now(),
+        owner_id=u.id,
+        dry_run=_action() == "check",
+        may_touch=lambda prospect: can_see(u, prospect),
+    )
+    confirm = [(display_name(p), v) for _, p, v in report.confirm]
+    if report.dry_run:
         db().rollback()  # a check creates, updates and enrolls nobody
     else:
         db().commit()
-    return render_template("enroll.html", sequence=sequence, q="", results=[], summary=summary)
+    return render_template(
+        "enroll.html",
+        sequence=sequence,
+        q="",
+        results=[],
+        summary=None,
+        report=report,
+        confirm=confirm,
+    )

@@ -89,7 +89,17 @@ function startEditor(form) {
   later();
 }
 
+// CSV import: the page waits for the whole file; say so with a bar instead of a frozen form.
+function startImport(form) {
+  form.addEventListener("submit", () => {
+    const bar = form.querySelector("#csv-progress");
+    if (bar) bar.hidden = false;
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const upload = document.querySelector("form#csv-import");
+  if (upload) startImport(upload);
   const list = document.querySelector("#hotlist[data-src]");
   if (list) startHotList(list);
   const editor = document.querySelector("form#sequence-editor");
