@@ -17,7 +17,7 @@ from sequences.failures import (
     UNKNOWN,
     explain,
 )
-from sequences.models import Prospect
+from sequences.models import Prospect, User
 
 from .conftest import Cast, Sink
 from .sending_helpers import (
@@ -29,6 +29,7 @@ from .sending_helpers import (
     make_prospect,
     make_sequence,
 )
+from .webkit import CHEAP_HASH, csrf_of, login
 
 RAW = ("dict object", "UndefinedError", "jinja", "Traceback", "sqlalchemy", "smtplib")
 
@@ -114,3 +115,25 @@ def test_skip_leaves_the_failed_step_unsent_and_goes_on(
     assert client.get("/api/v1/attention", headers=_auth(cast)).json["items"] == []
     again = client.post(f"/api/v1/enrollments/{enrolled}/retry", headers=_auth(cast))
     assert again.status_code == 409  # nothing failed any more
+
+
+def test_the_dashboard_lists_the_failure_and_its_retry_form_retries(
+    rt: runtime.Runtime, client: Any, cast: Cast, smtp_sink: Sink
+) -> None:
+    with rt.sessions.begin() as s:
+        s.execute(update(User).where(User.id == cast.rep_id).values(password_hash=CHEAP_HASH))
+    login(client, "rita@example.com")
+    prospect, enrolled = _failed_for_a_missing_field(rt)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "Needs attention" in page.text and "has no `need` any more" in page.text
+    assert "Edit the prospect" in page.text and not any(raw in page.text for raw in RAW)
+    with rt.sessions.begin() as s:
+        s.execute(update(Prospect).where(Prospect.id == prospect).values(fields={"need": "x"}))
+    answer = client.post(
+        f"/prospects/{prospect}/enrollments/{enrolled}/retry",
+        data={"csrf_token": csrf_of(page.text), "next": "/"},
+    )
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/")
+    assert enrollment(rt, enrolled).status == "active"
+    assert "Needs attention" not in client.get("/").text

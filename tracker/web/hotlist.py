@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, make_response, render_template, request
 
 from sequences.tasks import CALL_OUTCOMES
-from sequences.workspace import hot_list, version
+from sequences.workspace import hot_list, needs_attention, version
 
 from ..db import db
 from .helpers import now, owner_filter, protect, user
@@ -23,7 +23,13 @@ def _version() -> str:
 def index() -> str:
     u = user()
     rows = hot_list(db(), u.team_id, owner_filter(u), now())
-    return render_template("hotlist.html", rows=rows, version=_version(), outcomes=CALL_OUTCOMES)
+    return render_template(
+        "hotlist.html",
+        rows=rows,
+        version=_version(),
+        outcomes=CALL_OUTCOMES,
+        attention=needs_attention(db(), u),
+    )
 
 
 @bp.get("/hot/fragment")
