@@ -16,6 +16,8 @@ from .models import (
     Event,
     Lead,
     LeadState,
+    Message,
+    MessageStatus,
     Prospect,
     ProspectStatus,
     Sequence,
@@ -341,6 +343,72 @@ def unenroll(session: Session, enrollment: Enrollment, now: datetime) -> None:
     if enrollment.status not in LIVE:
         raise InvalidTransition(f"enrollment already ended ({enrollment.status})")
     _set_status(session, enrollment, EnrollmentStatus.UNENROLLED, now, "unenrolled")
+
+
+def _needs_rep(enrollment: Enrollment) -> bool:
+    """Stopped by a failure a rep can act on: failed, or a delivery nobody can vouch for."""
+    return enrollment.status == EnrollmentStatus.FAILED or bool(enrollment.needs_review)
+
+
+def retry_step(session: Session, enrollment: Enrollment, now: datetime) -> None:
+    """Send the step that failed again, now (within the send window)."""
+    if not _needs_rep(enrollment):
+        raise InvalidTransition(
+            f"only a failed enrollment can be retried (it is {enrollment.status})"
+        )
+    if enrollment.prospect.status in SUPPRESSED:
+        raise InvalidTransition(f"prospect's address is {enrollment.prospect.status}")
+    message = session.scalar(
+        select(Message).where(
+            Message.enrollment_id == enrollment.id,
+            Message.step_position == enrollment.current_step,
+        )
+    )
+    if message is not None and message.status in (MessageStatus.FAILED, MessageStatus.UNKNOWN):
+        # Claimable again, as a released claim is (the next attempt replaces its links).
+        message.status = MessageStatus.CLAIMED
+        message.lease_until = None
+        message.attempts = 1
+    enrollment.needs_review = False
+    _set_status(session, enrollment, EnrollmentStatus.ACTIVE, now, "retried")
+    enrollment.enqueued_at = None
+    step = next(
+        (s for s in enrollment.sequence.steps if s.position == enrollment.current_step), None
+    )
+    if step is None:
+        _set_status(session, enrollment, EnrollmentStatus.FINISHED, now, "all steps done")
+        return
+    enrollment.next_due_at = (
+        email_opening(enrollment.sequence, enrollment.prospect, now)
+        if step.type == "email"
+        else now
+    )
+
+
+def skip_step(session: Session, enrollment: Enrollment, now: datetime) -> None:
+    """Leave the step that failed (or waits) unsent and go on with the next one."""
+    waiting = enrollment.status == EnrollmentStatus.ACTIVE and not enrollment.needs_review
+    if not (_needs_rep(enrollment) or waiting):
+        raise InvalidTransition(
+            f"only a failed or waiting enrollment can skip a step (it is {enrollment.status})"
+        )
+    if enrollment.prospect.status in SUPPRESSED:
+        raise InvalidTransition(f"prospect's address is {enrollment.prospect.status}")
+    enrollment.needs_review = False
+    if enrollment.status != EnrollmentStatus.ACTIVE:
+        _set_status(session, enrollment, EnrollmentStatus.ACTIVE, now, "step skipped")
+    else:
+        enrollment.reason = "step skipped"
+    enrollment.enqueued_at = None
+    record(
+        session,
+        "step_skipped",
+        now,
+        prospect_id=enrollment.prospect_id,
+        enrollment_id=enrollment.id,
+        step=enrollment.current_step,
+    )
+    advance(session, enrollment, enrollment.current_step, now)
 
 
 def mark_prospect(session: Session, prospect_id: int, status: str, now: datetime) -> None:

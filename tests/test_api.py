@@ -21,7 +21,7 @@ def test_every_api_route_requires_a_key(app: Any, client: Any) -> None:
         path = rule.rule
         for arg in rule.arguments:
             path = path.replace(f"<int:{arg}>", "1").replace(f"<{arg}>", "x")
-            path = path.replace(f"<any(pause, resume, unenroll):{arg}>", "pause")
+            path = path.replace(f"<any(pause, resume, unenroll, retry, skip):{arg}>", "pause")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             # A client address per request: bad keys from one address are throttled after a few
             # (tests/test_login_throttle.py), and this test is about every route's 401.

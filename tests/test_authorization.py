@@ -84,13 +84,14 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "GET /api/v1/enrollments": ANY,
     "POST /api/v1/enrollments/bulk": ANY,
     "GET /api/v1/enrollments/<int:enrollment_id>": MINE,
-    "POST /api/v1/enrollments/<int:enrollment_id>/<any(pause, resume, unenroll):action>": MINE,
+    "POST /api/v1/enrollments/<int:enrollment_id>/<any(pause, resume, unenroll, retry, skip):action>": MINE,
     "GET /api/v1/events": ANY,
     "GET /api/v1/tasks": ANY,
     "POST /api/v1/tasks/<int:task_id>/complete": MINE,
     "POST /api/v1/tasks/<int:task_id>/skip": MINE,
     # API: workspace
     "GET /api/v1/hotlist": ANY,
+    "GET /api/v1/attention": ANY,
     "GET /api/v1/report": MANAGERS,
     # API: documents, inbound, webhooks, digest
     "POST /api/v1/documents": ANY,

@@ -161,10 +161,12 @@ def test_a_costly_template_stored_before_the_limits_fails_its_send_naming_the_st
         s.execute(update(Step).where(Step.sequence_id == sequence_id).values(body_html=DOUBLING))
     [enrollment_id] = enroll_ids(rt, [make_prospect(rt, "cost@acme.example")], sequence_id)
     [outcome] = drain(rt)
-    assert outcome.startswith("failed: body_html: too costly")
+    assert outcome.startswith("failed: template_error")
     with rt.sessions() as s:
         enrollment = s.get(Enrollment, enrollment_id)
         assert enrollment is not None and enrollment.status == "failed"
-        assert (enrollment.reason or "").startswith("step 0: cannot render: body_html: too costly")
+        assert (enrollment.reason or "").startswith(
+            "Step 1 was not sent: its template has an error; open step 1 in the editor"
+        )
         assert s.scalar(select(Sequence.id)) == sequence_id
     assert smtp_sink.messages() == []

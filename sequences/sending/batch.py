@@ -33,6 +33,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.orm import Session
 
+from ..failures import BAD_VALUE, RENDER_FIELD, RENDER_TEMPLATE, explain
 from ..logs import bound
 from ..models import (
     Enrollment,
@@ -54,6 +55,7 @@ from .claim import (
     fail_enrollment,
     locked_enrollments,
     step_variant,
+    who,
 )
 from .compose import TrackingUrls, compose
 from .mime import OutgoingEmail, build
@@ -258,12 +260,20 @@ def _claim_batch(
             try:
                 job, links = _prepare(session, rt, urls, enrollment, claimed, earlier, now)
             except (RenderError, ValueError) as exc:
-                reason = f"cannot render: {exc}"
+                missing = exc.missing if isinstance(exc, RenderError) else None
+                kind = RENDER_FIELD if missing else RENDER_TEMPLATE
+                problem = explain(
+                    kind if isinstance(exc, RenderError) else BAD_VALUE,
+                    step.position + 1,
+                    detail=exc,
+                    who=who(enrollment),
+                    field=missing,
+                )
                 claimed.message.status = MessageStatus.FAILED
                 claimed.message.lease_until = None
-                claimed.message.error = reason
-                fail_enrollment(session, enrollment, step.position, reason, now)
-                outcomes[index] = f"failed: {exc}"
+                claimed.message.error = f"cannot render: {exc} (error {problem.error_id})"
+                fail_enrollment(session, enrollment, problem, now)
+                outcomes[index] = f"failed: {problem.kind} ({problem.error_id})"
             else:
                 prepared.append((index, claimed.message, job, links))
         session.flush()  # what the rules changed on loaded objects (rolled steps, retries...)
@@ -363,10 +373,10 @@ def _send_all(
                     outcomes[later_index] = f"retry: {exc}"
                 break
         except PermanentFailure as exc:
-            records.fail(rt, conn, job, f"SMTP {exc.code} {exc.reply}", bounced=exc.recipient_bad)
+            records.fail(rt, conn, job, exc.code, exc.reply, exc.recipient_bad)
             outcomes[index] = f"failed: SMTP {exc.code}"
         except OutcomeUnknown as exc:
-            records.unknown(conn, job, str(exc))
+            records.unknown(conn, job, str(exc), rt.clock.now())
             outcomes[index] = "unknown: flagged for review"
         except BaseException:
             # Give back the claims that never reached DATA (a job past its "sending" mark stays

@@ -17,6 +17,7 @@ from ..enrollment import (
     record,
     stop_prospect,
 )
+from ..failures import GAVE_UP, MAILBOX_CAP, MAILBOX_PAUSED, UNKNOWN, Problem, explain
 from ..metrics import count_takeover
 from ..models import (
     Enrollment,
@@ -177,6 +178,13 @@ def take_slot(
     assert slot.retry_at is not None
     enrollment.next_due_at = email_opening(enrollment.sequence, enrollment.prospect, slot.retry_at)
     enrollment.enqueued_at = None
+    # The wait goes on the timeline once, when it starts (not at every roll of the same wait).
+    reason = slot.reason or ""
+    kind = MAILBOX_PAUSED if reason.startswith("mailbox paused") else MAILBOX_CAP
+    problem = explain(kind, enrollment.current_step + 1, who=who(enrollment))
+    if not (enrollment.reason or "").startswith(problem.message):
+        enrollment.reason = problem.text
+        report(session, enrollment, problem, now)
     return f"rolled to {enrollment.next_due_at.isoformat()} ({slot.reason})"
 
 
@@ -253,9 +261,10 @@ def claim_step(
         if delivered is None:
             message.status = MessageStatus.UNKNOWN
             message.error = "worker stopped during DATA; delivery unknown"
+            problem = explain(UNKNOWN, position + 1, detail=message.error, who=who(enrollment))
             enrollment.needs_review = True
             enrollment.next_due_at = None
-            enrollment.reason = f"step {position}: delivery unknown, review before resending"
+            enrollment.reason = problem.text
             record(
                 session,
                 "send_unknown",
@@ -265,23 +274,18 @@ def claim_step(
                 message_id=message.id,
                 step=position,
             )
+            report(session, enrollment, problem, now)
             return "unknown: flagged for review"
     elif message.attempts >= rt.settings.max_send_attempts:
         # claimed with an expired or released lease, or cancelled earlier: too often
         message.status = MessageStatus.FAILED
-        enrollment.status = EnrollmentStatus.FAILED
-        enrollment.next_due_at = None
-        enrollment.reason = (
-            f"step {position}: gave up after {message.attempts} attempts ({message.error})"
+        problem = explain(
+            GAVE_UP,
+            position + 1,
+            detail=f"gave up after {message.attempts} attempts ({message.error})",
+            who=who(enrollment),
         )
-        record(
-            session,
-            "status_change",
-            now,
-            prospect_id=prospect.id,
-            enrollment_id=enrollment.id,
-            extra={"from": "active", "to": "failed", "reason": enrollment.reason},
-        )
+        fail_enrollment(session, enrollment, problem, now)
         return "failed: too many attempts"
     rolled = take_slot(session, enrollment, mailbox_id, now)
     if rolled:
@@ -312,13 +316,14 @@ def mark_sent(
 
 
 def fail_enrollment(
-    session: Session, enrollment: Enrollment, position: int, reason: str, now: datetime
+    session: Session, enrollment: Enrollment, problem: Problem, now: datetime
 ) -> None:
-    """A step failed for good (not a bounce): the enrollment stops as failed."""
+    """A step failed for good (not a bounce): the enrollment stops as failed, and the problem,
+    in a rep's words, goes on the timeline and into the "Needs attention" list."""
     if enrollment.status == EnrollmentStatus.ACTIVE:
         enrollment.status = EnrollmentStatus.FAILED
         enrollment.next_due_at = None
-        enrollment.reason = f"step {position}: {reason}"
+        enrollment.reason = problem.text
         record(
             session,
             "status_change",
@@ -327,3 +332,22 @@ def fail_enrollment(
             enrollment_id=enrollment.id,
             extra={"from": "active", "to": "failed", "reason": enrollment.reason},
         )
+    report(session, enrollment, problem, now)
+
+
+def report(session: Session, enrollment: Enrollment, problem: Problem, now: datetime) -> None:
+    """Put a problem on the prospect's timeline (an "attention" event)."""
+    record(
+        session,
+        "attention",
+        now,
+        prospect_id=enrollment.prospect_id,
+        enrollment_id=enrollment.id,
+        extra=problem.to_json(),
+    )
+
+
+def who(enrollment: Enrollment) -> str:
+    """The prospect as a rep names them in a message."""
+    prospect = enrollment.prospect
+    return prospect.first_name or prospect.email

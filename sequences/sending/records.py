@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, or_, select, text, update
+from sqlalchemy import Connection, Table, bindparam, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ..db import session_scope
@@ -23,6 +23,7 @@ from ..enrollment import (
     status_change_data,
     stop_prospect,
 )
+from ..failures import BAD_ADDRESS, REFUSED, UNKNOWN, explain
 from ..models import (
     Enrollment,
     EnrollmentStatus,
@@ -38,7 +39,7 @@ from ..models import (
 from ..runtime import Runtime
 from ..webhooks import subscribed
 from .bulk import insert_rows, update_rows
-from .claim import fail_enrollment
+from .claim import fail_enrollment, report, who
 from .limits import check_bounce_rate
 from .mime import OutgoingEmail, build, new_message_id
 
@@ -313,21 +314,35 @@ def release(conn: Connection, job: Job, status: str, error: str | None) -> None:
         )
 
 
-def fail(rt: Runtime, conn: Connection, job: Job, reason: str, bounced: bool = False) -> None:
+def fail(rt: Runtime, conn: Connection, job: Job, code: int, reply: str, bounced: bool) -> None:
+    """The server refused the message for good (5xx); 5.1.x (`bounced`) suppresses the address."""
     now = rt.clock.now()
     paused_mailbox: int | None = None
     with transaction(rt, conn) as session:
         enrollment = session.get(Enrollment, job.enrollment_id, with_for_update=True)
+        problem = explain(
+            BAD_ADDRESS if bounced else REFUSED,
+            job.position + 1,
+            detail=f"SMTP {code} {reply}",
+            who=who(enrollment) if enrollment else job.to_email,
+            code=code,
+        )
+        reason = problem.text
         session.execute(
             update(Message)
             .where(Message.id == job.message_pk, Message.attempts == job.attempt)
-            .values(status=MessageStatus.FAILED, lease_until=None, error=reason)
+            .values(
+                status=MessageStatus.FAILED,
+                lease_until=None,
+                error=f"SMTP {code} {reply} (error {problem.error_id})",
+            )
         )
         if enrollment is None:
             return
         if not bounced:
-            fail_enrollment(session, enrollment, job.position, reason, now)
+            fail_enrollment(session, enrollment, problem, now)
             return
+        report(session, enrollment, problem, now)
         mark_prospect(session, enrollment.prospect_id, ProspectStatus.BOUNCED, now)
         record(
             session,
@@ -347,7 +362,10 @@ def fail(rt: Runtime, conn: Connection, job: Job, reason: str, bounced: bool = F
         tell_owner_mailbox_paused(rt, paused_mailbox)
 
 
-def unknown(conn: Connection, job: Job, error: str) -> None:
+def unknown(conn: Connection, job: Job, error: str, at: datetime) -> None:
+    """Cut off during DATA: the message may have been delivered; a rep decides (never resent)."""
+    problem = explain(UNKNOWN, job.position + 1, detail=error, who=job.to_email)
+    error = f"delivery unknown (error {problem.error_id})"
     with conn.begin():
         conn.execute(
             update(Message)
@@ -360,7 +378,17 @@ def unknown(conn: Connection, job: Job, error: str) -> None:
             .values(
                 needs_review=True,
                 next_due_at=None,
-                reason=f"step {job.position}: delivery unknown ({error})",
+                reason=problem.text,
+            )
+        )
+        conn.execute(
+            insert(EVENTS).values(
+                type="attention",
+                at=at,
+                prospect_id=job.prospect_id,
+                enrollment_id=job.enrollment_id,
+                message_id=job.message_pk,
+                data=problem.to_json(),
             )
         )
 

@@ -3,6 +3,7 @@
 - `accounts`: teams, users and API keys;
 - `teams`: creating and listing teams, moving users between them (admins);
 - `prospects`: creating and updating prospects, every field validated;
+- `attention`: the "Needs attention" list of failures a rep can fix;
 - `activity`: a prospect's timeline and the summary a rep reads before a call;
 - `engagement`: the hot list, ranked by recent human engagement;
 - `reports`: follow-up discipline per rep and per-step sequence statistics;
@@ -28,6 +29,7 @@ from .accounts import (
     user_for_key,
 )
 from .activity import activity, event_json
+from .attention import Item, needs_attention, retry
 from .csvimport import ImportReport, Table, import_csv, read_table, row_to_prospect
 from .digest import (
     collect,
@@ -115,6 +117,7 @@ __all__ = [
     "TODAY",
     "Access",
     "ImportReport",
+    "Item",
     "LocalDay",
     "Policy",
     "RepReport",
@@ -154,6 +157,7 @@ __all__ = [
     "local_day_bounds",
     "may_change_sequence",
     "move_user",
+    "needs_attention",
     "normalise_email",
     "prospect_access",
     "prospect_filter",
@@ -163,6 +167,7 @@ __all__ = [
     "record",
     "render",
     "rep_report",
+    "retry",
     "revoke_api_key",
     "row_to_prospect",
     "scope_key",

@@ -116,6 +116,7 @@ RULES: dict[str, Rule] = {
     "api_sequences.tasks_skip": CHANGES,
     # API: the workspace
     "api_workspace.hotlist": READS,
+    "api_workspace.attention": READS,
     "api_workspace.report": MANAGERS,
     # API: documents and inbound mail (the team's), webhooks (their user's), the digest (mine)
     "api_documents.documents_create": READS,

@@ -1,5 +1,5 @@
 """/api/v1/enrollments: enroll a prospect in a sequence, list and read enrollments, and pause,
-resume or unenroll one."""
+resume or unenroll one, or retry or skip the step that failed."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from sequences.enrollment import (
     InvalidTransition,
     pause,
     resume,
+    skip_step,
     unenroll,
 )
 from sequences.errors import ValidationError
 from sequences.models import Enrollment, EnrollmentStatus
+from sequences.workspace import retry
 
 from ..db import db
 from ..errors import json_error
@@ -93,10 +95,16 @@ def enrollments_get(enrollment_id: int) -> Response:
     return jsonify(enrollment_json(access.enrollment(enrollment_id)))
 
 
-@bp.post("/enrollments/<int:enrollment_id>/<any(pause, resume, unenroll):action>")
+@bp.post("/enrollments/<int:enrollment_id>/<any(pause, resume, unenroll, retry, skip):action>")
 def enrollments_action(enrollment_id: int, action: str) -> Response:
     enrollment = access.enrollment(enrollment_id, access.CHANGE)
-    change = {"pause": pause, "resume": resume, "unenroll": unenroll}[action]
+    change = {
+        "pause": pause,
+        "resume": resume,
+        "unenroll": unenroll,
+        "retry": retry,
+        "skip": skip_step,
+    }[action]
     try:
         change(db(), enrollment, now())
     except InvalidTransition as exc:

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from sequences.errors import ValidationError
 from sequences.leads import lead_json, pending_for, status_filter
 from sequences.tasks import log_call
-from sequences.workspace import hot_list, prospect_json, rep_report, step_stats
+from sequences.workspace import hot_list, needs_attention, prospect_json, rep_report, step_stats
 
 from ..db import db, rt
 from ..errors import request_json
@@ -53,6 +53,13 @@ def hotlist() -> Response:
             ],
         }
     )
+
+
+@bp.get("/attention")
+def attention() -> Response:
+    """Enrollments stopped or held by a failure, in a rep's words, with the fix and actions."""
+    items = needs_attention(db(), access.user())
+    return jsonify({"items": [item.to_json() for item in items]})
 
 
 @bp.post("/prospects/<int:prospect_id>/calls")

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, make_response, render_template, request
 
 from sequences.leads import pending_for
 from sequences.tasks import CALL_OUTCOMES
-from sequences.workspace import hot_list, version
+from sequences.workspace import hot_list, needs_attention, version
 
 from ..db import db
 from .helpers import now, owner_filter, protect, user
@@ -30,6 +30,7 @@ def index() -> str:
         version=_version(),
         outcomes=CALL_OUTCOMES,
         pending=pending_for(db(), u.id),  # new leads waiting for this rep's answer, on top
+        attention=needs_attention(db(), u),
     )
 
 

@@ -18,6 +18,7 @@ from sequences.enrollment import (
     pause,
     record,
     resume,
+    skip_step,
     stop_prospect,
     unenroll,
 )
@@ -32,7 +33,7 @@ from sequences.models import (
     Task,
 )
 from sequences.tasks import CALL_OUTCOMES, log_call
-from sequences.workspace import CHANGE
+from sequences.workspace import CHANGE, retry
 
 from ..api import access
 from ..db import db
@@ -208,7 +209,13 @@ def enrollment_action(prospect_id: int, enrollment_id: int, action: str) -> Werk
     enrollment = access.enrollment(enrollment_id, CHANGE)
     if enrollment.prospect_id != prospect.id:
         abort(404)
-    actions = {"pause": pause, "resume": resume, "unenroll": unenroll}
+    actions = {
+        "pause": pause,
+        "resume": resume,
+        "unenroll": unenroll,
+        "retry": retry,
+        "skip": skip_step,
+    }
     if action not in actions:
         abort(404)
     try:
@@ -218,7 +225,12 @@ def enrollment_action(prospect_id: int, enrollment_id: int, action: str) -> Werk
         flash(str(exc), "error")
         return _back(prospect.id)
     db().commit()
-    flash(f"Enrollment {action}d." if action != "unenroll" else "Unenrolled.", "ok")
+    done = {
+        "unenroll": "Unenrolled.",
+        "retry": "The step will be sent again.",
+        "skip": "Step skipped.",
+    }
+    flash(done.get(action, f"Enrollment {action}d."), "ok")
     return _back(prospect.id)
 
 
