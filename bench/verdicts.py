@@ -8,7 +8,7 @@ unsubscribe, a hard bounce taken as soft (mailing a dead address). Tracking: ben
 
     .venv/bin/python bench/verdicts.py            # both
     .venv/bin/python bench/verdicts.py inbound    # one of them
-    .venv/bin/python bench/verdicts.py real       # real replies copied from talon's fixtures
+    .venv/bin/python bench/verdicts.py real       # real mail copied from talon's and sisimai's fixtures
 """
 
 from __future__ import annotations
@@ -72,8 +72,9 @@ def manifest() -> list[dict[str, Any]]:
 
 
 def real_cases() -> list[tuple[Path, str]]:
-    """The real messages and what each is (every one so far a person's reply)."""
-    return [(path, REPLY) for path in sorted(REAL.glob("talon_*.eml"))]
+    """The real messages and what a careful rep would call each (its manifest)."""
+    entries: list[dict[str, Any]] = yaml.safe_load((REAL / "manifest.yaml").read_text())
+    return [(REAL / entry["file"], entry["expected"]) for entry in entries]
 
 
 def real_score() -> InboundScore:

@@ -220,7 +220,8 @@ def parse(raw: bytes) -> Parsed:
 
 _DSN_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _SMTP_CODE = re.compile(r"(?:^|\s|\()([45])\d\d[ -](?:[45]\.\d{1,3}\.\d{1,3})?", re.MULTILINE)
-_BOUNCE_FROM = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailer_daemon)@", re.I)
+# The role names any punctuation apart: `post_master@`, `mailer.daemon@` are the same senders.
+_BOUNCE_FROM = re.compile(r"^(mail(er)?[-_.]?daemon|post[-_.]?master)@", re.I)
 _BOUNCE_SUBJECT = re.compile(
     r"(undeliver|undelivered mail|delivery status notification|delivery failure|"
     r"mail delivery failed|failure notice|returned mail|delivery has failed|"
