@@ -281,7 +281,10 @@ def test_cli_enroll_refuses_with_the_fix_and_forces_a_recent_reply_with_force(
     )
     dry = _cli(rt, tmp_path, "enroll", "--sequence", str(sequence), "--dry-run", str(csv_file))
     assert dry.exit_code == 0, dry.output
-    assert "dry run, nothing changed: would create 2, update 0, enroll 1, skipped 2 of 3 rows" in dry.output
+    assert (
+        "dry run, nothing changed: would create 2, update 0, enroll 1, skipped 2 of 3 rows"
+        in dry.output
+    )
     assert "row 3: ben@globex.example, cannot be enrolled: step 1 (subject)" in dry.output
     assert "add `company` to the prospect" in dry.output
     assert "row 4: re@acme.example, replied on" in dry.output
