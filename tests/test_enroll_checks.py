@@ -281,16 +281,19 @@ def test_cli_enroll_refuses_with_the_fix_and_forces_a_recent_reply_with_force(
     )
     dry = _cli(rt, tmp_path, "enroll", "--sequence", str(sequence), "--dry-run", str(csv_file))
     assert dry.exit_code == 0, dry.output
-    assert "dry run, nothing changed: would create 2, update 1, enroll 1, skip 2" in dry.output
-    assert "line 3 ben@globex.example: cannot be enrolled: step 1 (subject)" in dry.output
+    assert (
+        "dry run, nothing changed: would create 2, update 0, enroll 1, skipped 2 of 3 rows"
+        in dry.output
+    )
+    assert "row 3: ben@globex.example, cannot be enrolled: step 1 (subject)" in dry.output
     assert "add `company` to the prospect" in dry.output
-    assert "line 4 re@acme.example: replied on" in dry.output
+    assert "row 4: re@acme.example, replied on" in dry.output
     with rt.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Prospect)) == 1
     assert _enrollments(rt) == 0
 
     result = _cli(rt, tmp_path, "enroll", "--sequence", str(sequence), str(csv_file))
-    assert "created 2, updated 1, enrolled 1, skipped 2" in result.output
+    assert "created 2, updated 0, enrolled 1, skipped 2" in result.output
     forced = _cli(rt, tmp_path, "enroll", "--sequence", str(sequence), "--force", str(csv_file))
     assert "enrolled 2, skipped 1" in forced.output  # ben still lacks a company: no override
     no_sequence = _cli(rt, tmp_path, "enroll", "--sequence", "999", "--dry-run", str(csv_file))
