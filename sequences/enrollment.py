@@ -317,6 +317,21 @@ def pause(
     enrollment.paused_until = until
 
 
+def _due_again(session: Session, enrollment: Enrollment, now: datetime) -> None:
+    """Make the current step due again (its send window's next opening), or finish if none is left."""
+    step = next(
+        (s for s in enrollment.sequence.steps if s.position == enrollment.current_step), None
+    )
+    if step is None:
+        _set_status(session, enrollment, EnrollmentStatus.FINISHED, now, "all steps done")
+        return
+    enrollment.next_due_at = (
+        email_opening(enrollment.sequence, enrollment.prospect, now)
+        if step.type == "email"
+        else now
+    )
+
+
 def resume(session: Session, enrollment: Enrollment, now: datetime) -> None:
     if enrollment.status != EnrollmentStatus.PAUSED:
         raise InvalidTransition(
@@ -328,15 +343,7 @@ def resume(session: Session, enrollment: Enrollment, now: datetime) -> None:
     _set_status(session, enrollment, EnrollmentStatus.ACTIVE, now, "resumed")
     enrollment.paused_until = None
     enrollment.enqueued_at = None
-    step = next(
-        (s for s in enrollment.sequence.steps if s.position == enrollment.current_step), None
-    )
-    if step is None:
-        _set_status(session, enrollment, EnrollmentStatus.FINISHED, now, "all steps done")
-        return
-    enrollment.next_due_at = (
-        email_opening(enrollment.sequence, prospect, now) if step.type == "email" else now
-    )
+    _due_again(session, enrollment, now)
 
 
 def unenroll(session: Session, enrollment: Enrollment, now: datetime) -> None:
@@ -372,17 +379,7 @@ def retry_step(session: Session, enrollment: Enrollment, now: datetime) -> None:
     enrollment.needs_review = False
     _set_status(session, enrollment, EnrollmentStatus.ACTIVE, now, "retried")
     enrollment.enqueued_at = None
-    step = next(
-        (s for s in enrollment.sequence.steps if s.position == enrollment.current_step), None
-    )
-    if step is None:
-        _set_status(session, enrollment, EnrollmentStatus.FINISHED, now, "all steps done")
-        return
-    enrollment.next_due_at = (
-        email_opening(enrollment.sequence, enrollment.prospect, now)
-        if step.type == "email"
-        else now
-    )
+    _due_again(session, enrollment, now)
 
 
 def skip_step(session: Session, enrollment: Enrollment, now: datetime) -> None:
