@@ -4,7 +4,9 @@ Each watched lead has `due_at`: when the scheduler must next look at it (its acc
 deadline, its next SLA step, or its next touch count). The tick reads due leads from the
 partial index ix_leads_due, so its cost grows with what is due, not with the number of leads.
 A scheduler acts on a lead only after moving its `version` by compare-and-set, and takes the
-team's lock first (the lock assignments take), so several schedulers never act twice.
+team's lock first (the lock assignments take), so several schedulers never act twice. The
+claim is one UPDATE for all of a team's due leads, and what the tick writes for the leads it
+keeps (their SLA columns, warnings, alerts and tasks) one statement per table (bench/leads.py).
 """
 
 from __future__ import annotations
