@@ -4,7 +4,9 @@ Each watched lead has `due_at`: when the scheduler must next look at it (its acc
 deadline, its next SLA step, or its next touch count). The tick reads due leads from the
 partial index ix_leads_due, so its cost grows with what is due, not with the number of leads.
 A scheduler acts on a lead only after moving its `version` by compare-and-set, and takes the
-team's lock first (the lock assignments take), so several schedulers never act twice.
+team's lock first (the lock assignments take), so several schedulers never act twice. The
+claim is one UPDATE for all of a team's due leads, and what the tick writes for the leads it
+keeps (their SLA columns, warnings, alerts and tasks) one statement per table (bench/leads.py).
 """
 
 from __future__ import annotations
@@ -12,13 +14,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    Table,
+    any_,
+    bindparam,
+    func,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..enrollment import record
 from ..models import Event, Lead, LeadState, LeadTeamSettings, Prospect, Task, User
+from ..sending import insert_rows, update_rows
+from ..webhooks import subscribed
+
+LEADS = cast(Table, Lead.__table__)
+EVENTS = cast(Table, Event.__table__)
+TASKS = cast(Table, Task.__table__)
 
 TOUCH_TYPES = ("sent", "call")  # a real touch: an email sent, a call logged
 HUMAN_SIGNALS = ("open", "click", "document_viewed")  # count only with verdict "human"
@@ -96,13 +116,23 @@ def decide(
     return decision
 
 
+def _among(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]:
+    """`column IN ids`; on PostgreSQL one array parameter, not one per id: a statement of a
+    thousand placeholders costs the driver more to parse than the server to run."""
+    if session.get_bind().dialect.name == "postgresql":
+        among: ColumnElement[bool] = column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+    else:
+        among = column.in_(ids)
+    return among
+
+
 def _events(session: Session, prospect_ids: list[int]) -> dict[int, list[Seen]]:
     out: dict[int, list[Seen]] = {pid: [] for pid in prospect_ids}
     for start in range(0, len(prospect_ids), 500):
         chunk = prospect_ids[start : start + 500]
         for pid, type_, at, verdict in session.execute(
             select(Event.prospect_id, Event.type, Event.at, Event.verdict).where(
-                Event.prospect_id.in_(chunk),
+                _among(session, Event.prospect_id, chunk),
                 Event.type.in_((*TOUCH_TYPES, "reply", *HUMAN_SIGNALS)),
             )
         ):
@@ -111,13 +141,92 @@ def _events(session: Session, prospect_ids: list[int]) -> dict[int, list[Seen]]:
     return out
 
 
-def _notify(
-    session: Session, prospect: Prospect, user_ids: list[int], title: str, now: datetime
+@dataclass
+class Writes:
+    """What a tick writes for the leads it keeps (no hand-over): one statement per table."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    leads: list[dict[str, Any]] = field(default_factory=list)
+
+    def flush(self, session: Session) -> None:
+        conn = session.connection()
+        update_rows(conn, LEADS, "prospect_id", self.leads)
+        insert_rows(conn, EVENTS, self.events)
+        insert_rows(conn, TASKS, self.tasks)
+        self.events, self.tasks, self.leads = [], [], []
+
+
+def _note(
+    session: Session,
+    writes: Writes | None,
+    type_: str,
+    prospect: Prospect,
+    user_id: int | None,
+    owners: list[int],
+    title: str,
+    now: datetime,
 ) -> None:
-    for user_id in user_ids:
-        session.add(
-            Task(prospect_id=prospect.id, owner_id=user_id, type="task", title=title, due_at=now)
-        )
+    """A warning or an alert: its event, and a task for each of `owners`.
+
+    Through record() and the ORM when the lead is handed over in this tick (its timeline keeps
+    its order) or a webhook wants the event (its outbox row hangs on the ORM event); otherwise
+    as rows for the tick's bulk inserts: the same rows.
+    """
+    if writes is None or subscribed(session, type_):
+        record(session, type_, now, prospect_id=prospect.id, user_id=user_id)
+        for owner_id in owners:
+            session.add(
+                Task(
+                    prospect_id=prospect.id, owner_id=owner_id, type="task", title=title, due_at=now
+                )
+            )
+        return
+    writes.events.append(
+        {
+            "type": type_,
+            "at": now,
+            "prospect_id": prospect.id,
+            "enrollment_id": None,
+            "message_id": None,
+            "data": {"user_id": user_id},
+        }
+    )
+    writes.tasks.extend(
+        {"prospect_id": prospect.id, "owner_id": o, "type": "task", "title": title, "due_at": now}
+        for o in owners
+    )
+
+
+def _keep(writes: Writes, lead: Lead, **values: Any) -> None:
+    """Set the lead's new SLA columns as already written (the bulk UPDATE writes them)."""
+    for key, value in values.items():
+        set_committed_value(lead, key, value)
+    writes.leads.append(
+        {
+            "prospect_id": lead.prospect_id,
+            "first_touch_at": lead.first_touch_at,
+            "sla_stage": lead.sla_stage,
+            "due_at": lead.due_at,
+        }
+    )
+
+
+class Managers:
+    """The team's managers, read once per tick (an alert notifies each of them)."""
+
+    def __init__(self, session: Session, team_id: int) -> None:
+        self.session, self.team_id = session, team_id
+        self._ids: list[int] | None = None
+
+    def __call__(self) -> list[int]:
+        if self._ids is None:
+            self._ids = list(
+                self.session.scalars(
+                    select(User.id).where(User.team_id == self.team_id, User.is_manager.is_(True))
+                )
+            )
+        return self._ids
 
 
 def _act(
@@ -127,6 +236,8 @@ def _act(
     prospect: Prospect,
     events: list[Seen],
     now: datetime,
+    writes: Writes,
+    managers: Managers,
 ) -> list[str]:
     from .acceptance import expire
     from .assignment import reassign
@@ -136,31 +247,30 @@ def _act(
         if lead.accept_by is not None and lead.accept_by <= now:
             expire(session, rotation, lead, prospect, now)
             return ["not_accepted"]
-        lead.due_at = lead.accept_by
+        _keep(writes, lead, due_at=lead.accept_by)
         return []
     if lead.state != LeadState.ACCEPTED or lead.assigned_at is None:
-        lead.due_at = None
+        _keep(writes, lead, due_at=None)
         return []
     decision = decide(lead.assigned_at, lead.first_touch_at, lead.sla_stage, settings, events, now)
-    lead.first_touch_at = decision.first_touch_at
-    lead.sla_stage = decision.stage
+    handing = "sla_breach" in decision.actions or "no_engagement" in decision.actions
+    if handing:  # the hand-over writes the lead through the ORM: these columns too
+        lead.first_touch_at = decision.first_touch_at
+        lead.sla_stage = decision.stage
+    else:
+        set_committed_value(lead, "first_touch_at", decision.first_touch_at)
+        set_committed_value(lead, "sla_stage", decision.stage)
+    bulk = None if handing else writes
     owner = session.get(User, lead.owner_id) if lead.owner_id else None
     who = owner.name or owner.email if owner else "nobody"
     for action in decision.actions:
         if action == "warn" and owner is not None:
-            record(session, "lead_sla_warning", now, prospect_id=prospect.id, user_id=owner.id)
-            _notify(session, prospect, [owner.id], f"First touch overdue: {prospect.email}", now)
+            title = f"First touch overdue: {prospect.email}"
+            _note(session, bulk, "lead_sla_warning", prospect, owner.id, [owner.id], title, now)
         elif action == "alert":
-            managers = list(
-                session.scalars(
-                    select(User.id).where(User.team_id == lead.team_id, User.is_manager.is_(True))
-                )
-            )
-            record(session, "lead_sla_alert", now, prospect_id=prospect.id, user_id=lead.owner_id)
-            _notify(
-                session, prospect, managers, f"{who} has not touched the lead {prospect.email}", now
-            )
-    if "sla_breach" in decision.actions or "no_engagement" in decision.actions:
+            title = f"{who} has not touched the lead {prospect.email}"
+            _note(session, bulk, "lead_sla_alert", prospect, lead.owner_id, managers(), title, now)
+    if handing:
         reason = "sla_breach" if "sla_breach" in decision.actions else "no_engagement"
         detail = (
             f"no touch within {settings.reassign_after_minutes} minutes"
@@ -179,9 +289,9 @@ def _act(
         )
         return decision.actions
     if decision.engaged and decision.first_touch_at is not None:
-        lead.due_at = None  # a person answered: nothing more to watch
+        _keep(writes, lead, due_at=None)  # a person answered: nothing more to watch
     else:
-        lead.due_at = next_due(lead, settings, now)
+        _keep(writes, lead, due_at=next_due(lead, settings, now))
     return decision.actions
 
 
@@ -198,44 +308,76 @@ def due_leads(session: Session, now: datetime, limit: int) -> list[tuple[int, in
     ]
 
 
+def claim(session: Session, due: list[tuple[int, int]], now: datetime) -> list[int]:
+    """Move each due lead's version by compare-and-set, in one UPDATE per 500 leads; returns
+    the leads moved (a lead another tick moved first, or no longer due, is not among them)."""
+    moved: list[int] = []
+    pairs = tuple_(Lead.prospect_id, Lead.version)
+    for start in range(0, len(due), 500):
+        chunk = due[start : start + 500]
+        if session.get_bind().dialect.name == "postgresql":  # two array parameters
+            ids, versions = ([row[n] for row in chunk] for n in (0, 1))
+            among = pairs.in_(
+                select(
+                    func.unnest(bindparam(None, ids, type_=ARRAY(Integer))),
+                    func.unnest(bindparam(None, versions, type_=ARRAY(Integer))),
+                )
+            )
+        else:
+            among = pairs.in_(chunk)
+        moved.extend(
+            session.scalars(
+                update(Lead)
+                .where(among, Lead.due_at <= now)
+                .values(version=Lead.version + 1)
+                .returning(Lead.prospect_id),
+                execution_options={"synchronize_session": False},
+            )
+        )
+    order = {pid: n for n, (pid, _) in enumerate(due)}
+    return sorted(moved, key=order.__getitem__)  # RETURNING's order is the database's
+
+
 def sla_tick(session: Session, now: datetime, *, limit: int = 1000) -> dict[str, int]:
     """One pass over the due leads; returns how many of each action were taken."""
+    return act_on(session, due_leads(session, now, limit), now)
+
+
+def act_on(session: Session, due: list[tuple[int, int, int]], now: datetime) -> dict[str, int]:
+    """Act on the leads found due (prospect id, team id, version as read), each at most once
+    across schedulers: a lead whose version moved since it was read is skipped."""
     from .assignment import Rotation
 
-    due = due_leads(session, now, limit)
     counts: dict[str, int] = {"checked": 0}
     by_team: dict[int, list[tuple[int, int]]] = {}
     for pid, team, version in due:
         by_team.setdefault(team, []).append((pid, version))
     for team_id in sorted(by_team):
         rotation = Rotation(session, team_id, now)  # the team's lock, always before lead rows
-        claimed = []
-        for pid, version in by_team[team_id]:
-            moved = session.execute(
-                update(Lead)
-                .where(Lead.prospect_id == pid, Lead.version == version, Lead.due_at <= now)
-                .values(version=version + 1),
-                execution_options={"synchronize_session": False},
-            )
-            if moved.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(pid)
+        claimed = claim(session, by_team[team_id], now)
         if not claimed:
             continue
         leads = {
             lead.prospect_id: lead
             for lead in session.scalars(
                 select(Lead)
-                .where(Lead.prospect_id.in_(claimed))
+                .where(_among(session, Lead.prospect_id, claimed))
                 .execution_options(populate_existing=True)
             )
         }
         prospects = {
-            p.id: p for p in session.scalars(select(Prospect).where(Prospect.id.in_(claimed)))
+            p.id: p
+            for p in session.scalars(select(Prospect).where(_among(session, Prospect.id, claimed)))
         }
         events = _events(session, claimed)
+        writes, managers = Writes(), Managers(session, team_id)
         for pid in claimed:
             counts["checked"] += 1
-            for action in _act(session, rotation, leads[pid], prospects[pid], events[pid], now):
+            acted = _act(
+                session, rotation, leads[pid], prospects[pid], events[pid], now, writes, managers
+            )
+            for action in acted:
                 counts[action] = counts.get(action, 0) + 1
+        writes.flush(session)
         rotation.finish()
     return counts

@@ -19,6 +19,7 @@ Other packages import only the names below.
 from __future__ import annotations
 
 from .batch import run_batch, run_step, urls_for
+from .bulk import insert_rows, update_rows
 from .claim import DeliveryProbe
 from .compose import TrackingUrls, compose
 from .dkim import DkimSigner, generate_key, public_record
@@ -39,6 +40,7 @@ __all__ = [
     "compose",
     "free_port",
     "generate_key",
+    "insert_rows",
     "is_valid_email",
     "new_message_id",
     "public_record",
@@ -46,6 +48,7 @@ __all__ = [
     "run_batch",
     "run_step",
     "start_sink",
+    "update_rows",
     "urls_for",
     "was_delivered",
 ]
