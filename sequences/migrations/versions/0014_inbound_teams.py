@@ -6,8 +6,9 @@ Revises: 0013_lead_status
 Rows kept before inbound mail was matched to a team by its recipients (sequences/inbound/teams.py)
 have no team when no prospect matched, and only the install's admins see them. This reads each
 one's envelope recipients, its To/Cc headers and the mailbox it was read from, and calls the very
-function ingest calls. Tokens are read with the configured FOLLOWUP_SECRET_KEY; where none is
-configured the other rules still apply. Downgrading leaves the teams assigned (nothing to undo).
+function ingest calls, without the token rule: a row with a valid token matched its prospect, and
+so its team, when it arrived, and reading tokens would load whole `messages` rows, whose columns a
+later revision may change. Downgrading leaves the teams assigned (nothing to undo).
 """
 
 from __future__ import annotations
@@ -20,15 +21,6 @@ revision = "0014_inbound_teams"
 down_revision = "0013_lead_status"
 branch_labels = None
 depends_on = None
-
-
-def _keys() -> tuple[str, ...]:
-    from sequences.config import ConfigError, load_settings
-
-    try:
-        return load_settings().secret_keys
-    except ConfigError:
-        return ()  # no key here: the address and domain rules need none
 
 
 def upgrade() -> None:
@@ -46,9 +38,8 @@ def upgrade() -> None:
     ).all()
     if not rows:
         return
-    keys = _keys()
     for row_id, recipients, mailbox_id, raw in rows:
-        team_id, _ = recipient_team(session, keys, stored_addresses(recipients, raw), mailbox_id)
+        team_id, _ = recipient_team(session, (), stored_addresses(recipients, raw), mailbox_id)
         if team_id is not None:
             session.execute(
                 update(InboundMessage).where(InboundMessage.id == row_id).values(team_id=team_id)
