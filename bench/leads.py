@@ -23,16 +23,16 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.scratch import scratch_database
 from sequences.db import make_engine, make_sessionmaker
 from sequences.leads import assign_prospects, sla_tick
 from sequences.leads.sla import due_leads
@@ -149,12 +149,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
-    name = f"followup_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with scratch_database(ADMIN_URL) as url:
         upgrade(url)
         engine = make_engine(url)
         sessions = make_sessionmaker(engine)
@@ -245,14 +240,6 @@ def main() -> None:
             f"finding the due checks {big_find:.1f} ms)"
         )
         engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

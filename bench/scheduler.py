@@ -17,14 +17,14 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from bench.scratch import scratch_database
 from sequences.db import make_engine, make_sessionmaker
 from sequences.migrate import upgrade
 from sequences.scheduler import claim_due, resume_paused
@@ -77,12 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
 
-    name = f"followup_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with scratch_database(ADMIN_URL) as url:
         upgrade(url)
         engine = make_engine(url)
         now = datetime.now(UTC).replace(microsecond=0)
@@ -133,14 +128,6 @@ def main() -> None:
             f"\ntarget: under 200 ms at 1,000,000 -> {'met' if worst < 200 else 'NOT met'} ({worst:.1f} ms)"
         )
         engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 if __name__ == "__main__":
