@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from sequences import runtime
 from sequences.clock import FrozenClock
+from sequences.enrollment import record
 from sequences.models import Prospect, Task, Team, User
 from sequences.workspace import create_api_key, create_user, default_team, local_day_bounds
 from tracker.cli.main import main
@@ -278,7 +279,15 @@ def test_the_digest_follows_the_users_zone_for_its_hour_and_its_day(
     stub_worker: Any,
 ) -> None:
     clock.set(datetime(2026, 1, 6, 14, 30, tzinfo=UTC))  # 06:30 Tuesday in LA
-    _task(rt, people.ids["la"], datetime(2026, 1, 6, 20, 0, tzinfo=UTC), "Tuesday call")
+    task_id = _task(rt, people.ids["la"], datetime(2026, 1, 6, 20, 0, tzinfo=UTC), "Tuesday call")
+    with rt.sessions.begin() as s:
+        prospect_id = s.get(Task, task_id).prospect_id  # type: ignore[union-attr]
+        # Opened at 12:00 Monday in LA (20:00 UTC): yesterday in LA's digest of Tuesday.
+        record(s, "open", datetime(2026, 1, 5, 20, 0, tzinfo=UTC), prospect_id=prospect_id)
+        # 07:30 Tuesday UTC is 23:30 Monday in LA: yesterday's there.
+        record(s, "click", datetime(2026, 1, 6, 7, 30, tzinfo=UTC), prospect_id=prospect_id)
+        # 08:30 Tuesday UTC is 00:30 Tuesday in LA: today's, not in the digest.
+        record(s, "click", datetime(2026, 1, 6, 8, 30, tzinfo=UTC), prospect_id=prospect_id)
     setting = client.patch(
         "/api/v1/me/digest", json={"enabled": True, "hour": 7}, headers=people.auth("la")
     ).json
@@ -288,7 +297,10 @@ def test_the_digest_follows_the_users_zone_for_its_hour_and_its_day(
     assert send_due(rt, stub_worker) == 1
     [sent] = smtp_sink.messages()
     assert sent.message["X-Followup-Digest"] == "2026-01-06"
-    assert "Tuesday call" in sent.message.as_string()
+    body = sent.message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Tuesday call" in text and "1 open, 1 click; last at 23:30 PST" in text
     # A zone chosen for the digest itself still wins over the user's.
     own = client.patch("/api/v1/me/digest", json={"timezone": BRISBANE}, headers=people.auth("la"))
     assert own.json["timezone"] == BRISBANE and own.json["follows_user_timezone"] is False

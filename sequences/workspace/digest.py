@@ -205,7 +205,7 @@ def render(digest: Digest, base_url: str, tz: ZoneInfo) -> tuple[str, str, str]:
         return f"{full} <{p.email}>" if full else p.email
 
     def local(when: datetime | None) -> str:
-        return when.astimezone(tz).strftime("%H:%M") if when else ""
+        return when.astimezone(tz).strftime("%H:%M %Z") if when else ""  # "09:12 PST"
 
     context = {
         "d": digest,
