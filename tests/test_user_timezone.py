@@ -266,6 +266,11 @@ def test_the_report_counts_the_managers_days_midnight_to_midnight_across_spring_
         return int(rows[0]["call_touches"]) if rows else 0
 
     assert [calls(d) for d in ("2026-03-07", "2026-03-08", "2026-03-09")] == [1, 2, 1]
+    clock.set(datetime(2026, 3, 9, 3, 30, tzinfo=UTC))  # 23:30 EDT on the 8th
+    report = client.get("/api/v1/report", headers=people.auth("boss")).json
+    assert report["timezone"] == NEW_YORK and report["end"] == "2026-03-08"  # "today" in NY
+    leads = client.get("/api/v1/leads/report", headers=people.auth("boss")).json
+    assert leads["timezone"] == NEW_YORK
     client.patch("/api/v1/me", json={"timezone": "UTC"}, headers=people.auth("boss"))
     assert [calls(d) for d in ("2026-03-07", "2026-03-08", "2026-03-09")] == [0, 2, 2]
 

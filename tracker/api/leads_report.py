@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from sequences.leads import lead_report, report_json
+from sequences.workspace import effective_zone
 
 from ..db import db
 from . import access, helpers
@@ -20,4 +21,5 @@ def leads_report() -> Response:
     start, end, begin, finish = report_period()
     now = helpers.now()
     body = report_json(lead_report(db(), user.team_id, begin, finish, now), now)
-    return jsonify({"start": start.isoformat(), "end": end.isoformat(), **body})
+    zone = effective_zone(user).key  # the period's days run midnight to midnight there
+    return jsonify({"start": start.isoformat(), "end": end.isoformat(), "timezone": zone, **body})

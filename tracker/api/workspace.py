@@ -150,4 +150,7 @@ def report() -> Response:
     items: list[dict[str, Any]] = [
         {"user_id": r.user_id, **r.row()} for r in rep_report(db(), user.team_id, begin, finish)
     ]
-    return jsonify({"start": start.isoformat(), "end": end.isoformat(), "items": items})
+    zone = effective_zone(user).key  # the days run midnight to midnight there
+    return jsonify(
+        {"start": start.isoformat(), "end": end.isoformat(), "timezone": zone, "items": items}
+    )
