@@ -12,16 +12,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from sequences import runtime
 from sequences.clock import FrozenClock
+from sequences.db import null_pool_engine
 from sequences.enrollment import record
+from sequences.migrate import upgrade
 from sequences.models import Prospect, Task, Team, User
 from sequences.workspace import create_api_key, create_user, default_team, local_day_bounds
 from tracker.cli.main import main
 
 from .conftest import Sink, make_env
 from .test_digest import send_due
+from .test_secrets import empty_database_url  # noqa: F401  (the fixture)
 from .webkit import CHEAP_HASH, login, token
 
 LA = "America/Los_Angeles"  # UTC-8 in January (PST), UTC-7 in July
@@ -367,6 +371,15 @@ def test_unknown_fields_and_bad_team_zones_are_refused_with_nothing_changed(
         f"/api/v1/teams/{people.team_id}", json={"timezone": LA}, headers=people.auth("la")
     )
     assert rep.status_code == 403  # only an admin sets the team's zone
+    new_user = {"email": "new@example.com", "team_id": people.team_id}
+    refused = client.post(
+        "/api/v1/users", json={**new_user, "timezone": "PST"}, headers=people.auth("boss")
+    )
+    assert refused.status_code == 422 and refused.json["error"]["field"] == "timezone"
+    made = client.post(
+        "/api/v1/users", json={**new_user, "timezone": SYDNEY}, headers=people.auth("boss")
+    )
+    assert made.status_code == 201 and made.json["effective_timezone"] == SYDNEY
 
 
 def test_the_settings_page_sets_the_zone_and_refuses_an_unknown_one(
@@ -424,6 +437,19 @@ def test_the_cli_sets_user_and_team_zones_and_refuses_unknown_ones(
     nobody = runner.invoke(main, ["user", "update", "--email", "no@example.com", "--timezone", LA])
     assert nobody.exit_code != 0 and "no user with email no@example.com" in nobody.output
 
+    no_zone = runner.invoke(
+        main, ["user", "create", "--email", "zed@example.com", "--timezone", "Berlin"]
+    )
+    assert no_zone.exit_code != 0 and "unknown time zone 'Berlin'" in no_zone.output
+    with rt.sessions() as s:
+        assert s.query(User).filter_by(email="zed@example.com").count() == 0
+    made = runner.invoke(
+        main, ["user", "create", "--email", "zed@example.com", "--timezone", BRISBANE]
+    )
+    assert made.exit_code == 0, made.output
+    with rt.sessions() as s:
+        assert s.query(User).filter_by(email="zed@example.com").one().timezone == BRISBANE
+
     team_name = "Sales"
     bad_team = runner.invoke(
         main, ["team", "update", team_name, "--timezone", "Nowhere", "--name", "X"]
@@ -440,3 +466,38 @@ def test_the_cli_sets_user_and_team_zones_and_refuses_unknown_ones(
     with rt.sessions() as s:
         team = s.get(Team, people.team_id)
         assert team is not None and team.name == team_name and team.timezone == NEW_YORK
+
+
+def test_the_migration_keeps_chosen_digest_zones_and_lets_the_utc_default_follow_the_user(
+    empty_database_url: str,  # noqa: F811
+) -> None:
+    url = empty_database_url
+    upgrade(url, "0015_login_throttle")
+    engine = null_pool_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO teams (id, name, created_at) VALUES (1, 'Sales', '2026-01-01')")
+        )
+        for user_id, zone in ((1, "UTC"), (2, "Europe/Paris")):
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, team_id, email, name, is_manager, is_admin, signature,"
+                    " created_at) VALUES (:i, 1, :e, '', false, false, '', '2026-01-01')"
+                ),
+                {"i": user_id, "e": f"u{user_id}@example.com"},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO digest_settings (user_id, enabled, hour, timezone)"
+                    " VALUES (:i, true, 7, :z)"
+                ),
+                {"i": user_id, "z": zone},
+            )
+    upgrade(url)
+    with engine.connect() as conn:
+        digests = dict(conn.execute(text("SELECT user_id, timezone FROM digest_settings")).all())
+        teams = conn.execute(text("SELECT timezone FROM teams")).scalars().all()
+        users = conn.execute(text("SELECT timezone FROM users")).scalars().all()
+    engine.dispose()
+    assert digests == {1: None, 2: "Europe/Paris"}
+    assert teams == ["UTC"] and users == [None, None]

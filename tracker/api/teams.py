@@ -11,6 +11,7 @@ from sequences.errors import NotFound, ValidationError
 from sequences.models import Team, User
 from sequences.workspace import (
     TeamRow,
+    clean_zone,
     create_team,
     create_user,
     list_teams,
@@ -105,7 +106,7 @@ def users_list() -> Response:
 @bp.post("/users")
 def users_create() -> tuple[Response, int]:
     data = request_json()
-    allowed = {"email", "name", "password", "team_id", "manager", "admin"}
+    allowed = {"email", "name", "password", "team_id", "manager", "admin", "timezone"}
     unknown = set(data) - allowed
     if unknown:
         raise ValidationError(f"{sorted(unknown)[0]}: unknown field", field=sorted(unknown)[0])
@@ -117,10 +118,13 @@ def users_create() -> tuple[Response, int]:
     if password is not None and (not isinstance(password, str) or len(password) < 8):
         raise ValidationError("password: at least 8 characters", field="password")
     team = _team(data.get("team_id"))
+    zone = data.get("timezone")
+    zone = None if zone is None or zone == "" else clean_zone(zone)  # checked before any write
     user = create_user(
         db(), email, name=name, password=password, manager=bool(_flag(data, "manager")), team=team
     )
     user.is_admin = bool(_flag(data, "admin"))
+    user.timezone = zone
     db().commit()
     return jsonify(user_json(user)), 201
 

@@ -321,16 +321,29 @@ def user() -> None:
 @click.option(
     "--admin", is_flag=True, help="The install's admin: creates teams, moves users (API too)."
 )
+@click.option(
+    "--timezone",
+    "zone_name",
+    default=None,
+    help="Their IANA zone, such as America/Los_Angeles (default: the team's).",
+)
 @_clean_errors
 def user_create(
-    email: str, name: str, password: str | None, manager: bool, team_name: str | None, admin: bool
+    email: str,
+    name: str,
+    password: str | None,
+    manager: bool,
+    team_name: str | None,
+    admin: bool,
+    zone_name: str | None,
 ) -> None:
     """Create a user, in a team."""
     from sequences.errors import Conflict, NotFound, ValidationError
-    from sequences.workspace import create_user, find_team
+    from sequences.workspace import clean_zone, create_user, find_team
 
     with _session() as session:
         try:
+            zone = clean_zone(zone_name) if zone_name else None  # before anything is written
             team = find_team(session, team_name) if team_name is not None else None
             created = create_user(
                 session, email, name=name, password=password, manager=manager, team=team
@@ -338,6 +351,7 @@ def user_create(
         except (ValidationError, Conflict, NotFound) as exc:
             raise click.ClickException(str(exc)) from None
         created.is_admin = admin
+        created.timezone = zone
         role = "manager" if manager else "rep"
         click.echo(
             f"created {role}{' and admin' if admin else ''} {created.email} "

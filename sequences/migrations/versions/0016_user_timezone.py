@@ -22,12 +22,14 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("timezone", sa.String(length=64), nullable=True))
-    # A digest setting's zone may now be empty, meaning "the user's own zone". Stored names stay:
-    # they were chosen (or the UTC default) and the digest keeps coming at the same hour.
+    # A digest setting's zone may now be empty, meaning "the user's own zone". The UTC default
+    # becomes empty: nobody has a zone yet, so it resolves to the teams' UTC and the digest keeps
+    # its hour, then follows the user's zone once they set one. Other names were chosen: kept.
     with op.batch_alter_table("digest_settings") as batch:
         batch.alter_column(
             "timezone", existing_type=sa.String(length=64), existing_nullable=False, nullable=True
         )
+    op.execute("UPDATE digest_settings SET timezone = NULL WHERE timezone = 'UTC'")
 
 
 def downgrade() -> None:
