@@ -241,7 +241,7 @@ def test_day_boundaries_stay_at_local_midnight_across_a_dst_change(
 
 
 def test_the_report_counts_the_managers_days_midnight_to_midnight_across_spring_forward(
-    client: Any, people: People, rt: runtime.Runtime, clock: FrozenClock
+    app: Any, client: Any, people: People, rt: runtime.Runtime, clock: FrozenClock
 ) -> None:
     client.patch("/api/v1/me", json={"timezone": NEW_YORK}, headers=people.auth("boss"))
     prospect = client.post(
@@ -275,6 +275,17 @@ def test_the_report_counts_the_managers_days_midnight_to_midnight_across_spring_
     assert report["timezone"] == NEW_YORK and report["end"] == "2026-03-08"  # "today" in NY
     leads = client.get("/api/v1/leads/report", headers=people.auth("boss")).json
     assert leads["timezone"] == NEW_YORK
+    # The page and its CSV count the same days.
+    page = app.test_client()
+    assert login(page, people.emails["boss"]).status_code == 302
+    html = page.get("/report", query_string={"start": "2026-03-08", "end": "2026-03-08"}).text
+    assert "midnight to midnight in America/New_York" in html
+    csv_text = page.get(
+        "/report.csv", query_string={"start": "2026-03-08", "end": "2026-03-08"}
+    ).text
+    [row] = [line for line in csv_text.splitlines() if ",UTC," in line]
+    header = csv_text.splitlines()[0].split(",")
+    assert row.split(",")[header.index("call_touches")] == "2"
     client.patch("/api/v1/me", json={"timezone": "UTC"}, headers=people.auth("boss"))
     assert [calls(d) for d in ("2026-03-07", "2026-03-08", "2026-03-09")] == [0, 2, 2]
 
