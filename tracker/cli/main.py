@@ -7,34 +7,24 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from sequences import logs
-from sequences.config import ConfigError, Settings, load_settings
+from sequences.config import ConfigError, Settings
 
-from ..ports import Chosen, Listener, PortUnavailable, choose
+from ..ports import Listener
+from .common import choose_port, given
+from .common import clean_errors as _clean_errors
+from .common import fail as _fail
+from .common import settings as _settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Commands that run until stopped: they log at INFO unless FOLLOWUP_LOG_LEVEL says otherwise.
 SERVICES = frozenset({"run", "web", "worker", "scheduler", "sink", "inbound", "imap-poll", "spool"})
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-
-
-def _fail(exc: Exception, code: int = 2) -> NoReturn:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(code)
 
 
 def _check_secrets(settings: Settings) -> None:
@@ -48,44 +38,6 @@ def _check_secrets(settings: Settings) -> None:
         startup(engine, vault_for(settings))
     finally:
         engine.dispose()
-
-
-def _clean_errors(func: F) -> F:
-    """Configuration errors end the command with one line naming the variable."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.exc import OperationalError, ProgrammingError
-
-        try:
-            return func(*args, **kwargs)
-        except (ConfigError, PortUnavailable) as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-        except (OperationalError, ProgrammingError) as exc:
-            reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-            click.echo(
-                f"error: database not ready ({reason}); run `followup db upgrade` "
-                "and check FOLLOWUP_DATABASE_URL",
-                err=True,
-            )
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def given(name: str) -> bool:
-    """Whether the current command's option `name` was given (flag or environment)."""
-    source = click.get_current_context().get_parameter_source(name)
-    return source not in (None, click.core.ParameterSource.DEFAULT)
-
-
-def choose_port(listener: Listener) -> Chosen:
-    """The port to listen on, said on stderr when a busy default moved (see tracker/ports.py)."""
-    chosen = choose(listener)
-    if chosen.moved:
-        logs.say(f"note: {chosen.note()}")
-    return chosen
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
