@@ -127,6 +127,8 @@ class Team(Base):
     recontact_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     # Mail to any address at this domain belongs to the team (inbound/match.py: team_for).
     inbound_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
+    # The IANA zone of a user who chose none (sequences/workspace/zones.py: effective_zone).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -143,6 +145,9 @@ class User(Base):
     # member of it (by team_id and is_manager, like anyone).
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     signature: Mapped[str] = mapped_column(Text, default="")
+    # The user's IANA zone, for "today", "overdue", the digest's day and report periods; None
+    # follows the team's (sequences/workspace/zones.py: effective_zone).
+    timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     team: Mapped[Team] = relationship()
@@ -542,7 +547,8 @@ class DigestSetting(Base):
     )
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     hour: Mapped[int] = mapped_column(Integer, default=7)  # local hour it is sent at
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # None: the user's own zone (effective_zone); a name here is a digest-only override.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     sent_on: Mapped[date | None] = mapped_column(Date)  # the local day of the last digest
     enqueued_at: Mapped[datetime | None]
 

@@ -110,6 +110,8 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "POST /api/v1/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/retry": MINE,
     "GET /api/v1/me/digest": ANY,
     "PATCH /api/v1/me/digest": ANY,
+    "GET /api/v1/me": ANY,
+    "PATCH /api/v1/me": ANY,
     "GET /api/v1/openapi.json": PUBLIC,
     # API: the lead pool
     "POST /api/v1/leads": ANY,
@@ -153,6 +155,7 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "GET /settings": ANY,
     "POST /settings/keys": ANY,
     "POST /settings/keys/<int:key_id>/revoke": SELF,
+    "POST /settings/timezone": ANY,
     "GET /": ANY,
     "GET /hot/fragment": ANY,
     "GET /prospects": ANY,

@@ -159,7 +159,8 @@ def test_nothing_is_sent_when_disabled_or_empty(
     assert client.get("/api/v1/me/digest", headers=cast.auth()).json == {
         "enabled": False,
         "hour": 7,
-        "timezone": "UTC",
+        "timezone": "UTC",  # the user's zone: they chose none, nor did their team
+        "follows_user_timezone": True,
         "last_sent_on": None,
     }
     assert send_due(rt, stub_worker) == 0

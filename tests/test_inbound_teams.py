@@ -255,3 +255,72 @@ def test_an_admin_sets_a_teams_inbound_domain_through_the_api_and_the_cli(
     assert clash.exit_code != 0 and "already receives mail" in clash.output
     with rt.sessions() as s:
         assert s.get(Team, two.b).inbound_domain == "mail.east.example"  # type: ignore[union-attr]
+
+
+def _post(client: Any, key: str, raw: bytes, **query: Any) -> Any:
+    return client.post(
+        "/api/v1/inbound",
+        data=raw,
+        content_type="message/rfc822",
+        query_string=query,
+        headers=_auth(key),
+    )
+
+
+def test_team_as_api_key_cannot_post_mail_sent_to_team_bs_addresses(
+    client: Any, rt: runtime.Runtime
+) -> None:
+    two = _two(rt)
+    for raw, query in (
+        (_mail("Bea <bea@east.example>"), {}),  # team B's mailbox
+        (
+            _mail("someone@else.example", message_id="<m2@p.example>"),
+            {"to": "x@replies.east.example"},
+        ),
+    ):
+        refused = _post(client, two.a_key, raw, **query)
+        assert refused.status_code == 403, refused.json
+        assert "sent to another team's address" in refused.json["error"]["message"]
+        assert (
+            "post it with an API key of the team it was sent to" in refused.json["error"]["message"]
+        )
+    with rt.sessions() as s:
+        assert s.scalars(select(InboundMessage)).all() == []  # nothing stored
+        assert s.get(Prospect, two.b_prospect).status == "active"  # type: ignore[union-attr]
+        assert s.scalars(select(WebhookDelivery)).all() == []
+    # Team B's own key posts it: team B's reply.
+    taken = _post(client, two.b_key, _mail("Bea <bea@east.example>"))
+    assert taken.status_code == 200 and taken.json["prospect_id"] == two.b_prospect
+
+
+def test_a_retried_post_by_another_team_does_not_answer_the_first_teams_outcome(
+    client: Any, rt: runtime.Runtime
+) -> None:
+    two = _two(rt)
+    raw = _mail("Bea <bea@east.example>")
+    assert _post(client, two.b_key, raw).json["prospect_id"] == two.b_prospect
+    again = _post(client, two.a_key, raw)
+    assert again.status_code == 403 and "prospect_id" not in again.text
+
+
+def test_mail_sent_to_no_teams_address_matches_the_posting_teams_prospect_only(
+    client: Any, rt: runtime.Runtime
+) -> None:
+    two = _two(rt)
+    # Zoe is a prospect of both teams; the mail names no team's address: the caller's team's.
+    posted = _post(client, two.a_key, _mail("someone@else.example"))
+    assert posted.status_code == 200, posted.json
+    assert (posted.json["verdict"], posted.json["prospect_id"]) == ("reply", two.a_prospect)
+    with rt.sessions() as s:
+        assert s.get(Prospect, two.b_prospect).status == "active"  # type: ignore[union-attr]
+        row = s.get(InboundMessage, posted.json["inbound_id"])
+        assert row is not None and row.team_id == two.a
+        assert set(s.scalars(select(WebhookDelivery.webhook_id))) == {two.a_hook}
+    # A stranger's mail to no team's address matched nobody: the admins' pile, as before.
+    stranger = _mail("someone@else.example", message_id="<m3@else.example>").replace(
+        b"zoe@prospect.example", b"who@else.example"
+    )
+    unmatched = _post(client, two.a_key, stranger).json
+    assert unmatched["verdict"] == "unmatched"
+    with rt.sessions() as s:
+        assert s.get(InboundMessage, unmatched["inbound_id"]).team_id is None  # type: ignore[union-attr]

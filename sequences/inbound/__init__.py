@@ -17,7 +17,7 @@ Other packages import only the names below.
 from __future__ import annotations
 
 from .imap import parse_imap_url, poll_all, run_forever
-from .ingest import VERDICTS, receive
+from .ingest import OTHER_TEAM, VERDICTS, receive
 from .recheck import Change
 from .recheck import apply as apply_recheck
 from .recheck import plan as plan_recheck
@@ -25,6 +25,7 @@ from .server import load_tls_context, start_inbound
 from .teams import recipient_team, stored_addresses, team_for
 
 __all__ = [
+    "OTHER_TEAM",
     "VERDICTS",
     "Change",
     "apply_recheck",

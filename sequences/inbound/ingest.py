@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..db import session_scope
 from ..enrollment import pause_company
+from ..errors import Forbidden
 from ..logs import bound
 from ..models import InboundMessage, Message, Prospect
 from ..runtime import Runtime
@@ -38,6 +39,11 @@ __all__ = ["RETRY_AFTER", "VERDICTS", "Outcome", "after_commit", "ingest", "read
 
 log = logging.getLogger(__name__)
 
+# Posted with one team's API key but sent to another team's mailbox, inbound domain or token.
+OTHER_TEAM = (
+    "this mail was sent to another team's address (a mailbox, inbound domain or reply token "
+    "of a team you are not in); post it with an API key of the team it was sent to"
+)
 VERDICTS = (
     "reply",
     "auto_reply",
@@ -230,21 +236,34 @@ def ingest(
     recipients: list[str] | None = None,
     mailbox_id: int | None = None,
     size: int | None = None,
+    caller_team: int | None = None,
 ) -> Outcome:
     """Decide what `raw` is, act on it and store it, in the caller's transaction.
 
     The same mail (by Message-ID, or by content without one) returns the first outcome with
     duplicate=True and changes nothing. Concurrent duplicates make the flush raise
     IntegrityError; `receive` handles that.
+
+    `caller_team` is the team of whoever posted the mail (an API key's): mail sent to another
+    team's addresses is refused (Forbidden, nothing stored), and mail sent to no team's is
+    matched among the caller's team's prospects only.
     """
     recipients = [r.strip() for r in recipients or [] if r and r.strip()]
     key, parsed, problem = read(raw, settings.inbound_max_bytes, size)
     size = max(size or 0, len(raw))
     existing = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
     if existing is not None:
+        if caller_team is not None and existing.team_id not in (None, caller_team):
+            raise Forbidden(OTHER_TEAM)  # its outcome names another team's prospect
         return stored_outcome(existing, duplicate=True)
     addressed_to = [*recipients, *(parsed.addresses if parsed else [])]
     team_id, _ = recipient_team(session, settings.secret_keys, addressed_to, mailbox_id)
+    if caller_team is not None and team_id is not None and team_id != caller_team:
+        raise Forbidden(OTHER_TEAM)
+    # Sent to no team's address: only the caller's team's prospects may match it.
+    scoped = caller_team is not None and team_id is None
+    if scoped:
+        team_id = caller_team
     row = _record(
         session,
         key,
@@ -263,6 +282,8 @@ def ingest(
     if parsed is None:
         return stored_outcome(row, duplicate=False)
     outcome = _decide_and_act_safely(session, settings, now, row, parsed, recipients)
+    if scoped and outcome.prospect_id is None:
+        row.team_id = None  # it matched nobody: the admins' pile, like all mail of no team
     _store_outcome(session, row, parsed, outcome)
     return outcome
 
@@ -297,6 +318,7 @@ def receive(
     mailbox_id: int | None = None,
     size: int | None = None,
     attempts: int = 3,
+    caller_team: int | None = None,
 ) -> Outcome:
     """`ingest` in its own transaction, then `after_commit`.
 
@@ -305,7 +327,9 @@ def receive(
     """
     for attempt in range(1, attempts + 1):
         try:
-            outcome = _receive_once(rt, raw, source, envelope_from, recipients, mailbox_id, size)
+            outcome = _receive_once(
+                rt, raw, source, envelope_from, recipients, mailbox_id, size, caller_team
+            )
         except OperationalError:
             if attempt == attempts:
                 raise
@@ -331,6 +355,7 @@ def _receive_once(
     recipients: list[str] | None,
     mailbox_id: int | None,
     size: int | None,
+    caller_team: int | None = None,
 ) -> Outcome:
     try:
         with session_scope(rt.sessions) as session:
@@ -344,6 +369,7 @@ def _receive_once(
                 recipients=recipients,
                 mailbox_id=mailbox_id,
                 size=size,
+                caller_team=caller_team,
             )
     except IntegrityError:
         # Another process stored the same mail between our check and our insert.
@@ -352,4 +378,6 @@ def _receive_once(
             row = session.scalar(select(InboundMessage).where(InboundMessage.dedupe_key == key))
             if row is None:
                 raise
+            if caller_team is not None and row.team_id not in (None, caller_team):
+                raise Forbidden(OTHER_TEAM) from None
             return stored_outcome(row, duplicate=True)

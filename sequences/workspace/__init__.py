@@ -13,6 +13,7 @@
 - `throttle`, `signin`: the backoff policy of failed sign-ins and API keys, its shared counters
   and the failed attempts a manager reads;
 - `localday`: a user's day in their time zone (today, overdue);
+- `zones`: a user's and a team's time zone, checked against the IANA names, and the one in effect;
 - `permissions`: who may see and change which object (the rules; tracker/api/access.py applies them).
 
 Other packages import only the names below.
@@ -33,6 +34,7 @@ from .attention import Item, needs_attention, retry
 from .csvimport import ImportReport, Table, import_csv, read_table, row_to_prospect
 from .digest import (
     collect,
+    digest_zone,
     due_users,
     local_day,
     render,
@@ -44,7 +46,16 @@ from .digest import (
 )
 from .documents import create_document, document_json, get_document
 from .engagement import hot_list, version
-from .localday import LATER, OVERDUE, TODAY, LocalDay, when_due
+from .localday import (
+    LATER,
+    OVERDUE,
+    TODAY,
+    LocalDay,
+    day_bounds,
+    local_time,
+    period_bounds,
+    when_due,
+)
 from .localday import local_day as local_day_bounds
 from .permissions import (
     CHANGE,
@@ -103,6 +114,7 @@ from .throttle import (
     Policy,
     with_timing,
 )
+from .zones import clean_zone, effective_zone, set_team_zone, set_user_zone, zone_names
 
 __all__ = [
     "API_KEY_ADDRESS",
@@ -128,6 +140,7 @@ __all__ = [
     "check_password",
     "clean_domain",
     "clean_prospect_data",
+    "clean_zone",
     "clear",
     "collect",
     "count_failure",
@@ -136,10 +149,13 @@ __all__ = [
     "create_prospect",
     "create_team",
     "create_user",
+    "day_bounds",
     "default_team",
+    "digest_zone",
     "document_access",
     "document_json",
     "due_users",
+    "effective_zone",
     "enrollment_access",
     "event_json",
     "failure_json",
@@ -155,10 +171,12 @@ __all__ = [
     "list_teams",
     "local_day",
     "local_day_bounds",
+    "local_time",
     "may_change_sequence",
     "move_user",
     "needs_attention",
     "normalise_email",
+    "period_bounds",
     "prospect_access",
     "prospect_filter",
     "prospect_json",
@@ -173,6 +191,8 @@ __all__ = [
     "scope_key",
     "send_digest",
     "sequence_access",
+    "set_team_zone",
+    "set_user_zone",
     "setting_for",
     "setting_json",
     "step_stats",
@@ -191,4 +211,5 @@ __all__ = [
     "when_due",
     "with_timing",
     "zone",
+    "zone_names",
 ]

@@ -11,20 +11,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..db import session_scope
 from ..errors import ValidationError
 from ..models import DigestSetting, Event, Prospect, Task, User
 from ..runtime import Runtime
 from ..sending import OutcomeUnknown, OutgoingEmail, build, new_message_id
+from .localday import day_bounds
+from .zones import clean_zone, effective_zone
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +45,25 @@ Enqueue = Callable[[int], None]
 
 
 def zone(name: str) -> ZoneInfo:
-    """The named IANA zone, or a ValidationError naming the timezone field."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"timezone: unknown time zone {name!r}", field="timezone") from None
+    """The named IANA zone, or a ValidationError naming the timezone field and the fix."""
+    return ZoneInfo(clean_zone(name))
+
+
+def digest_zone(setting: DigestSetting, user: User) -> ZoneInfo:
+    """The digest's own zone when one was chosen for it, else the user's (effective_zone)."""
+    if setting.timezone:
+        try:
+            return ZoneInfo(setting.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # a name this machine's tzdata no longer has: the user's zone, not a crash
+    return effective_zone(user)
 
 
 def setting_for(session: Session, user_id: int) -> DigestSetting:
-    """The user's digest setting (a default, disabled one if they never chose)."""
+    """The user's digest setting (a default, disabled one in the user's zone if they never chose)."""
     setting = session.get(DigestSetting, user_id)
     if setting is None:
-        setting = DigestSetting(user_id=user_id, enabled=False, hour=7, timezone="UTC")
+        setting = DigestSetting(user_id=user_id, enabled=False, hour=7, timezone=None)
     return setting
 
 
@@ -73,19 +82,19 @@ def update_setting(session: Session, user_id: int, data: dict[str, Any]) -> Dige
             raise ValidationError("hour: a whole hour from 0 to 23 (local time)", field="hour")
         setting.hour = hour
     if "timezone" in data:
-        if not isinstance(data["timezone"], str) or len(data["timezone"]) > 64:
-            raise ValidationError("timezone: an IANA time zone such as Europe/Paris", "timezone")
-        zone(data["timezone"])
-        setting.timezone = data["timezone"]
+        # None (or "") follows the user's own zone again; a name is a digest-only choice.
+        value = data["timezone"]
+        setting.timezone = None if value is None or value == "" else clean_zone(value)
     session.add(setting)
     return setting
 
 
-def setting_json(setting: DigestSetting) -> dict[str, Any]:
+def setting_json(setting: DigestSetting, user: User) -> dict[str, Any]:
     return {
         "enabled": bool(setting.enabled),
         "hour": setting.hour,
-        "timezone": setting.timezone,
+        "timezone": digest_zone(setting, user).key,  # the zone the hour and the day are in
+        "follows_user_timezone": not setting.timezone,
         "last_sent_on": setting.sent_on.isoformat() if setting.sent_on else None,
     }
 
@@ -125,15 +134,12 @@ class Digest:
         return not self.engaged and not self.tasks
 
 
-def _bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), tz)
-    return start, datetime.combine(day + timedelta(days=1), time(0), tz)
-
-
 def collect(session: Session, user: User, day: date, tz: ZoneInfo) -> Digest:
     """The digest of `day` (local): the day before's human engagement, the day's open tasks."""
-    today_start, today_end = _bounds(day, tz)
-    yesterday_start = today_start - (today_end - today_start)
+    today = day_bounds(day, tz)
+    today_start, today_end = today.start, today.end
+    # Yesterday by the calendar, not 24 hours back: a DST change makes it 23 or 25 hours.
+    yesterday_start = day_bounds(day - timedelta(days=1), tz).start
     visible = select(Prospect.id).where(Prospect.team_id == user.team_id)
     if not user.is_manager:
         visible = visible.where(Prospect.owner_id == user.id)
@@ -199,7 +205,7 @@ def render(digest: Digest, base_url: str, tz: ZoneInfo) -> tuple[str, str, str]:
         return f"{full} <{p.email}>" if full else p.email
 
     def local(when: datetime | None) -> str:
-        return when.astimezone(tz).strftime("%H:%M") if when else ""
+        return when.astimezone(tz).strftime("%H:%M %Z") if when else ""  # "09:12 PST"
 
     context = {
         "d": digest,
@@ -238,7 +244,7 @@ def send_digest(rt: Runtime, user_id: int, *, force: bool = False) -> str:
         setting = setting_for(session, user_id)
         if not setting.enabled and not force:
             return "disabled"
-        tz = zone(setting.timezone)
+        tz = digest_zone(setting, user)
         day = local_day(now, tz)
         previous = setting.sent_on
         if not force:
@@ -298,8 +304,11 @@ def send_digest(rt: Runtime, user_id: int, *, force: bool = False) -> str:
 def due_users(session: Session, now: datetime) -> list[int]:
     """Opted-in users whose local digest hour has passed today and who have not had it."""
     due = []
-    for setting in session.scalars(
-        select(DigestSetting).where(
+    for setting, user in session.execute(
+        select(DigestSetting, User)
+        .join(User, User.id == DigestSetting.user_id)
+        .options(joinedload(User.team))
+        .where(
             DigestSetting.enabled.is_(True),
             or_(
                 DigestSetting.enqueued_at.is_(None),
@@ -307,11 +316,7 @@ def due_users(session: Session, now: datetime) -> list[int]:
             ),
         )
     ):
-        try:
-            tz = ZoneInfo(setting.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-        local = now.astimezone(tz)
+        local = now.astimezone(digest_zone(setting, user))
         if local.hour < setting.hour:
             continue
         if setting.sent_on is not None and setting.sent_on >= local.date():

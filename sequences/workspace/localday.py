@@ -33,10 +33,24 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
     return local.astimezone(UTC)
 
 
+def day_bounds(day: date, tz: ZoneInfo) -> LocalDay:
+    """The calendar day `day` in `tz`, with its UTC bounds (DST days are 23 or 25 hours)."""
+    return LocalDay(day, _midnight(day, tz), _midnight(day + timedelta(days=1), tz))
+
+
 def local_day(now: datetime, tz: ZoneInfo) -> LocalDay:
     """The day `now` falls on in `tz`, with its UTC bounds (DST days are 23 or 25 hours)."""
-    day = now.astimezone(tz).date()
-    return LocalDay(day, _midnight(day, tz), _midnight(day + timedelta(days=1), tz))
+    return day_bounds(now.astimezone(tz).date(), tz)
+
+
+def period_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The days [start, end] (inclusive) in `tz` as UTC instants [begin, finish): a report's."""
+    return _midnight(start, tz), _midnight(end + timedelta(days=1), tz)
+
+
+def local_time(value: datetime, tz: ZoneInfo) -> str:
+    """'2026-01-05 17:00 PST': a due time as the user reads it, with the zone's abbreviation."""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def when_due(due_at: datetime, now: datetime, tz: ZoneInfo) -> str:

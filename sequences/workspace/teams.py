@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import Mailbox, Prospect, Sequence, Task, Team, User, Webhook
+from .zones import clean_zone, effective_zone
 
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -45,12 +46,15 @@ def team_named(session: Session, name: str) -> Team | None:
     return session.scalar(select(Team).where(func.lower(Team.name) == name.strip().lower()))
 
 
-def create_team(session: Session, name: object, inbound_domain: object = None) -> Team:
+def create_team(
+    session: Session, name: object, inbound_domain: object = None, timezone: object = None
+) -> Team:
     cleaned = _clean_name(name)
+    zone = "UTC" if timezone is None else clean_zone(timezone)
     if team_named(session, cleaned) is not None:
         raise Conflict(f"a team named {cleaned} exists")
     domain = _free_domain(session, inbound_domain)
-    team = Team(name=cleaned, inbound_domain=domain)
+    team = Team(name=cleaned, inbound_domain=domain, timezone=zone)
     session.add(team)
     session.flush()
     return team
@@ -71,11 +75,15 @@ def _free_domain(session: Session, inbound_domain: object, team: Team | None = N
 
 
 def update_team(session: Session, team: Team, changes: dict[str, object]) -> Team:
-    """Rename a team or change its inbound domain ("" or None clears it); all or nothing."""
-    unknown = set(changes) - {"name", "inbound_domain"}
+    """Rename a team, change its inbound domain ("" or None clears it) or its time zone (the
+    one its users without their own follow); all or nothing."""
+    unknown = set(changes) - {"name", "inbound_domain", "timezone"}
     if unknown:
         field = sorted(unknown)[0]
-        raise ValidationError(f"{field}: unknown field (name, inbound_domain)", field=field)
+        raise ValidationError(
+            f"{field}: unknown field (name, inbound_domain, timezone)", field=field
+        )
+    zone = team.timezone if "timezone" not in changes else clean_zone(changes["timezone"])
     name = team.name
     if "name" in changes:
         name = _clean_name(changes["name"])
@@ -85,7 +93,7 @@ def update_team(session: Session, team: Team, changes: dict[str, object]) -> Tea
     domain = team.inbound_domain
     if "inbound_domain" in changes:
         domain = _free_domain(session, changes["inbound_domain"], team)
-    team.name, team.inbound_domain = name, domain
+    team.name, team.inbound_domain, team.timezone = name, domain, zone
     session.flush()
     return team
 
@@ -131,6 +139,7 @@ def team_json(row: TeamRow) -> dict[str, Any]:
         "id": row.team.id,
         "name": row.team.name,
         "inbound_domain": row.team.inbound_domain,
+        "timezone": row.team.timezone,
         "users": row.users,
         "managers": int(row.managers),
         "created_at": row.team.created_at.isoformat(),
@@ -145,6 +154,9 @@ def user_json(user: User) -> dict[str, Any]:
         "team_id": user.team_id,
         "manager": user.is_manager,
         "admin": user.is_admin,
+        # Their own zone (None: the team's) and the one in effect for "today" and reports.
+        "timezone": user.timezone,
+        "effective_timezone": effective_zone(user).key,
         "created_at": user.created_at.isoformat(),
     }
 

@@ -7,6 +7,7 @@
 - `documents`, `inbound`, `webhooks`, `digest`: one resource each;
 - `lead_statuses`: the team's lead statuses, status rules, a prospect's status;
 - `teams`: teams and users, for the install's admins;
+- `me`: the caller's own account and time zone;
 - `login_failures`: failed sign-ins and refused API keys, for the team's managers;
 - `openapi`: /api/v1/openapi.json, merged from the fragments in `spec/`;
 - `helpers`, `pagination`: the body, the clock, the cursor every list answers with.
@@ -30,6 +31,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         leads_pool,
         leads_report,
         login_failures,
+        me,
         openapi,
         prospects,
         sequences,
@@ -52,5 +54,6 @@ def blueprints() -> tuple[Blueprint, ...]:
         login_failures.bp,  # failed sign-ins and refused API keys, for managers
         lead_statuses.bp,  # lead statuses, status rules, a prospect's status
         teams.bp,  # the install's admins: teams, users, moving users between teams
+        me.bp,  # GET/PATCH /api/v1/me: the caller's account and time zone
         openapi.bp,  # /api/v1/openapi.json
     )

@@ -135,6 +135,8 @@ RULES: dict[str, Rule] = {
     "api_webhooks.deliveries_retry": CHANGES,
     "api_digest.digest_get": READS,
     "api_digest.digest_update": READS,  # the caller's own setting, no object in the path
+    "api_me.me_get": READS,
+    "api_me.me_update": READS,  # the caller's own time zone, no object in the path
     "openapi.openapi_json": PUBLIC,
     # API: the lead pool (who may assign, accept or reject is the domain's: sequences.leads)
     "api_leads_pool.leads_create": READS,
@@ -177,6 +179,7 @@ RULES: dict[str, Rule] = {
     "auth.settings": READS,
     "auth.key_create": READS,
     "auth.key_revoke": CHANGES,
+    "auth.timezone_update": READS,  # the caller's own time zone, no object in the path
     "hotlist.index": READS,
     "hotlist.fragment": READS,
     "prospects.index": READS,

@@ -21,11 +21,11 @@ def _user() -> User:
 
 @bp.get("/me/digest")
 def digest_get() -> Response:
-    return jsonify(setting_json(setting_for(db(), _user().id)))
+    return jsonify(setting_json(setting_for(db(), _user().id), _user()))
 
 
 @bp.patch("/me/digest")
 def digest_update() -> Response:
     setting = update_setting(db(), _user().id, request_json())
     db().commit()
-    return jsonify(setting_json(setting))
+    return jsonify(setting_json(setting, _user()))

@@ -8,8 +8,8 @@ from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from sequences.errors import ValidationError
-from sequences.inbound import VERDICTS, receive
+from sequences.errors import Forbidden, ValidationError
+from sequences.inbound import OTHER_TEAM, VERDICTS, receive
 from sequences.models import InboundMessage, User
 from sequences.workspace import inbound_filter
 
@@ -74,7 +74,11 @@ def inbound_post() -> Response:
             envelope_from=request.args.get("from"),
             recipients=request.args.getlist("to"),
             size=request.content_length,
+            caller_team=_user().team_id,  # mail sent to another team's address is refused
         )
+    except Forbidden:
+        return json_error(403, OTHER_TEAM)  # nothing was stored
+
     except OperationalError:
         # The database is down or deadlocked past the retries: nothing was stored, so ask the
         # provider to retry (webhook senders do on 5xx) rather than lose the mail.

@@ -18,6 +18,7 @@ from sequences.enroll_checks import NEEDS_FORCE, REFUSED, WOULD_ENROLL, checked_
 from sequences.errors import NotFound, ValidationError
 from sequences.models import Prospect, Sequence, Task
 from sequences.tasks import TaskClosed, complete, skip
+from sequences.workspace import effective_zone, local_day_bounds, when_due
 
 from ..db import db
 from ..errors import json_error, optional_json
@@ -157,6 +158,16 @@ def tasks_list() -> Response:
         query = query.where(Task.owner_id == user.id)
     if status != "all":
         query = query.where(Task.status == status)
+    # "today" and "overdue" are the caller's calendar day in their own zone (GET /me).
+    zone, current = effective_zone(user), now()
+    day = local_day_bounds(current, zone)
+    due = request.args.get("due")
+    if due == "overdue":
+        query = query.where(Task.due_at < day.start)
+    elif due == "today":
+        query = query.where(Task.due_at >= day.start, Task.due_at < day.end)
+    elif due is not None:
+        raise ValidationError("due: today or overdue (in your time zone)", field="due")
     due_before = request.args.get("due_before")
     if due_before:
         try:
@@ -180,7 +191,13 @@ def tasks_list() -> Response:
     rows = rows[:limit]
     return jsonify(
         {
-            "items": [_task_json(t) for t in rows],
+            "items": [
+                {**_task_json(t), "due": when_due(t.due_at, current, zone)}
+                if t.status == "open"
+                else {**_task_json(t), "due": None}
+                for t in rows
+            ],
+            "timezone": zone.key,
             "next_cursor": str(rows[-1].id) if more and rows else None,
         }
     )

@@ -62,10 +62,10 @@ def teams_list() -> Response:
 @bp.post("/teams")
 def teams_create() -> tuple[Response, int]:
     data = request_json()
-    unknown = set(data) - {"name", "inbound_domain"}
+    unknown = set(data) - {"name", "inbound_domain", "timezone"}
     if unknown:
         raise ValidationError(f"{sorted(unknown)[0]}: unknown field", field=sorted(unknown)[0])
-    team = create_team(db(), data.get("name"), data.get("inbound_domain"))
+    team = create_team(db(), data.get("name"), data.get("inbound_domain"), data.get("timezone"))
     db().commit()
     return jsonify(team_json(TeamRow(team, 0, 0))), 201
 
@@ -80,7 +80,8 @@ def teams_get(team_id: int) -> Response:
 
 @bp.patch("/teams/<int:team_id>")
 def teams_update(team_id: int) -> Response:
-    """Rename a team or set its inbound domain (mail to any address there is the team's)."""
+    """Rename a team, set its inbound domain (mail to any address there is the team's) or its
+    time zone (the one its users without their own follow)."""
     team = db().get(Team, team_id)
     if team is None:
         raise NotFound("no such team")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -10,7 +10,15 @@ from flask import Blueprint, Response, jsonify, request
 from sequences.errors import ValidationError
 from sequences.leads import lead_json, pending_for, status_filter
 from sequences.tasks import log_call
-from sequences.workspace import hot_list, needs_attention, prospect_json, rep_report, step_stats
+from sequences.workspace import (
+    effective_zone,
+    hot_list,
+    needs_attention,
+    period_bounds,
+    prospect_json,
+    rep_report,
+    step_stats,
+)
 
 from ..db import db, rt
 from ..errors import request_json
@@ -121,15 +129,16 @@ def _day(name: str, default: date) -> date:
 
 def report_period() -> tuple[date, date, datetime, datetime]:
     """A report's ?start=&end= days (inclusive; the last 30 by default), and [begin, finish)."""
-    today = rt().clock.now().date()
+    # Days are the caller's, midnight to midnight in their own zone (23 or 25 hours on DST days).
+    zone = effective_zone(access.user())
+    today = rt().clock.now().astimezone(zone).date()
     end = _day("end", today)
     start = _day("start", end - timedelta(days=29))
     if start > end:
         raise ValidationError("start: must not be after end", field="start")
     if (end - start).days >= MAX_REPORT_DAYS:
         raise ValidationError(f"start: at most {MAX_REPORT_DAYS} days at once", field="start")
-    begin = datetime.combine(start, time.min, tzinfo=UTC)
-    finish = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    begin, finish = period_bounds(start, end, zone)
     return start, end, begin, finish
 
 

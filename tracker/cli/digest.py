@@ -70,7 +70,7 @@ def digest_preview(email: str, html: bool) -> None:
     from sqlalchemy import select
 
     from sequences.models import User
-    from sequences.workspace import collect, local_day, render, setting_for, zone
+    from sequences.workspace import collect, digest_zone, local_day, render, setting_for
 
     rt = _runtime()
     try:
@@ -78,7 +78,7 @@ def digest_preview(email: str, html: bool) -> None:
             user = session.scalar(select(User).where(User.email == email.strip()))
             if user is None:
                 raise click.ClickException(f"no user with email {email}")
-            tz = zone(setting_for(session, user.id).timezone)
+            tz = digest_zone(setting_for(session, user.id), user)
             found = collect(session, user, local_day(rt.clock.now(), tz), tz)
             subject, text, page = render(found, rt.settings.base_url, tz)
         click.echo(f"Subject: {subject}\n")

@@ -323,6 +323,35 @@ def user_move(email: str, team_name: str, manager: bool | None) -> None:
         click.echo(f"moved {found.email} from team {before} to team {team.name}")
 
 
+@user.command("update")
+@click.option("--email", required=True, help="The user's email.")
+@click.option(
+    "--timezone",
+    "zone_name",
+    required=True,
+    help="An IANA zone such as Europe/Berlin ('' follows the team's).",
+)
+@_clean_errors
+def user_update(email: str, zone_name: str) -> None:
+    """Set a user's time zone: their "today", "overdue", digest day and report periods."""
+    from sqlalchemy import select
+
+    from sequences.errors import ValidationError
+    from sequences.models import User
+    from sequences.workspace import effective_zone, set_user_zone
+
+    with _session() as session:
+        found = session.scalar(select(User).where(User.email == email.strip()))
+        if found is None:
+            raise click.ClickException(f"no user with email {email}")
+        try:
+            set_user_zone(session, found, zone_name.strip())
+        except ValidationError as exc:
+            raise click.ClickException(exc.message) from None
+        source = "own" if found.timezone else f"team {found.team.name}'s"
+        click.echo(f"updated {found.email}: time zone {effective_zone(found).key} ({source})")
+
+
 @main.group()
 def team() -> None:
     """Teams: one install can serve several sales teams, each seeing only its own data."""
@@ -355,9 +384,17 @@ def team_create(name: str, inbound_domain: str | None) -> None:
     default=None,
     help="Mail to any address at this domain is the team's ('' clears it).",
 )
+@click.option(
+    "--timezone",
+    "zone_name",
+    default=None,
+    help="The IANA zone of its users who chose none, such as Europe/Berlin.",
+)
 @_clean_errors
-def team_update(team_name: str, new_name: str | None, inbound_domain: str | None) -> None:
-    """Rename a team or set its inbound domain."""
+def team_update(
+    team_name: str, new_name: str | None, inbound_domain: str | None, zone_name: str | None
+) -> None:
+    """Rename a team, set its inbound domain or its time zone."""
     from sequences.errors import Conflict, NotFound, ValidationError
     from sequences.workspace import find_team, update_team
 
@@ -366,13 +403,18 @@ def team_update(team_name: str, new_name: str | None, inbound_domain: str | None
         changes["name"] = new_name
     if inbound_domain is not None:
         changes["inbound_domain"] = inbound_domain
+    if zone_name is not None:
+        changes["timezone"] = zone_name
     with _session() as session:
         try:
             made = update_team(session, find_team(session, team_name), changes)
         except (ValidationError, Conflict, NotFound) as exc:
             raise click.ClickException(str(exc)) from None
         domain = made.inbound_domain or "none"
-        click.echo(f"updated team {made.name} (id {made.id}): inbound domain {domain}")
+        click.echo(
+            f"updated team {made.name} (id {made.id}): inbound domain {domain}, "
+            f"time zone {made.timezone}"
+        )
 
 
 @team.command("list")
@@ -387,7 +429,7 @@ def team_list() -> None:
             domain = f"  inbound {row.team.inbound_domain}" if row.team.inbound_domain else ""
             click.echo(
                 f"{row.team.id:>4}  {row.team.name:30}  {row.users} user(s), "
-                f"{row.managers} manager(s){domain}"
+                f"{row.managers} manager(s)  {row.team.timezone}{domain}"
             )
         click.echo(f"{len(rows)} team(s)")
 

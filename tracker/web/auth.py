@@ -1,4 +1,4 @@
-"""Sign in with email and password, sign out, and the settings page that manages API keys."""
+"""Sign in with email and password, sign out, and the settings page: API keys, time zone."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import (
     Blueprint,
+    flash,
     redirect,
     render_template,
     request,
@@ -15,12 +16,16 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from sequences.errors import ValidationError
 from sequences.models import ApiKey, User
 from sequences.workspace import (
     check_password,
     create_api_key,
+    effective_zone,
     recent_failures,
     revoke_api_key,
+    set_user_zone,
+    zone_names,
 )
 
 from .. import throttle
@@ -94,14 +99,38 @@ def settings() -> str:
     return _settings_page(None)
 
 
-def _settings_page(new_key: str | None) -> str:
+def _settings_page(
+    new_key: str | None, zone_error: str | None = None, zone_value: str | None = None
+) -> str:
     keys = db().scalars(
         select(ApiKey).where(ApiKey.user_id == user().id).order_by(ApiKey.created_at.desc())
     )
     me = user()
     # Managers (and admins) see their team's failed sign-ins; a rep sees no one else's.
     failures = recent_failures(db(), me) if me.is_manager or me.is_admin else None
-    return render_template("settings.html", keys=list(keys), new_key=new_key, failures=failures)
+    return render_template(
+        "settings.html",
+        keys=list(keys),
+        new_key=new_key,
+        failures=failures,
+        zone_names=zone_names(),
+        zone_error=zone_error,
+        zone_value=zone_value,
+    )
+
+
+@bp.post("/settings/timezone")
+def timezone_update() -> WerkzeugResponse | tuple[str, int]:
+    """Set the user's own time zone; empty follows the team's. A bad name changes nothing."""
+    raw = request.form.get("timezone", "")
+    try:
+        set_user_zone(db(), user(), raw.strip())
+    except ValidationError as exc:
+        db().rollback()
+        return _settings_page(None, zone_error=exc.message, zone_value=raw[:64]), 422
+    db().commit()
+    flash(f"Time zone saved: {effective_zone(user()).key}.", "ok")
+    return redirect(url_for("auth.settings") + "#timezone")
 
 
 @bp.post("/settings/keys")

@@ -11,12 +11,21 @@ import secrets
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, abort, request, session
 from sqlalchemy import or_, select
 
 from sequences.models import Prospect, User
-from sequences.workspace import CHANGE, READ, Access, prospect_access, prospect_filter
+from sequences.workspace import (
+    CHANGE,
+    READ,
+    Access,
+    effective_zone,
+    local_time,
+    prospect_access,
+    prospect_filter,
+)
 
 from ..api import access
 from ..db import db, rt
@@ -137,8 +146,15 @@ def ago(value: datetime | None) -> str:
     return f"in {amount}" if future else f"{amount} ago"
 
 
+def zone() -> ZoneInfo:
+    """The signed-in user's time zone (their own, else their team's), UTC for nobody."""
+    found = current_user()
+    return effective_zone(found) if found is not None else ZoneInfo("UTC")
+
+
 def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+    """A time as the signed-in user reads it: '2026-01-05 17:00 PST'."""
+    return local_time(value, zone()) if value else ""
 
 
 def display_name(p: Prospect) -> str:
@@ -154,7 +170,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:
-        return {"csrf_token": csrf_token, "current_user": current_user}
+        return {"csrf_token": csrf_token, "current_user": current_user, "my_zone": zone}
 
 
 def search_prospects(u: User, q: str, limit: int) -> list[Prospect]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import Blueprint, Response, render_template, request
 
 from sequences.leads import LeadReport, RepLeads, lead_report
-from sequences.workspace import RepReport, rep_report
+from sequences.workspace import RepReport, period_bounds, rep_report
 
 from ..db import db
-from .helpers import now, protect, user
+from .helpers import now, protect, user, zone
 
 bp = Blueprint("report", __name__)
 protect(bp)
@@ -24,7 +24,7 @@ MAX_DAYS = 366
 
 def period() -> tuple[date, date, str | None]:
     """The [start, end] days asked for (inclusive), the last 30 days by default."""
-    today = now().date()
+    today = now().astimezone(zone()).date()  # the manager's today, in their own zone
     error = None
     try:
         end = date.fromisoformat(request.args.get("end") or today.isoformat())
@@ -47,8 +47,8 @@ def period() -> tuple[date, date, str | None]:
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    begin = datetime.combine(start, time.min, tzinfo=UTC)
-    return begin, datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    """The period's days from midnight to midnight in the manager's zone (DST days included)."""
+    return period_bounds(start, end, zone())
 
 
 def _rows(start: date, end: date) -> list[RepReport]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -12,6 +10,7 @@ from sequences.errors import ValidationError
 from sequences.leads import pending_for
 from sequences.models import Prospect, Task
 from sequences.tasks import CALL_OUTCOMES, TaskClosed, complete, skip
+from sequences.workspace import effective_zone, local_day_bounds
 
 from ..api import access
 from ..db import db
@@ -21,15 +20,12 @@ bp = Blueprint("tasks", __name__)
 protect(bp)
 
 
-def _day_bounds(at: datetime) -> tuple[datetime, datetime]:
-    start = datetime.combine(at.date(), time.min, tzinfo=at.tzinfo)
-    return start, start + timedelta(days=1)
-
-
 @bp.get("/tasks")
 def index() -> str:
     u = user()
-    start, end = _day_bounds(now())
+    # "Today" is the user's calendar day in their own zone (the team's when they chose none).
+    day = local_day_bounds(now(), effective_zone(u))
+    start, end = day.start, day.end
     query = (
         select(Task, Prospect)
         .join(Prospect, Prospect.id == Task.prospect_id)
@@ -47,6 +43,7 @@ def index() -> str:
         today=[r for r in rows if r[0].due_at >= start],
         outcomes=CALL_OUTCOMES,
         everyone=everyone,
+        day=day.day,
         pending=pending_for(db(), u.id),
     )
 
