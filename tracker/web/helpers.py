@@ -173,9 +173,14 @@ def init_app(app: Flask) -> None:
         return {"csrf_token": csrf_token, "current_user": current_user, "my_zone": zone}
 
 
-def search_prospects(u: User, q: str, limit: int) -> list[Prospect]:
-    """The prospects `u` may see whose email, name or company contains `q`, newest first."""
+def search_prospects(
+    u: User, q: str, limit: int, *, lead_status: str | None = None
+) -> list[Prospect]:
+    """The prospects `u` may see whose email, name or company contains `q` (and in the lead
+    status asked for), newest first."""
     query = select(Prospect).where(prospect_filter(u))
+    if lead_status is not None:
+        query = query.where(Prospect.lead_status == lead_status)
     if q:
         like = f"%{q.replace('%', '').replace('_', '')}%"
         query = query.where(

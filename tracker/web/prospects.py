@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.enrollment import (
@@ -22,12 +23,20 @@ from sequences.enrollment import (
     stop_prospect,
     unenroll,
 )
-from sequences.errors import Conflict, ValidationError
-from sequences.leads import change_status, clean_note, team_statuses
+from sequences.errors import Conflict, NotFound, ValidationError
+from sequences.leads import (
+    change_many,
+    change_status,
+    clean_note,
+    known_status,
+    status_filter,
+    team_statuses,
+)
 from sequences.models import (
     Enrollment,
     EnrollmentStatus,
     Event,
+    Prospect,
     ProspectStatus,
     Sequence,
     Task,
@@ -41,6 +50,7 @@ from .helpers import (
     ago,
     now,
     protect,
+    row_id,
     safe_next,
     search_prospects,
     user,
@@ -51,6 +61,8 @@ bp = Blueprint("prospects", __name__)
 protect(bp)
 
 TIMELINE_LIMIT = 500
+LIST_LIMIT = 100
+MAX_BULK = 1000
 # Bookkeeping rows that say nothing new to a rep (a reply's notification repeats the reply).
 HIDDEN_TYPES = frozenset({"notification"})
 MACHINE_REASONS = {
@@ -147,8 +159,63 @@ def timeline(events: list[Event]) -> list[Item]:
 def index() -> str:
     u = user()
     q = request.args.get("q", "").strip()[:200]
-    rows = search_prospects(u, q, 100)
-    return render_template("prospects.html", prospects=rows, q=q)
+    statuses = team_statuses(db(), u.team_id)
+    error = None
+    try:
+        status = status_filter(db(), u.team_id, request.args.get("status"))
+    except ValidationError as exc:
+        status, error = None, exc.message
+    rows = search_prospects(u, q, LIST_LIMIT, lead_status=status)
+    return render_template(
+        "prospects.html",
+        prospects=rows,
+        q=q,
+        status=status,
+        statuses=statuses,
+        error=error,
+        limit=LIST_LIMIT,
+    )
+
+
+@bp.post("/prospects/status")  # each ticked prospect is checked for CHANGE (access.prospect)
+def bulk_status() -> WerkzeugResponse:
+    """The prospects list's bulk form: the ticked prospects to one status, with a note. One the
+    user may not change (another rep's, another team's, gone) refuses the whole form."""
+    u = user()
+    back = redirect(safe_next(request.form.get("next"), url_for("prospects.index")))
+    raw = request.form.getlist("prospect_id")
+    ids = [row_id(value) for value in raw]
+    if not raw or len(raw) > MAX_BULK or None in ids:
+        flash(f"Tick between 1 and {MAX_BULK} prospects to change their status.", "error")
+        return back
+    try:
+        target = known_status(db(), u.team_id, request.form.get("status"))
+        note = clean_note(request.form.get("note"))
+        chosen: list[Prospect] = []
+        for prospect_id in dict.fromkeys(i for i in ids if i is not None):
+            try:
+                chosen.append(visible_prospect(prospect_id, CHANGE))
+            except (NotFound, Forbidden):
+                raise ValidationError(
+                    f"prospect {prospect_id} is not one you may change (another rep's, or gone); "
+                    "untick it and try again",
+                    field="prospect_id",
+                ) from None
+        results = change_many(db(), chosen, target, now(), by_user_id=u.id, note=note)
+    except ValidationError as exc:
+        db().rollback()
+        flash(f"Nothing changed: {exc.message}.", "error")
+        return back
+    db().commit()
+    changed = sum(1 for r in results if r["changed"])
+    conflicts = [r for r in results if r.get("error")]
+    message = f"Status {target}: {changed} of {len(results)} changed"
+    if len(results) - changed - len(conflicts):
+        message += f", {len(results) - changed - len(conflicts)} already {target}"
+    if conflicts:
+        message += f", {len(conflicts)} changed meanwhile by someone else (reload and retry)"
+    flash(message + ".", "error" if conflicts else "ok")
+    return back
 
 
 @bp.get("/prospects/<int:prospect_id>")
