@@ -39,7 +39,7 @@ EMAIL_MARKS = (
     '<mark style="background:#fecaca;color:#7f1d1d" title="missing for this prospect">',
 )
 PAGE_MARKS = ('<mark class="field">', '<mark class="field missing">')
-_PART_WORDS = {"subject": "subject", "body_html": "body", "body_text": "plain text"}
+_PART_WORDS = {"subject": "subject", "body_html": "body", "body_text": "plain-text body"}
 
 
 class _Value(str):
@@ -180,7 +180,11 @@ def preview_step(
     holder = _marked_prospect(base)
     senders = dict(sender)
     preview = Preview(who=who, email=str(getattr(base, "email", "") or ""))
-    lacking: dict[str, list[str]] = {}
+    lacking = _lacking_by_part(
+        base, sender, (("subject", subject), ("body_html", body_html), ("body_text", body_text))
+    )
+    for name in lacking:
+        _fill(holder, senders, name)
     for _ in range(MAX_MISSING + 1):
         try:
             composed = compose(
@@ -209,15 +213,40 @@ def preview_step(
             preview.body_html = marks_in_html(composed.html, EMAIL_MARKS)
             preview.body_text = _plain(composed.text)
             break
-    preview.missing = [
-        MissingField(
-            name,
-            tuple(dict.fromkeys(_PART_WORDS.get(p, p) for p in parts)),
-            fix_words(name, step, parts[0]),
-        )
-        for name, parts in lacking.items()
-    ]
+    preview.missing = [_missing_field(name, parts, step) for name, parts in lacking.items()]
     return preview
+
+
+def _lacking_by_part(
+    base: Any, sender: Mapping[str, Any], parts: tuple[tuple[str, str | None], ...]
+) -> dict[str, list[str]]:
+    """Each field the prospect lacks, with every part that uses it without a default (each
+    part rendered on its own, filled in one missing field at a time, as enroll_checks does)."""
+    lacking: dict[str, list[str]] = {}
+    for part, source in parts:
+        if not source:
+            continue
+        trial, senders = _marked_prospect(base), dict(sender)
+        for _ in range(MAX_MISSING):
+            context = prospect_context(trial, senders, "https://followup.invalid/u/preview")
+            try:
+                render(source, context, html=part == "body_html", part=part)
+            except RenderError as exc:
+                if exc.missing is None or not _fill(trial, senders, exc.missing):
+                    break  # another error: the render below explains it
+                lacking.setdefault(exc.missing, []).append(part)
+                continue
+            break
+    return lacking
+
+
+def _missing_field(name: str, parts: list[str], step: int) -> MissingField:
+    unique = list(dict.fromkeys(parts))
+    words = [_PART_WORDS.get(p, p) for p in unique]
+    fix = fix_words(name, step, unique[0])
+    if len(words) > 1:  # one default in each part that uses the field
+        fix = fix.replace(f"step {step}'s {words[0]}", f"step {step}'s {' and '.join(words)}")
+    return MissingField(name, tuple(words), fix)
 
 
 def _cannot_render(step: int, exc: RenderError) -> Problem:
