@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from sequences import runtime
 from sequences.clock import FrozenClock
 from sequences.definitions import create_sequence
+from sequences.models import Sequence
 from sequences.workspace.accounts import default_team
 from tracker.cli.main import main
 
 from .conftest import Cast, make_env
-from .webkit import Team, add_prospect, login, seed_team, token
+from .webkit import Team, add_prospect, enrolled, login, seed_team, send, token
 
 WORKDAY = {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}
 STEPS = [
@@ -218,3 +219,34 @@ def test_the_cli_prints_the_same_words_and_export_leaves_them_out(
     exported = CliRunner().invoke(main, ["sequence", "export", str(created["id"])], env=env)
     assert exported.exit_code == 0
     assert "delay_text" not in exported.output and "window_text" not in exported.output
+
+
+def test_each_ab_variant_on_the_stats_page_shows_its_own_subject_as_read(
+    client: Any, team: Team, session: Session, clock: FrozenClock
+) -> None:
+    step = {
+        **STEPS[0],
+        "options": {"variants": [{"subject": "A question for {{ company }}"}]},
+    }
+    sequence_id = _sequence(session, team, clock, steps=[step])
+    sequence = session.get(Sequence, sequence_id)
+    for i, variant in enumerate(("A", "B")):
+        p = add_prospect(session, team.rep_id, f"p{i}@acme.example", first_name="P")
+        send(session, enrolled(session, p, sequence, clock.now()), 0, clock.now(), variant=variant)
+    session.commit()
+    login(client, team.rep_email)
+    page = client.get(f"/sequences/{sequence_id}").text
+    assert 'Variant A: <span class="subject">Thanks, <mark class="field">Jane</mark>' in page
+    assert 'Variant B: <span class="subject">A question for <mark class="field">Example' in page
+
+
+def test_the_prospect_page_names_the_next_step_as_this_prospect_reads_it(
+    client: Any, team: Team, session: Session, clock: FrozenClock
+) -> None:
+    sequence = session.get(Sequence, _sequence(session, team, clock))
+    ana = add_prospect(session, team.rep_id, "ana@acme.example", first_name="Ana")
+    enrolled(session, ana, sequence, clock.now())
+    session.commit()
+    login(client, team.rep_email)
+    page = client.get(f"/prospects/{ana.id}").text
+    assert 'Next: step 1 of 3, email “Thanks, <mark class="field">Ana</mark>”, immediately' in page

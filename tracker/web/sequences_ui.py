@@ -73,10 +73,14 @@ def _window_words(sequence: Sequence) -> str:
 
 
 @bp.app_template_filter("reads")
-def _reads(step: Step, prospect: Prospect | None = None) -> Markup:
-    """A step's subject as `prospect` (or the sample one) reads it, fields marked; a
-    threaded step reads as a reply to the step it threads with."""
+def _reads(step: Step, prospect: Prospect | None = None, variant: str | None = None) -> Markup:
+    """A step's subject (or its A/B variant's, by letter) as `prospect` (or the sample one)
+    reads it, fields marked; a threaded step reads as a reply to the step it threads with."""
     source = step.subject or ""
+    variants = (step.options or {}).get("variants") or []
+    index = ord(variant) - ord("B") if variant and len(variant) == 1 else -1
+    if 0 <= index < len(variants) and isinstance(variants[index], dict):
+        source = variants[index].get("subject") or source
     if step.thread_with is not None:
         earlier = next((s for s in step.sequence.steps if s.position == step.thread_with), None)
         if earlier is not None and earlier.subject:
