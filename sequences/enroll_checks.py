@@ -141,6 +141,11 @@ def _fix(name: str | None, step: int, part: str) -> str:
     return f"`{name}` is not something a prospect has; correct {where} in the editor"
 
 
+def fix_words(name: str | None, step: int, part: str) -> str:
+    """The fix for a field `name` that step `step`'s `part` lacks (the editor's preview too)."""
+    return _fix(name, step, part)
+
+
 def _with_placeholder(context: dict[str, Any], name: str) -> dict[str, Any] | None:
     """The context with `name` filled in, to find the next missing field (None: cannot)."""
     filled = dict(context)

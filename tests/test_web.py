@@ -355,7 +355,7 @@ def test_preview_renders_for_a_prospect_without_tracking_or_events(
         headers={"X-CSRF-Token": csrf},
     )
     assert response.status_code == 200
-    assert "Hi Pia" in response.text and "Initech" in response.text
+    assert 'Hi <mark class="field">Pia</mark>' in response.text and "Initech" in response.text
     assert "https://example.com/pricing" in response.text and "/c/" not in response.text
     assert "/o/" not in response.text
     broken = client.post(
@@ -369,7 +369,8 @@ def test_preview_renders_for_a_prospect_without_tracking_or_events(
         data={"subject": "x", "body_html": "{{ fields.need }}"},
         headers={"X-CSRF-Token": csrf},
     )
-    assert "missing value" in missing.text
+    assert "Missing for the sample prospect: need" in missing.text
+    assert "missing value" not in missing.text  # the words, not Jinja's
     assert scalar(session, select(func.count()).select_from(Event)) == 0
 
 
