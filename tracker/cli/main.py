@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from sequences import logs
-from sequences.config import ConfigError, Settings, load_settings
+from sequences.config import ConfigError, Settings, check_sender, load_settings
 
 from ..ports import Chosen, Listener, PortUnavailable, choose
 
@@ -30,6 +30,18 @@ def _settings() -> Settings:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+
+
+def _sending_settings() -> Settings:
+    """The settings of a command that sends or enqueues mail: in production, never from a
+    demo address (sequences.config.check_sender), in one line, exit 2."""
+    settings = _settings()
+    try:
+        check_sender(settings)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    return settings
 
 
 def _fail(exc: Exception, code: int = 2) -> NoReturn:
@@ -121,7 +133,7 @@ def run(host: str, port: int, no_sink: bool, inbound_port: int) -> None:
     from .embedded import run_all
 
     run_all(
-        _settings(),
+        _sending_settings(),
         host,
         port,
         sink=not no_sink,
@@ -141,7 +153,7 @@ def run(host: str, port: int, no_sink: bool, inbound_port: int) -> None:
 @_clean_errors
 def web(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web app with gunicorn (production)."""
-    settings = _settings()  # fail here, in one line, rather than in every gunicorn worker
+    settings = _sending_settings()  # fail here, in one line, not in every gunicorn worker
     _check_secrets(settings)
     chosen = choose_port(Listener("the web app", host, port, "--port", given("port")))
     if chosen.moved and "FOLLOWUP_BASE_URL" not in settings.given:
@@ -183,7 +195,7 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
 @_clean_errors
 def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
     """Run Dramatiq workers (the standard `dramatiq` CLI on Followup's actors)."""
-    settings = _settings()
+    settings = _sending_settings()
     if not settings.redis_url:
         click.echo(
             "error: FOLLOWUP_REDIS_URL: a separate worker needs Redis; `followup run` works without",
@@ -222,7 +234,7 @@ def scheduler(interval: float) -> None:
     from sequences import runtime
     from sequences.scheduler import run_forever
 
-    settings = _settings()
+    settings = _sending_settings()
     rt = runtime.build(settings)
     runtime.install(rt)
     from sequences.actors import enqueue_steps

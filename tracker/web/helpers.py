@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, abort, request, session
 from sqlalchemy import or_, select
 
+from sequences.config import demo_sender
 from sequences.models import Prospect, User
 from sequences.workspace import CHANGE, READ, Access, prospect_access, prospect_filter
 
@@ -154,7 +155,17 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:
-        return {"csrf_token": csrf_token, "current_user": current_user}
+        return {
+            "csrf_token": csrf_token,
+            "current_user": current_user,
+            # The sequence page says so while mail goes out from a demo address (embedded mode).
+            "demo_sender": _demo_sender,
+        }
+
+
+def _demo_sender() -> str | None:
+    settings = rt().settings
+    return None if settings.production else demo_sender(settings)
 
 
 def search_prospects(u: User, q: str, limit: int) -> list[Prospect]:
