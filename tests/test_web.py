@@ -156,7 +156,8 @@ def test_prospect_page_has_the_pre_call_summary_with_machine_opens_apart(
     login(client, team.rep_email)
     page = client.get(f"/prospects/{prospect.id}").text
     assert "last opened 12 min ago, 3 human opens, clicked example.com/pricing twice" in page
-    assert "1 machine open (Apple privacy proxy x1)" in page
+    assert "1 open by a machine (Apple Mail Privacy Protection x1)" in page
+    assert "Opened by a machine (Apple Mail Privacy Protection)" in page
     assert 'href="tel:+1 555 0100"' in page
     assert sequence.name in page and "Next: step 2 of 2" in page
     assert "Pricing for Zoe" in page and "Left a message about the demo" in page

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from sequences import runtime
-from sequences.config import Settings
+from sequences.config import Settings, demo_sender
 
 from .. import ports
 
@@ -85,6 +85,43 @@ def _listeners(
             )
         )
     return wanted
+
+
+def banner(
+    settings: Settings,
+    url: str,
+    *,
+    sink: bool,
+    inbound_port: int | None,
+    first: tuple[str, str] | None,
+    cli: str,
+    notes: list[str],
+) -> list[str]:
+    """What `followup run` prints once started: the URLs and ports, how to sign in, the API
+    key, where mail goes and from which address; nothing else."""
+    sender = demo_sender(settings)
+    source = (
+        f"from the demo address {sender} (set FOLLOWUP_FROM_EMAIL)"
+        if sender
+        else f"from {settings.default_from_email}"
+    )
+    smtp = f"smtp://{settings.smtp.host}:{settings.smtp.port}"
+    lines = ["", f"  Followup is running: {url}"]
+    if first:
+        password, key = first
+        lines.append(f"  Sign in:    admin@example.com, password {password}")
+        lines += ["  API key, shown once:", f"              {key}"]
+    else:
+        lines.append(f"  API key:    {cli} api-key create --user <email>")
+    if sink:
+        lines.append(f"  Mail sink:  {smtp} keeps every message, none is delivered;")
+        lines.append(f"              mail goes there {source}")
+    else:
+        lines.append(f"  Mail goes to {smtp}, {source}")
+    if inbound_port:
+        lines.append(f"  Inbound:    smtp://127.0.0.1:{inbound_port} takes replies and bounces")
+    lines += [f"  Note:       {note}" for note in notes]
+    return [*lines, "  Stop with Ctrl-C.", ""]
 
 
 def _not_ready(environ: object, start_response: object) -> list[bytes]:
@@ -191,32 +228,17 @@ def run_all(
 
     server.app = create_app({"RUNTIME": rt})
     first = _first_user(rt)
-    cli = _command_name()
 
-    click.echo("")
-    click.echo(f"  Followup is running: http://{host}:{port}/")
-    click.echo(f"  Database:   {settings.database_url}")
-    if controller is not None:
-        click.echo(
-            f"  Mail sink:  smtp://{settings.smtp.host}:{settings.smtp.port}, captured mail in {settings.sink_dir}"
-        )
-        click.echo(f"              list it with: {cli} sink list")
-    else:
-        click.echo(f"  Mail goes to smtp://{settings.smtp.host}:{settings.smtp.port}")
-    if inbound is not None:
-        click.echo(f"  Inbound:    smtp://127.0.0.1:{inbound_port} takes replies and bounces")
-    if first:
-        password, key = first
-        click.echo(f"  First user: admin@example.com (manager, admin), password {password}")
-        click.echo("  API key, shown once:")
-        click.echo(f"              {key}")
-    else:
-        click.echo(f"  API key:    {cli} api-key create --user <email>")
-    for moved in chosen:
-        if moved.moved:
-            click.echo(f"  Note:       {moved.note()}")
-    click.echo("  Stop with Ctrl-C.")
-    click.echo("")
+    for line in banner(
+        settings,
+        f"http://{host}:{port}/",
+        sink=controller is not None,
+        inbound_port=inbound_port if inbound is not None else None,
+        first=first,
+        cli=_command_name(),
+        notes=[c.note() for c in chosen if c.moved],
+    ):
+        click.echo(line)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from sequences import logs
-from sequences.config import ConfigError, Settings
+from sequences.config import ConfigError, Settings, check_sender
 
 from ..ports import Listener
 from .common import choose_port, given
@@ -25,6 +25,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Commands that run until stopped: they log at INFO unless FOLLOWUP_LOG_LEVEL says otherwise.
 SERVICES = frozenset({"run", "web", "worker", "scheduler", "sink", "inbound", "imap-poll", "spool"})
+
+
+def _sending_settings() -> Settings:
+    """The settings of a command that sends or enqueues mail: in production, never from a
+    demo address (sequences.config.check_sender), in one line, exit 2."""
+    settings = _settings()
+    try:
+        check_sender(settings)
+    except ConfigError as exc:
+        _fail(exc)
+    return settings
 
 
 def _check_secrets(settings: Settings) -> None:
@@ -73,7 +84,7 @@ def run(host: str, port: int, no_sink: bool, inbound_port: int) -> None:
     from .embedded import run_all
 
     run_all(
-        _settings(),
+        _sending_settings(),
         host,
         port,
         sink=not no_sink,
@@ -93,7 +104,7 @@ def run(host: str, port: int, no_sink: bool, inbound_port: int) -> None:
 @_clean_errors
 def web(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web app with gunicorn (production)."""
-    settings = _settings()  # fail here, in one line, rather than in every gunicorn worker
+    settings = _sending_settings()  # fail here, in one line, not in every gunicorn worker
     _check_secrets(settings)
     chosen = choose_port(Listener("the web app", host, port, "--port", given("port")))
     if chosen.moved and "FOLLOWUP_BASE_URL" not in settings.given:
@@ -135,7 +146,7 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
 @_clean_errors
 def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
     """Run Dramatiq workers (the standard `dramatiq` CLI on Followup's actors)."""
-    settings = _settings()
+    settings = _sending_settings()
     if not settings.redis_url:
         click.echo(
             "error: FOLLOWUP_REDIS_URL: a separate worker needs Redis; `followup run` works without",
@@ -174,7 +185,7 @@ def scheduler(interval: float) -> None:
     from sequences import runtime
     from sequences.scheduler import run_forever
 
-    settings = _settings()
+    settings = _sending_settings()
     rt = runtime.build(settings)
     runtime.install(rt)
     from sequences.actors import enqueue_steps

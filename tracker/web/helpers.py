@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Flask, abort, request, session
 from sqlalchemy import or_, select
 
+from sequences.config import demo_sender
 from sequences.models import Prospect, User
 from sequences.workspace import (
     CHANGE,
@@ -170,7 +171,18 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:
-        return {"csrf_token": csrf_token, "current_user": current_user, "my_zone": zone}
+        return {
+            "csrf_token": csrf_token,
+            "current_user": current_user,
+            "my_zone": zone,
+            # The sequence page says so while mail goes out from a demo address (embedded mode).
+            "demo_sender": _demo_sender,
+        }
+
+
+def _demo_sender() -> str | None:
+    settings = rt().settings
+    return None if settings.production else demo_sender(settings)
 
 
 def search_prospects(

@@ -42,7 +42,7 @@ from sequences.models import (
     Task,
 )
 from sequences.tasks import CALL_OUTCOMES, log_call
-from sequences.workspace import CHANGE, retry
+from sequences.workspace import CHANGE, open_words, retry
 
 from ..api import access
 from ..db import db
@@ -65,13 +65,6 @@ LIST_LIMIT = 100
 MAX_BULK = 1000
 # Bookkeeping rows that say nothing new to a rep (a reply's notification repeats the reply).
 HIDDEN_TYPES = frozenset({"notification"})
-MACHINE_REASONS = {
-    "apple_privacy_proxy": "Apple privacy proxy",
-    "security_scanner": "security scanner",
-    "prefetch": "prefetch",
-    "link_preview": "link preview",
-    "bot": "bot",
-}
 
 
 def link_label(url: str) -> str:
@@ -79,6 +72,12 @@ def link_label(url: str) -> str:
     parts = urlsplit(url)
     label = (parts.netloc.removeprefix("www.") + parts.path.rstrip("/")) or url
     return label if len(label) <= 48 else label[:47] + "…"
+
+
+def open_label(e: Event) -> str:
+    """'Opened (inferred from a click)', 'Opened by a machine (Apple Mail Privacy Protection)'."""
+    words = open_words.label(e.type, e.verdict, e.reason, e.data) or e.type
+    return words[:1].upper() + words[1:]
 
 
 def _times(n: int) -> str:
@@ -106,7 +105,12 @@ def brief(events: list[Event], at: datetime) -> Brief:
     if human_opens:
         out.last_open_at = max(e.at for e in human_opens)
         out.phrases.append(f"last opened {ago(out.last_open_at)}")
-        out.phrases.append(f"{len(human_opens)} human open{'s' if len(human_opens) != 1 else ''}")
+        inferred = Counter(
+            via
+            for e in human_opens
+            if (via := open_words.inferred_from(e.type, e.reason, e.data)) is not None
+        )
+        out.phrases.append(open_words.opens_phrase(len(human_opens), inferred, "human open"))
     else:
         out.phrases.append("no human open yet")
     clicks = Counter(link_label(str((e.data or {}).get("url", ""))) for e in human_clicks)
@@ -124,10 +128,10 @@ def brief(events: list[Event], at: datetime) -> Brief:
     for kind in ("open", "click"):
         machine = [e for e in events if e.type == kind and e.verdict == "machine"]
         if machine:
-            reasons = Counter(MACHINE_REASONS.get(e.reason or "", e.reason or "?") for e in machine)
+            reasons = Counter(open_words.machine_words(e.reason) for e in machine)
             detail = ", ".join(f"{r} x{n}" for r, n in reasons.most_common())
-            out.machine.append(f"{len(machine)} machine {kind}{'s' if len(machine) != 1 else ''}")
-            out.machine[-1] += f" ({detail})"
+            noun = f"{kind}{'s' if len(machine) != 1 else ''}"
+            out.machine.append(f"{len(machine)} {noun} by a machine ({detail})")
     return out
 
 
@@ -261,6 +265,7 @@ def show(prospect_id: int) -> str:
         tasks=tasks,
         outcomes=CALL_OUTCOMES,
         link_label=link_label,
+        open_label=open_label,
         lead_statuses=team_statuses(session, prospect.team_id),
     )
 
