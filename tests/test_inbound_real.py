@@ -110,6 +110,15 @@ def test_a_complaint_about_our_message_suppresses_its_prospect_by_message_id(
     assert prospect_of(rt, world).status == "unsubscribed"
 
 
+def test_a_complaint_sent_to_our_bounce_address_suppresses_that_messages_prospect(
+    rt: runtime.Runtime,
+) -> None:
+    world = seed(rt, email="zoe@prospect.example")
+    outcome = receive(rt, _real("sisimai_arf-11.eml"), source="api", recipients=[world.bounce])
+    assert outcome.verdict == "unsubscribe", outcome.reason
+    assert prospect_of(rt, world).status == "unsubscribed"
+
+
 def test_an_authentication_failure_report_is_machine_mail_not_a_complaint(
     rt: runtime.Runtime,
 ) -> None:

@@ -169,7 +169,7 @@ def _decide_and_act(
     verdict = decide(parsed, to_verp="bounce" in tokens)
     if verdict.complaint is not None:
         # The report comes from the provider, not the person: suppress who it names.
-        found, prospects = match_complaint(session, verdict.complaint, act.row.team_id)
+        found, prospects = match_complaint(session, verdict.complaint, tokens, act.row.team_id)
         if not prospects:
             return Outcome("unmatched", f"{verdict.reason}: no message or prospect matched")
         outcome = act.unsubscribe(prospects[0], found.message, "complaint", verdict.reason)

@@ -139,10 +139,14 @@ def match_bounce(
 
 
 def match_complaint(
-    session: Session, complaint: Complaint, team_id: int | None = None
+    session: Session,
+    complaint: Complaint,
+    tokens: dict[str, Message],
+    team_id: int | None = None,
 ) -> tuple[Match, list[Prospect]]:
-    """The reported message (by its Message-ID) and the prospects who complained."""
-    message = _by_message_id(session, complaint.original_message_ids)
+    """The reported message (VERP, as many feedback loops answer the Return-Path, then its
+    Message-ID) and the prospects who complained, else those the report names."""
+    message = tokens.get("bounce") or _by_message_id(session, complaint.original_message_ids)
     if message is not None:
         match = in_team(_with_message(session, message, "reported-message-id", None), team_id)
         if match.prospect is not None:
