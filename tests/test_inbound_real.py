@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bench.verdicts import FRESH, REAL, judge, real_cases, real_score
 from sequences import runtime
 from sequences.inbound.classify import parse
 from sequences.inbound.ingest import receive
+from sequences.inbound.recheck import apply, plan
+from sequences.models import InboundMessage
 
 from .test_inbound import OUR_MESSAGE_ID, enrollment_of, events, prospect_of, seed
 
@@ -177,3 +181,66 @@ def test_the_fresh_held_out_part_keeps_its_one_measured_figure_and_no_harmful_mi
     score = real_score(FRESH, "fresh")
     assert score.harmful == [], score.harmful
     assert score.right() >= 56, score.wrong
+
+
+def _stored_as(rt: runtime.Runtime, raw: bytes, verdict: str, reason: str) -> int:
+    """Mail as an older reader left it: kept, never acted on."""
+    with rt.sessions.begin() as s:
+        row = InboundMessage(
+            dedupe_key=f"sha256:{hash(raw)}",
+            source="imap",
+            received_at=rt.clock.now(),
+            verdict=verdict,
+            reason=reason,
+            enrollment_ids=[],
+            size=len(raw),
+            raw=raw,
+        )
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def test_recheck_suppresses_a_bounce_that_an_older_reader_could_not_read(
+    rt: runtime.Runtime,
+) -> None:
+    world = seed(rt, email="r@p351355.pool.example.ne.jp")
+    raw = _real("sisimai_lhost-postfix-01.eml")
+    inbound_id = _stored_as(
+        rt, raw, "unprocessable", "truncated: a multipart body lacks its boundaries"
+    )
+    with rt.sessions() as s:
+        changes = plan(s, rt.clock.now() - timedelta(days=1), rt.settings.secret_keys)
+    assert [(c.inbound_id, c.old, c.new) for c in changes] == [
+        (inbound_id, "unprocessable", "bounce")
+    ]
+    with rt.sessions.begin() as s:
+        [done] = apply(s, changes, rt.clock.now())
+    assert "suppressed as bounced" in done
+    assert prospect_of(rt, world).status == "bounced"
+    assert enrollment_of(rt, world).status == "bounced"
+    [change] = events(rt, world, "verdict_changed")
+    assert change.data["from"] == "unprocessable" and change.data["to"] == "bounce"
+
+
+def test_recheck_suppresses_who_complained_in_a_report_once_left_unmatched(
+    rt: runtime.Runtime,
+) -> None:
+    world = seed(rt, email="user@example.com")
+    _stored_as(rt, _real("sisimai_arf-12.eml"), "unmatched", "mail: no message or prospect matched")
+    with rt.sessions() as s:
+        changes = plan(s, rt.clock.now() - timedelta(days=1), rt.settings.secret_keys)
+    assert [(c.old, c.new) for c in changes] == [("unmatched", "unsubscribe")]
+    with rt.sessions.begin() as s:
+        apply(s, changes, rt.clock.now())
+    assert prospect_of(rt, world).status == "unsubscribed"
+
+
+def test_recheck_leaves_old_unmatched_mail_that_suppresses_no_one_alone(
+    rt: runtime.Runtime,
+) -> None:
+    seed(rt)
+    _stored_as(rt, _real("talon_gmail.eml"), "unmatched", "mail: no message or prospect matched")
+    _stored_as(rt, _real("sisimai_lhost-fml-02.eml"), "unmatched", "mail: no message matched")
+    with rt.sessions() as s:
+        assert plan(s, rt.clock.now() - timedelta(days=1), rt.settings.secret_keys) == []
