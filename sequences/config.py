@@ -102,6 +102,9 @@ class Settings:
     worker_metrics: tuple[str, int] | None = None
     worker_metrics_dir: Path | None = None  # the workers' multiprocess files (default: instance)
     scheduler_metrics: tuple[str, int] | None = None
+    # The web's Prometheus text on an admin listener of its own (FOLLOWUP_METRICS_BIND): then
+    # the public app answers 404 on /metrics, token or not.
+    metrics_bind: tuple[str, int] | None = None
 
     @property
     def secret_key(self) -> str:
@@ -433,6 +436,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             _get(env, "FOLLOWUP_WORKER_METRICS_DIR") or instance / "worker-metrics"
         ),
         scheduler_metrics=_bind(env, "FOLLOWUP_SCHEDULER_METRICS"),
+        metrics_bind=_bind(env, "FOLLOWUP_METRICS_BIND"),
     )
 
 

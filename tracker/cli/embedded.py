@@ -15,7 +15,7 @@ import click
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from sequences import runtime
+from sequences import logs, runtime
 from sequences.config import Settings, demo_sender
 
 from .. import ports
@@ -128,6 +128,22 @@ def _not_ready(environ: object, start_response: object) -> list[bytes]:
     raise RuntimeError("the web app is not ready yet")  # never reached: replaced before serving
 
 
+def _serve_metrics(rt: runtime.Runtime, bind: tuple[str, int]) -> None:
+    """FOLLOWUP_METRICS_BIND in one process: prometheus_client's own listener, in a thread."""
+    from prometheus_client import start_http_server
+
+    from sequences.metrics import scrape_registry
+
+    host, port = bind
+    registry = scrape_registry(rt.sessions, rt.settings.instance_path / "spool", rt.clock.now)
+    try:
+        start_http_server(port, host, registry)
+    except OSError as exc:
+        listener = ports.Listener("the metrics listener", host, port, "FOLLOWUP_METRICS_BIND", True)
+        raise ports.unavailable(listener, port, ports.describe(exc)) from None
+    logs.say(f"metrics: http://{host}:{port}/metrics (admin listener, no token)")
+
+
 def run_all(
     settings: Settings,
     host: str,
@@ -195,6 +211,9 @@ def run_all(
     if controller is not None:
         # The sink is ours, so it can tell whether a message reached it after a crash mid-send.
         rt.extras["delivery_probe"] = partial(was_delivered, settings.sink_dir)
+
+    if settings.metrics_bind:
+        _serve_metrics(rt, settings.metrics_bind)
 
     from sequences.actors import enqueue_steps
     from sequences.broker import broker

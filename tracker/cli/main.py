@@ -111,6 +111,8 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
         # Links in mail must reach this server (the workers read the environment).
         os.environ["FOLLOWUP_BASE_URL"] = f"http://{host}:{chosen.port}"
     port = chosen.port
+    if settings.metrics_bind:
+        _admin_metrics(settings)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     argv = [
         str(gunicorn),
@@ -132,6 +134,24 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
         "tracker:create_app()",
     ]
     os.execv(argv[0], argv)
+
+
+def _admin_metrics(settings: Settings) -> None:
+    """Before gunicorn: the admin port must be free (one line if not), and the workers write
+    prometheus_client's multiprocess files where the admin listener sums them."""
+    import shutil
+
+    assert settings.metrics_bind is not None
+    host, port = settings.metrics_bind
+    choose(Listener("the metrics listener", host, port, "FOLLOWUP_METRICS_BIND", True))
+    os.environ["FOLLOWUP_METRICS_BIND"] = f"{host}:{port}"  # read by tracker/gunicorn_conf.py
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Ours, so emptied at each start: no dead worker's gauges linger (counters restart
+        # from zero, as Prometheus expects after a restart).
+        directory = settings.instance_path / "web-metrics"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 @main.command()
