@@ -15,7 +15,7 @@ import click
 from sequences import logs
 from sequences.config import ConfigError, Settings, check_sender
 
-from ..ports import Listener
+from ..ports import Listener, choose
 from .common import choose_port, given
 from .common import clean_errors as _clean_errors
 from .common import fail as _fail
