@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
+from bench.scratch import scratch_database  # noqa: E402
 from sequences import runtime  # noqa: E402
 from sequences.clock import FrozenClock  # noqa: E402
 from sequences.config import load_settings  # noqa: E402
@@ -382,13 +383,9 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(6)
 
-    name = args.reuse or f"followup_bench_pages_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    if not args.reuse:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with scratch_database(
+        ADMIN_URL, prefix="followup_bench_pages", keep=args.keep, reuse=args.reuse
+    ) as url:
         upgrade(url)
         started = time.perf_counter()
         seeded = reuse(url) if args.reuse else seed(url, args.prospects, args.events, rng)
@@ -451,19 +448,6 @@ def main() -> None:
                 f"{r['min_ms'] / base['min_ms']:9.1f} {r['median_ms'] / base['median_ms']:12.1f}"
             )
         print(json.dumps({"counts": seeded["counts"], "runs": args.runs}))
-    finally:
-        if not args.keep and not args.reuse:
-            with admin.connect() as conn:
-                conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-                    ),
-                    {"n": name},
-                )
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        else:
-            print(f"kept database {name}")
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import procstat  # noqa: E402
+from bench.scratch import scratch_database  # noqa: E402
 
 # The one-step sequence and prospects both send benchmarks use (bench/send_cpu.py keeps them:
 # it must import nothing from the tree it is not measuring).
@@ -251,15 +252,11 @@ def main() -> None:
     from sequences.migrate import upgrade
     from sequences.sending import free_port
 
-    database = f"followup_bench_{uuid.uuid4().hex[:8]}"
     namespace = f"followup-bench-{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")  # for CHECKPOINT
     worker: subprocess.Popen[bytes] | None = None
     sink: subprocess.Popen[bytes] | None = None
-    with TemporaryDirectory() as tmp_name:
+    with scratch_database(ADMIN_URL) as url, TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         sink_port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUP_")}
@@ -401,14 +398,6 @@ def main() -> None:
             if keys:
                 client.delete(*keys)
             client.close()
-            with admin.connect() as conn:
-                conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-                    ),
-                    {"n": database},
-                )
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
             admin.dispose()
 
 

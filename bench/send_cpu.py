@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -43,6 +42,21 @@ BODY = (
     '<a href="https://example.com/case-study">read how Initech did it</a>.</p>'
     "<p>{{ sender.signature }}</p>" + "<p>Some more words about the offer.</p>" * 20
 )
+
+
+def _scratch_database(prefix: str) -> Any:
+    """bench/scratch.py's throwaway database, the file beside this one loaded by its path:
+    with --compare, PYTHONPATH names another tree, whose bench/ may differ (it imports only
+    SQLAlchemy, so nothing of the measured tree)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_bench_scratch", Path(__file__).with_name("scratch.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.scratch_database(ADMIN_URL, prefix=prefix)
 
 
 def seed(url: str, n: int) -> None:
@@ -115,7 +129,7 @@ def _start_sink(port: int, directory: Path, log: Path) -> subprocess.Popen[bytes
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """One run in this process; returns the figures."""
-    from sqlalchemy import create_engine, func, select, text
+    from sqlalchemy import func, select
 
     from sequences import runtime
     from sequences.config import load_settings
@@ -124,120 +138,109 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from sequences.scheduler import batches, tick
     from sequences.sending import free_port, run_batch
 
-    database = f"followup_sendcpu_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
     sink = None
     rt = None
-    try:
-        with TemporaryDirectory() as tmp_name:
-            tmp = Path(tmp_name)
-            port = free_port()
-            env = {
-                "FOLLOWUP_DATABASE_URL": url,
-                "FOLLOWUP_SMTP_URL": f"smtp://127.0.0.1:{port}?timeout=30",
-                "FOLLOWUP_SECRET_KEY": "bench-secret-0123456789abcdef",
-                "FOLLOWUP_BASE_URL": "http://127.0.0.1:8000",
-                "FOLLOWUP_MAIL_DOMAIN": "bench.example",
-                "FOLLOWUP_INSTANCE_PATH": str(tmp / "instance"),
-                "FOLLOWUP_SEND_BATCH": str(args.batch),
-            }
-            upgrade(url)
-            total = args.warmup + args.messages
-            seed(url, total)
-            rt = runtime.build(load_settings(env))
-            if args.stub:
-                rt.transport = _StubTransport()  # type: ignore[assignment]
-            else:
-                sink = _start_sink(port, tmp / "sink", tmp / "sink.log")
-            due: list[tuple[int, int]] = []
-            while tick(rt, lambda e, p: due.append((e, p)), limit=1000):
-                pass
-            assert len(due) == total, (len(due), total)
-            warm, timed = due[: args.warmup], due[args.warmup :]
-            for batch in batches(warm, args.batch):
-                run_batch(rt, batch)
-            profiler = None
-            if args.profile:
-                import cProfile
+    with _scratch_database("followup_sendcpu") as url:
+        try:
+            with TemporaryDirectory() as tmp_name:
+                tmp = Path(tmp_name)
+                port = free_port()
+                env = {
+                    "FOLLOWUP_DATABASE_URL": url,
+                    "FOLLOWUP_SMTP_URL": f"smtp://127.0.0.1:{port}?timeout=30",
+                    "FOLLOWUP_SECRET_KEY": "bench-secret-0123456789abcdef",
+                    "FOLLOWUP_BASE_URL": "http://127.0.0.1:8000",
+                    "FOLLOWUP_MAIL_DOMAIN": "bench.example",
+                    "FOLLOWUP_INSTANCE_PATH": str(tmp / "instance"),
+                    "FOLLOWUP_SEND_BATCH": str(args.batch),
+                }
+                upgrade(url)
+                total = args.warmup + args.messages
+                seed(url, total)
+                rt = runtime.build(load_settings(env))
+                if args.stub:
+                    rt.transport = _StubTransport()  # type: ignore[assignment]
+                else:
+                    sink = _start_sink(port, tmp / "sink", tmp / "sink.log")
+                due: list[tuple[int, int]] = []
+                while tick(rt, lambda e, p: due.append((e, p)), limit=1000):
+                    pass
+                assert len(due) == total, (len(due), total)
+                warm, timed = due[: args.warmup], due[args.warmup :]
+                for batch in batches(warm, args.batch):
+                    run_batch(rt, batch)
+                profiler = None
+                if args.profile:
+                    import cProfile
 
-                profiler = cProfile.Profile(time.process_time)  # CPU, not waiting
-            cpu = wall = 0.0
-            outcomes: list[str] = []
-            work = [timed[i : i + args.batch] for i in range(0, len(timed), args.batch)]
-            if args.threads > 1:
-                # Like a worker process's threads: the same batches taken from a shared queue.
-                import queue
-                import threading
+                    profiler = cProfile.Profile(time.process_time)  # CPU, not waiting
+                cpu = wall = 0.0
+                outcomes: list[str] = []
+                work = [timed[i : i + args.batch] for i in range(0, len(timed), args.batch)]
+                if args.threads > 1:
+                    # Like a worker process's threads: the same batches taken from a shared queue.
+                    import queue
+                    import threading
 
-                todo: queue.Queue[list[tuple[int, int]]] = queue.Queue()
+                    todo: queue.Queue[list[tuple[int, int]]] = queue.Queue()
+                    for batch in work:
+                        todo.put(batch)
+
+                    def drain() -> None:
+                        while True:
+                            try:
+                                batch = todo.get_nowait()
+                            except queue.Empty:
+                                return
+                            outcomes.extend(run_batch(rt, batch))
+
+                    threads = [threading.Thread(target=drain) for _ in range(args.threads)]
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    for thread in threads:
+                        thread.start()
+                    for thread in threads:
+                        thread.join()
+                    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+                    work = []
                 for batch in work:
-                    todo.put(batch)
-
-                def drain() -> None:
-                    while True:
-                        try:
-                            batch = todo.get_nowait()
-                        except queue.Empty:
-                            return
-                        outcomes.extend(run_batch(rt, batch))
-
-                threads = [threading.Thread(target=drain) for _ in range(args.threads)]
-                c0, w0 = time.process_time(), time.perf_counter()
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
-                cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-                work = []
-            for batch in work:
-                c0, w0 = time.process_time(), time.perf_counter()
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    if profiler is not None:
+                        profiler.enable()
+                    outcomes += run_batch(rt, batch)
+                    if profiler is not None:
+                        profiler.disable()
+                    cpu += time.process_time() - c0
+                    wall += time.perf_counter() - w0
+                sent = outcomes.count("sent")
+                with rt.engine.connect() as conn:
+                    stored = conn.scalar(
+                        select(func.count()).select_from(Message).where(Message.status == "sent")
+                    )
+                if sent != len(timed) or stored != total:
+                    raise SystemExit(f"not all sent: {sent} of {len(timed)}, {stored} stored")
                 if profiler is not None:
-                    profiler.enable()
-                outcomes += run_batch(rt, batch)
-                if profiler is not None:
-                    profiler.disable()
-                cpu += time.process_time() - c0
-                wall += time.perf_counter() - w0
-            sent = outcomes.count("sent")
-            with rt.engine.connect() as conn:
-                stored = conn.scalar(
-                    select(func.count()).select_from(Message).where(Message.status == "sent")
-                )
-            if sent != len(timed) or stored != total:
-                raise SystemExit(f"not all sent: {sent} of {len(timed)}, {stored} stored")
-            if profiler is not None:
-                import pstats
+                    import pstats
 
-                pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(
-                    "sequences|smtplib|psycopg/(connection|cursor)", args.profile
-                )
-                pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(
-                    args.profile
-                )
-            return {
-                "tree": str(Path(sys.modules["sequences"].__file__ or "").parent.parent),
-                "messages": len(timed),
-                "batch": args.batch,
-                "threads": args.threads,
-                "cpu_ms": cpu * 1000 / len(timed),
-                "wall_ms": wall * 1000 / len(timed),
-            }
-    finally:
-        if rt is not None:
-            rt.dispose()
-        if sink is not None:
-            sink.terminate()
-            sink.wait(10)
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": database},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
-        admin.dispose()
+                    pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(
+                        "sequences|smtplib|psycopg/(connection|cursor)", args.profile
+                    )
+                    pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(
+                        args.profile
+                    )
+                return {
+                    "tree": str(Path(sys.modules["sequences"].__file__ or "").parent.parent),
+                    "messages": len(timed),
+                    "batch": args.batch,
+                    "threads": args.threads,
+                    "cpu_ms": cpu * 1000 / len(timed),
+                    "wall_ms": wall * 1000 / len(timed),
+                }
+        finally:
+            if rt is not None:
+                rt.dispose()
+            if sink is not None:
+                sink.terminate()
+                sink.wait(10)
 
 
 def compare(args: argparse.Namespace) -> None:

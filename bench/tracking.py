@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from flask import Flask, Response  # noqa: E402
 
 from bench import procstat  # noqa: E402
+from bench.scratch import scratch_database  # noqa: E402
 from sequences.tracking import Spool, destinations  # noqa: E402
 
 SECRET = "bench-secret-key-0123456789abcdef"
@@ -305,6 +305,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def database(kind: str, directory: Path) -> tuple[str, Any, Any]:
     """A fresh, migrated database, a function that drops it, and one that lists its server's
     processes (PostgreSQL backends; none for SQLite, which runs inside the app)."""
+    from contextlib import ExitStack
+
     from sqlalchemy import create_engine, text
 
     from sequences.migrate import upgrade
@@ -316,21 +318,16 @@ def database(kind: str, directory: Path) -> tuple[str, Any, Any]:
     admin_url = os.environ.get(
         "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
-    name = f"followup_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    scratch = ExitStack()
+    url = scratch.enter_context(scratch_database(admin_url))
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")  # to list the backends
+    scratch.callback(admin.dispose)
+    try:
+        upgrade(url)
+    except BaseException:
+        scratch.close()
+        raise
 
     def backends() -> list[int]:
         with admin.connect() as conn:
@@ -339,7 +336,7 @@ def database(kind: str, directory: Path) -> tuple[str, Any, Any]:
             )
             return [int(pid) for (pid,) in rows]
 
-    return url, drop, backends
+    return url, scratch.close, backends
 
 
 def settings_env(url: str, directory: Path) -> dict[str, str]:

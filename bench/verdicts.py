@@ -9,6 +9,7 @@ unsubscribe, a hard bounce taken as soft (mailing a dead address). Tracking: ben
     .venv/bin/python bench/verdicts.py            # both
     .venv/bin/python bench/verdicts.py inbound    # one of them
     .venv/bin/python bench/verdicts.py real       # real mail copied from talon's and sisimai's fixtures
+    .venv/bin/python bench/verdicts.py fresh      # more real mail, held out: labelled first, never tuned on
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from sequences.inbound.verdicts import (  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "verdicts" / "inbound"
 REAL = ROOT / "tests" / "data" / "verdicts" / "inbound_real"  # copied verbatim, see its README
+FRESH = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh"  # held out: labelled before any run
 PARTS = ("tuning", "held_out")
 SHORT = {
     REPLY: "reply",
@@ -71,16 +73,16 @@ def manifest() -> list[dict[str, Any]]:
     return entries
 
 
-def real_cases() -> list[tuple[Path, str]]:
+def real_cases(folder: Path = REAL) -> list[tuple[Path, str]]:
     """The real messages and what a careful rep would call each (its manifest)."""
-    entries: list[dict[str, Any]] = yaml.safe_load((REAL / "manifest.yaml").read_text())
-    return [(REAL / entry["file"], entry["expected"]) for entry in entries]
+    entries: list[dict[str, Any]] = yaml.safe_load((folder / "manifest.yaml").read_text())
+    return [(folder / entry["file"], entry["expected"]) for entry in entries]
 
 
-def real_score() -> InboundScore:
-    """The real part scored like the others (measured, never tuned on)."""
-    result = InboundScore("real")
-    for path, expected in real_cases():
+def real_score(folder: Path = REAL, part: str = "real") -> InboundScore:
+    """A part of real mail scored like the others."""
+    result = InboundScore(part)
+    for path, expected in real_cases(folder):
         result.add(path.name, path.read_bytes(), expected)
     return result
 
@@ -163,12 +165,16 @@ def inbound_matrix(
 
 
 def main(argv: list[str]) -> None:
-    which = set(argv) & {"inbound", "real", "tracking"} or {"inbound", "real", "tracking"}
+    every = {"inbound", "real", "fresh", "tracking"}
+    which = set(argv) & every or every
     parts = tuple(p for p in PARTS if p in argv) or PARTS
     if "inbound" in which:
         inbound_matrix(parts, verbose="-v" in argv)
     if "real" in which:
         print(render_inbound(real_score(), verbose="-v" in argv))
+        print()
+    if "fresh" in which:
+        print(render_inbound(real_score(FRESH, "fresh"), verbose="-v" in argv))
         print()
     if "tracking" in which:
         tracking_matrix()

@@ -102,6 +102,9 @@ class Settings:
     worker_metrics: tuple[str, int] | None = None
     worker_metrics_dir: Path | None = None  # the workers' multiprocess files (default: instance)
     scheduler_metrics: tuple[str, int] | None = None
+    # The web's Prometheus text on an admin listener of its own (FOLLOWUP_METRICS_BIND): then
+    # the public app answers 404 on /metrics, token or not.
+    metrics_bind: tuple[str, int] | None = None
 
     @property
     def secret_key(self) -> str:
@@ -433,4 +436,36 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             _get(env, "FOLLOWUP_WORKER_METRICS_DIR") or instance / "worker-metrics"
         ),
         scheduler_metrics=_bind(env, "FOLLOWUP_SCHEDULER_METRICS"),
+        metrics_bind=_bind(env, "FOLLOWUP_METRICS_BIND"),
     )
+
+
+def demo_domain(email: str) -> str | None:
+    """The domain of `email` if no mailbox on the internet can answer it: a loopback name
+    (localhost, *.localhost) or an IP literal (127.0.0.1, [::1]); else None."""
+    domain = email.rpartition("@")[2].strip().lower().rstrip(".")
+    if domain in ("", "localhost") or domain.endswith(".localhost"):
+        return domain or "(none)"
+    try:
+        ipaddress.ip_address(domain.strip("[]").removeprefix("ipv6:"))
+    except ValueError:
+        return None
+    return domain
+
+
+def demo_sender(settings: Settings) -> str | None:
+    """The default sender's address when it is still a demo one (on a loopback or IP-literal
+    domain, e.g. sales@127.0.0.1 from the default base URL); else None."""
+    return settings.default_from_email if demo_domain(settings.default_from_email) else None
+
+
+def check_sender(settings: Settings) -> None:
+    """In production, refuse to send from a demo address: a recipient's server rejects it or
+    files it as spam, and a reply can never come back. Raises ConfigError, one line."""
+    address = demo_sender(settings)
+    if settings.production and address is not None:
+        raise ConfigError(
+            f"FOLLOWUP_FROM_EMAIL: the sender is still the demo address {address}, which no "
+            "mail server accepts; set FOLLOWUP_FROM_EMAIL to your own address "
+            "(e.g. sales@yourcompany.com) or FOLLOWUP_MAIL_DOMAIN to your domain"
+        )

@@ -19,6 +19,7 @@ from .schedule import (
     parse_duration,
     parse_window,
 )
+from .schedule_words import sequence_window_text, step_delay_text
 from .template_limits import MAX_TEMPLATE_CHARS
 
 STEP_TYPES = ("email", "call", "task")
@@ -35,6 +36,10 @@ STEP_KEYS = {
     "title",
 }
 SEQUENCE_KEYS = {"name", "timezone", "send_window", "settings", "steps", "mailbox_id"}
+# What a sequence's JSON shows but a definition does not set: accepted and ignored on input, so
+# what GET answers can be sent back as it is.
+READ_ONLY_SEQUENCE_KEYS = frozenset({"window_text"})
+READ_ONLY_STEP_KEYS = frozenset({"delay_text"})
 
 
 def _problem(message: str, field: str, line: int | None = None) -> dict[str, object]:
@@ -56,7 +61,7 @@ def clean_steps(raw_steps: object) -> list[dict[str, Any]]:
         if not isinstance(raw, dict):
             problems.append(_problem("must be an object", where))
             continue
-        unknown = sorted(set(raw) - STEP_KEYS)
+        unknown = sorted(set(raw) - STEP_KEYS - READ_ONLY_STEP_KEYS)
         if unknown:
             problems.append(_problem(f"unknown key {unknown[0]!r}", f"{where}.{unknown[0]}"))
         step_type = raw.get("type", "email")
@@ -221,7 +226,7 @@ def _clean_settings(settings: dict[str, Any]) -> dict[str, Any]:
 def clean_sequence(data: object, *, partial: bool = False) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationError("body must be a JSON object")
-    unknown = sorted(set(data) - SEQUENCE_KEYS)
+    unknown = sorted(set(data) - SEQUENCE_KEYS - READ_ONLY_SEQUENCE_KEYS)
     if unknown:
         raise ValidationError(f"{unknown[0]}: unknown field", field=unknown[0])
     out: dict[str, Any] = {}
@@ -299,14 +304,17 @@ def sequence_json(sequence: Sequence) -> dict[str, Any]:
         "send_window": sequence.send_window,
         "settings": sequence.settings or {},
         "mailbox_id": sequence.mailbox_id,
-        "steps": [step_json(s) for s in sequence.steps],
+        "steps": [step_json(s, sequence) for s in sequence.steps],
+        # Read-only, for display: when the emails go out, in words (schedule_words).
+        "window_text": sequence_window_text(sequence),
     }
 
 
-def step_json(step: Step) -> dict[str, Any]:
+def step_json(step: Step, sequence: Sequence | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"type": step.type, "delay": step.delay}
     if step.business_days:
         out["business_days"] = True
+    out["delay_text"] = step_delay_text(sequence or step.sequence, step)
     if step.type == "email":
         out["subject"] = step.subject
         out["body_html"] = step.body_html
@@ -339,6 +347,12 @@ def export_definition(sequence: Sequence, fmt: str = "yaml") -> str:
     """A file that `followup sequence import` turns back into the same sequence."""
     data = sequence_json(sequence)
     del data["id"]
+    # The words are written from the definition; a file holds the definition only.
+    for key in READ_ONLY_SEQUENCE_KEYS:
+        data.pop(key, None)
+    for step in data["steps"]:
+        for key in READ_ONLY_STEP_KEYS:
+            step.pop(key, None)
     if data["mailbox_id"] is None:
         del data["mailbox_id"]
     if not data["settings"]:

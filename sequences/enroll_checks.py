@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .enrollment import LIVE, SUPPRESSED, EnrollmentRefused, enroll
@@ -141,6 +141,11 @@ def _fix(name: str | None, step: int, part: str) -> str:
     return f"`{name}` is not something a prospect has; correct {where} in the editor"
 
 
+def fix_words(name: str | None, step: int, part: str) -> str:
+    """The fix for a field `name` that step `step`'s `part` lacks (the editor's preview too)."""
+    return _fix(name, step, part)
+
+
 def _with_placeholder(context: dict[str, Any], name: str) -> dict[str, Any] | None:
     """The context with `name` filled in, to find the next missing field (None: cannot)."""
     filled = dict(context)
@@ -244,28 +249,119 @@ def _state_refusal(session: Session, prospect: Prospect) -> Reason | None:
     )
 
 
-def _recent(
-    session: Session, prospect: Prospect, sequence: Sequence, now: datetime
-) -> list[Reason]:
+@dataclass
+class History:
+    """What the checks read about one prospect besides the prospect itself.
+
+    Loaded by one prospect (`_history`) or for a whole file at once (`load_histories`, a CSV
+    import); `new` marks a prospect created in this very transaction, which no other
+    transaction can have enrolled yet, so nothing about it is read (enrollment.enroll too).
+    """
+
+    recontact_days: int
+    touch: tuple[str, datetime] | None = None  # the latest reply, conversion or meeting
+    live: list[tuple[Enrollment, str]] = field(default_factory=list)  # with the sequence name
+    recently_enrolled: datetime | None = None  # in this sequence, within its re-enroll interval
+    new: bool = False
+
+
+def _touch_types() -> list[str]:
+    return list(_RECENT_TOUCHES)
+
+
+def _history(session: Session, prospect: Prospect, sequence: Sequence, now: datetime) -> History:
+    history = History(recontact_days(session, prospect.team_id))
+    event = _last_event(session, prospect.id, _touch_types())
+    if event is not None:
+        history.touch = (event.type, event.at)
+    history.live = [
+        (enrollment, name)
+        for enrollment, name in session.execute(
+            select(Enrollment, Sequence.name)
+            .join(Sequence, Sequence.id == Enrollment.sequence_id)
+            .where(Enrollment.prospect_id == prospect.id, Enrollment.status.in_(LIVE))
+            .order_by(Enrollment.id)
+        ).all()
+    ]
+    interval = (sequence.settings or {}).get("min_reenroll_interval")
+    if interval:
+        history.recently_enrolled = session.scalar(
+            select(Enrollment.created_at)
+            .where(
+                Enrollment.prospect_id == prospect.id,
+                Enrollment.sequence_id == sequence.id,
+                Enrollment.status.notin_(LIVE),
+                Enrollment.created_at > now - parse_duration(interval),
+            )
+            .order_by(Enrollment.created_at.desc())
+            .limit(1)
+        )
+    return history
+
+
+# Ids per IN (...) list: SQLite allows 32,766 bound parameters, PostgreSQL 65,535.
+_CHUNK = 1000
+
+
+def load_histories(
+    session: Session, prospect_ids: list[int], sequence: Sequence, now: datetime
+) -> dict[int, History]:
+    """The History of many prospects of the sequence's team in a few queries per 1,000."""
+    days = recontact_days(session, sequence.team_id)
+    out = {pid: History(days) for pid in prospect_ids}
+    interval = (sequence.settings or {}).get("min_reenroll_interval")
+    for start in range(0, len(prospect_ids), _CHUNK):
+        chunk = prospect_ids[start : start + _CHUNK]
+        latest: dict[int, tuple[datetime, int, str]] = {}
+        # Only touches within the interval can matter: the latest of those is the latest one
+        # that matters, as _history's ORDER BY at DESC, id DESC LIMIT 1 finds it.
+        for pid, type_, at, event_id in session.execute(
+            select(Event.prospect_id, Event.type, Event.at, Event.id).where(
+                Event.prospect_id.in_(chunk),
+                Event.type.in_(_touch_types()),
+                Event.at > now - timedelta(days=days),
+            )
+        ):
+            if pid is not None and (pid not in latest or (at, event_id) > latest[pid][:2]):
+                latest[pid] = (at, event_id, type_)
+        for pid, (at, _, type_) in latest.items():
+            out[pid].touch = (type_, at)
+        for enrollment, name in session.execute(
+            select(Enrollment, Sequence.name)
+            .join(Sequence, Sequence.id == Enrollment.sequence_id)
+            .where(Enrollment.prospect_id.in_(chunk), Enrollment.status.in_(LIVE))
+            .order_by(Enrollment.id)
+        ):
+            out[enrollment.prospect_id].live.append((enrollment, name))
+        if interval:
+            for pid, at in session.execute(
+                select(Enrollment.prospect_id, func.max(Enrollment.created_at))
+                .where(
+                    Enrollment.prospect_id.in_(chunk),
+                    Enrollment.sequence_id == sequence.id,
+                    Enrollment.status.notin_(LIVE),
+                    Enrollment.created_at > now - parse_duration(interval),
+                )
+                .group_by(Enrollment.prospect_id)
+            ):
+                out[pid].recently_enrolled = at
+    return out
+
+
+def _recent(history: History, sequence: Sequence, now: datetime) -> list[Reason]:
     reasons: list[Reason] = []
-    days = recontact_days(session, prospect.team_id)
-    event = _last_event(session, prospect.id, list(_RECENT_TOUCHES))
-    if event is not None and event.at > now - timedelta(days=days):
+    days = history.recontact_days
+    if history.touch is not None and history.touch[1] > now - timedelta(days=days):
+        type_, at = history.touch
         reasons.append(
             Reason(
-                event.type,
-                f"{_RECENT_TOUCHES[event.type]} on {_day(event.at)}, within the team's "
+                type_,
+                f"{_RECENT_TOUCHES[type_]} on {_day(at)}, within the team's "
                 f"re-contact interval of {days} days",
-                event.at,
+                at,
             )
         )
-    live = session.execute(
-        select(Enrollment, Sequence.name)
-        .join(Sequence, Sequence.id == Enrollment.sequence_id)
-        .where(Enrollment.prospect_id == prospect.id, Enrollment.status.in_(LIVE))
-        .order_by(Enrollment.id)
-    ).all()
-    for enrollment, name in live:
+    for enrollment, name in history.live:
         if enrollment.sequence_id == sequence.id:
             reasons.append(
                 Reason(
@@ -285,27 +381,16 @@ def _recent(
                 )
             )
     interval = (sequence.settings or {}).get("min_reenroll_interval")
-    if interval:
-        recent = session.scalar(
-            select(Enrollment.created_at)
-            .where(
-                Enrollment.prospect_id == prospect.id,
-                Enrollment.sequence_id == sequence.id,
-                Enrollment.status.notin_(LIVE),
-                Enrollment.created_at > now - parse_duration(interval),
+    recent = history.recently_enrolled
+    if interval and recent is not None:
+        reasons.append(
+            Reason(
+                "recently_enrolled",
+                f"enrolled in this sequence on {_day(recent)}; the sequence allows "
+                f"re-enrolling only after {interval}",
+                recent,
             )
-            .order_by(Enrollment.created_at.desc())
-            .limit(1)
         )
-        if recent is not None:
-            reasons.append(
-                Reason(
-                    "recently_enrolled",
-                    f"enrolled in this sequence on {_day(recent)}; the sequence allows "
-                    f"re-enrolling only after {interval}",
-                    recent,
-                )
-            )
     return reasons
 
 
@@ -316,9 +401,10 @@ def check_enrollment(
     now: datetime,
     *,
     sender: Mapping[str, Any] | None = None,
+    history: History | None = None,
 ) -> Verdict:
     """What enrolling would do: refused (422), needs force (409) or would enroll. Pure: it
-    renders and reads, and changes nothing."""
+    renders and reads, and changes nothing. `history`: already loaded (load_histories)."""
     verdict = Verdict(prospect.id, prospect.email, WOULD_ENROLL)
     suppressed = _state_refusal(session, prospect)
     if suppressed is not None:
@@ -333,7 +419,9 @@ def check_enrollment(
         verdict.outcome = REFUSED
         verdict.reasons = [Reason("cannot_render", "a step cannot be written for this prospect")]
         return verdict
-    verdict.reasons = _recent(session, prospect, sequence, now)
+    if history is None:
+        history = _history(session, prospect, sequence, now)
+    verdict.reasons = _recent(history, sequence, now)
     if verdict.reasons:
         verdict.outcome = NEEDS_FORCE
     return verdict
@@ -361,15 +449,21 @@ def checked_enroll(
     force: bool = False,
     dry_run: bool = False,
     sender: Mapping[str, Any] | None = None,
+    history: History | None = None,
 ) -> Attempt:
     """Check, then enroll unless refused, unforced, or a dry run. Every entry point (API, CSV,
     web form, bulk) enrolls through here, so they refuse the same prospects for the same reasons."""
-    verdict = check_enrollment(session, prospect, sequence, now, sender=sender)
+    verdict = check_enrollment(session, prospect, sequence, now, sender=sender, history=history)
     if verdict.outcome == REFUSED or (verdict.outcome == NEEDS_FORCE and not force) or dry_run:
         return Attempt(verdict)
     try:
-        with session.begin_nested():
-            enrollment = enroll(session, prospect, sequence, now, force=force)
+        if history is not None and history.new:
+            # Created in this transaction: enroll() could refuse it only before changing
+            # anything (suppressed, no steps), so there is nothing a savepoint would undo.
+            enrollment = enroll(session, prospect, sequence, now, force=force, new_prospect=True)
+        else:
+            with session.begin_nested():
+                enrollment = enroll(session, prospect, sequence, now, force=force)
     except EnrollmentRefused as exc:  # the state machine's own last word (a race)
         verdict.outcome = REFUSED
         verdict.reasons = [Reason("refused", str(exc))]

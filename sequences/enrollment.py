@@ -159,25 +159,32 @@ def enroll(
     now: datetime,
     *,
     force: bool = False,
+    new_prospect: bool = False,
 ) -> Enrollment:
-    """Put a prospect into a sequence; its first step comes due after the first delay."""
+    """Put a prospect into a sequence; its first step comes due after the first delay.
+
+    `new_prospect`: created in this transaction, so no other can have enrolled it or made it
+    a lead yet, and none of that is read (a CSV import of thousands of new addresses).
+    """
     if prospect.status in SUPPRESSED:
         raise EnrollmentRefused(f"prospect's address is {prospect.status}; it is never enrolled")
     if not sequence.steps:
         raise EnrollmentRefused("sequence has no steps")
-    live = session.scalars(
-        select(Enrollment).where(
-            Enrollment.prospect_id == prospect.id,
-            Enrollment.sequence_id == sequence.id,
-            Enrollment.status.in_(LIVE),
-        )
-    ).first()
+    live = None
+    if not new_prospect:
+        live = session.scalars(
+            select(Enrollment).where(
+                Enrollment.prospect_id == prospect.id,
+                Enrollment.sequence_id == sequence.id,
+                Enrollment.status.in_(LIVE),
+            )
+        ).first()
     if live is not None and not force:
         raise EnrollmentRefused(
             f"prospect is already {live.status} in this sequence (enrollment {live.id})"
         )
     interval = (sequence.settings or {}).get("min_reenroll_interval")
-    if interval and not force:
+    if interval and not force and not new_prospect:
         since = now - parse_duration(interval)
         recent = session.scalar(
             select(Enrollment.created_at)
@@ -209,7 +216,7 @@ def enroll(
         updated_at=now,
     )
     # A lead its rep has not accepted yet starts nothing: held until accepted (sequences/leads).
-    lead = session.get(Lead, prospect.id)
+    lead = None if new_prospect else session.get(Lead, prospect.id)
     if lead is not None and lead.state == LeadState.PENDING:
         enrollment.status = EnrollmentStatus.PAUSED
         enrollment.next_due_at = None

@@ -199,5 +199,6 @@ def test_the_lead_report_is_the_managers_and_names_a_bad_date(client: Any, cast:
     rep = next(r for r in got.json["reps"] if r["user_id"] == cast.rep_id)
     assert (rep["open"], rep["pending"], rep["assigned"]) == (1, 1, 1)
     assert got.json["pool"]["size"] == 0 and got.json["reassignments"] == {}
+    assert got.json["status_paths"] == [] and rep["status_paths"] == []
     bad = client.get(f"{API}/leads/report?start=yesterday", headers=cast.auth(cast.manager_key))
     assert bad.status_code == 422 and "start" in bad.json["error"]["message"]

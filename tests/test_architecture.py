@@ -89,3 +89,64 @@ def test_every_module_says_what_it_is_for() -> None:
         and not ast.get_docstring(ast.parse(path.read_text()))
     ]
     assert missing == []
+
+
+def _module_graph(top: str) -> dict[str, set[str]]:
+    """Which of `top`'s modules each of its modules imports (a name that is a module counts as it)."""
+    modules = {_module(path): path for path in _sources(top)}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        here = _module(path).split(".")
+        if path.name != "__init__.py":
+            here = here[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                graph[name] |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom):
+                base = here[: len(here) - node.level + 1] if node.level else []
+                target = ".".join([*base, *([node.module] if node.module else [])])
+                for alias in node.names:
+                    if f"{target}.{alias.name}" in modules:
+                        graph[name].add(f"{target}.{alias.name}")
+                    elif target in modules:
+                        graph[name].add(target)
+        graph[name].discard(name)
+    return graph
+
+
+def _loops(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_web_app_s_modules_never_import_each_other_in_a_loop() -> None:
+    # A loop hides which module is the lower one; shared CLI helpers live in tracker/cli/common.py,
+    # every error answer in tracker/errors.py, so nothing below needs to reach back up.
+    assert _loops(_module_graph("tracker")) == []

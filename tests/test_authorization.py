@@ -163,6 +163,7 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "POST /prospects/<int:prospect_id>/calls": MINE,
     "POST /prospects/<int:prospect_id>/convert": MINE,
     "POST /prospects/<int:prospect_id>/status": MINE,
+    "POST /prospects/status": ANY,  # each ticked prospect is checked (tests/test_web_leads.py)
     "POST /prospects/<int:prospect_id>/enrollments/<int:enrollment_id>/<action>": MINE,
     "GET /tasks": ANY,
     "POST /tasks/<int:task_id>/<any(complete, skip):action>": MINE,

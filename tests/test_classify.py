@@ -326,3 +326,84 @@ def test_internet_explorer_is_retired_so_its_click_is_a_scanner_but_outlook_desk
     ie11 = "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko"
     assert verdict(ie11, kind="click") == ("machine", "security_scanner")
     assert verdict(MAIL_CLIENTS[6]) == ("human", None)  # Outlook desktop's "MSIE 7.0; Trident/7.0"
+
+
+@pytest.mark.parametrize(
+    ("ua", "why"),
+    [
+        # Feed and podcast readers, by the family's own words and by device-detector's list.
+        ("Reeder/5.0 CFNetwork/1410.0.3 Darwin/22.6.0", "feed reader"),
+        ("NetNewsWire (RSS Reader; https://netnewswire.com/)", "feed reader"),
+        ("SomeFeedApp/2.0 (iPhone; iOS 17.2; Scale/3.00)", "feed reader"),
+        ("Newsify/6.1 (iPad; iOS 16.0)", "feed reader"),
+        ("Liferea/1.14.5 (Linux; en_US.UTF-8; https://lzone.de/liferea/)", "feed reader"),
+        # An Apple app's own fetch that is neither a known mail client nor named a mail app.
+        ("Bookmarks/8.2 CFNetwork/1408.0.4 Darwin/22.5.0", "neither a browser"),
+        ("Thumbs/1 CFNetwork/596.5 Darwin/12.5.0 (x86_64)", "neither a browser"),
+        # "Mozilla/5.0" and one bare name or host: a program, no browser.
+        ("Mozilla/5.0 Probe", "neither a browser"),
+        ("Mozilla/5.0 scanner.example.org", "neither a browser"),
+    ],
+)
+def test_feed_readers_plain_agents_and_apps_that_are_not_mail_clients_are_bots(
+    ua: str, why: str
+) -> None:
+    v = classify(Hit("open", "GET", ua, None, LATER))
+    assert (v.verdict, v.reason) == ("machine", "bot") and why in v.why
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "Yahoo%20Mail/1400 CFNetwork/1408.0.4 Darwin/22.5.0",
+        "ProtonMail/4.1.2 CFNetwork/1408.0.4 Darwin/22.5.0",  # names itself a mail app
+        "Unibox/1.9.4 CFNetwork/1335.0.3 Darwin/21.6.0",  # a mail client family in `people`
+        "Mail/3731.600.7 CFNetwork/1408.0.4 Darwin/22.5.0",  # Apple Mail on macOS
+        # Thunderbird reads feeds too, with the agent it reads mail with.
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:128.0) Gecko/20100101 Thunderbird/128.3.0",
+    ],
+)
+def test_mail_apps_with_apples_network_stack_or_built_in_feeds_stay_people(ua: str) -> None:
+    assert verdict(ua) == ("human", None)
+
+
+@pytest.mark.parametrize(
+    ("ua", "expected"),
+    [
+        # A desktop Chrome or Firefox five years behind would have updated itself: a disguise.
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/79.0.3945.88 Safari/537.36",
+            ("machine", "security_scanner"),
+        ),
+        (
+            "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:70.0) Gecko/20100101 Firefox/70.0",
+            ("machine", "security_scanner"),
+        ),
+        # What does not update itself stays a person: a phone's Chrome, an Electron mail app,
+        # a Chromebook out of support, Firefox 78 (the last for macOS 10.9-10.11).
+        (
+            "Mozilla/5.0 (Linux; Android 8.1.0; SM-T580) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/79.0.3945.93 Safari/537.36",
+            ("human", None),
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "ExampleMail/3.1.0 Chrome/78.0.3904.130 Electron/7.1.9 Safari/537.36",
+            ("human", None),
+        ),
+        (
+            "Mozilla/5.0 (X11; CrOS x86_64 13099.110.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/84.0.4147.136 Safari/537.36",
+            ("human", None),
+        ),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.11; rv:78.0) Gecko/20100101 Firefox/78.0",
+            ("human", None),
+        ),
+    ],
+)
+def test_a_desktop_browser_years_behind_is_a_disguise_but_what_cannot_update_is_a_person(
+    ua: str, expected: tuple[str, str | None]
+) -> None:
+    assert verdict(ua, kind="click") == expected

@@ -205,3 +205,55 @@ def test_ten_thousand_rows_with_a_progress_bar_and_one_report(
     ]
     assert "importing" in result.stderr and "importing" not in result.stdout
     assert _counts(rt) == (9999, 9999)
+
+
+def test_a_file_of_known_prospects_is_refused_for_the_same_reasons_as_one_by_one(
+    rt: runtime.Runtime,
+) -> None:
+    """The import reads what its checks need for the whole file at once: each verdict must be
+    the one checking that prospect alone gives (sequences/enroll_checks.check_enrollment)."""
+    from datetime import timedelta
+
+    from sequences.enroll_checks import check_enrollment
+    from sequences.enrollment import enroll, record
+    from sequences.models import Sequence
+    from sequences.workspace import import_csv, read_table
+
+    now = rt.clock.now()
+    sequence_id = make_sequence(rt, [email()], settings={"min_reenroll_interval": "P90D"})
+    other_id = make_sequence(rt, [email()], name="Other")
+    ids = {a: make_prospect(rt, f"{a}@known.example") for a in ("ann", "bob", "cy", "dee", "eve")}
+    with rt.sessions.begin() as s:
+        this, other = s.get(Sequence, sequence_id), s.get(Sequence, other_id)
+        assert this is not None and other is not None
+        by = {a: s.get(Prospect, i) for a, i in ids.items()}
+        record(s, "reply", now - timedelta(days=3), prospect_id=ids["ann"])
+        record(s, "reply", now - timedelta(days=300), prospect_id=ids["ann"])
+        enroll(s, by["bob"], other, now - timedelta(days=2))  # live elsewhere
+        enroll(s, by["cy"], this, now - timedelta(days=1))  # already enrolled here
+        finished = enroll(s, by["dee"], this, now - timedelta(days=10))
+        finished.status = "finished"  # within the sequence's re-enroll interval
+        record(s, "meeting_booked", now - timedelta(days=400), prospect_id=ids["eve"])  # long ago
+    with rt.sessions() as s:
+        this = s.get(Sequence, sequence_id)
+        assert this is not None
+        alone = {
+            a: check_enrollment(s, p, this, now)
+            for a, i in ids.items()
+            if (p := s.get(Prospect, i)) is not None
+        }
+    path = "email\n" + "".join(f"{a}@known.example\n" for a in ids) + "new@known.example\n"
+    with rt.sessions.begin() as s:
+        this = s.get(Sequence, sequence_id)
+        assert this is not None
+        report = import_csv(s, read_table(path.encode()), this, now)
+    details = {skip.email.partition("@")[0]: skip.detail for skip in report.skipped}
+    assert set(details) == {"ann", "bob", "dee"}
+    for name in details:
+        assert details[name] == alone[name].why.removesuffix(
+            " Enroll anyway with force if you mean it."
+        )
+    assert "replied on" in details["ann"] and "Other" in details["bob"]
+    assert "re-enrolling only after P90D" in details["dee"]
+    assert alone["eve"].reasons == [] and alone["cy"].reasons[0].code == "already_enrolled"
+    assert (report.created, report.enrolled, report.already_enrolled) == (1, 2, 1)  # new, eve

@@ -11,13 +11,21 @@ from sequences.enrollment import record
 from sequences.leads import (
     accept,
     assign_manual,
+    change_status,
     intake,
     lead_report,
     reject,
     report_json,
     update_settings,
 )
-from sequences.leads.report import Handover, first_touch_delays, percentile
+from sequences.leads.report import (
+    Handover,
+    StatusChange,
+    conversion_paths,
+    first_touch_delays,
+    percentile,
+    status_path,
+)
 from sequences.models import Prospect, User
 from sequences.runtime import Runtime
 from sequences.tasks import log_call
@@ -144,3 +152,94 @@ def test_touches_of_a_prospect_that_never_changed_hands_go_to_its_owner(
         r.name: r for r in rep_report(session, manager.team_id, start, start + timedelta(days=1))
     }
     assert rows["Rep 1"].touches == 1
+
+
+# Conversions by status path
+
+
+def _change(i: int, frm: str, to: str, minutes: int, pid: int = 1) -> StatusChange:
+    return StatusChange(pid, T0 + timedelta(minutes=minutes), i, frm, to)
+
+
+def test_a_status_path_runs_from_the_first_status_to_the_first_conversion() -> None:
+    changes = [
+        _change(3, "interested", "converted", 30),
+        _change(1, "new", "contacted", 10),
+        _change(2, "contacted", "interested", 20),
+        _change(4, "converted", "lost", 40),  # after the conversion: not part of the path
+    ]
+    path, conversion = status_path(changes)
+    assert path == ("new", "contacted", "interested", "converted")
+    assert conversion is not None and conversion.event_id == 3
+    back_and_forth = [_change(1, "new", "contacted", 1), _change(2, "contacted", "new", 2)]
+    assert status_path(back_and_forth) == (("new", "contacted", "new"), None)
+
+
+def test_the_conversion_rate_of_a_path_is_among_those_who_went_through_its_steps() -> None:
+    paths = {
+        1: ("new", "contacted", "interested", "converted"),
+        2: ("new", "contacted", "interested", "converted"),
+        3: ("new", "contacted", "interested", "lost"),
+        4: ("new", "contacted", "interested"),
+        5: ("new", "converted"),
+        6: ("new", "contacted"),
+    }
+    got = {f.path: (f.converted, f.entered) for f in conversion_paths(paths, [1, 2, 5])}
+    assert got == {
+        ("new", "contacted", "interested", "converted"): (2, 4),
+        ("new", "converted"): (1, 6),
+    }
+    first = conversion_paths(paths, [1, 2, 5])[0]
+    assert first.rate == 0.5 and first.to_json()["conversion_rate"] == 0.5
+
+
+def test_the_report_counts_conversions_by_status_path_per_rep(
+    session: Session, rt: Runtime
+) -> None:
+    (ann, bob), manager = _team(session)
+    team_id = manager.team_id
+    start = rt.clock.now()
+
+    def prospect(owner: User, email: str) -> Prospect:
+        p = Prospect(team_id=team_id, owner_id=owner.id, email=email, fields={})
+        session.add(p)
+        session.flush()
+        return p
+
+    def walk(p: Prospect, statuses: list[str], hours: float) -> None:
+        at = start + timedelta(hours=hours)
+        for i, status in enumerate(statuses):
+            change_status(session, p, status, at + timedelta(minutes=i), by_user_id=None)
+
+    converted_earlier = prospect(ann, "old@x.example")
+    walk(converted_earlier, ["contacted", "converted"], -48)  # before the period
+    a1, a2, a3 = (prospect(ann, f"a{i}@x.example") for i in range(3))
+    b1 = prospect(bob, "b1@x.example")
+    walk(a1, ["contacted", "interested"], -30)  # the path began before the period
+    walk(a1, ["converted"], 1)
+    walk(a2, ["contacted", "interested", "converted"], 2)
+    walk(a3, ["contacted", "interested"], 3)  # not (yet) converted
+    walk(b1, ["contacted"], 4)
+    record(session, "conversion", start + timedelta(hours=5), prospect_id=b1.id)  # the system's
+    session.commit()
+
+    report = lead_report(session, team_id, start, start + timedelta(days=1), start)
+    team = {f.path: (f.converted, f.entered) for f in report.status_paths}
+    assert team == {
+        ("new", "contacted", "interested", "converted"): (2, 3),
+        ("new", "contacted", "converted"): (1, 4),
+    }
+    assert report.changed == 4  # the prospect converted before the period is not counted
+    by_name = {r.name: r for r in report.reps}
+    ann_paths = {f.path: (f.converted, f.entered) for f in by_name["Rep 1"].status_paths}
+    assert ann_paths == {("new", "contacted", "interested", "converted"): (2, 3)}
+    bob_paths = {f.path: (f.converted, f.entered) for f in by_name["Rep 2"].status_paths}
+    assert bob_paths == {("new", "contacted", "converted"): (1, 1)}
+    body = report_json(report, start)
+    top = body["status_paths"][0]  # type: ignore[index]
+    assert top == {
+        "path": ["new", "contacted", "interested", "converted"],
+        "converted": 2,
+        "entered": 3,
+        "conversion_rate": 0.6667,
+    }

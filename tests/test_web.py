@@ -156,7 +156,8 @@ def test_prospect_page_has_the_pre_call_summary_with_machine_opens_apart(
     login(client, team.rep_email)
     page = client.get(f"/prospects/{prospect.id}").text
     assert "last opened 12 min ago, 3 human opens, clicked example.com/pricing twice" in page
-    assert "1 machine open (Apple privacy proxy x1)" in page
+    assert "1 open by a machine (Apple Mail Privacy Protection x1)" in page
+    assert "Opened by a machine (Apple Mail Privacy Protection)" in page
     assert 'href="tel:+1 555 0100"' in page
     assert sequence.name in page and "Next: step 2 of 2" in page
     assert "Pricing for Zoe" in page and "Left a message about the demo" in page
@@ -355,7 +356,7 @@ def test_preview_renders_for_a_prospect_without_tracking_or_events(
         headers={"X-CSRF-Token": csrf},
     )
     assert response.status_code == 200
-    assert "Hi Pia" in response.text and "Initech" in response.text
+    assert 'Hi <mark class="field">Pia</mark>' in response.text and "Initech" in response.text
     assert "https://example.com/pricing" in response.text and "/c/" not in response.text
     assert "/o/" not in response.text
     broken = client.post(
@@ -369,7 +370,8 @@ def test_preview_renders_for_a_prospect_without_tracking_or_events(
         data={"subject": "x", "body_html": "{{ fields.need }}"},
         headers={"X-CSRF-Token": csrf},
     )
-    assert "missing value" in missing.text
+    assert "Missing for the sample prospect: need" in missing.text
+    assert "missing value" not in missing.text  # the words, not Jinja's
     assert scalar(session, select(func.count()).select_from(Event)) == 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sequences.clock import FrozenClock
-from sequences.leads import intake, update_settings
+from sequences.leads import change_status, intake, update_settings
 from sequences.models import Lead, LeadAssignment, User
 
-from .webkit import Team, login, seed_team, token
+from .webkit import Team, add_prospect, login, seed_team, token
 
 
 @pytest.fixture
@@ -137,3 +138,28 @@ def test_the_report_shows_the_lead_figures_and_the_csv_carries_them(
     rita = next(r for r in rows if r["rep"] == "Rita Rep")
     assert (rita["lead_pending"], rita["lead_assigned"], rita["pool_size"]) == ("1", "1", "2")
     assert "lead_reassigned_rejected" in rita
+
+
+def test_the_report_charts_conversions_by_status_path_and_exports_them(
+    app: Any, team: Team, session: Session, clock: FrozenClock
+) -> None:
+    now = clock.now()
+    for i, statuses in enumerate(
+        (["contacted", "interested", "converted"], ["contacted", "interested"])
+    ):
+        prospect = add_prospect(session, team.rep_id, f"path{i}@acme.example")
+        for j, status in enumerate(statuses):
+            change_status(
+                session, prospect, status, now + timedelta(minutes=j), by_user_id=team.rep_id
+            )
+    session.commit()
+    manager = _client(app, team.manager_email)
+    page = manager.get("/report").text
+    assert 'id="paths-chart"' in page and 'id="rep-paths"' in page
+    assert "new → contacted → interested → converted" in page
+    assert "1 · 50% of 2" in page
+    rows = list(csv.DictReader(io.StringIO(manager.get("/report.csv?table=status_paths").text)))
+    assert [(r["rep"], r["path"], r["converted"], r["conversion_rate"]) for r in rows] == [
+        ("(team)", "new > contacted > interested > converted", "1", "0.5"),
+        ("Rita Rep", "new > contacted > interested > converted", "1", "0.5"),
+    ]

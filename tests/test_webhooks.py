@@ -554,3 +554,51 @@ def test_the_delivery_log_does_not_tell_a_closed_port_from_a_silent_one(
     ]
     errors = {page["items"][0]["last_error"] for page in shown}
     assert errors == {webhooks.NO_ANSWER}
+
+
+def test_a_webhook_of_another_team_hears_nothing_of_this_team_even_its_managers(
+    client: Any, cast: Cast, rt: runtime.Runtime, receiver: Receiver, stub_worker: Any
+) -> None:
+    from sequences.workspace import create_api_key, create_team, create_user
+
+    now = rt.clock.now()
+    with rt.sessions.begin() as s:
+        east = create_team(s, "East")
+        bea = create_user(s, "bea@east.example", team=east, manager=True)
+        east_key = create_api_key(s, bea, now)
+    events = ["conversion", "prospect.status_changed", "reply"]
+    east_hook = client.post(
+        "/api/v1/webhooks",
+        json={"url": receiver.url + "&who=east", "events": events},
+        headers=cast.auth(east_key),
+    )
+    assert east_hook.status_code == 201, east_hook.json
+    register(
+        client,
+        cast,
+        receiver.url + "&who=west",
+        events,
+    )
+    west_prospect = new_prospect(client, cast, "west@prospect.example", cast.manager_key)
+    east_prospect = new_prospect(client, cast, "east@prospect.example", east_key)
+    client.post(
+        f"/api/v1/prospects/{west_prospect}/conversion", headers=cast.auth(cast.manager_key)
+    )
+    client.post(f"/api/v1/prospects/{east_prospect}/conversion", headers=cast.auth(east_key))
+    deliver_due(rt, stub_worker)
+
+    heard = {(r.path.split("who=")[1], r.json["prospect"]["id"]) for r in receiver.requests}
+    assert ("east", east_prospect) in heard
+    assert ("east", west_prospect) not in heard  # a manager of another team hears nothing here
+    assert ("west", east_prospect) not in heard
+    # Nor can either team read, change or delete the other's webhook.
+    hook_id = east_hook.json["id"]
+    for method in ("get", "patch", "delete"):
+        answer = getattr(client, method)(
+            f"/api/v1/webhooks/{hook_id}",
+            json={"active": False},
+            headers=cast.auth(cast.manager_key),
+        )
+        assert answer.status_code == 404, (method, answer.status_code)
+    listed = client.get("/api/v1/webhooks", headers=cast.auth(cast.manager_key)).json
+    assert hook_id not in [w["id"] for w in listed["items"]]

@@ -73,6 +73,10 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
     inputs.init_app(app)
 
+    @app.errorhandler(inputs.InputError)
+    def refused_input(exc: inputs.InputError) -> Response:
+        return json_error(exc.status, exc.message, exc.field)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response | tuple[str, int]:
         code = exc.code or 500

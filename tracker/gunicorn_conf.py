@@ -23,6 +23,7 @@ os.environ["FOLLOWUP_SPOOL_DRAIN"] = "external"
 DRAIN_INTERVAL = 1.0
 
 _drainer: subprocess.Popen[bytes] | None = None
+_metrics: subprocess.Popen[bytes] | None = None
 
 # The access line names the request id the app echoed, so it joins the app's own lines.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s'
@@ -43,22 +44,28 @@ logger_class = Logger
 
 
 def when_ready(server: Any) -> None:
-    """Start `followup spool drain --forever` beside the master (and with it)."""
-    global _drainer
+    """Start `followup spool drain --forever` beside the master (and with it), and the admin
+    metrics listener when FOLLOWUP_METRICS_BIND asks for one (tracker/metrics_admin.py)."""
+    global _drainer, _metrics
     # The interpreter that runs gunicorn, so no PATH or console script is assumed.
     argv = [sys.executable, "-m", "tracker.cli", "spool", "drain", "--forever", "--nice", "10"]
     argv += ["--interval", str(DRAIN_INTERVAL)]
     _drainer = subprocess.Popen([*argv, "--parent", str(os.getpid())])
     server.log.info("spool drainer started (pid %s)", _drainer.pid)
+    if os.environ.get("FOLLOWUP_METRICS_BIND", "off").strip().lower() != "off":
+        argv = [sys.executable, "-m", "tracker.metrics_admin", "--parent", str(os.getpid())]
+        _metrics = subprocess.Popen(argv)
+        server.log.info("metrics listener started (pid %s)", _metrics.pid)
 
 
 def on_exit(server: Any) -> None:
-    if _drainer is not None and _drainer.poll() is None:
-        _drainer.terminate()
-        try:
-            _drainer.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            _drainer.kill()
+    for child in (_drainer, _metrics):
+        if child is not None and child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, current_app, g, request
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -190,10 +190,5 @@ def body() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from .errors import json_error
-
+    # Its refusals are answered by tracker/errors.py, with every other error answer.
     app.before_request(check_request)
-
-    @app.errorhandler(InputError)
-    def refused(exc: InputError) -> Response:
-        return json_error(exc.status, exc.message, exc.field)

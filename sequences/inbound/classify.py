@@ -44,6 +44,9 @@ class Parsed:
     body: str  # the whole text (HTML converted)
     new_text: str  # the sender's new words, quoted history stripped
     defects: list[str] = field(default_factory=list)
+    # A multipart body cut short (its closing or opening boundary missing): what arrived is read,
+    # but a person's words in it may be cut mid-sentence, so they are weaker evidence.
+    truncated: bool = False
 
 
 @dataclass
@@ -171,27 +174,38 @@ def _defects(msg: Message) -> list[MessageDefect]:
     return found
 
 
+# An mbox envelope line ("From sender date"), as mbox files and some fetchers keep before the
+# headers; it is not a header, so it is dropped before parsing.
+_MBOX_FROM = re.compile(rb"\A\s*From [^\r\n]*\r?\n")
+
+
 def parse(raw: bytes) -> Parsed:
-    """Parse raw RFC 5322 bytes; raise Unprocessable for garbage and truncated messages."""
+    """Parse raw RFC 5322 bytes; raise Unprocessable for garbage and headers cut short.
+
+    A leading mbox `From ` line is dropped; a multipart body that lost a boundary is read as far
+    as it goes (`truncated`), since a bounce or a report cut short still says what it is.
+    """
     if not raw.strip():
         raise Unprocessable("empty message")
+    envelope = _MBOX_FROM.match(raw[:2000])
+    if envelope and not raw.lstrip().startswith(b"From:"):
+        raw = raw[envelope.end() :]
     head = raw[:65536]
     if not re.match(rb"[\x21-\x39\x3b-\x7e]{1,100}:", head.lstrip()):
         raise Unprocessable("not an email: it does not start with a header field")
     if b"\n\n" not in raw.replace(b"\r\n", b"\n"):
         raise Unprocessable("truncated: the header section never ends")
     try:
-        msg = message_from_bytes(raw, policy=default)
+        msg = message_from_bytes(raw.lstrip(b"\r\n"), policy=default)
     except Exception as exc:  # the parser is lenient, but not every failure is a defect
         raise Unprocessable(f"cannot parse: {type(exc).__name__}") from None
     assert isinstance(msg, EmailMessage)
     if not header(msg, "From") and not header(msg, "Sender") and not header(msg, "Return-Path"):
         raise Unprocessable("not an email: no From header")
     defects = _defects(msg)
-    if any(
+    truncated = any(
         isinstance(d, CloseBoundaryNotFoundDefect | StartBoundaryNotFoundDefect) for d in defects
-    ):
-        raise Unprocessable("truncated: a multipart body lacks its boundaries")
+    )
     try:
         plain, html = _text_parts(msg)
     except Exception as exc:
@@ -213,6 +227,7 @@ def parse(raw: bytes) -> Parsed:
         body=body,
         new_text=strip_quoted(plain or "", html if not (plain and plain.strip()) else None),
         defects=[type(d).__name__ for d in defects],
+        truncated=truncated,
     )
 
 
@@ -221,13 +236,14 @@ def parse(raw: bytes) -> Parsed:
 _DSN_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _SMTP_CODE = re.compile(r"(?:^|\s|\()([45])\d\d[ -](?:[45]\.\d{1,3}\.\d{1,3})?", re.MULTILINE)
 # The role names any punctuation apart: `post_master@`, `mailer.daemon@` are the same senders.
-_BOUNCE_FROM = re.compile(r"^(mail(er)?[-_.]?daemon|post[-_.]?master)@", re.I)
+# A bare `From: mailer-daemon` (no domain) is the same sender.
+_BOUNCE_FROM = re.compile(r"^(mail(er)?[-_.]?daemon|post[-_.]?master)(@|$)", re.I)
 _BOUNCE_SUBJECT = re.compile(
     r"(undeliver|undelivered mail|delivery status notification|delivery failure|"
     r"mail delivery failed|failure notice|returned mail|delivery has failed|"
     r"could not be delivered|unzustellbar|nicht zustellbar|non remis|no se puede entregar|"
     r"mail delivery status|undeliverable|non-delivery|"
-    r"delivery delayed|delayed mail|warning: could not send)",
+    r"delivery delayed|delayed mail|warning: could not send|error sending your (?:mail|message))",
     re.I,
 )
 _STILL_TRYING = re.compile(
@@ -237,7 +253,8 @@ _STILL_TRYING = re.compile(
 )
 _TEMPORARY_WORDS = re.compile(
     r"(delayed|will (?:continue to )?retry|will be retried|still trying|not yet been delivered|"
-    r"temporar|try again later|deferred|greylist|mailbox (?:is )?full|quota|over quota|"
+    r"temporar|try again later|deferred|greylist|(?:mailbox|mail ?folder) (?:is )?full|quota|over quota|"
+    r"mailbox exceeded|"
     r"retry timeout exceeded|insufficient system storage)",
     re.I,
 )
@@ -253,6 +270,7 @@ _PERMANENT_WORDS = re.compile(
     r"unzustellbar|existiert nicht|unbekannt|n'existe pas|inexistente|no existe)",
     re.I,
 )
+_BOILERPLATE_PERMANENT = re.compile(r"(this )?is a permanent error", re.I)
 # Where a report stops and the returned message (whose words are not the report's) begins.
 _RETURNED = re.compile(
     r"^(-{2,}\s*(This is a copy of|Below this line is a copy|Original message|Returned message|"
@@ -292,19 +310,47 @@ def _returned_message_ids(msg: Message) -> list[str]:
             inner = payload[0] if isinstance(payload, list) and payload else None
             if isinstance(inner, Message):
                 ids.extend(_MSGID.findall(header(inner, "Message-ID")))
-        elif ctype == "text/rfc822-headers" or (
+        elif ctype in ("text/rfc822-headers", "text/rfc822-header") or (
             ctype == "text/plain" and part is not msg and "message-id:" in _part_text(part).lower()
         ):
             ids.extend(m for m in _HEADER_MSGID.findall(_part_text(part)))
     return list(dict.fromkeys(ids))
 
 
+def _from_daemon(parsed: Parsed) -> bool:
+    """Sent by a mail server's role address: mailer-daemon or postmaster, with a domain or not."""
+    bare = header(parsed.msg, "From").strip().strip("<>").lower()
+    return bool(_BOUNCE_FROM.match(parsed.from_email or "") or _BOUNCE_FROM.match(bare))
+
+
+# A report by its content: a machine sender, the returned message attached, and the report's own
+# words saying it was not delivered (carriers' and appliances' reports follow no standard form).
+_MACHINE_SENDER = re.compile(
+    r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|mail[-_.]?error|bounces?)@", re.I
+)
+_NOT_DELIVERED = re.compile(
+    r"(could not be delivered|couldn't be delivered|was not delivered|cannot be delivered|"
+    r"undeliverable|delivery (?:has )?failed|failed to deliver|unable to deliver)",
+    re.I,
+)
+_RETURNED_TYPES = ("message/rfc822", "text/rfc822-headers", "text/rfc822-header")
+
+
+def _reports_by_content(parsed: Parsed) -> bool:
+    if not _MACHINE_SENDER.match(parsed.from_email or ""):
+        return False
+    if not any(p.get_content_type() in _RETURNED_TYPES for p in parsed.msg.walk()):
+        return False
+    return bool(_NOT_DELIVERED.search(_report_text(parsed.body[:20000])))
+
+
 def looks_like_bounce(parsed: Parsed) -> bool:
     """A delivery report by its form: multipart/report, a mailer-daemon, a bounce subject."""
     return bool(
         parsed.msg.get_content_type() == "multipart/report"
-        or _BOUNCE_FROM.match(parsed.from_email or "")
+        or _from_daemon(parsed)
         or _BOUNCE_SUBJECT.search(parsed.subject)
+        or _reports_by_content(parsed)
     )
 
 
@@ -315,7 +361,9 @@ def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
     report_type = (msg.get_param("report-type") or "") if ctype == "multipart/report" else ""
     is_dsn = ctype == "multipart/report" and str(report_type).lower() == "delivery-status"
     looks_like = bool(
-        _BOUNCE_FROM.match(parsed.from_email or "") or _BOUNCE_SUBJECT.search(parsed.subject)
+        _from_daemon(parsed)
+        or _BOUNCE_SUBJECT.search(parsed.subject)
+        or _reports_by_content(parsed)
     )
     if not (is_dsn or looks_like or to_verp):
         return None
@@ -357,8 +405,13 @@ def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
     if diagnostic is None:
         line = next((ln for ln in text.splitlines() if _SMTP_CODE.search(ln)), None)
         diagnostic = line.strip()[:500] if line else None
-    permanent_words = _PERMANENT_WORDS.search(text + " " + parsed.subject)
-    temporary_words = _TEMPORARY_WORDS.search(text + " " + parsed.subject)
+    # Exim and qmail say "This is a permanent error" in every failure report, whatever the
+    # cause; the reason given for the address ("retry timeout exceeded") is what tells.
+    worded = _BOILERPLATE_PERMANENT.sub(lambda m: " " * len(m.group(0)), text)
+    worded += " " + parsed.subject
+    permanent_words = _PERMANENT_WORDS.search(worded)
+    temporary_words = _TEMPORARY_WORDS.search(worded)
+    boilerplate = _BOILERPLATE_PERMANENT.search(text)
 
     # The status code decides (4.x.x is temporary even when the action says "failed"), then an
     # SMTP code or the wording of the report, and only then what flufl.bounce's detectors say:
@@ -381,6 +434,9 @@ def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
     elif temporary_words:
         permanent_flag = False
         evidence = f'temporary wording: "{temporary_words.group(0)[:50]}"'
+    elif boilerplate:
+        permanent_flag = True
+        evidence = f'permanent wording: "{boilerplate.group(0)[:50]}"'
     elif any(a.startswith(("fail", "error")) for a in actions) or permanent:
         permanent_flag = True
         evidence = "Action: failed" if actions else "flufl.bounce: permanent failure"
@@ -414,6 +470,99 @@ def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
         detector=detector,
         final=permanent_flag or not still_trying,
         evidence=evidence,
+    )
+
+
+# Feedback reports (ARF, RFC 5965): a recipient marked our mail as spam, or opted out
+
+
+@dataclass
+class Complaint:
+    """A feedback-loop report: who complained about which message, and how."""
+
+    feedback_type: str  # abuse | opt-out | fraud | virus | other (RFC 5965 3.5), as reported
+    recipients: list[str]  # Removal-Recipient, Original-Rcpt-To, else the reported message's To
+    original_message_ids: list[str]
+    agent: str  # the report's User-Agent (the mailbox provider's feedback loop)
+
+    @property
+    def complains(self) -> bool:
+        """Authentication-failure reports (RFC 6591) and "not-spam" are about our mail, not a
+        person saying stop."""
+        return self.feedback_type not in NOT_COMPLAINTS
+
+    @property
+    def evidence(self) -> str:
+        who = ", ".join(self.recipients[:3]) or "recipient not named"
+        by = f" from {self.agent[:60]}" if self.agent else ""
+        return f"feedback report (Feedback-Type: {self.feedback_type}{by}) about {who}"
+
+
+NOT_COMPLAINTS = ("auth-failure", "not-spam")
+_REPORT_FIELD = re.compile(
+    r"^(Feedback-Type|Removal-Recipient|Original-Rcpt-To|User-Agent):[ \t]*([^\r\n]*)",
+    re.I | re.M,
+)
+
+
+def _part_source(part: Message) -> str:
+    """A part's content as text, whether the parser made it a message or left it a string."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return "\n".join(p.as_string() if isinstance(p, Message) else str(p) for p in payload)
+    return _part_text(part)
+
+
+def _reported_recipients(msg: Message) -> list[str]:
+    """The To of the reported message (message/rfc822 or its headers), for reports naming none."""
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/rfc822":
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            if isinstance(inner, Message):
+                return _addresses(inner, "To")
+        elif ctype in ("text/rfc822-headers", "text/rfc822-header"):
+            inner = message_from_bytes(_part_text(part).encode("utf-8", "replace"))
+            return _addresses(inner, "To")
+    return []
+
+
+def detect_complaint(parsed: Parsed) -> Complaint | None:
+    """A feedback report (a complaint, or another kind: see `complains`) by its form (multipart/report; report-type=feedback-report, or a
+    message/feedback-report part) and its Feedback-Type field; else None."""
+    msg = parsed.msg
+    report_type = str(msg.get_param("report-type") or "").lower()
+    is_report = msg.get_content_type() == "multipart/report" and report_type == "feedback-report"
+    block = ""
+    for part in msg.walk():
+        if part.get_content_type() == "message/feedback-report":
+            block = _part_source(part)
+            is_report = True
+            break
+    if not is_report:
+        return None
+    if not block:  # the report part was cut off or mislabelled: read its fields from the body
+        block = "\n".join(_part_source(p) for p in msg.walk() if not p.is_multipart())
+    fields: dict[str, list[str]] = {}
+    for name, value in _REPORT_FIELD.findall(block[:20000]):
+        fields.setdefault(name.lower(), []).append(value.strip())
+    kind = (fields.get("feedback-type") or [""])[0].lower()[:40]
+    if not kind:
+        return None
+    recipients: list[str] = []
+    for name in ("removal-recipient", "original-rcpt-to"):
+        for value in fields.get(name, []):
+            for _, addr in getaddresses([value]):
+                if "@" in addr and addr.lower() not in recipients:
+                    recipients.append(addr.strip("<>").lower())
+    if not recipients:
+        recipients = [a.lower() for a in _reported_recipients(msg)]
+    return Complaint(
+        feedback_type=kind,
+        recipients=recipients,
+        original_message_ids=_returned_message_ids(msg),
+        agent=(fields.get("user-agent") or [""])[0],
     )
 
 

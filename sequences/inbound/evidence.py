@@ -320,10 +320,45 @@ _NO_REPLY_SENDER = re.compile(
 )
 
 
+# A mailing-list server's own notices ("you are not a member", command results, moderation):
+# list headers, and a sender that is the list software or its role address. A person's post
+# through a list has the headers too but their own address, so it stays a reply.
+_LIST_SERVER_HEADERS = (
+    "X-MLServer",
+    "X-ML-Server",
+    "X-Mailman-Version",
+    "X-Listserver",
+    "X-ML-Info",
+)
+_LIST_HEADERS = ("List-Id", "List-Subscribe", "List-Unsubscribe", "List-Help", "Mailing-List")
+_LIST_ROLE_SENDER = re.compile(
+    r"^([^@]*[-_.](admin|owner|request|bounces?|ctl|help)|owner-[^@]+|mailman|majordomo|listserv|"
+    r"listproc|sympa|ezmlm|lyris|fml)@",
+    re.I,
+)
+
+
+def list_server_evidence(parsed: Parsed) -> list[Evidence]:
+    """A notice from a mailing-list server itself, never a person's words."""
+    msg = parsed.msg
+    software = next((n for n in _LIST_SERVER_HEADERS if header(msg, n)), None)
+    listed = software or next((n for n in _LIST_HEADERS if header(msg, n)), None)
+    if not listed or not _LIST_ROLE_SENDER.match(parsed.from_email or ""):
+        return []
+    what = f"header {software}: {header(msg, software)[:40]}" if software else f"header {listed}"
+    return [
+        Evidence(
+            "auto_reply",
+            STRONG,
+            f"mailing-list server notice ({what}, from {parsed.from_email})",
+        )
+    ]
+
+
 def auto_reply_evidence(parsed: Parsed) -> list[Evidence]:
     """Machine signs of an automatic reply: headers, subjects, a body shaped like one."""
     msg = parsed.msg
-    found: list[Evidence] = []
+    found: list[Evidence] = list_server_evidence(parsed)
     if _CHALLENGE.search(parsed.body[:5000]) or _CHALLENGE.search(parsed.subject):
         found.append(Evidence("auto_reply", STRONG, "challenge-response (sender verification)"))
     auto_submitted = header(msg, "Auto-Submitted").lower()

@@ -31,7 +31,7 @@ from ..models import InboundMessage, Message, Prospect
 from ..runtime import Runtime
 from .act import RETRY_AFTER, TEXT_LIMIT, Act, Outcome, stored_outcome
 from .classify import Parsed, Unprocessable, dedupe_key, parse
-from .match import Match, in_team, match_reply, token_messages
+from .match import Match, in_team, match_complaint, match_reply, token_messages
 from .teams import recipient_team
 from .verdicts import AUTO_REPLY, UNSUBSCRIBE, decide
 
@@ -173,6 +173,17 @@ def _decide_and_act(
             return act.unsubscribe(prospect, unsubscribe_message, "mailto")
 
     verdict = decide(parsed, to_verp="bounce" in tokens)
+    if verdict.complaint is not None:
+        # The report comes from the provider, not the person: suppress who it names.
+        found, prospects = match_complaint(session, verdict.complaint, tokens, act.row.team_id)
+        if not prospects:
+            return Outcome("unmatched", f"{verdict.reason}: no message or prospect matched")
+        outcome = act.unsubscribe(prospects[0], found.message, "complaint", verdict.reason)
+        for other in prospects[1:]:
+            outcome.enrollment_ids += act.unsubscribe(
+                other, None, "complaint", verdict.reason
+            ).enrollment_ids
+        return outcome
     if verdict.bounce is not None:
         return act.bounce(parsed, verdict.bounce, tokens)
 

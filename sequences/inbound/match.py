@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Message, Prospect
 from ..tracking import read_token
-from .classify import Bounce, Parsed
+from .classify import Bounce, Complaint, Parsed
 
 # Our plus-addressed local parts and the token kind each carries.
 _TOKEN_ADDRESS = re.compile(r"^(bounce|reply|unsubscribe)\+([A-Za-z0-9_-]{20,64})@", re.I)
@@ -136,3 +136,24 @@ def match_bounce(
     if hit:
         match = Match(prospect=hit[0], via="failed-recipient")
     return match, hit
+
+
+def match_complaint(
+    session: Session,
+    complaint: Complaint,
+    tokens: dict[str, Message],
+    team_id: int | None = None,
+) -> tuple[Match, list[Prospect]]:
+    """The reported message (VERP, as many feedback loops answer the Return-Path, then its
+    Message-ID) and the prospects who complained, else those the report names."""
+    message = tokens.get("bounce") or _by_message_id(session, complaint.original_message_ids)
+    if message is not None:
+        match = in_team(_with_message(session, message, "reported-message-id", None), team_id)
+        if match.prospect is not None:
+            return match, [match.prospect]
+    hit: list[Prospect] = []
+    for address in complaint.recipients:
+        for prospect in prospects_by_email(session, address, team_id):
+            if prospect not in hit:
+                hit.append(prospect)
+    return (Match(prospect=hit[0], via="reported-recipient") if hit else Match()), hit

@@ -7,6 +7,11 @@ is released (with a task to confirm when the evidence is weak), a reply taken as
 stops its paused sequence, a temporary failure now read as permanent suppresses. A change that
 would start mailing someone again (a reply now read as an auto-reply, a hard bounce now read as
 soft) is recorded and left for the rep: nothing resumes on its own.
+
+Mail stored unprocessable (unreadable then) or unmatched is read again too, but only for what it
+now says about an address: a hard bounce or a complaint, matched to a prospect as `ingest`
+would (the VERP token, the returned or reported Message-ID, the addresses the report names),
+suppresses that prospect. Nothing else is done from old mail that was never acted on.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ from sqlalchemy.orm import Session
 
 from ..enrollment import mark_prospect, record, stop_prospect
 from ..models import EnrollmentStatus, InboundMessage, Prospect, ProspectStatus, Task
+from .classify import Parsed
 from .ingest import read
-from .verdicts import BOUNCE_HARD, BOUNCE_SOFT, CONFIRM_UNSUBSCRIBE, decide
+from .match import match_bounce, match_complaint, token_messages
+from .verdicts import BOUNCE_HARD, BOUNCE_SOFT, CONFIRM_UNSUBSCRIBE, Verdict, decide
 
 RECHECKED = ("reply", "auto_reply", "bounce", "soft_bounce", "unsubscribe")
 STORED = {BOUNCE_HARD: "bounce", BOUNCE_SOFT: "soft_bounce", CONFIRM_UNSUBSCRIBE: "reply"}
 RAW_LIMIT = 64 * 1024 * 1024
+NEVER_ACTED = ("unprocessable", "unmatched")
 
 
 @dataclass
@@ -43,8 +51,11 @@ class Change:
         return f"#{self.inbound_id} {self.received_at:%Y-%m-%d}: {self.old} -> {self.new} ({self.reason})"
 
 
-def plan(session: Session, since: datetime) -> list[Change]:
-    """Every stored inbound message since `since` whose verdict would change."""
+def plan(session: Session, since: datetime, keys: tuple[str, ...] = ()) -> list[Change]:
+    """Every stored inbound message since `since` whose verdict would change.
+
+    `keys`: the tracking secrets, to read our per-message bounce addresses in old unmatched mail.
+    """
     rows = session.scalars(
         select(InboundMessage)
         .where(
@@ -78,6 +89,56 @@ def plan(session: Session, since: datetime) -> list[Change]:
                 verdict.reason,
             )
         )
+    return changes + _now_suppressing(session, since, keys)
+
+
+def _suppressed_by(
+    session: Session, row: InboundMessage, parsed: Parsed, verdict: Verdict, keys: tuple[str, ...]
+) -> int | None:
+    """The prospect a now-readable hard bounce or complaint names, as `ingest` matches it."""
+    addresses = [*(row.recipients or "").split(", "), *parsed.addresses]
+    tokens = token_messages(session, keys, [a for a in addresses if a]) if keys else {}
+    if verdict.complaint is not None:
+        _, hit = match_complaint(session, verdict.complaint, tokens, row.team_id)
+    elif verdict.bounce is not None and verdict.bounce.permanent:
+        _, hit = match_bounce(session, parsed, verdict.bounce, tokens, row.team_id)
+    else:
+        return None
+    return hit[0].id if hit else None
+
+
+def _now_suppressing(session: Session, since: datetime, keys: tuple[str, ...]) -> list[Change]:
+    """Mail never acted on (unreadable or unmatched then) that is now a hard bounce or complaint."""
+    rows = session.scalars(
+        select(InboundMessage)
+        .where(
+            InboundMessage.received_at >= since,
+            InboundMessage.verdict.in_(NEVER_ACTED),
+            InboundMessage.raw.is_not(None),
+        )
+        .order_by(InboundMessage.id)
+    )
+    changes: list[Change] = []
+    for row in rows:
+        _, parsed, _ = read(bytes(row.raw or b""), RAW_LIMIT)
+        if parsed is None:
+            continue
+        verdict = decide(parsed, to_verp="bounce+" in (row.recipients or ""))
+        prospect_id = _suppressed_by(session, row, parsed, verdict, keys)
+        if prospect_id is None:
+            continue
+        new = STORED.get(verdict.label, verdict.label)
+        changes.append(
+            Change(
+                row.id,
+                prospect_id,
+                row.received_at,
+                row.verdict,
+                new,
+                verdict.label,
+                verdict.reason,
+            )
+        )
     return changes
 
 
@@ -90,6 +151,7 @@ def apply(session: Session, changes: list[Change], now: datetime) -> list[str]:
         if row is None or prospect is None or row.verdict != change.old:
             continue  # changed meanwhile: the next recheck sees it afresh
         effect = _consequence(session, row, prospect, change, now)
+        row.prospect_id = row.prospect_id or prospect.id
         row.verdict = change.new
         row.reason = f"rechecked {now:%Y-%m-%d}: {change.reason}"[:2000]
         record(
@@ -140,6 +202,10 @@ def _consequence(
             session, prospect.id, EnrollmentStatus.UNSUBSCRIBED, now, "unsubscribed (rechecked)"
         )
         return "suppressed"
+    if old in NEVER_ACTED and new == "bounce":
+        mark_prospect(session, prospect.id, ProspectStatus.BOUNCED, now)
+        stop_prospect(session, prospect.id, EnrollmentStatus.BOUNCED, now, "bounced (rechecked)")
+        return "suppressed as bounced (the report was not read before)"
     if old == "soft_bounce" and new == "bounce":
         mark_prospect(session, prospect.id, ProspectStatus.BOUNCED, now)
         stop_prospect(session, prospect.id, EnrollmentStatus.BOUNCED, now, "bounced (rechecked)")

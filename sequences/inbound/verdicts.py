@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .classify import Bounce, Parsed, detect_bounce, looks_like_bounce
+from .classify import Bounce, Complaint, Parsed, detect_bounce, detect_complaint, looks_like_bounce
 from .evidence import (
     STRONG,
     Evidence,
@@ -38,6 +38,7 @@ class Verdict:
     reason: str
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
     bounce: Bounce | None = None
+    complaint: Complaint | None = None  # a feedback report: suppress its recipient
 
     @property
     def why(self) -> str:
@@ -51,6 +52,13 @@ def _names(found: list[Evidence]) -> str:
 
 def decide(parsed: Parsed, *, to_verp: bool = False) -> Verdict:
     """Weigh the evidence in `parsed`. `to_verp`: it came to a per-message bounce address."""
+    report = detect_complaint(parsed)
+    if report is not None and report.complains:
+        # A complaint (or an opt-out) is the person saying "no more mail", through their provider.
+        reason = f"complaint: {report.evidence}"
+        return Verdict(UNSUBSCRIBE, STRONG, reason, complaint=report)
+    if report is not None:
+        return Verdict(AUTO_REPLY, STRONG, f"machine report, not a complaint: {report.evidence}")
     auto = auto_reply_evidence(parsed)
     strong_auto = [e for e in auto if e.strength == STRONG]
     # An auto-reply sent to the Return-Path is not a bounce, however it got there.
@@ -71,6 +79,10 @@ def decide(parsed: Parsed, *, to_verp: bool = False) -> Verdict:
 
     unsubscribe = unsubscribe_evidence(parsed)
     strong_unsubscribe = [e for e in unsubscribe if e.strength == STRONG]
+    if strong_unsubscribe and parsed.truncated:
+        # The words may go on past the cut ("remove me from the invite"): the rep confirms.
+        weak = f"reply cut short that may ask to unsubscribe: {_names(strong_unsubscribe)}"
+        return Verdict(CONFIRM_UNSUBSCRIBE, "weak", weak, tuple(unsubscribe))
     if strong_unsubscribe:
         return Verdict(
             UNSUBSCRIBE, STRONG, f"unsubscribe: {_names(strong_unsubscribe)}", tuple(unsubscribe)
@@ -88,4 +100,6 @@ def decide(parsed: Parsed, *, to_verp: bool = False) -> Verdict:
         reason = f"reply, not an auto-reply: {_names(auto)}, but a person answers"
     elif auto:
         reason = f"reply, not an auto-reply: only weak machine signs ({_names(auto)})"
+    if parsed.truncated:
+        reason += " (the message is cut short: read as far as it goes)"
     return Verdict(REPLY, STRONG if engaged else "weak", reason, tuple(noted))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import secrets
 from collections.abc import Iterable, Mapping
@@ -9,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -400,10 +402,54 @@ def lead_json(lead: Lead, prospect: Prospect | None = None) -> dict[str, Any]:
     return out
 
 
+PoolCursor = tuple[datetime, int]  # the last row's (pooled_at, prospect_id)
+
+
+def pool_cursor(lead: Lead) -> str:
+    """An opaque cursor after this lead in the pool's order (oldest first, then by id)."""
+    raw = f"{lead.pooled_at.isoformat()}~{lead.prospect_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def parse_pool_cursor(value: str) -> PoolCursor:
+    """A cursor back into (pooled_at, prospect_id), or a 422 saying where to get one."""
+    problem = ValidationError("cursor: use next_cursor from the previous page", field="cursor")
+    if not value or len(value) > 100 or not value.isascii():
+        raise problem
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        at, _, prospect_id = raw.partition("~")
+        pooled_at = datetime.fromisoformat(at)
+        if not prospect_id.isdigit() or len(prospect_id) > 10:
+            raise problem
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise problem from None
+    return pooled_at, int(prospect_id)
+
+
+def pool_size(session: Session, team_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(Lead.team_id == team_id, Lead.state == LeadState.POOL)
+        )
+        or 0
+    )
+
+
 def pool_leads(
-    session: Session, team_id: int, *, limit: int = 100, after: int | None = None
+    session: Session,
+    team_id: int,
+    *,
+    limit: int = 100,
+    after: int | None = None,
+    cursor: PoolCursor | None = None,
 ) -> list[tuple[Lead, Prospect]]:
-    """The team's pool, oldest first."""
+    """The team's pool, oldest first (ties by prospect id): a keyset on (pooled_at,
+    prospect_id), so pages neither skip nor repeat a lead while others join or leave the pool.
+    `after` (a prospect id, the old cursor) starts after that lead in the same order."""
+    anchor = session.get(Lead, after) if cursor is None and after is not None else None
+    if anchor is not None and anchor.team_id == team_id:
+        cursor = (anchor.pooled_at, anchor.prospect_id)
     query = (
         select(Lead, Prospect)
         .join(Prospect, Prospect.id == Lead.prospect_id)
@@ -411,7 +457,12 @@ def pool_leads(
         .order_by(Lead.pooled_at, Lead.prospect_id)
         .limit(limit)
     )
-    if after is not None:
+    if cursor is not None:
+        at, prospect_id = cursor
+        query = query.where(
+            or_(Lead.pooled_at > at, and_(Lead.pooled_at == at, Lead.prospect_id > prospect_id))
+        )
+    elif after is not None:  # an id no longer known: after it by id, as before
         query = query.where(Lead.prospect_id > after)
     return [(lead, prospect) for lead, prospect in session.execute(query)]
 

@@ -53,6 +53,8 @@ class AgentRules:
     contradictions: tuple[Pattern, ...]
     obsolete: tuple[Pattern, ...]
     native_apps: re.Pattern[str] | None
+    feed_readers: tuple[Pattern, ...]
+    plain: tuple[re.Pattern[str], ...]  # "Mozilla/5.0 <one name>": a program, no browser
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ def judge(r: AgentRules, ua: str) -> Agent:
     declared = any(p.search(ua) for p in r.bots)
     if declared:
         bot = "automated client agent"
+    elif (feed := _first(r.feed_readers, ua)) is not None:
+        bot = f"feed reader: {feed.name}"
     elif ua:
         match = _crawler(ua)
         bot = f"crawler list: {match}"[:200] if match is not None else None
@@ -117,5 +121,9 @@ def judge(r: AgentRules, ua: str) -> Agent:
         bot=bot,
         declared_bot=declared,
         disguise=disguise,
-        program=bool(ua) and not ua.lower().startswith("mozilla/") and not native,
+        program=bool(ua)
+        and (
+            (not ua.lower().startswith("mozilla/") and not native)
+            or any(p.search(ua) for p in r.plain)
+        ),
     )

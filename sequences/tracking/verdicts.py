@@ -101,6 +101,8 @@ def parse_rules(raw: dict[str, Any], data_dir: Path = DATA_DIR) -> Rules:
             contradictions=patterns(raw.get("contradictions"), "contradiction"),
             obsolete=patterns(raw.get("obsolete"), "obsolete browser"),
             native_apps=rx(native) if native else None,
+            feed_readers=patterns(raw.get("feed_readers"), "feed reader"),
+            plain=tuple(rx(p) for p in raw.get("plain_agents", [])),
         ),
         scanner_ranges=RangeSet(gateways),
         apple_ranges=RangeSet(

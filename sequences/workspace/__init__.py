@@ -6,6 +6,8 @@
 - `attention`: the "Needs attention" list of failures a rep can fix;
 - `activity`: a prospect's timeline and the summary a rep reads before a call;
 - `engagement`: the hot list, ranked by recent human engagement;
+- `opens` (exported as `open_words`): the words for opens inferred from a click or a reply and
+  for a machine's opens, used wherever opens are counted or listed;
 - `reports`: follow-up discipline per rep and per-step sequence statistics;
 - `digest`: the daily digest email;
 - `documents`: files a rep shares from a step;
@@ -21,6 +23,7 @@ Other packages import only the names below.
 
 from __future__ import annotations
 
+from . import opens as open_words
 from .accounts import (
     check_password,
     create_api_key,
@@ -176,6 +179,7 @@ __all__ = [
     "move_user",
     "needs_attention",
     "normalise_email",
+    "open_words",
     "period_bounds",
     "prospect_access",
     "prospect_filter",

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Prospect
+from . import opens
 from .prospects import prospect_json
 
 
@@ -21,6 +22,12 @@ def event_json(e: Event) -> dict[str, Any]:
         out["verdict"] = e.verdict
         out["reason"] = e.reason
     out.update(e.data or {})
+    if e.type in ("open", "click"):
+        # Said plainly, so a rep never calls on an open a person did not make.
+        out["label"] = opens.label(e.type, e.verdict, e.reason, e.data)
+        out["by_machine"] = e.verdict == "machine"
+        if e.type == "open":
+            out["inferred_from"] = opens.inferred_from(e.type, e.reason, e.data)
     return out
 
 
@@ -33,11 +40,18 @@ def summarize(events: list[Event]) -> dict[str, Any]:
     human_opens = [e for e in counted if e.type == "open" and e.verdict == "human"]
     human_clicks = [e for e in counted if e.type == "click" and e.verdict == "human"]
     documents = [e for e in counted if e.type == "document_viewed" and e.verdict == "human"]
+    inferred: dict[str, int] = {}
+    for e in human_opens:
+        via = opens.inferred_from(e.type, e.reason, e.data)
+        if via is not None:
+            inferred[via] = inferred.get(via, 0) + 1
     return {
         "sent": sum(1 for e in events if e.type == "sent"),
         "opens": len(human_opens),
         "clicks": len(human_clicks),
-        "inferred_opens": sum(1 for e in human_opens if e.reason == "inferred"),
+        "inferred_opens": sum(inferred.values()),
+        "inferred_opens_from": inferred,
+        "opens_label": opens.opens_phrase(len(human_opens), inferred),
         "machine_opens": sum(1 for e in counted if e.type == "open" and e.verdict == "machine"),
         "machine_clicks": sum(1 for e in counted if e.type == "click" and e.verdict == "machine"),
         "documents_viewed": len(documents),

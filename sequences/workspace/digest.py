@@ -25,6 +25,7 @@ from ..errors import ValidationError
 from ..models import DigestSetting, Event, Prospect, Task, User
 from ..runtime import Runtime
 from ..sending import OutcomeUnknown, OutgoingEmail, build, new_message_id
+from . import opens as open_words
 from .localday import day_bounds
 from .zones import clean_zone, effective_zone
 
@@ -111,6 +112,12 @@ class Engaged:
     replies: int = 0
     last_at: datetime | None = None
     urls: list[str] = field(default_factory=list)
+    inferred: dict[str, int] = field(default_factory=dict)  # opens a click or a reply proved
+
+    @property
+    def opens_words(self) -> str:
+        """'2 opens (1 inferred from a click)'."""
+        return open_words.opens_phrase(self.opens, self.inferred)
 
     @property
     def score(self) -> int:
@@ -166,6 +173,9 @@ def collect(session: Session, user: User, day: date, tz: ZoneInfo) -> Digest:
             row = engaged[event.prospect_id] = Engaged(prospect)
         if event.type == "open":
             row.opens += 1
+            via = open_words.inferred_from(event.type, event.reason, event.data)
+            if via is not None:
+                row.inferred[via] = row.inferred.get(via, 0) + 1
         elif event.type == "click":
             row.clicks += 1
             url = (event.data or {}).get("url")

@@ -12,6 +12,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Prospect
+from . import opens as open_words
 
 # A click or a document view says more about intent than an open (which a preview pane can fire).
 WEIGHTS = {"open": 1.0, "click": 3.0, "document_viewed": 4.0}
@@ -42,6 +43,13 @@ class Heat:
     last_at: datetime | None = None
     last_type: str | None = None
     kinds: dict[str, int] = field(default_factory=dict)
+    # Of the opens, those inferred from a click or a reply, by what proved them (hot_list).
+    inferred: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def opens_words(self) -> str:
+        """'3 opens (1 inferred from a click)'."""
+        return open_words.opens_phrase(self.opens, self.inferred)
 
 
 # Recency bands (upper edges, hours ago). A signal's recency factor is the half-life decay at
@@ -195,12 +203,24 @@ def hot_list(
     heats = recent_heat(session, team_id, owner_id, now, limit=limit)
     if not heats:
         return []
-    prospects = {
-        p.id: p
-        for p in session.scalars(
-            select(Prospect).where(Prospect.id.in_([h.prospect_id for h in heats]))
+    ids = [h.prospect_id for h in heats]
+    prospects = {p.id: p for p in session.scalars(select(Prospect).where(Prospect.id.in_(ids)))}
+    # The few opens no pixel recorded, read for the listed prospects only (their data says what
+    # proved them), so the ranking above still reads the index alone.
+    by_id = {h.prospect_id: h for h in heats}
+    for prospect_id, type_, reason, data in session.execute(
+        select(Event.prospect_id, Event.type, Event.reason, Event.data).where(
+            Event.prospect_id.in_(ids),
+            Event.type == "open",
+            Event.verdict == "human",
+            Event.reason == open_words.INFERRED,
+            Event.at >= now - WINDOW,
         )
-    }
+    ):
+        via = open_words.inferred_from(type_, reason, data)
+        heat = by_id.get(prospect_id) if prospect_id is not None else None
+        if via is not None and heat is not None:
+            heat.inferred[via] = heat.inferred.get(via, 0) + 1
     return [(prospects[h.prospect_id], h) for h in heats if h.prospect_id in prospects]
 
 

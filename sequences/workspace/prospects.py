@@ -73,24 +73,57 @@ def create_prospect(
     )
     if existing is not None:
         raise Conflict(f"a prospect with this email exists (id {existing.id})")
+    return _add_prospect(session, team_id, values, now, owner_id)
+
+
+def _add_prospect(
+    session: Session,
+    team_id: int,
+    values: dict[str, Any],
+    now: datetime,
+    owner_id: int | None,
+    flush: bool = True,
+) -> Prospect:
     values.setdefault("owner_id", owner_id)
     prospect = Prospect(team_id=team_id, created_at=now, updated_at=now, **values)
     prospect.fields = values.get("fields") or {}
     session.add(prospect)
-    session.flush()
+    if flush:
+        session.flush()
     return prospect
 
 
+# upsert_prospect's `existing` when the caller has not looked the address up.
+LOOK_UP: Any = object()
+
+
 def upsert_prospect(
-    session: Session, team_id: int, data: dict[str, Any], now: datetime, owner_id: int | None = None
+    session: Session,
+    team_id: int,
+    data: dict[str, Any],
+    now: datetime,
+    owner_id: int | None = None,
+    *,
+    existing: Prospect | None = LOOK_UP,
+    flush: bool = True,
 ) -> tuple[Prospect, bool]:
-    """Create the prospect or update the one with this email; returns (prospect, created)."""
+    """Create the prospect or update the one with this email; returns (prospect, created).
+
+    `existing`: the team's prospect with this email (None: there is none), when the caller
+    has looked it up already in this transaction, as a CSV import does for a whole file; then
+    `flush=False` leaves a new prospect's INSERT (and its id) to the caller's next flush.
+    """
     values = clean_prospect_data(data)
-    prospect = session.scalar(
-        select(Prospect).where(Prospect.team_id == team_id, Prospect.email == values["email"])
-    )
-    if prospect is None:
-        return create_prospect(session, team_id, data, now, owner_id), True
+    if existing is LOOK_UP:
+        prospect = session.scalar(
+            select(Prospect).where(Prospect.team_id == team_id, Prospect.email == values["email"])
+        )
+        if prospect is None:
+            return create_prospect(session, team_id, data, now, owner_id), True
+    elif existing is None:
+        return _add_prospect(session, team_id, values, now, owner_id, flush), True
+    else:
+        prospect = existing
     for key, value in values.items():
         if key == "fields":
             prospect.fields = {**(prospect.fields or {}), **value}

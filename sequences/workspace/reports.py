@@ -12,6 +12,7 @@ from sqlalchemy import Float, and_, case, cast, distinct, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from ..models import Enrollment, Event, LeadAssignment, Message, MessageStatus, Prospect, User
+from .opens import INFERRED
 
 # What counts as a touch, and its channel.
 TOUCH_CHANNELS = {"sent": "email", "call": "call"}
@@ -209,6 +210,8 @@ class StepStats:
     bounced: int = 0
     unsubscribed: int = 0
     machine_opened: int = 0
+    # Of the opened messages, those no pixel showed opened: a click or a reply proved it.
+    inferred_opened: int = 0
     extra: dict[str, int] = field(default_factory=dict)
 
     def rate(self, count: int) -> float:
@@ -288,6 +291,22 @@ def step_stats(session: Session, sequence_id: int) -> list[StepStats]:
             s.bounced += count
         elif type_ == "unsubscribe":
             s.unsubscribed += count
+    # Messages whose every human open was inferred (none recorded by the pixel).
+    inferred_only = (
+        select(Event.message_id)
+        .join(Message, Message.id == Event.message_id)
+        .join(Enrollment, Enrollment.id == Message.enrollment_id)
+        .where(*of_sequence, Event.type == "open", Event.verdict == "human")
+        .group_by(Event.message_id)
+        .having(func.max(case((Event.reason == INFERRED, 0), else_=1)) == 0)
+        .subquery()
+    )
+    for position, variant, count in session.execute(
+        select(Message.step_position, Message.variant, func.count())
+        .join(inferred_only, inferred_only.c.message_id == Message.id)
+        .group_by(Message.step_position, Message.variant)
+    ):
+        at(position or 0, variant).inferred_opened = count
     for s in stats.values():
         s.delivered = max(s.sent - s.bounced, 0)
     return sorted(stats.values(), key=lambda s: (s.position, s.variant or ""))

@@ -187,6 +187,7 @@ RULES: dict[str, Rule] = {
     "prospects.enrollment_action": CHANGES,
     "prospects.convert": CHANGES,
     "prospects.set_status": CHANGES,
+    "prospects.bulk_status": READS,  # each ticked prospect checked for CHANGE (access.prospect)
     "prospects.call": CHANGES,
     "tasks.index": READS,
     "tasks.finish": CHANGES,

@@ -18,8 +18,11 @@ from sequences.leads import (
     intake,
     lead_history,
     lead_json,
+    parse_pool_cursor,
     pending_for,
+    pool_cursor,
     pool_leads,
+    pool_size,
     reject,
     rep_json,
     rep_row,
@@ -86,13 +89,28 @@ def leads_create() -> tuple[Response, int]:
 
 @bp.get("/leads/pool")
 def leads_pool() -> Response:
+    """Oldest first; `cursor` (next_cursor of the previous page) pages on (pooled_at, id)."""
     user = access.user()
-    after = request.args.get("after")
-    if after is not None and not after.isdigit():
+    after = request.args.get("after")  # the older cursor, a prospect id: still understood
+    if after is not None and (not after.isdigit() or len(after) > 10):
         raise ValidationError("after: a prospect id", field="after")
-    rows = pool_leads(db(), user.team_id, limit=_limit(), after=int(after) if after else None)
+    raw_cursor = request.args.get("cursor")
+    cursor = parse_pool_cursor(raw_cursor) if raw_cursor else None
+    limit = _limit()
+    rows = pool_leads(
+        db(), user.team_id, limit=limit + 1, after=int(after) if after else None, cursor=cursor
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
     items = [lead_json(lead, prospect) for lead, prospect in rows]
-    return jsonify({"items": items, "next_after": items[-1]["prospect_id"] if items else None})
+    return jsonify(
+        {
+            "items": items,
+            "next_cursor": pool_cursor(rows[-1][0]) if more else None,
+            "next_after": items[-1]["prospect_id"] if more else None,
+            "total": pool_size(db(), user.team_id),
+        }
+    )
 
 
 @bp.get("/leads/pending")

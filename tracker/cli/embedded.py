@@ -15,8 +15,8 @@ import click
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from sequences import runtime
-from sequences.config import Settings
+from sequences import logs, runtime
+from sequences.config import Settings, demo_sender
 
 from .. import ports
 
@@ -87,8 +87,61 @@ def _listeners(
     return wanted
 
 
+def banner(
+    settings: Settings,
+    url: str,
+    *,
+    sink: bool,
+    inbound_port: int | None,
+    first: tuple[str, str] | None,
+    cli: str,
+    notes: list[str],
+) -> list[str]:
+    """What `followup run` prints once started: the URLs and ports, how to sign in, the API
+    key, where mail goes and from which address; nothing else."""
+    sender = demo_sender(settings)
+    source = (
+        f"from the demo address {sender} (set FOLLOWUP_FROM_EMAIL)"
+        if sender
+        else f"from {settings.default_from_email}"
+    )
+    smtp = f"smtp://{settings.smtp.host}:{settings.smtp.port}"
+    lines = ["", f"  Followup is running: {url}"]
+    if first:
+        password, key = first
+        lines.append(f"  Sign in:    admin@example.com, password {password}")
+        lines += ["  API key, shown once:", f"              {key}"]
+    else:
+        lines.append(f"  API key:    {cli} api-key create --user <email>")
+    if sink:
+        lines.append(f"  Mail sink:  {smtp} keeps every message, none is delivered;")
+        lines.append(f"              mail goes there {source}")
+    else:
+        lines.append(f"  Mail goes to {smtp}, {source}")
+    if inbound_port:
+        lines.append(f"  Inbound:    smtp://127.0.0.1:{inbound_port} takes replies and bounces")
+    lines += [f"  Note:       {note}" for note in notes]
+    return [*lines, "  Stop with Ctrl-C.", ""]
+
+
 def _not_ready(environ: object, start_response: object) -> list[bytes]:
     raise RuntimeError("the web app is not ready yet")  # never reached: replaced before serving
+
+
+def _serve_metrics(rt: runtime.Runtime, bind: tuple[str, int]) -> None:
+    """FOLLOWUP_METRICS_BIND in one process: prometheus_client's own listener, in a thread."""
+    from prometheus_client import start_http_server
+
+    from sequences.metrics import scrape_registry
+
+    host, port = bind
+    registry = scrape_registry(rt.sessions, rt.settings.instance_path / "spool", rt.clock.now)
+    try:
+        start_http_server(port, host, registry)
+    except OSError as exc:
+        listener = ports.Listener("the metrics listener", host, port, "FOLLOWUP_METRICS_BIND", True)
+        raise ports.unavailable(listener, port, ports.describe(exc)) from None
+    logs.say(f"metrics: http://{host}:{port}/metrics (admin listener, no token)")
 
 
 def run_all(
@@ -159,6 +212,9 @@ def run_all(
         # The sink is ours, so it can tell whether a message reached it after a crash mid-send.
         rt.extras["delivery_probe"] = partial(was_delivered, settings.sink_dir)
 
+    if settings.metrics_bind:
+        _serve_metrics(rt, settings.metrics_bind)
+
     from sequences.actors import enqueue_steps
     from sequences.broker import broker
 
@@ -191,32 +247,17 @@ def run_all(
 
     server.app = create_app({"RUNTIME": rt})
     first = _first_user(rt)
-    cli = _command_name()
 
-    click.echo("")
-    click.echo(f"  Followup is running: http://{host}:{port}/")
-    click.echo(f"  Database:   {settings.database_url}")
-    if controller is not None:
-        click.echo(
-            f"  Mail sink:  smtp://{settings.smtp.host}:{settings.smtp.port}, captured mail in {settings.sink_dir}"
-        )
-        click.echo(f"              list it with: {cli} sink list")
-    else:
-        click.echo(f"  Mail goes to smtp://{settings.smtp.host}:{settings.smtp.port}")
-    if inbound is not None:
-        click.echo(f"  Inbound:    smtp://127.0.0.1:{inbound_port} takes replies and bounces")
-    if first:
-        password, key = first
-        click.echo(f"  First user: admin@example.com (manager, admin), password {password}")
-        click.echo("  API key, shown once:")
-        click.echo(f"              {key}")
-    else:
-        click.echo(f"  API key:    {cli} api-key create --user <email>")
-    for moved in chosen:
-        if moved.moved:
-            click.echo(f"  Note:       {moved.note()}")
-    click.echo("  Stop with Ctrl-C.")
-    click.echo("")
+    for line in banner(
+        settings,
+        f"http://{host}:{port}/",
+        sink=controller is not None,
+        inbound_port=inbound_port if inbound is not None else None,
+        first=first,
+        cli=_command_name(),
+        notes=[c.note() for c in chosen if c.moved],
+    ):
+        click.echo(line)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -46,7 +46,7 @@ def inbound(host: str, port: int, domains: tuple[str, ...]) -> None:
     from sequences.runtime import Runtime
 
     from ..ports import Listener, PortUnavailable, describe, unavailable
-    from .main import choose_port, given
+    from .common import choose_port, given
 
     listener = Listener("the inbound SMTP server", host, port, "--port", given("port"))
     try:

@@ -7,16 +7,19 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from sequences import logs
-from sequences.config import ConfigError, Settings, load_settings
+from sequences.config import ConfigError, Settings, check_sender
 
-from ..ports import Chosen, Listener, PortUnavailable, choose
+from ..ports import Listener, choose
+from .common import choose_port, given
+from .common import clean_errors as _clean_errors
+from .common import fail as _fail
+from .common import settings as _settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,17 +27,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 SERVICES = frozenset({"run", "web", "worker", "scheduler", "sink", "inbound", "imap-poll", "spool"})
 
 
-def _settings() -> Settings:
+def _sending_settings() -> Settings:
+    """The settings of a command that sends or enqueues mail: in production, never from a
+    demo address (sequences.config.check_sender), in one line, exit 2."""
+    settings = _settings()
     try:
-        return load_settings()
+        check_sender(settings)
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-
-
-def _fail(exc: Exception, code: int = 2) -> NoReturn:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(code)
+        _fail(exc)
+    return settings
 
 
 def _check_secrets(settings: Settings) -> None:
@@ -48,44 +49,6 @@ def _check_secrets(settings: Settings) -> None:
         startup(engine, vault_for(settings))
     finally:
         engine.dispose()
-
-
-def _clean_errors(func: F) -> F:
-    """Configuration errors end the command with one line naming the variable."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.exc import OperationalError, ProgrammingError
-
-        try:
-            return func(*args, **kwargs)
-        except (ConfigError, PortUnavailable) as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-        except (OperationalError, ProgrammingError) as exc:
-            reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-            click.echo(
-                f"error: database not ready ({reason}); run `followup db upgrade` "
-                "and check FOLLOWUP_DATABASE_URL",
-                err=True,
-            )
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def given(name: str) -> bool:
-    """Whether the current command's option `name` was given (flag or environment)."""
-    source = click.get_current_context().get_parameter_source(name)
-    return source not in (None, click.core.ParameterSource.DEFAULT)
-
-
-def choose_port(listener: Listener) -> Chosen:
-    """The port to listen on, said on stderr when a busy default moved (see tracker/ports.py)."""
-    chosen = choose(listener)
-    if chosen.moved:
-        logs.say(f"note: {chosen.note()}")
-    return chosen
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -121,7 +84,7 @@ def run(host: str, port: int, no_sink: bool, inbound_port: int) -> None:
     from .embedded import run_all
 
     run_all(
-        _settings(),
+        _sending_settings(),
         host,
         port,
         sink=not no_sink,
@@ -141,13 +104,15 @@ def run(host: str, port: int, no_sink: bool, inbound_port: int) -> None:
 @_clean_errors
 def web(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web app with gunicorn (production)."""
-    settings = _settings()  # fail here, in one line, rather than in every gunicorn worker
+    settings = _sending_settings()  # fail here, in one line, not in every gunicorn worker
     _check_secrets(settings)
     chosen = choose_port(Listener("the web app", host, port, "--port", given("port")))
     if chosen.moved and "FOLLOWUP_BASE_URL" not in settings.given:
         # Links in mail must reach this server (the workers read the environment).
         os.environ["FOLLOWUP_BASE_URL"] = f"http://{host}:{chosen.port}"
     port = chosen.port
+    if settings.metrics_bind:
+        _admin_metrics(settings)
     gunicorn = Path(sys.executable).with_name("gunicorn")
     argv = [
         str(gunicorn),
@@ -171,6 +136,24 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
     os.execv(argv[0], argv)
 
 
+def _admin_metrics(settings: Settings) -> None:
+    """Before gunicorn: the admin port must be free (one line if not), and the workers write
+    prometheus_client's multiprocess files where the admin listener sums them."""
+    import shutil
+
+    assert settings.metrics_bind is not None
+    host, port = settings.metrics_bind
+    choose(Listener("the metrics listener", host, port, "FOLLOWUP_METRICS_BIND", True))
+    os.environ["FOLLOWUP_METRICS_BIND"] = f"{host}:{port}"  # read by tracker/gunicorn_conf.py
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Ours, so emptied at each start: no dead worker's gauges linger (counters restart
+        # from zero, as Prometheus expects after a restart).
+        directory = settings.instance_path / "web-metrics"
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
 @main.command()
 @click.option("--processes", default=2, show_default=True, type=int)
 @click.option("--threads", default=4, show_default=True, type=int)
@@ -183,7 +166,7 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
 @_clean_errors
 def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
     """Run Dramatiq workers (the standard `dramatiq` CLI on Followup's actors)."""
-    settings = _settings()
+    settings = _sending_settings()
     if not settings.redis_url:
         click.echo(
             "error: FOLLOWUP_REDIS_URL: a separate worker needs Redis; `followup run` works without",
@@ -222,7 +205,7 @@ def scheduler(interval: float) -> None:
     from sequences import runtime
     from sequences.scheduler import run_forever
 
-    settings = _settings()
+    settings = _sending_settings()
     rt = runtime.build(settings)
     runtime.install(rt)
     from sequences.actors import enqueue_steps

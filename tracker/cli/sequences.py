@@ -132,6 +132,23 @@ def sequence_list() -> None:
             click.echo(f"{found.id:6}  {found.name}  ({len(found.steps)} steps)")
 
 
+@sequence.command("show")
+@click.argument("sequence_id", type=int)
+def sequence_show(sequence_id: int) -> None:
+    """Print a sequence's steps, when each comes due and when its emails go out, in words."""
+    from sequences.models import Sequence
+    from sequences.schedule_words import sequence_window_text, step_delay_text
+
+    with _session() as session:
+        found = session.get(Sequence, sequence_id)
+        if found is None:
+            raise click.ClickException(f"no sequence {sequence_id}")
+        click.echo(f"{found.name}: emails go out {sequence_window_text(found)}")
+        for number, step in enumerate(found.steps, start=1):
+            title = f": {step.subject}" if step.subject else ""
+            click.echo(f"  step {number} ({step.type}{title}): {step_delay_text(found, step)}")
+
+
 @click.command()
 @click.option("--sequence", "sequence_id", type=int, required=True, help="The sequence's id.")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

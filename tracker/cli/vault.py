@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
-
 import click
 from sqlalchemy import Engine
 
-from sequences.config import ConfigError, Settings
+from sequences.config import ConfigError
 from sequences.db import null_pool_engine
 from sequences.vault import NoEncryptionKey, Vault, rotate_all, vault_for
 from sequences.vault import check as check_all
 from sequences.vault import generate_key as make_key
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _clean_errors(func: F) -> F:
-    from .main import _clean_errors as clean
-
-    return clean(func)
-
-
-def _fail(exc: Exception) -> NoReturn:
-    from .main import _fail as fail
-
-    fail(exc)
-
-
-def _settings() -> Settings:
-    from .main import _settings as settings
-
-    return settings()
+from .common import clean_errors as _clean_errors
+from .common import fail as _fail
+from .common import settings as _settings
 
 
 @click.group()

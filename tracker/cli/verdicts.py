@@ -56,7 +56,7 @@ def recheck(since_text: str, yes: bool) -> None:
     try:
         now = rt.clock.now()
         with rt.sessions() as session:
-            mail = inbound.plan_recheck(session, now - since)
+            mail = inbound.plan_recheck(session, now - since, rt.settings.secret_keys)
             hits = tracking.plan_recheck(session, now - since)
         if not mail and not hits:
             click.echo(f"No stored verdict since {since_text} ago would change.")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Flask, abort, request, session
 from sqlalchemy import or_, select
 
+from sequences.config import demo_sender
 from sequences.models import Prospect, User
 from sequences.workspace import (
     CHANGE,
@@ -170,12 +171,28 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:
-        return {"csrf_token": csrf_token, "current_user": current_user, "my_zone": zone}
+        return {
+            "csrf_token": csrf_token,
+            "current_user": current_user,
+            "my_zone": zone,
+            # The sequence page says so while mail goes out from a demo address (embedded mode).
+            "demo_sender": _demo_sender,
+        }
 
 
-def search_prospects(u: User, q: str, limit: int) -> list[Prospect]:
-    """The prospects `u` may see whose email, name or company contains `q`, newest first."""
+def _demo_sender() -> str | None:
+    settings = rt().settings
+    return None if settings.production else demo_sender(settings)
+
+
+def search_prospects(
+    u: User, q: str, limit: int, *, lead_status: str | None = None
+) -> list[Prospect]:
+    """The prospects `u` may see whose email, name or company contains `q` (and in the lead
+    status asked for), newest first."""
     query = select(Prospect).where(prospect_filter(u))
+    if lead_status is not None:
+        query = query.where(Prospect.lead_status == lead_status)
     if q:
         like = f"%{q.replace('%', '').replace('_', '')}%"
         query = query.where(

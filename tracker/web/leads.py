@@ -17,7 +17,10 @@ from sequences.leads import (
     assign_manual,
     assign_prospects,
     clean_reason,
+    parse_pool_cursor,
+    pool_cursor,
     pool_leads,
+    pool_size,
     reject,
 )
 from sequences.models import User
@@ -45,9 +48,29 @@ def _reps(team_id: int) -> list[User]:
 
 @bp.get("/leads/pool")  # managers only (access.RULES)
 def pool() -> str:
+    """The pool, POOL_PAGE leads at a time, oldest first; `cursor` is the next page's start."""
     u = user()
-    rows = pool_leads(db(), u.team_id, limit=POOL_PAGE)
-    return render_template("leads_pool.html", rows=rows, reps=_reps(u.team_id), by_rules=BY_RULES)
+    raw = request.args.get("cursor", "")
+    error = None
+    cursor = None
+    if raw:
+        try:
+            cursor = parse_pool_cursor(raw)
+        except ValidationError:
+            error = "That page link is not valid any more; showing the first page."
+    rows = pool_leads(db(), u.team_id, limit=POOL_PAGE + 1, cursor=cursor)
+    more = len(rows) > POOL_PAGE
+    rows = rows[:POOL_PAGE]
+    return render_template(
+        "leads_pool.html",
+        rows=rows,
+        reps=_reps(u.team_id),
+        by_rules=BY_RULES,
+        total=pool_size(db(), u.team_id),
+        next_cursor=pool_cursor(rows[-1][0]) if more else None,
+        paged=cursor is not None,
+        error=error,
+    )
 
 
 @bp.post("/leads/assign")  # managers only

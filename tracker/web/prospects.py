@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.exceptions import Forbidden
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.enrollment import (
@@ -22,18 +23,26 @@ from sequences.enrollment import (
     stop_prospect,
     unenroll,
 )
-from sequences.errors import Conflict, ValidationError
-from sequences.leads import change_status, clean_note, team_statuses
+from sequences.errors import Conflict, NotFound, ValidationError
+from sequences.leads import (
+    change_many,
+    change_status,
+    clean_note,
+    known_status,
+    status_filter,
+    team_statuses,
+)
 from sequences.models import (
     Enrollment,
     EnrollmentStatus,
     Event,
+    Prospect,
     ProspectStatus,
     Sequence,
     Task,
 )
 from sequences.tasks import CALL_OUTCOMES, log_call
-from sequences.workspace import CHANGE, retry
+from sequences.workspace import CHANGE, open_words, retry
 
 from ..api import access
 from ..db import db
@@ -41,6 +50,7 @@ from .helpers import (
     ago,
     now,
     protect,
+    row_id,
     safe_next,
     search_prospects,
     user,
@@ -51,15 +61,10 @@ bp = Blueprint("prospects", __name__)
 protect(bp)
 
 TIMELINE_LIMIT = 500
+LIST_LIMIT = 100
+MAX_BULK = 1000
 # Bookkeeping rows that say nothing new to a rep (a reply's notification repeats the reply).
 HIDDEN_TYPES = frozenset({"notification"})
-MACHINE_REASONS = {
-    "apple_privacy_proxy": "Apple privacy proxy",
-    "security_scanner": "security scanner",
-    "prefetch": "prefetch",
-    "link_preview": "link preview",
-    "bot": "bot",
-}
 
 
 def link_label(url: str) -> str:
@@ -67,6 +72,12 @@ def link_label(url: str) -> str:
     parts = urlsplit(url)
     label = (parts.netloc.removeprefix("www.") + parts.path.rstrip("/")) or url
     return label if len(label) <= 48 else label[:47] + "…"
+
+
+def open_label(e: Event) -> str:
+    """'Opened (inferred from a click)', 'Opened by a machine (Apple Mail Privacy Protection)'."""
+    words = open_words.label(e.type, e.verdict, e.reason, e.data) or e.type
+    return words[:1].upper() + words[1:]
 
 
 def _times(n: int) -> str:
@@ -94,7 +105,12 @@ def brief(events: list[Event], at: datetime) -> Brief:
     if human_opens:
         out.last_open_at = max(e.at for e in human_opens)
         out.phrases.append(f"last opened {ago(out.last_open_at)}")
-        out.phrases.append(f"{len(human_opens)} human open{'s' if len(human_opens) != 1 else ''}")
+        inferred = Counter(
+            via
+            for e in human_opens
+            if (via := open_words.inferred_from(e.type, e.reason, e.data)) is not None
+        )
+        out.phrases.append(open_words.opens_phrase(len(human_opens), inferred, "human open"))
     else:
         out.phrases.append("no human open yet")
     clicks = Counter(link_label(str((e.data or {}).get("url", ""))) for e in human_clicks)
@@ -112,10 +128,10 @@ def brief(events: list[Event], at: datetime) -> Brief:
     for kind in ("open", "click"):
         machine = [e for e in events if e.type == kind and e.verdict == "machine"]
         if machine:
-            reasons = Counter(MACHINE_REASONS.get(e.reason or "", e.reason or "?") for e in machine)
+            reasons = Counter(open_words.machine_words(e.reason) for e in machine)
             detail = ", ".join(f"{r} x{n}" for r, n in reasons.most_common())
-            out.machine.append(f"{len(machine)} machine {kind}{'s' if len(machine) != 1 else ''}")
-            out.machine[-1] += f" ({detail})"
+            noun = f"{kind}{'s' if len(machine) != 1 else ''}"
+            out.machine.append(f"{len(machine)} {noun} by a machine ({detail})")
     return out
 
 
@@ -147,8 +163,63 @@ def timeline(events: list[Event]) -> list[Item]:
 def index() -> str:
     u = user()
     q = request.args.get("q", "").strip()[:200]
-    rows = search_prospects(u, q, 100)
-    return render_template("prospects.html", prospects=rows, q=q)
+    statuses = team_statuses(db(), u.team_id)
+    error = None
+    try:
+        status = status_filter(db(), u.team_id, request.args.get("status"))
+    except ValidationError as exc:
+        status, error = None, exc.message
+    rows = search_prospects(u, q, LIST_LIMIT, lead_status=status)
+    return render_template(
+        "prospects.html",
+        prospects=rows,
+        q=q,
+        status=status,
+        statuses=statuses,
+        error=error,
+        limit=LIST_LIMIT,
+    )
+
+
+@bp.post("/prospects/status")  # each ticked prospect is checked for CHANGE (access.prospect)
+def bulk_status() -> WerkzeugResponse:
+    """The prospects list's bulk form: the ticked prospects to one status, with a note. One the
+    user may not change (another rep's, another team's, gone) refuses the whole form."""
+    u = user()
+    back = redirect(safe_next(request.form.get("next"), url_for("prospects.index")))
+    raw = request.form.getlist("prospect_id")
+    ids = [row_id(value) for value in raw]
+    if not raw or len(raw) > MAX_BULK or None in ids:
+        flash(f"Tick between 1 and {MAX_BULK} prospects to change their status.", "error")
+        return back
+    try:
+        target = known_status(db(), u.team_id, request.form.get("status"))
+        note = clean_note(request.form.get("note"))
+        chosen: list[Prospect] = []
+        for prospect_id in dict.fromkeys(i for i in ids if i is not None):
+            try:
+                chosen.append(visible_prospect(prospect_id, CHANGE))
+            except (NotFound, Forbidden):
+                raise ValidationError(
+                    f"prospect {prospect_id} is not one you may change (another rep's, or gone); "
+                    "untick it and try again",
+                    field="prospect_id",
+                ) from None
+        results = change_many(db(), chosen, target, now(), by_user_id=u.id, note=note)
+    except ValidationError as exc:
+        db().rollback()
+        flash(f"Nothing changed: {exc.message}.", "error")
+        return back
+    db().commit()
+    changed = sum(1 for r in results if r["changed"])
+    conflicts = [r for r in results if r.get("error")]
+    message = f"Status {target}: {changed} of {len(results)} changed"
+    if len(results) - changed - len(conflicts):
+        message += f", {len(results) - changed - len(conflicts)} already {target}"
+    if conflicts:
+        message += f", {len(conflicts)} changed meanwhile by someone else (reload and retry)"
+    flash(message + ".", "error" if conflicts else "ok")
+    return back
 
 
 @bp.get("/prospects/<int:prospect_id>")
@@ -194,6 +265,7 @@ def show(prospect_id: int) -> str:
         tasks=tasks,
         outcomes=CALL_OUTCOMES,
         link_label=link_label,
+        open_label=open_label,
         lead_statuses=team_statuses(session, prospect.team_id),
     )
 

@@ -19,6 +19,7 @@ bp = Blueprint("report", __name__)
 protect(bp)
 
 DEFAULT_DAYS = 30
+PATHS_SHOWN = 10  # the chart's paths; the CSV has them all
 MAX_DAYS = 366
 
 
@@ -68,6 +69,7 @@ def index() -> str:
     # The speed-to-lead chart: reps who had a lead in the period, scaled to the slowest p90.
     speed = [r for r in leads.reps if r.assigned]
     slowest = max((r.p90_minutes or 0.0 for r in speed), default=0.0)
+    paths = leads.status_paths[:PATHS_SHOWN]
     return render_template(
         "report.html",
         reps=reps,
@@ -79,6 +81,9 @@ def index() -> str:
         speed=speed,
         slowest=max(slowest, 1.0),
         pool_age=leads.pool_age_hours(now()),
+        paths=paths,
+        most_paths=max((p.converted for p in paths), default=1),
+        rep_paths=[(r, p) for r in leads.reps for p in r.status_paths],
     )
 
 
@@ -89,9 +94,38 @@ def _cell(value: object) -> object:
     return value
 
 
+def _paths_csv(start: date, end: date) -> str:
+    """Conversions by status path: one row for the team and one per rep for each path."""
+    leads = _leads(start, end)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["period_start", "period_end", "rep", "path", "converted", "entered", "conversion_rate"]
+    )
+    for rep_name, figures in [
+        ("(team)", leads.status_paths),
+        *((r.name, r.status_paths) for r in leads.reps),
+    ]:
+        for f in figures:
+            path = " > ".join(f.path)
+            row = [start, end, rep_name, path, f.converted, f.entered, round(f.rate, 4)]
+            writer.writerow([_cell(v) for v in row])
+    return out.getvalue()
+
+
 @bp.get("/report.csv")  # managers only
 def export() -> Response:
     start, end, _error = period()
+    if request.args.get("table") == "status_paths":
+        return Response(
+            _paths_csv(start, end),
+            mimetype="text/csv",
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="followup-status-paths-{start}-{end}.csv"'
+                )
+            },
+        )
     reps = _rows(start, end)
     leads = _leads(start, end)
     by_user = {r.user_id: r for r in leads.reps}

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -14,9 +15,19 @@ from sequences.definitions import create_sequence, update_sequence
 from sequences.enroll_checks import NEEDS_FORCE, Verdict, checked_enroll
 from sequences.errors import ValidationError
 from sequences.models import Enrollment, EnrollmentStatus, Prospect, Sequence, Step
-from sequences.rendering import RenderError, validate
+from sequences.preview import preview_step, subject_as_read
+from sequences.rendering import validate
 from sequences.schedule import DAY_NAMES
-from sequences.sending import TrackingUrls, compose
+from sequences.schedule_words import (
+    delay_text,
+    holidays_label,
+    sequence_window_text,
+    step_delay_text,
+    window_form_days,
+    window_form_hours,
+    window_text,
+)
+from sequences.sending import TrackingUrls
 from sequences.tracking import ID_BYTES
 from sequences.workspace import (
     CHANGE,
@@ -50,6 +61,35 @@ MAX_CSV_ROWS = 10_000
 PREVIEW_TOKEN_ID = "00" * ID_BYTES
 
 
+@bp.app_template_filter("delay_words")
+def _delay_words(step: Step) -> str:
+    """A saved step's delay in words (schedule_words), for every page that lists steps."""
+    return step_delay_text(step.sequence, step)
+
+
+@bp.app_template_filter("window_words")
+def _window_words(sequence: Sequence) -> str:
+    return sequence_window_text(sequence)
+
+
+@bp.app_template_filter("reads")
+def _reads(step: Step, prospect: Prospect | None = None, variant: str | None = None) -> Markup:
+    """A step's subject (or its A/B variant's, by letter) as `prospect` (or the sample one)
+    reads it, fields marked; a threaded step reads as a reply to the step it threads with."""
+    source = step.subject or ""
+    variants = (step.options or {}).get("variants") or []
+    index = ord(variant) - ord("B") if variant and len(variant) == 1 else -1
+    if 0 <= index < len(variants) and isinstance(variants[index], dict):
+        source = variants[index].get("subject") or source
+    if step.thread_with is not None:
+        earlier = next((s for s in step.sequence.steps if s.position == step.thread_with), None)
+        if earlier is not None and earlier.subject:
+            re_ = "" if earlier.subject.lower().startswith("re:") else "Re: "
+            source = re_ + earlier.subject
+    # subject_as_read escapes every value it marks: its answer is HTML.
+    return Markup(subject_as_read(source, prospect))
+
+
 def _sequence(sequence_id: int, action: str = READ) -> Sequence:
     return access.sequence(sequence_id, action)
 
@@ -62,12 +102,16 @@ def _may_change(sequence: Sequence) -> bool:
 def form_to_definition(form: Any) -> dict[str, Any]:
     """The editor's form as a definition for definitions.create/update_sequence."""
     data: dict[str, Any] = {"name": form.get("name", ""), "timezone": form.get("timezone") or "UTC"}
+    # No days and no hours: any time. Days without hours: those whole days. Hours without
+    # days: those hours every day (the editor's sentence under the fields says which).
     days = form.getlist("window_days")
-    if days:
+    start = (form.get("window_start") or "").strip()
+    end = (form.get("window_end") or "").strip()
+    if days or start or end:
         data["send_window"] = {
-            "days": days,
-            "start": form.get("window_start") or "00:00",
-            "end": form.get("window_end") or "23:59",
+            "days": days or list(DAY_NAMES),
+            "start": start or "00:00",
+            "end": end or "23:59",
         }
     else:
         data["send_window"] = None
@@ -106,7 +150,14 @@ def form_to_definition(form: Any) -> dict[str, Any]:
 
 def _editor_steps(sequence: Sequence | None) -> list[dict[str, Any]]:
     if sequence is None:
-        return [{"type": "email", "delay": "PT0S", "business_days": False}]
+        return [
+            {
+                "type": "email",
+                "delay": "PT0S",
+                "business_days": False,
+                "delay_words": delay_text("PT0S", first=True),
+            }
+        ]
     return [_step_view(s) for s in sequence.steps]
 
 
@@ -115,6 +166,7 @@ def _step_view(s: Step) -> dict[str, Any]:
         "type": s.type,
         "delay": s.delay,
         "business_days": s.business_days,
+        "delay_words": step_delay_text(s.sequence, s),
         "subject": s.subject or "",
         "body_html": s.body_html or "",
         "body_text": s.body_text or "",
@@ -127,8 +179,11 @@ def _form_steps(form: Any) -> list[dict[str, Any]]:
     columns = {name: form.getlist(f"step_{name}") for name in (*STEP_FIELDS, "options")}
     out = []
     for i in range(len(columns["type"])):
-        row = {n: (columns[n][i] if i < len(columns[n]) else "") for n in columns}
+        row: dict[str, Any] = {n: (columns[n][i] if i < len(columns[n]) else "") for n in columns}
         row["business_days"] = row["business_days"] == "yes"
+        row["delay_words"] = delay_text(
+            row["delay"].strip() or "PT0S", row["business_days"], first=i == 0
+        )
         out.append(row)
     return out
 
@@ -139,21 +194,24 @@ def _preview_prospects() -> list[Prospect]:
 
 
 def _editor(sequence: Sequence | None, **extra: Any) -> str:
-    window = (sequence.send_window if sequence else None) or {}
+    # What the scheduler reads from the window (no "days" is Monday to Friday), so the form
+    # never shows a window other than the one in force.
+    window = sequence.send_window if sequence else None
+    start, end = window_form_hours(window)
     values = {
         "name": sequence.name if sequence else "",
         "timezone": sequence.timezone if sequence else "UTC",
-        "window_days": [
-            DAY_NAMES[d] if isinstance(d, int) else str(d)[:3] for d in window.get("days", [])
-        ],
-        "window_start": window.get("start", "08:00"),
-        "window_end": window.get("end", "17:00"),
+        "window_days": window_form_days(window),
+        "window_start": start,
+        "window_end": end,
     }
     context: dict[str, Any] = {
         "sequence": sequence,
         "values": values,
         "steps": _editor_steps(sequence),
         "day_names": DAY_NAMES,
+        "window_words": sequence_window_text(sequence) if sequence else window_text(None),
+        "new_step_words": delay_text("P3D"),
         "prospects": _preview_prospects(),
         "error": None,
     }
@@ -226,8 +284,14 @@ def _save(sequence: Sequence | None) -> WerkzeugResponse | tuple[str, int]:
             "window_end": form.get("window_end", ""),
         }
         problems = exc.details or [{"field": exc.field, "message": exc.message}]
+        try:
+            window = form_to_definition(form)["send_window"]
+            window_words = window_text(window, str(form.get("timezone") or "UTC"))
+        except ValidationError:
+            window_words = "not saved yet: correct the form"
         return _editor(
             sequence if sequence is not None and sequence.id else None,
+            window_words=window_words,
             values=values,
             steps=_form_steps(form),
             error=exc.message,
@@ -238,18 +302,43 @@ def _save(sequence: Sequence | None) -> WerkzeugResponse | tuple[str, int]:
     return redirect(url_for("sequences_ui.show", sequence_id=sequence.id))
 
 
+def _preview_words(form: Any, step: int) -> tuple[str, str]:
+    """The current step's delay and the window, in words, from the editor's unsaved form."""
+    delay = form.get("delay", "").strip() or "PT0S"
+    business = form.get("business_days") == "yes"
+    settings = {}
+    if sequence_id := row_id(form.get("sequence_id", "")):
+        found = db().get(Sequence, sequence_id)
+        if found is not None and found.team_id == user().team_id:
+            settings = found.settings or {}
+    holidays = holidays_label(settings)
+    delay_words = delay_text(delay, business, first=step == 1, holidays=holidays)
+    try:
+        window = form_to_definition(form)["send_window"]
+    except ValidationError:
+        window = None
+    timezone = form.get("timezone", "").strip() or "UTC"
+    return delay_words, window_text(window, timezone, holidays=holidays)
+
+
 @bp.post("/preview")
 def preview() -> str:
-    """The step rendered for one prospect, without tracking: a preview never counts as an open."""
+    """The step rendered for one prospect (or the sample one) without tracking, fields marked
+    and missing ones listed with the fix: a preview never counts as an open."""
     u = user()
-    prospect: Any = None
+    prospect: Prospect | None = None
     raw_id = row_id(request.form.get("prospect_id", ""))
     if raw_id is not None:
         found = db().get(Prospect, raw_id)
         if found is not None and can_see(u, found):
             prospect = found
-    if prospect is None:
-        prospect = Prospect(email="jane@example.com", first_name="Jane", company="Example Inc")
+    who = (prospect.first_name or display_name(prospect)) if prospect else "the sample prospect"
+    step = row_id(request.form.get("step", "")) or 1
+    delay_words, window_words = _preview_words(request.form, step)
+    words = {"delay_words": delay_words, "window_words": window_words, "step": step}
+    step_type = request.form.get("type", "email")
+    if step_type != "email":
+        return render_template("_preview.html", kind=step_type, result=None, **words)
     subject = request.form.get("subject", "")
     body_html = request.form.get("body_html", "")
     body_text = request.form.get("body_text", "") or None
@@ -263,7 +352,7 @@ def preview() -> str:
         for p in validate(field_name, source)
     ]
     if problems:
-        return render_template("_preview.html", error="; ".join(problems))
+        return render_template("_preview.html", error="; ".join(problems), result=None, **words)
     settings = rt().settings
     urls = TrackingUrls(settings.base_url, settings.secret_keys, settings.mail_domain)
     sender = {
@@ -272,20 +361,18 @@ def preview() -> str:
         "signature": u.signature,
         "first_name": (u.name.split()[0] if u.name else settings.default_from_name),
     }
-    try:
-        composed = compose(
-            subject_template=subject,
-            html_template=body_html or "<p></p>",
-            text_template=body_text,
-            prospect=prospect,
-            sender=sender,
-            token_id=PREVIEW_TOKEN_ID,
-            urls=urls,
-            track=False,
-        )
-    except RenderError as exc:
-        return render_template("_preview.html", error=str(exc))
-    return render_template("_preview.html", composed=composed, prospect=prospect, error=None)
+    result = preview_step(
+        subject=subject,
+        body_html=body_html,
+        body_text=body_text,
+        prospect=prospect,
+        who=who,
+        sender=sender,
+        urls=urls,
+        token_id=PREVIEW_TOKEN_ID,
+        step=step,
+    )
+    return render_template("_preview.html", result=result, error=None, **words)
 
 
 @bp.get("/<int:sequence_id>")

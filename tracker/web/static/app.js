@@ -63,21 +63,58 @@ function startEditor(form) {
   const who = document.querySelector("#preview-prospect");
   let current = null;
   let timer = null;
+  // The server renders the step (fields marked, missing ones listed) and writes its delay and
+  // the window in words; an answer that is not a preview says so instead of leaving it blank.
   async function render() {
     if (!current) return;
     const body = new FormData();
-    body.append("subject", current.querySelector("[name=step_subject]").value);
-    body.append("body_html", current.querySelector("[name=step_body_html]").value);
-    body.append("body_text", current.querySelector("[name=step_body_text]").value);
+    const field = (name) => current.querySelector(`[name=step_${name}]`).value;
+    for (const name of ["type", "subject", "body_html", "body_text", "delay", "business_days"]) {
+      body.append(name, field(name));
+    }
+    body.append("step", String(Array.from(steps.children).indexOf(current) + 1));
     body.append("prospect_id", who ? who.value : "");
-    const response = await fetch(pane.dataset.src, {
-      method: "POST", body, headers: { "X-CSRF-Token": csrf() }, credentials: "same-origin",
+    for (const name of ["timezone", "window_start", "window_end"]) {
+      body.append(name, form.querySelector(`[name=${name}]`).value);
+    }
+    form.querySelectorAll("[name=window_days]:checked").forEach((box) => {
+      body.append("window_days", box.value);
     });
-    pane.innerHTML = await response.text();
+    const id = document.querySelector("#sequence-id");
+    body.append("sequence_id", id ? id.value : "");
+    try {
+      const response = await fetch(pane.dataset.src, {
+        method: "POST", body, headers: { "X-CSRF-Token": csrf() }, credentials: "same-origin",
+      });
+      if (!response.ok || response.redirected) {
+        pane.innerHTML = '<p class="error-box" id="preview-error"></p>';
+        pane.firstChild.textContent = response.status === 400
+          ? "The page expired: reload it to see the preview."
+          : "The preview could not be shown (" + response.status + "); reload the page.";
+        return;
+      }
+      pane.innerHTML = await response.text();
+    } catch (e) {
+      pane.innerHTML = '<p class="error-box" id="preview-error">The server did not answer; the preview comes back when it does.</p>';
+      return;
+    }
+    const words = pane.querySelector("#preview-words");
+    if (words) {
+      const delay = current.querySelector(".delay-words");
+      if (delay) delay.textContent = "Comes due " + words.dataset.delay + ".";
+      const windowWords = document.querySelector("#window-words");
+      if (windowWords) windowWords.textContent = words.dataset.window;
+    }
   }
   function later() { clearTimeout(timer); timer = setTimeout(render, 300); }
   steps.addEventListener("input", (event) => {
     current = event.target.closest(".step");
+    later();
+  });
+  // A changed step type, day count or window: the words follow at once.
+  form.addEventListener("change", (event) => {
+    const step = event.target.closest(".step");
+    if (step) current = step;
     later();
   });
   steps.addEventListener("focusin", (event) => {
