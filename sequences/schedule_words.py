@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import time, timedelta
 from typing import Any
 
-from .schedule import DAY_NAMES, ScheduleError, parse_duration, parse_window
+from .schedule import DAY_NAMES, ScheduleError, is_valid_timezone, parse_duration, parse_window
 
 DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 ANY_TIME = "any day, any time"
@@ -121,7 +121,8 @@ def window_text(
     if parsed is None:
         return ANY_TIME
     days, start, end = parsed
-    fallback = timezone or "UTC"
+    # `schedule.zone` falls back to UTC for a zone it does not know, and so do the words.
+    fallback = timezone if timezone and is_valid_timezone(timezone) else "UTC"
     text = (
         f"{_day_runs(days)} {_clock(start)}-{_clock(end)} in the prospect's time zone "
         f"({fallback} for a prospect without one)"

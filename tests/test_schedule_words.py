@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from sequences.enrollment import due_time
 from sequences.models import Prospect, Sequence, Step
-from sequences.schedule import DAY_NAMES, country_holidays
+from sequences.schedule import DAY_NAMES, country_holidays, is_valid_timezone
 from sequences.schedule_words import (
     ANY_TIME,
     delay_text,
@@ -62,6 +62,11 @@ def read_delay(words: str, start: datetime, tz: ZoneInfo) -> datetime:
     return when + timedelta(seconds=rest)
 
 
+def _known(name: str | None) -> str | None:
+    """A prospect's zone, if it is one (a prospect with a zone nobody knows has none)."""
+    return name if name and is_valid_timezone(name) else None
+
+
 def _holidays(words: str) -> Any:
     found = re.search(r"public holidays in ([A-Z]{2})(?:-([A-Z]+))?", words)
     return country_holidays(found.group(1), found.group(2)) if found else ()
@@ -90,7 +95,7 @@ def read_window(words: str, when: datetime, prospect_zone: str | None) -> dateti
     assert found, words
     days = _days(found.group(1))
     opens, closes = time.fromisoformat(found.group(2)), time.fromisoformat(found.group(3))
-    tz = ZoneInfo(prospect_zone or found.group(4))
+    tz = ZoneInfo(_known(prospect_zone) or found.group(4))
     holidays = _holidays(words)
 
     def open_at(moment: datetime) -> bool:
@@ -132,7 +137,7 @@ def scheduled_and_read(
     due = due_time(sequence, step, prospect, start)
     delay_words = step_delay_text(sequence, step)
     window_words = sequence_window_text(sequence)
-    tz = ZoneInfo(prospect_zone or sequence_zone)
+    tz = ZoneInfo(_known(prospect_zone) or sequence_zone)
     read = read_window(window_words, read_delay(delay_words, start, tz), prospect_zone)
     return due, read, delay_words, window_words
 
@@ -234,6 +239,7 @@ def test_windows_in_words() -> None:
     assert window_text(WORKDAY, "Europe/Berlin") == (
         "Mon-Fri 08:00-17:00 in the prospect's time zone (Europe/Berlin for a prospect without one)"
     )
+    assert window_text(WORKDAY, "Mars/Olympus").endswith("(UTC for a prospect without one)")
     assert window_text(None, "UTC") == "any day, any time"
     assert window_text({}, "UTC") == "any day, any time"
     weekend = {"days": ["mon", "wed", "fri", "sat", "sun"], "start": "09:30", "end": "12:00"}
@@ -261,7 +267,7 @@ def test_delays_in_words() -> None:
     assert delay_text("P1M") == "after P1M (not a delay the scheduler can use)"
 
 
-ZONES = [None, "UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo"]
+ZONES = [None, "UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Mars/Olympus"]
 
 
 @settings(max_examples=150, deadline=None)
