@@ -188,7 +188,7 @@ def parse(raw: bytes) -> Parsed:
     if not raw.strip():
         raise Unprocessable("empty message")
     envelope = _MBOX_FROM.match(raw[:2000])
-    if envelope and not raw.lstrip().startswith(b"From:"):
+    if envelope:
         raw = raw[envelope.end() :]
     head = raw[:65536]
     if not re.match(rb"[\x21-\x39\x3b-\x7e]{1,100}:", head.lstrip()):
@@ -196,6 +196,7 @@ def parse(raw: bytes) -> Parsed:
     if b"\n\n" not in raw.replace(b"\r\n", b"\n"):
         raise Unprocessable("truncated: the header section never ends")
     try:
+        # Blank lines before the headers would end the header section before it starts.
         msg = message_from_bytes(raw.lstrip(b"\r\n"), policy=default)
     except Exception as exc:  # the parser is lenient, but not every failure is a defect
         raise Unprocessable(f"cannot parse: {type(exc).__name__}") from None
