@@ -3,7 +3,9 @@
 The corpus (tests/data/tracking/, built by bench/tracking_corpus_build.py from public
 user-agent fixtures) has a tuning part, a held-out part that rules were never adjusted
 against (until its harmful mistakes were read, issue 17) and a fresh part built after that
-fix from fixtures nothing had read (bench/tracking_fresh_build.py); each is scored apart. Harmful mistakes are named: a person shown as a machine (a
+fix from fixtures nothing had read (bench/tracking_fresh_build.py), and a second fresh part
+built after the first one's mistakes were fixed (bench/tracking_fresh2_build.py); each is
+scored apart. Harmful mistakes are named: a person shown as a machine (a
 rep loses real engagement) and a machine shown as a person (a rep calls on a scanner's click).
 
     .venv/bin/python bench/verdicts_tracking.py
@@ -11,6 +13,7 @@ rep loses real engagement) and a machine shown as a person (a rep calls on a sca
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -37,12 +40,14 @@ from sequences.tracking.verdicts import (  # noqa: E402
 )
 
 CORPUS = ROOT / "tests" / "data" / "tracking"
-# fresh: built after the held-out mistakes were read and fixed (bench/tracking_fresh_build.py).
-PARTS = ("tuning", "held_out", "fresh")
+# fresh: built after the held-out mistakes were read and fixed (bench/tracking_fresh_build.py);
+# fresh2: built after the fresh part's mistakes were read and fixed (bench/tracking_fresh2_build.py).
+PARTS = ("tuning", "held_out", "fresh", "fresh2")
 CATEGORIES = ("person", "apple_privacy", "scanner", "preview", "crawler")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the message was delivered then
 
 
+@functools.cache  # read once per process: the tests score the parts many times; never mutated
 def load(part: str) -> list[dict[str, Any]]:
     cases: list[dict[str, Any]] = yaml.safe_load((CORPUS / f"{part}.yaml").read_text())
     return cases

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,6 +12,7 @@ from sequences.clock import FrozenClock
 from sequences.models import Event, Message
 from sequences.runtime import Runtime
 from sequences.tracking.events import infer_open
+from sequences.tracking.verdicts import SCANNER
 from sequences.workspace.activity import summarize
 
 from .tracking_support import BROWSER, events, send_message, verdicts
@@ -364,3 +366,57 @@ def test_loopback_addresses_are_not_looked_up_in_any_range(
     clock.advance(hours=1)
     get(client, sent.pixel, ua=APPLE_MAIL_IOS, ip="127.0.0.1")
     assert verdicts(session, sent.message_id) == [("open", "human", None)]
+
+
+def test_apples_bare_webkit_open_seconds_after_delivery_is_the_proxy_and_hours_later_a_person(
+    client: Any, rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    # From an ordinary public address: only the timing says it is Apple's prefetch.
+    early, late = send_message(rt), send_message(rt, email="ann@prospect.example")
+    clock.advance(seconds=20)
+    get(client, early.pixel, ua=APPLE_MAIL_IOS, ip="81.2.69.160")
+    clock.advance(hours=3)
+    get(client, late.pixel, ua=APPLE_MAIL_IOS, ip="81.2.69.160")
+    assert verdicts(session, early.message_id) == [("open", "machine", "apple_privacy_proxy")]
+    assert verdicts(session, late.message_id) == [("open", "human", None)]
+
+
+@pytest.mark.parametrize(
+    ("ua", "reason"),
+    [
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7; Trident/7.0; rv:11.0) like Gecko",
+            SCANNER,
+        ),
+        ("Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)", SCANNER),  # ancient MSIE
+        ("Mozilla/5.0", SCANNER),  # a bare agent on a click
+        ("Mozilla/5.0 (Linux; Android 13) Viber/20.3.0.0", "link_preview"),
+    ],
+)
+def test_scanner_disguises_and_a_messengers_preview_are_machines_an_hour_later(
+    client: Any, rt: Runtime, clock: FrozenClock, session: Session, ua: str, reason: str
+) -> None:
+    sent = send_message(rt)
+    clock.advance(hours=1)
+    get(client, sent.clicks[0], ua=ua)
+    assert verdicts(session, sent.message_id) == [("click", "machine", reason)]
+    assert summarize(events(session, sent.message_id))["clicks"] == 0
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "Outlook-iOS/709.2189947.prod.iphone (3.24.0)",
+        "MacOutlook/16.46.21021202 (Intelx64 Mac OS X 11.2.2 (Build 20D80))",
+        "Outlook/16.16.18071205 CFNetwork/902.1 Darwin/17.7.0 (x86_64)",
+        "Airmail 1.4 rv:238 (Macintosh; Mac OS X 10.9.2; hr_HR)",
+    ],
+)
+def test_outlook_for_ios_and_mac_and_airmail_opens_are_people(
+    client: Any, rt: Runtime, clock: FrozenClock, session: Session, ua: str
+) -> None:
+    sent = send_message(rt)
+    clock.advance(hours=2)
+    get(client, sent.pixel, ua=ua)
+    assert verdicts(session, sent.message_id) == [("open", "human", None)]
+    assert summarize(events(session, sent.message_id))["opens"] == 1

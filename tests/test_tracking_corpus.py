@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from bench.verdicts_tracking import CATEGORIES, PARTS, load, tracking_matrix
+from bench.verdicts_tracking import CATEGORIES, PARTS, category, judge, load, tracking_matrix
 
 # What the verdicts must keep: the share of each category shown on the right side (a person as
 # a person, a machine as a machine), and of the whole part in exactly the right category.
-SIDE_FLOOR = {"tuning": 0.98, "held_out": 0.95, "fresh": 0.85}
-CATEGORY_FLOOR = {"tuning": 0.95, "held_out": 0.90, "fresh": 0.90}
-# The fresh part's first and only measurement (docs/tracking.md): crawlers it shows as people.
-# Fixing them means a rule that generalises, then a new fresh part, never matching these.
+SIDE_FLOOR = {"tuning": 0.98, "held_out": 0.95, "fresh": 0.95, "fresh2": 0.90}
+CATEGORY_FLOOR = {"tuning": 0.95, "held_out": 0.90, "fresh": 0.93, "fresh2": 0.95}
+# The fresh part's crawlers still shown as people after its mistakes were fixed by family
+# rules (11 at its first measurement; docs/tracking.md).
 FRESH_MACHINES_SHOWN_AS_PEOPLE = 2
+# fresh2's first and only measurement (docs/tracking.md): no more than that, either way. Fixing
+# them means a rule that generalises, then a new fresh part, never matching these.
+FRESH2_PEOPLE_SHOWN_AS_MACHINES = 6
+FRESH2_MACHINES_SHOWN_AS_PEOPLE = 3
+LABELS = {"fresh": {"person", "crawler"}, "fresh2": {"person", "preview", "crawler"}}
 
 
 def test_corpus_is_big_split_and_sourced() -> None:
@@ -21,7 +28,7 @@ def test_corpus_is_big_split_and_sourced() -> None:
     assert all(len(c) >= 150 for c in cases.values())
     for part in PARTS:
         labels = {c["label"] for c in cases[part]}
-        assert labels == set(CATEGORIES) if part != "fresh" else labels == {"person", "crawler"}
+        assert labels == LABELS.get(part, set(CATEGORIES))
         assert all(c["source"] and c["ua"] is not None for c in cases[part])
     ids = [c["id"] for part in PARTS for c in cases[part]]
     assert len(ids) == len(set(ids))
@@ -48,3 +55,68 @@ def test_the_fresh_part_shows_no_person_as_a_machine_and_no_more_machines_as_peo
     people_lost = [case["id"] for case, _ in score.harmful if case["label"] == "person"]
     assert people_lost == []
     assert len(score.harmful) <= FRESH_MACHINES_SHOWN_AS_PEOPLE
+
+
+def test_fresh2_shows_no_more_people_as_machines_or_machines_as_people_than_it_first_did() -> None:
+    score = tracking_matrix(("fresh2",), echo=False)["fresh2"]
+    people_lost = [case["id"] for case, _ in score.harmful if case["label"] == "person"]
+    machines_shown = [case["id"] for case, _ in score.harmful if case["label"] != "person"]
+    assert len(people_lost) <= FRESH2_PEOPLE_SHOWN_AS_MACHINES, people_lost
+    assert len(machines_shown) <= FRESH2_MACHINES_SHOWN_AS_PEOPLE, machines_shown
+
+
+# What issue 17 names, each as the corpus holds it: (what, label, a test on the case).
+NAMED = [
+    ("Outlook for iOS", "person", lambda c: "Outlook-iOS/" in c["ua"]),
+    (
+        "Outlook for Mac",
+        "person",
+        lambda c: re.search(r"MacOutlook/|^Outlook/.*CFNetwork", c["ua"]),
+    ),
+    ("Airmail", "person", lambda c: c["ua"].startswith("Airmail ")),
+    (
+        "Apple's bare WebKit seconds after delivery",
+        "apple_privacy",
+        lambda c: (
+            c["ua"].startswith("Mozilla/5.0 (") and c["since"] < 60 and "Safari" not in c["ua"]
+        ),
+    ),
+    (
+        "Trident on Mac OS X",
+        "scanner",
+        lambda c: re.search(r"Trident/.*Mac OS X|Mac.*Trident/", c["ua"]),
+    ),
+    (
+        "ancient MSIE",
+        "scanner",
+        lambda c: re.search(r"MSIE [1-8]\.", c["ua"]) and c["kind"] == "click",
+    ),
+    ("Viber's preview", "preview", lambda c: "Viber" in c["ua"]),
+    (
+        "two links within a second",
+        "scanner",
+        lambda c: any(h.get("ago", 9) < 1 for h in c.get("history") or []),
+    ),
+    (
+        "a click after a machine open",
+        "person",
+        lambda c: any(h["verdict"] == "machine" for h in c.get("history") or []),
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "label", "matches"), NAMED, ids=[n[0] for n in NAMED])
+def test_every_case_the_issue_names_is_in_the_corpus_and_on_the_right_side(
+    what: str, label: str, matches: object
+) -> None:
+    cases = [
+        c
+        for part in PARTS
+        for c in load(part)
+        if c["label"] == label and matches(c)  # type: ignore[operator]
+    ]
+    assert cases, f"no {what} case in the corpus"
+    # The side a rep sees: a person as a person, a machine as some machine.
+    shown = {c["id"]: category(judge(c)) for c in cases}
+    wrong = {i: seen for i, seen in shown.items() if (seen == "person") != (label == "person")}
+    assert wrong == {}, what

@@ -90,6 +90,28 @@ def test_a_mail_client_open_the_old_rules_took_for_a_machine_counts_again(
     assert recheck(rt, clock) == []  # nothing left to change: a second run is a no-op
 
 
+def test_a_feed_readers_open_the_old_rules_took_for_a_person_stops_counting(
+    client: Any, rt: Runtime, clock: FrozenClock
+) -> None:
+    # Before the feed-reader family rule, an Apple app's own fetch counted as a person's open.
+    sent = send_message(rt)
+    clock.advance(hours=2)
+    get(client, sent.pixel, "Reeder/5.0 CFNetwork/1410.0.3 Darwin/22.6.0")
+    with rt.sessions() as s:
+        [opened] = events(s, sent.message_id, "open")
+        assert (opened.verdict, opened.reason) == ("machine", "bot")
+    as_old_rules_left_it(rt, opened.id, "human", None)
+
+    with rt.sessions() as s:
+        [change] = plan_recheck(s, clock.now() - MONTH)
+        assert change.transition == "open human -> machine" and "feed reader" in change.why
+    assert len(recheck(rt, clock)) == 1
+    with rt.sessions() as s:
+        assert summarize(events(s, sent.message_id))["opens"] == 0
+    [entry] = timeline(rt, sent)
+    assert (entry["from"], entry["to"], entry["kind"]) == ("human", "machine", "open")
+
+
 def test_a_click_after_apples_proxy_open_is_the_first_human_engagement(
     client: Any, rt: Runtime, clock: FrozenClock
 ) -> None:
