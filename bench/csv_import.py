@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -157,6 +158,8 @@ def run(kind: str, url: str, rows: int, profile: bool) -> tuple[float, float, fl
 
 
 def main() -> None:
+    # SIGTERM unwinds like Ctrl-C, so the scratch database is dropped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
