@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Lead, LeadAssignment, LeadState, Prospect, ProspectStatus, User
-from ..workspace.reports import holder
+from ..workspace import holder
 from .assignment import REASONS
 from .sla import TOUCH_TYPES
 from .statuses import STATUS_CHANGED

@@ -85,7 +85,7 @@ from .prospects import (
     prospect_json,
     upsert_prospect,
 )
-from .reports import RepReport, StepStats, rep_report, step_stats
+from .reports import RepReport, StepStats, holder, rep_report, step_stats
 from .signin import (
     clear,
     count_failure,
@@ -165,6 +165,7 @@ __all__ = [
     "failures_filter",
     "find_team",
     "get_document",
+    "holder",
     "hot_list",
     "import_csv",
     "inbound_access",

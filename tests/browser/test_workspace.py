@@ -175,7 +175,7 @@ def test_prospect_page_shows_the_summary_and_the_timeline(
     brief = page.locator("#brief").inner_text()
     assert "last opened 12 min ago" in brief and "2 human opens" in brief
     assert "clicked example.com/pricing once" in brief
-    assert "1 machine open" in page.locator("#machine-note").inner_text()
+    assert "1 open by a machine" in page.locator("#machine-note").inner_text()
     timeline = page.locator("#timeline > li")
     assert (
         "Clicked example.com/pricing" in timeline.nth(0).inner_text()
