@@ -274,6 +274,9 @@ def test_playbook_imports_and_exports_back_to_the_same_definition(
     assert as_json.output == first_json.output
     listed = _cli(rt, tmp_path, "sequence", "list")
     assert "New lead playbook" in listed.output
+    assert "Status trigger" not in listed.output  # the rule's hidden email sequence
+    every = _cli(rt, tmp_path, "sequence", "list", "--all")
+    assert 'Status trigger: "interested"' in every.output and "[status trigger]" in every.output
 
 
 def test_sequence_import_reports_template_errors_with_lines(

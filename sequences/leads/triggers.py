@@ -31,6 +31,7 @@ from ..enrollment import record
 from ..errors import NotFound, ValidationError
 from ..models import (
     Event,
+    Mailbox,
     Prospect,
     RuleFiring,
     Sequence,
@@ -130,6 +131,26 @@ def _sequence_for(session: Session, team_id: int, value: object) -> Sequence:
     return sequence
 
 
+def _mailbox_for(session: Session, team_id: int, value: object) -> int | None:
+    """A send_email rule's mailbox: one of the team's, or None for the prospect owner's."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationError(
+            "mailbox_id: the id of one of the team's mailboxes, or null for the prospect "
+            "owner's mailbox",
+            field="mailbox_id",
+        )
+    mailbox = session.get(Mailbox, value) if 0 < value < 2**31 else None
+    if mailbox is None or mailbox.team_id != team_id:
+        raise ValidationError(
+            f"mailbox_id: the team has no mailbox {value}; use one of the team's mailboxes, "
+            "or null for the prospect owner's",
+            field="mailbox_id",
+        )
+    return mailbox.id
+
+
 def save_rule(
     session: Session,
     team_id: int,
@@ -156,7 +177,13 @@ def save_rule(
     set_to: str | None = None
     title: str | None = None
     template: dict[str, str] = {}
+    mailbox_id: int | None = None
+    if action != "send_email" and data.get("mailbox_id") is not None:
+        raise ValidationError(
+            "mailbox_id: only a send_email rule sends from a mailbox", field="mailbox_id"
+        )
     if action == "send_email":
+        mailbox_id = _mailbox_for(session, team_id, data.get("mailbox_id"))
         template = {
             "subject": _text(data, "subject", required=True, limit=998),
             "body_html": _text(data, "body_html", required=True),
@@ -185,7 +212,9 @@ def save_rule(
     rule.status, rule.action, rule.active = status, action, active
     rule.set_status, rule.title = set_to, title
     if action == "send_email":
-        rule.sequence_id = _hidden_sequence(session, team_id, rule, template, by_user_id, now).id
+        hidden = _hidden_sequence(session, team_id, rule, template, by_user_id, now)
+        hidden.mailbox_id = mailbox_id  # None: the prospect owner's (sending/claim.py)
+        rule.sequence_id = hidden.id
     else:
         rule.sequence_id = sequence.id if sequence is not None else None
     session.flush()
@@ -240,6 +269,7 @@ def rule_json(session: Session, rule: StatusRule) -> dict[str, Any]:
         out["subject"] = step.subject if step else None
         out["body_html"] = step.body_html if step else None
         out["body_text"] = step.body_text if step else None
+        out["mailbox_id"] = sequence.mailbox_id if sequence is not None else None
     elif rule.action == "enroll":
         out["sequence_id"] = rule.sequence_id
     elif rule.action == "task":

@@ -54,6 +54,7 @@ from .claim import (
     claim_step,
     fail_enrollment,
     locked_enrollments,
+    sending_mailbox_id,
     step_variant,
     who,
 )
@@ -89,7 +90,8 @@ def _sender(
     session: Session, rt: Runtime, enrollment: Enrollment
 ) -> tuple[Mailbox | None, dict[str, str]]:
     sequence = enrollment.sequence
-    mailbox = session.get(Mailbox, sequence.mailbox_id) if sequence.mailbox_id else None
+    mailbox_id = sending_mailbox_id(session, enrollment)
+    mailbox = session.get(Mailbox, mailbox_id) if mailbox_id else None
     owner_id = enrollment.prospect.owner_id or sequence.owner_id
     owner = session.get(User, owner_id) if owner_id else None
     name = (

@@ -22,6 +22,7 @@ from ..metrics import count_takeover
 from ..models import (
     Enrollment,
     EnrollmentStatus,
+    Mailbox,
     Message,
     MessageStatus,
     Sequence,
@@ -166,6 +167,25 @@ def step_variant(step: Step, enrollment_id: int) -> tuple[str | None, str, str, 
     )
 
 
+def sending_mailbox_id(session: Session, enrollment: Enrollment) -> int | None:
+    """The mailbox a step goes from: its sequence's. A status trigger's email (a hidden
+    sequence) with none named goes from the prospect owner's mailbox (their first in the team),
+    else, like any sequence without one, from the install's default sender."""
+    sequence = enrollment.sequence
+    if sequence.mailbox_id is not None or not sequence.hidden:
+        return sequence.mailbox_id
+    owner_id = enrollment.prospect.owner_id
+    if owner_id is None:
+        return None
+    found: int | None = session.scalar(
+        select(Mailbox.id)
+        .where(Mailbox.owner_id == owner_id, Mailbox.team_id == sequence.team_id)
+        .order_by(Mailbox.id)
+        .limit(1)
+    )
+    return found
+
+
 def take_slot(
     session: Session, enrollment: Enrollment, mailbox_id: int | None, now: datetime
 ) -> str | None:
@@ -221,7 +241,7 @@ def claim_step(
         return "step removed"
     if step.type != "email":
         return run_task_step(session, enrollment, step, now)
-    mailbox_id = enrollment.sequence.mailbox_id
+    mailbox_id = sending_mailbox_id(session, enrollment)
 
     if message is None:
         rolled = take_slot(session, enrollment, mailbox_id, now)

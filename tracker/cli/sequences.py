@@ -123,13 +123,20 @@ def sequence_export(sequence_id: int, fmt: str) -> None:
 
 
 @sequence.command("list")
-def sequence_list() -> None:
-    """List sequences."""
+@click.option(
+    "--all", "show_all", is_flag=True, help="Also the status triggers' one-step email sequences."
+)
+def sequence_list(show_all: bool) -> None:
+    """List sequences (not the status triggers' hidden ones, as on the pages and the API)."""
     from sequences.models import Sequence
 
+    query = select(Sequence).order_by(Sequence.id)
+    if not show_all:
+        query = query.where(Sequence.hidden.is_(False))
     with _session() as session:
-        for found in session.scalars(select(Sequence).order_by(Sequence.id)):
-            click.echo(f"{found.id:6}  {found.name}  ({len(found.steps)} steps)")
+        for found in session.scalars(query):
+            hidden = "  [status trigger]" if found.hidden else ""
+            click.echo(f"{found.id:6}  {found.name}  ({len(found.steps)} steps){hidden}")
 
 
 @sequence.command("show")
