@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.enrollment import (
@@ -22,7 +23,7 @@ from sequences.enrollment import (
     stop_prospect,
     unenroll,
 )
-from sequences.errors import Conflict, ValidationError
+from sequences.errors import Conflict, Forbidden, ValidationError
 from sequences.leads import change_status, clean_note, team_statuses
 from sequences.models import (
     Enrollment,
@@ -33,7 +34,7 @@ from sequences.models import (
     Task,
 )
 from sequences.tasks import CALL_OUTCOMES, log_call
-from sequences.workspace import CHANGE, open_words, retry
+from sequences.workspace import CHANGE, open_words, resume_mailbox, retry
 
 from ..api import access
 from ..db import db
@@ -208,6 +209,10 @@ def _back(prospect_id: int) -> WerkzeugResponse:
     return redirect(safe_next(request.form.get("next"), default))
 
 
+def _resume_mailbox(session: Session, enrollment: Enrollment, at: datetime) -> None:
+    resume_mailbox(session, enrollment, user(), at)
+
+
 @bp.post("/prospects/<int:prospect_id>/enrollments/<int:enrollment_id>/<action>")
 def enrollment_action(prospect_id: int, enrollment_id: int, action: str) -> WerkzeugResponse:
     prospect = visible_prospect(prospect_id, CHANGE)
@@ -220,12 +225,13 @@ def enrollment_action(prospect_id: int, enrollment_id: int, action: str) -> Werk
         "unenroll": unenroll,
         "retry": retry,
         "skip": skip_step,
+        "resume_mailbox": _resume_mailbox,
     }
     if action not in actions:
         abort(404)
     try:
         actions[action](db(), enrollment, now())
-    except InvalidTransition as exc:
+    except (InvalidTransition, Forbidden) as exc:
         db().rollback()
         flash(str(exc), "error")
         return _back(prospect.id)
@@ -234,6 +240,7 @@ def enrollment_action(prospect_id: int, enrollment_id: int, action: str) -> Werk
         "unenroll": "Unenrolled.",
         "retry": "The step will be sent again.",
         "skip": "Step skipped.",
+        "resume_mailbox": "The mailbox sends again; the waiting steps go out.",
     }
     flash(done.get(action, f"Enrollment {action}d."), "ok")
     return _back(prospect.id)
