@@ -26,6 +26,7 @@ MAILBOX_PAUSED = "mailbox_paused"  # the step waits while its mailbox is paused
 MAILBOX_CAP = "mailbox_cap"  # the step waits for the mailbox's next free slot
 
 RETRY, SKIP, EDIT_PROSPECT, OPEN_TEMPLATE = "retry", "skip", "edit_prospect", "open_template"
+RESUME_MAILBOX = "resume_mailbox"
 ACTIONS: dict[str, tuple[str, ...]] = {
     RENDER_FIELD: (EDIT_PROSPECT, RETRY, SKIP),
     RENDER_TEMPLATE: (OPEN_TEMPLATE, RETRY, SKIP),
@@ -34,7 +35,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     BAD_ADDRESS: (EDIT_PROSPECT,),
     GAVE_UP: (RETRY, SKIP),
     UNKNOWN: (RETRY, SKIP),
-    MAILBOX_PAUSED: (SKIP,),
+    MAILBOX_PAUSED: (RESUME_MAILBOX, SKIP),
     MAILBOX_CAP: (),
 }
 # Kinds that stop the enrollment until a rep acts (the others wait or are final).
@@ -152,3 +153,35 @@ def _words(kind: str, step: int, who: str, field: str | None, code: int | None) 
             "nothing to do: it goes out when the mailbox has a free slot",
         )
     return (f"Step {step} was not sent", "retry, or skip this step")
+
+
+def explain_imap(exc: BaseException, mailbox_id: int) -> str:
+    """Why reading a mailbox's inbox failed, in a user's words with the fix and an error id;
+    the exception itself (a server's reply, a resolver's detail) goes to the log only."""
+    import imaplib
+    import socket
+    import ssl
+
+    error_id = new_error_id()
+    log.warning(
+        "error %s: IMAP poll of mailbox %s: %s: %s", error_id, mailbox_id, type(exc).__name__, exc
+    )
+    if isinstance(exc, imaplib.IMAP4.error):
+        words = "the IMAP server refused the sign-in; check the user and password of its IMAP URL"
+    elif isinstance(exc, ssl.SSLCertVerificationError):
+        words = "the IMAP server's TLS certificate is not valid for its host name"
+    elif isinstance(exc, ssl.SSLError):
+        words = "the TLS handshake with the IMAP server failed; check the port and starttls"
+    elif isinstance(exc, socket.gaierror):
+        words = "the IMAP server's host name does not resolve; check the host of its IMAP URL"
+    elif isinstance(exc, TimeoutError):
+        words = "the IMAP server did not answer in time; it is tried again at the next pass"
+    elif isinstance(exc, ConnectionRefusedError):
+        words = "the IMAP server refused the connection; check the port of its IMAP URL"
+    elif isinstance(exc, OSError):
+        words = "the IMAP server cannot be reached; it is tried again at the next pass"
+    elif type(exc).__name__ == "ConfigError":
+        words = "its IMAP URL is not valid; set it again with `followup imap-poll --mailbox`"
+    else:
+        words = "reading it failed; it is tried again at the next pass"
+    return f"error: could not read the inbox: {words} (error {error_id})"

@@ -26,6 +26,7 @@ from .sending_helpers import (
     enroll_ids,
     enrollment,
     events,
+    make_mailbox,
     make_prospect,
     make_sequence,
 )
@@ -137,3 +138,44 @@ def test_the_dashboard_lists_the_failure_and_its_retry_form_retries(
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/")
     assert enrollment(rt, enrolled).status == "active"
     assert "Needs attention" not in client.get("/").text
+
+
+def _held_by_a_paused_mailbox(rt: runtime.Runtime, owner_id: int) -> tuple[int, int]:
+    mailbox = make_mailbox(
+        rt, owner_id=owner_id, paused=True, paused_reason="bounce rate 9.0% over the last 40 sends"
+    )
+    sequence = make_sequence(rt, [email()], mailbox_id=mailbox)
+    [enrolled] = enroll_ids(rt, [make_prospect(rt, "yan@acme.example", first_name="Yan")], sequence)
+    [outcome] = drain(rt)
+    assert outcome.startswith("rolled to ") and "(mailbox paused: " in outcome
+    return mailbox, enrolled
+
+
+def test_a_paused_mailbox_is_listed_with_a_resume_action_that_sends_the_held_step(
+    rt: runtime.Runtime, client: Any, cast: Cast, smtp_sink: Sink
+) -> None:
+    mailbox, enrolled = _held_by_a_paused_mailbox(rt, cast.manager_id)
+    [item] = client.get("/api/v1/attention", headers=_auth(cast)).json["items"]
+    assert item["kind"] == "mailbox_paused" and item["mailbox_id"] == mailbox
+    assert item["actions"] == ["resume_mailbox", "skip"]
+    assert "resume the mailbox" in item["fix"]
+
+    # The rep does not own the mailbox: refused in words, nothing changed.
+    refused = client.post(f"/api/v1/enrollments/{enrolled}/resume-mailbox", headers=_auth(cast))
+    assert refused.status_code == 403
+    assert "only the owner of rita@sales.example or a manager" in refused.json["error"]["message"]
+    manager = _auth(cast) | {"Authorization": f"Bearer {cast.manager_key}"}
+    resumed = client.post(f"/api/v1/enrollments/{enrolled}/resume-mailbox", headers=manager)
+    assert resumed.status_code == 200, resumed.json
+    assert resumed.json == {
+        "mailbox_id": mailbox,
+        "from_email": "rita@sales.example",
+        "paused": False,
+    }
+    assert client.get("/api/v1/attention", headers=_auth(cast)).json["items"] == []
+    assert [e.data["paused_reason"] for e in events(rt, "mailbox_resumed")] == [
+        "bounce rate 9.0% over the last 40 sends"
+    ]
+    assert drain(rt) == ["sent"]  # the held step goes out now, not in an hour
+    again = client.post(f"/api/v1/enrollments/{enrolled}/resume-mailbox", headers=manager)
+    assert again.status_code == 409 and "not paused" in again.json["error"]["message"]

@@ -92,6 +92,7 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     # API: workspace
     "GET /api/v1/hotlist": ANY,
     "GET /api/v1/attention": ANY,
+    "POST /api/v1/enrollments/<int:enrollment_id>/resume-mailbox": MINE,
     "GET /api/v1/report": MANAGERS,
     # API: documents, inbound, webhooks, digest
     "POST /api/v1/documents": ANY,
@@ -188,6 +189,7 @@ EXPECTED: dict[str, tuple[str | int, ...] | str] = {
     "GET /o/<path:anything>": PUBLIC,
     "GET /c/<token>": PUBLIC,
     "GET /c/<token>/<blob>": PUBLIC,
+    "GET /c/<path:anything>": PUBLIC,
     "GET /d/<token>": PUBLIC,
     "GET /u/<token>": PUBLIC,
     "POST /u/<token>": PUBLIC,

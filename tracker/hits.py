@@ -197,7 +197,8 @@ def _gif() -> Response:
 
 
 def _not_found() -> tuple[str, int]:
-    return render_template("error.html", code=404, name="This link is not valid"), 404
+    """A broken or tampered tracking link: a page that says so (404, never a redirect)."""
+    return render_template("broken_link.html"), 404
 
 
 def _unavailable() -> tuple[str, int, dict[str, str]]:
@@ -339,6 +340,12 @@ def click(token: str, blob: str | None) -> Any:
     response = Response(status=302, headers={"Location": location, **NO_STORE})
     _spool("click", token, response)  # the writer reads the URL from the links table
     return response
+
+
+@bp.route("/c/<path:anything>", methods=["GET", "HEAD"], **EXACT)
+def click_fallback(anything: str) -> Any:
+    """A click link with a segment too many (or cut into pieces) is broken too."""
+    return _not_found()
 
 
 @bp.route("/d/<token>", methods=["GET", "HEAD"], **EXACT)

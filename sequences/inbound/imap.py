@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from ..config import ConfigError
 from ..db import session_scope
+from ..failures import explain_imap
 from ..models import ImapCursor, Mailbox
 from ..runtime import Runtime
 from .ingest import after_commit, ingest
@@ -188,8 +189,8 @@ def poll_all(rt: Runtime) -> dict[int, int | str]:
         try:
             results[mailbox_id] = poll_mailbox(rt, mailbox_id, url)
         except Exception as exc:
-            log.warning("IMAP poll of mailbox %s failed: %s", mailbox_id, exc)
-            results[mailbox_id] = f"error: {type(exc).__name__}: {exc}"
+            # The words and an error id for the user; the exception for the log only.
+            results[mailbox_id] = explain_imap(exc, mailbox_id)
     return results
 
 

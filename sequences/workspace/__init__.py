@@ -33,7 +33,7 @@ from .accounts import (
     user_for_key,
 )
 from .activity import activity, event_json
-from .attention import Item, needs_attention, retry
+from .attention import Item, needs_attention, resume_mailbox, retry
 from .csvimport import ImportReport, Table, import_csv, read_table, row_to_prospect
 from .digest import (
     collect,
@@ -190,6 +190,7 @@ __all__ = [
     "record",
     "render",
     "rep_report",
+    "resume_mailbox",
     "retry",
     "revoke_api_key",
     "row_to_prospect",

@@ -11,7 +11,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..enroll_checks import render_problems
-from ..enrollment import InvalidTransition, retry_step
+from ..enrollment import InvalidTransition, record, retry_step
+from ..errors import Forbidden
 from ..failures import MAILBOX_PAUSED, Problem, explain
 from ..models import (
     Enrollment,
@@ -39,6 +40,7 @@ class Item:
     sequence: str
     problem: Problem
     at: datetime | None
+    mailbox_id: int | None = None  # the sequence's mailbox (the one to resume when paused)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class Item:
             "sequence_id": self.sequence_id,
             "sequence": self.sequence,
             "at": self.at.isoformat() if self.at else None,
+            "mailbox_id": self.mailbox_id,
             **self.problem.to_json(),
         }
 
@@ -97,6 +100,7 @@ def needs_attention(session: Session, user: User, limit: int = LIMIT) -> list[It
                 enrollment.sequence.name,
                 found[0],
                 found[1],
+                enrollment.sequence.mailbox_id,
             )
         )
     items.sort(key=lambda i: (i.at is not None, i.at), reverse=True)
@@ -138,3 +142,38 @@ def retry(session: Session, enrollment: Enrollment, now: datetime) -> None:
             "; ".join(f"step {p.step} still cannot be sent: {p.message}; {p.fix}" for p in still)
         )
     retry_step(session, enrollment, now)
+
+
+def resume_mailbox(session: Session, enrollment: Enrollment, user: User, now: datetime) -> Mailbox:
+    """Resume the paused mailbox this enrollment's sequence sends from (its owner or a manager
+    of its team may), and make this enrollment's waiting step due now; the other waiting steps
+    go out at their next try. InvalidTransition when there is nothing to resume."""
+    mailbox_id = enrollment.sequence.mailbox_id
+    mailbox = session.get(Mailbox, mailbox_id, with_for_update=True) if mailbox_id else None
+    if mailbox is None or not mailbox.paused:
+        raise InvalidTransition("the mailbox of this sequence is not paused: nothing to resume")
+    if mailbox.owner_id != user.id and not (user.is_manager and user.team_id == mailbox.team_id):
+        raise Forbidden(
+            f"only the owner of {mailbox.from_email} or a manager can resume it; ask them"
+        )
+    was = mailbox.paused_reason
+    mailbox.paused, mailbox.paused_reason = False, None
+    record(
+        session,
+        "mailbox_resumed",
+        now,
+        prospect_id=None,
+        mailbox_id=mailbox.id,
+        user_id=user.id,
+        paused_reason=was,
+    )
+    # Only a step the pause held back comes due now; a later step keeps its own time.
+    held = _latest_problems(session, [enrollment.id]).get(enrollment.id)
+    if (
+        held is not None
+        and held[0].kind == MAILBOX_PAUSED
+        and enrollment.status == EnrollmentStatus.ACTIVE
+        and (enrollment.next_due_at is None or enrollment.next_due_at > now)
+    ):
+        enrollment.next_due_at = now
+    return mailbox

@@ -116,6 +116,7 @@ RULES: dict[str, Rule] = {
     "api_sequences.tasks_skip": CHANGES,
     # API: the workspace
     "api_workspace.hotlist": READS,
+    "api_workspace.attention_resume_mailbox": CHANGES,  # the mailbox's owner or a manager
     "api_workspace.attention": READS,
     "api_workspace.report": MANAGERS,
     # API: documents and inbound mail (the team's), webhooks (their user's), the digest (mine)
@@ -211,6 +212,7 @@ RULES: dict[str, Rule] = {
     "track.pixel": PUBLIC,
     "track.pixel_fallback": PUBLIC,
     "track.click": PUBLIC,
+    "track.click_fallback": PUBLIC,
     "track.document": PUBLIC,
     "track.unsubscribe_page": PUBLIC,
     "track.unsubscribe_post": PUBLIC,

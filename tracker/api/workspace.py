@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from sequences.enrollment import InvalidTransition
 from sequences.errors import ValidationError
 from sequences.leads import lead_json, pending_for, status_filter
 from sequences.tasks import log_call
@@ -17,11 +18,12 @@ from sequences.workspace import (
     period_bounds,
     prospect_json,
     rep_report,
+    resume_mailbox,
     step_stats,
 )
 
 from ..db import db, rt
-from ..errors import request_json
+from ..errors import json_error, request_json
 from . import access
 
 bp = access.guard(Blueprint("api_workspace", __name__, url_prefix="/api/v1"))
@@ -71,6 +73,20 @@ def attention() -> Response:
     """Enrollments stopped or held by a failure, in a rep's words, with the fix and actions."""
     items = needs_attention(db(), access.user())
     return jsonify({"items": [item.to_json() for item in items]})
+
+
+@bp.post("/enrollments/<int:enrollment_id>/resume-mailbox")
+def attention_resume_mailbox(enrollment_id: int) -> Response | tuple[Response, int]:
+    """The `resume_mailbox` action of a Needs attention item: resume the paused mailbox the
+    enrollment's sequence sends from (its owner or a manager; else 403)."""
+    enrollment = access.enrollment(enrollment_id, access.CHANGE)
+    try:
+        mailbox = resume_mailbox(db(), enrollment, access.user(), rt().clock.now())
+    except InvalidTransition as exc:
+        db().rollback()
+        return json_error(409, str(exc), "mailbox")
+    db().commit()
+    return jsonify({"mailbox_id": mailbox.id, "from_email": mailbox.from_email, "paused": False})
 
 
 @bp.post("/prospects/<int:prospect_id>/calls")

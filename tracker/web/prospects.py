@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
-from werkzeug.exceptions import Forbidden
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import Forbidden as HTTPForbidden
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.enrollment import (
@@ -23,7 +24,7 @@ from sequences.enrollment import (
     stop_prospect,
     unenroll,
 )
-from sequences.errors import Conflict, NotFound, ValidationError
+from sequences.errors import Conflict, Forbidden, NotFound, ValidationError
 from sequences.leads import (
     change_many,
     change_status,
@@ -42,7 +43,7 @@ from sequences.models import (
     Task,
 )
 from sequences.tasks import CALL_OUTCOMES, log_call
-from sequences.workspace import CHANGE, open_words, retry
+from sequences.workspace import CHANGE, open_words, resume_mailbox, retry
 
 from ..api import access
 from ..db import db
@@ -199,7 +200,7 @@ def bulk_status() -> WerkzeugResponse:
         for prospect_id in dict.fromkeys(i for i in ids if i is not None):
             try:
                 chosen.append(visible_prospect(prospect_id, CHANGE))
-            except (NotFound, Forbidden):
+            except (NotFound, HTTPForbidden):
                 raise ValidationError(
                     f"prospect {prospect_id} is not one you may change (another rep's, or gone); "
                     "untick it and try again",
@@ -275,6 +276,10 @@ def _back(prospect_id: int) -> WerkzeugResponse:
     return redirect(safe_next(request.form.get("next"), default))
 
 
+def _resume_mailbox(session: Session, enrollment: Enrollment, at: datetime) -> None:
+    resume_mailbox(session, enrollment, user(), at)
+
+
 @bp.post("/prospects/<int:prospect_id>/enrollments/<int:enrollment_id>/<action>")
 def enrollment_action(prospect_id: int, enrollment_id: int, action: str) -> WerkzeugResponse:
     prospect = visible_prospect(prospect_id, CHANGE)
@@ -287,12 +292,13 @@ def enrollment_action(prospect_id: int, enrollment_id: int, action: str) -> Werk
         "unenroll": unenroll,
         "retry": retry,
         "skip": skip_step,
+        "resume_mailbox": _resume_mailbox,
     }
     if action not in actions:
         abort(404)
     try:
         actions[action](db(), enrollment, now())
-    except InvalidTransition as exc:
+    except (InvalidTransition, Forbidden) as exc:
         db().rollback()
         flash(str(exc), "error")
         return _back(prospect.id)
@@ -301,6 +307,7 @@ def enrollment_action(prospect_id: int, enrollment_id: int, action: str) -> Werk
         "unenroll": "Unenrolled.",
         "retry": "The step will be sent again.",
         "skip": "Step skipped.",
+        "resume_mailbox": "The mailbox sends again; the waiting steps go out.",
     }
     flash(done.get(action, f"Enrollment {action}d."), "ok")
     return _back(prospect.id)
