@@ -9,7 +9,8 @@ unsubscribe, a hard bounce taken as soft (mailing a dead address). Tracking: ben
     .venv/bin/python bench/verdicts.py            # both
     .venv/bin/python bench/verdicts.py inbound    # one of them
     .venv/bin/python bench/verdicts.py real       # real mail copied from talon's and sisimai's fixtures
-    .venv/bin/python bench/verdicts.py fresh      # more real mail, held out: labelled first, never tuned on
+    .venv/bin/python bench/verdicts.py fresh      # more real mail, measured blind once, tuned on since
+    .venv/bin/python bench/verdicts.py fresh2     # real mail from other sources, held out: measured once
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ from sequences.inbound.verdicts import (  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "verdicts" / "inbound"
 REAL = ROOT / "tests" / "data" / "verdicts" / "inbound_real"  # copied verbatim, see its README
-FRESH = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh"  # held out: labelled before any run
+FRESH = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh"  # measured blind once, now tuning
+FRESH2 = (
+    ROOT / "tests" / "data" / "verdicts" / "inbound_fresh2"
+)  # held out: labelled before any run
 PARTS = ("tuning", "held_out")
 SHORT = {
     REPLY: "reply",
@@ -165,7 +169,7 @@ def inbound_matrix(
 
 
 def main(argv: list[str]) -> None:
-    every = {"inbound", "real", "fresh", "tracking"}
+    every = {"inbound", "real", "fresh", "fresh2", "tracking"}
     which = set(argv) & every or every
     parts = tuple(p for p in PARTS if p in argv) or PARTS
     if "inbound" in which:
@@ -175,6 +179,9 @@ def main(argv: list[str]) -> None:
         print()
     if "fresh" in which:
         print(render_inbound(real_score(FRESH, "fresh"), verbose="-v" in argv))
+        print()
+    if "fresh2" in which:
+        print(render_inbound(real_score(FRESH2, "fresh2"), verbose="-v" in argv))
         print()
     if "tracking" in which:
         tracking_matrix()

@@ -485,6 +485,7 @@ class Complaint:
     recipients: list[str]  # Removal-Recipient, Original-Rcpt-To, else the reported message's To
     original_message_ids: list[str]
     agent: str  # the report's User-Agent (the mailbox provider's feedback loop)
+    form: str = "feedback report"  # ARF, or a provider's own junk-mail report
 
     @property
     def complains(self) -> bool:
@@ -496,6 +497,8 @@ class Complaint:
     def evidence(self) -> str:
         who = ", ".join(self.recipients[:3]) or "recipient not named"
         by = f" from {self.agent[:60]}" if self.agent else ""
+        if self.form != "feedback report":
+            return f"{self.form}{by} about {who}"
         return f"feedback report (Feedback-Type: {self.feedback_type}{by}) about {who}"
 
 
@@ -529,9 +532,59 @@ def _reported_recipients(msg: Message) -> list[str]:
     return []
 
 
+# Junk-mail reports that are not ARF: Microsoft's JMRP (Outlook.com / Hotmail) sends the reported
+# message as a message/rfc822 part, stamped with the complainant's address, from staff@hotmail.com
+# with "complaint about message from <ip>"; other providers' older loops send the same shape.
+_JUNK_REPORT_RECIPIENT = ("X-HmXmrOriginalRecipient",)
+_JUNK_REPORT_SUBJECT = re.compile(
+    r"^\s*(complaint about message from|email feedback report|spam (complaint|report)|"
+    r"junk (mail )?report|abuse report)\b",
+    re.I,
+)
+# The feedback loops' own senders (a role address of a mailbox provider), never a person.
+_JUNK_REPORT_SENDER = re.compile(
+    r"^(staff|abuse|fbl|feedback|feedbackloop|scomp|complaints?|spamreport|junkmail)@", re.I
+)
+
+
+def _reported_message(msg: Message) -> Message | None:
+    for part in msg.walk():
+        if part.get_content_type() == "message/rfc822":
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            if isinstance(inner, Message):
+                return inner
+    return None
+
+
+def _junk_report(parsed: Parsed) -> Complaint | None:
+    """A provider's junk-mail report without ARF's fields: the reported message attached, and
+    either the provider's stamp naming who complained, or a feedback loop's sender and subject.
+    A person forwarding a message has neither the stamp nor a role sender and such a subject."""
+    inner = _reported_message(parsed.msg)
+    if inner is None:
+        return None
+    stamped = [a for n in _JUNK_REPORT_RECIPIENT for a in _addresses(inner, n)]
+    by_loop = bool(
+        _JUNK_REPORT_SENDER.match(parsed.from_email or "")
+        and _JUNK_REPORT_SUBJECT.search(parsed.subject)
+    )
+    if not stamped and not by_loop:
+        return None
+    recipients = [a.lower() for a in stamped] or [a.lower() for a in _addresses(inner, "To")]
+    return Complaint(
+        feedback_type="abuse",
+        recipients=list(dict.fromkeys(recipients)),
+        original_message_ids=_returned_message_ids(parsed.msg),
+        agent=parsed.from_email or "",
+        form="junk-mail report, not ARF",
+    )
+
+
 def detect_complaint(parsed: Parsed) -> Complaint | None:
-    """A feedback report (a complaint, or another kind: see `complains`) by its form (multipart/report; report-type=feedback-report, or a
-    message/feedback-report part) and its Feedback-Type field; else None."""
+    """A feedback report (a complaint, or another kind: see `complains`) by its form
+    (multipart/report; report-type=feedback-report, or a message/feedback-report part) and its
+    Feedback-Type field, or a provider's junk-mail report in its own form; else None."""
     msg = parsed.msg
     report_type = str(msg.get_param("report-type") or "").lower()
     is_report = msg.get_content_type() == "multipart/report" and report_type == "feedback-report"
@@ -542,7 +595,7 @@ def detect_complaint(parsed: Parsed) -> Complaint | None:
             is_report = True
             break
     if not is_report:
-        return None
+        return _junk_report(parsed)
     if not block:  # the report part was cut off or mislabelled: read its fields from the body
         block = "\n".join(_part_source(p) for p in msg.walk() if not p.is_multipart())
     fields: dict[str, list[str]] = {}

@@ -255,6 +255,44 @@ def unsubscribe_evidence(parsed: Parsed) -> list[Evidence]:
     return found
 
 
+# A mail client's one-click unsubscribe: generated (so it carries Auto-Submitted) but sent on the
+# person's explicit request. Apple Mail marks it X-Apple-Unsubscribe; any client's is a generated
+# mail whose subject is the request and whose body says little more.
+_CLIENT_UNSUBSCRIBE_HEADERS = ("X-Apple-Unsubscribe",)
+
+
+def client_unsubscribe_evidence(parsed: Parsed) -> list[Evidence]:
+    """The person's mail client asking to unsubscribe for them (a header, or a generated mail
+    whose subject asks to stop with a short body): strong, it is the person's own click."""
+    for name in _CLIENT_UNSUBSCRIBE_HEADERS:
+        value = header(parsed.msg, name)
+        if value and value.lower() not in ("no", "false", "0"):
+            return [
+                Evidence(
+                    "unsubscribe",
+                    STRONG,
+                    f"header {name}: {value[:20]} (a mail client's unsubscribe)",
+                )
+            ]
+    auto_submitted = header(parsed.msg, "Auto-Submitted").lower()
+    if not auto_submitted or auto_submitted.startswith("no"):
+        return []
+    if _AUTO_SUBJECT.search(parsed.subject):
+        return []  # "Automatic reply: ...": a responder answering, whatever the subject says
+    subject = _fold(_SUBJECT_PREFIX.sub("", parsed.subject)).strip()
+    if not _REQUEST.search(subject) or _NOT_A_REQUEST.search(subject):
+        return []
+    if _words(parsed.new_text or parsed.body) > 2 * SHORT_WORDS:
+        return []
+    return [
+        Evidence(
+            "unsubscribe",
+            STRONG,
+            f'a mail client\'s unsubscribe (Auto-Submitted: {auto_submitted[:20]}, subject "{subject[:40]}")',
+        )
+    ]
+
+
 # Automatic replies
 
 _AUTO_SUBJECT = re.compile(

@@ -16,6 +16,7 @@ from .evidence import (
     STRONG,
     Evidence,
     auto_reply_evidence,
+    client_unsubscribe_evidence,
     engagement_evidence,
     unsubscribe_evidence,
 )
@@ -69,6 +70,11 @@ def decide(parsed: Parsed, *, to_verp: bool = False) -> Verdict:
             what = "permanent" if bounce.permanent else "temporary"
             reason = f"{what} failure: {bounce.evidence} ({bounce.detector})"
             return Verdict(label, STRONG, reason, bounce=bounce)
+
+    clicked = client_unsubscribe_evidence(parsed)
+    if clicked:
+        # Generated, so it looks like an auto-reply, but made on the person's own request.
+        return Verdict(UNSUBSCRIBE, STRONG, f"unsubscribe: {_names(clicked)}", tuple(clicked))
 
     engaged = engagement_evidence(parsed)
     machine_signs = [e for e in strong_auto if not e.detail.startswith("body shaped")]
