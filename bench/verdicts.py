@@ -4,7 +4,8 @@ Inbound: the corpus in tests/data/verdicts/inbound/ (bench/verdicts_inbound_buil
 the same code the inbound server runs (`read`, then `decide`), scored on its tuning part and its
 held-out part apart. Harmful mistakes are listed by name: a person's reply taken as an
 unsubscribe, an auto-reply or a bounce (suppressed or paused), a weak request taken as a sure
-unsubscribe, a hard bounce taken as soft (mailing a dead address). Tracking: bench.verdicts_tracking.
+unsubscribe, a hard bounce taken as soft or as an auto-reply (mailing a dead address).
+Tracking: bench.verdicts_tracking.
 
     .venv/bin/python bench/verdicts.py            # both
     .venv/bin/python bench/verdicts.py inbound    # one of them
@@ -69,6 +70,10 @@ HARMFUL = {
     (CONFIRM_UNSUBSCRIBE, AUTO_REPLY): "reply that may ask to stop taken as auto-reply (paused)",
     (BOUNCE_HARD, BOUNCE_SOFT): "hard bounce taken as soft (mailing a dead address)",
     (BOUNCE_HARD, REPLY): "hard bounce taken as a reply",
+    (
+        BOUNCE_HARD,
+        AUTO_REPLY,
+    ): "hard bounce taken as auto-reply (paused, then mails a dead address)",
 }
 
 

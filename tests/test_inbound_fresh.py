@@ -127,3 +127,23 @@ def test_the_second_fresh_part_is_there_sourced_and_apart_from_the_others() -> N
     assert not {path.read_bytes() for path, _ in cases} & earlier
     readme = (FRESH2 / "README.md").read_text(encoding="utf-8")
     assert "flufl.bounce" in readme and "mailgun/flanker" in readme
+
+
+# Measured once, blind, after every rule above (docs/inbound.md): 110 of 117. Not tuned on, so
+# its mistakes stay, named: two over-quota reports the source calls permanent read as temporary,
+# a Yahoo report whose own code is 4.4.1 but whose source says permanent, an MDaemon "User
+# unknown" warning sent with Precedence: bulk read as an auto-reply.
+FRESH2_RIGHT = 110
+FRESH2_KNOWN_HARMFUL = {
+    "flufl_newmailru_01.eml",
+    "flufl_postfix_04.eml",
+    "flufl_yahoo_01.eml",
+    "flufl_simple_27.eml",
+}
+
+
+def test_the_second_fresh_part_keeps_its_one_blind_figure() -> None:
+    score = real_score(FRESH2, "fresh2")
+    assert score.right() >= FRESH2_RIGHT, score.wrong
+    harmful = {name for name, *_ in score.harmful}
+    assert harmful <= FRESH2_KNOWN_HARMFUL, harmful - FRESH2_KNOWN_HARMFUL
