@@ -3,9 +3,13 @@ generalise and guarded through the real ingest path, and the second blind part's
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bench.verdicts import FRESH, FRESH2, REAL, judge, real_cases, real_score
 from sequences import runtime
 from sequences.inbound.ingest import receive
+from sequences.inbound.recheck import apply, plan
+from sequences.models import InboundMessage
 
 from .test_inbound import OUR_MESSAGE_ID, enrollment_of, events, prospect_of, seed
 
@@ -147,3 +151,53 @@ def test_the_second_fresh_part_keeps_its_one_blind_figure() -> None:
     assert score.right() >= FRESH2_RIGHT, score.wrong
     harmful = {name for name, *_ in score.harmful}
     assert harmful <= FRESH2_KNOWN_HARMFUL, harmful - FRESH2_KNOWN_HARMFUL
+
+
+# Mail read by the older rules is read again by `followup verdicts recheck`.
+
+
+def _stored(rt: runtime.Runtime, raw: bytes, verdict: str, prospect_id: int | None) -> int:
+    """Mail as the older rules left it."""
+    with rt.sessions.begin() as s:
+        row = InboundMessage(
+            dedupe_key=f"sha256:{hash(raw)}",
+            source="imap",
+            received_at=rt.clock.now(),
+            verdict=verdict,
+            reason="as read before",
+            prospect_id=prospect_id,
+            enrollment_ids=[],
+            size=len(raw),
+            raw=raw,
+        )
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def test_recheck_suppresses_who_sent_a_junk_mail_report_once_left_unmatched(
+    rt: runtime.Runtime,
+) -> None:
+    world = seed(rt, email="kijitora@example.com")
+    _stored(rt, _fresh("sisimai_arf-22.eml"), "unmatched", None)
+    with rt.sessions() as s:
+        changes = plan(s, rt.clock.now() - timedelta(days=1), rt.settings.secret_keys)
+    assert [(c.old, c.new) for c in changes] == [("unmatched", "unsubscribe")]
+    with rt.sessions.begin() as s:
+        apply(s, changes, rt.clock.now())
+    assert prospect_of(rt, world).status == "unsubscribed"
+
+
+def test_recheck_turns_an_apple_unsubscribe_once_read_as_auto_reply_into_a_suppression(
+    rt: runtime.Runtime,
+) -> None:
+    world = seed(rt, email="example@icloud.com")
+    _stored(rt, _fresh("sisimai_arf-26.eml"), "auto_reply", world.prospect_id)
+    with rt.sessions() as s:
+        changes = plan(s, rt.clock.now() - timedelta(days=1), rt.settings.secret_keys)
+    assert [(c.old, c.new) for c in changes] == [("auto_reply", "unsubscribe")]
+    with rt.sessions.begin() as s:
+        apply(s, changes, rt.clock.now())
+    assert prospect_of(rt, world).status == "unsubscribed"
+    [change] = events(rt, world, "verdict_changed")
+    assert change.data["from"] == "auto_reply" and change.data["to"] == "unsubscribe"
