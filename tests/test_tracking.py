@@ -420,3 +420,26 @@ def test_outlook_for_ios_and_mac_and_airmail_opens_are_people(
     get(client, sent.pixel, ua=ua)
     assert verdicts(session, sent.message_id) == [("open", "human", None)]
     assert summarize(events(session, sent.message_id))["opens"] == 1
+
+
+OUTLOOK_IOS_WEBKIT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Outlook-iOS-Android/1.0 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_an_outlook_mobile_in_app_open_is_a_persons_open_on_the_prospects_activity(
+    client: Any, cast: Any, rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    # Outlook for iOS/Android's WebKit agent carries "Outlook-iOS-Android/1.0", which the
+    # crawler lists count as a bot: the mail-client family must win, end to end.
+    sent = send_message(rt)
+    clock.advance(hours=3)
+    get(client, sent.pixel, ua=OUTLOOK_IOS_WEBKIT, ip="203.0.113.9")
+    [event] = events(session, sent.message_id, "open")
+    assert (event.verdict, event.reason) == ("human", None)
+    assert event.data["why"] == "mail client: Outlook for iOS/Android"
+    body = client.get(f"/api/v1/prospects/{sent.prospect_id}/activity", headers=cast.auth()).json
+    [open_] = [e for e in body["events"] if e["type"] == "open"]
+    assert open_["verdict"] == "human"
+    assert body["summary"]["opens"] == 1 and body["summary"]["machine_opens"] == 0
