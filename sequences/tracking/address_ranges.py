@@ -27,12 +27,11 @@ from typing import Any
 
 import yaml
 
-from . import agents
-
 RANGES_DIR = Path(__file__).resolve().parent.parent / "data" / "ranges"
 APPLE_RELAY_FILE = RANGES_DIR / "apple_private_relay.txt"
 GATEWAYS_FILE = RANGES_DIR / "gateways.yaml"
 CRAWLER_LIST_FILE = RANGES_DIR.parent / "crawler_user_agents.txt"
+CRAWLER_LIST_URL = "https://raw.githubusercontent.com/monperrus/crawler-user-agents/master/crawler-user-agents.json"
 APPLE_RELAY_URL = "https://mask-api.icloud.com/egress-ip-ranges.csv"
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -163,11 +162,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     crawlers = sub.add_parser(
         "crawler-list", help="rewrite the bundled crawler patterns from crawler-user-agents.json"
     )
-    crawlers.add_argument("source", nargs="?", default=agents.CRAWLER_LIST_URL)
+    crawlers.add_argument("source", nargs="?", default=CRAWLER_LIST_URL)
     args = parser.parse_args(argv)
     try:
         text = _read_source(args.source)
         if args.command == "crawler-list":
+            from . import agents  # here, so the corpus builders that read ranges never load it
+
             body = agents.crawler_list_file(text, args.source, datetime.now(UTC).date().isoformat())
             CRAWLER_LIST_FILE.write_text(body, encoding="utf-8")
             count = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
