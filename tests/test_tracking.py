@@ -443,3 +443,30 @@ def test_an_outlook_mobile_in_app_open_is_a_persons_open_on_the_prospects_activi
     [open_] = [e for e in body["events"] if e["type"] == "open"]
     assert open_["verdict"] == "human"
     assert body["summary"]["opens"] == 1 and body["summary"]["machine_opens"] == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "ua"),
+    [
+        (
+            "open",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.21 (KHTML, like Gecko) "
+            "Clementine/1.3.1 Safari/537.21",
+        ),
+        ("open", "TuneIn Radio/27.4 (iPhone; iOS 17.2; Scale/3.00)"),
+        (
+            "click",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+            "Gecko) Chrome/131.0.0.0 Safari/537.36 CookieHubScan/3.0",
+        ),
+    ],
+)
+def test_media_players_and_listed_crawlers_with_a_browsers_agent_are_not_counted_as_people(
+    client: Any, rt: Runtime, clock: FrozenClock, session: Session, kind: str, ua: str
+) -> None:
+    sent = send_message(rt)
+    clock.advance(hours=2)
+    get(client, sent.pixel if kind == "open" else sent.clicks[0], ua=ua, ip="203.0.113.9")
+    assert verdicts(session, sent.message_id) == [(kind, "machine", "bot")]
+    summary = summarize(events(session, sent.message_id))
+    assert summary["opens"] == 0 and summary["clicks"] == 0
