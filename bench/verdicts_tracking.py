@@ -3,9 +3,9 @@
 The corpus (tests/data/tracking/, built by bench/tracking_corpus_build.py from public
 user-agent fixtures) has a tuning part, a held-out part that rules were never adjusted
 against (until its harmful mistakes were read, issue 17) and a fresh part built after that
-fix from fixtures nothing had read (bench/tracking_fresh_build.py), and a second fresh part
-built after the first one's mistakes were fixed (bench/tracking_fresh2_build.py); each is
-scored apart. Harmful mistakes are named: a person shown as a machine (a
+fix from fixtures nothing had read (bench/tracking_fresh_build.py), a second fresh part
+built after the first one's mistakes were fixed (bench/tracking_fresh2_build.py) and a third
+built after the second one's were (bench/tracking_fresh3_build.py); each is scored apart. Harmful mistakes are named: a person shown as a machine (a
 rep loses real engagement) and a machine shown as a person (a rep calls on a scanner's click).
 
     .venv/bin/python bench/verdicts_tracking.py
@@ -41,8 +41,9 @@ from sequences.tracking.verdicts import (  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "tracking"
 # fresh: built after the held-out mistakes were read and fixed (bench/tracking_fresh_build.py);
-# fresh2: built after the fresh part's mistakes were read and fixed (bench/tracking_fresh2_build.py).
-PARTS = ("tuning", "held_out", "fresh", "fresh2")
+# fresh2: built after the fresh part's mistakes were read and fixed (bench/tracking_fresh2_build.py);
+# fresh3: built after fresh2's were (bench/tracking_fresh3_build.py), the one part still blind.
+PARTS = ("tuning", "held_out", "fresh", "fresh2", "fresh3")
 CATEGORIES = ("person", "apple_privacy", "scanner", "preview", "crawler")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the message was delivered then
 

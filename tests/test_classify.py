@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -407,3 +408,92 @@ def test_a_desktop_browser_years_behind_is_a_disguise_but_what_cannot_update_is_
     ua: str, expected: tuple[str, str | None]
 ) -> None:
     assert verdict(ua, kind="click") == expected
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        # Outlook for iOS/Android's in-app WebKit agent names both platforms in one token.
+        "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Outlook-iOS-Android/1.0 Mobile/15E148",
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Version/4.0 Chrome/124.0.6367.82 Mobile Safari/537.36 Outlook-Android-iOS/1.0",
+    ],
+)
+def test_outlook_mobiles_joined_platform_token_is_a_person_although_crawler_lists_name_it(
+    ua: str,
+) -> None:
+    assert verdict(ua) == ("human", None)
+    assert verdict(ua, kind="click") == ("human", None)
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        # Players that embed WebKit put their own token after the engine.
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.21 (KHTML, like Gecko) Clementine/1.3.1 "
+        "Safari/537.21",
+        "VLC/3.0.20 LibVLC/3.0.20",
+        "Windows-Media-Player/12.0.19041.1",
+        # Radio and player apps by their own words, naming the phone they run on.
+        "TuneIn Radio/27.4 (iPhone; iOS 17.2; Scale/3.00)",
+        "iHeartRadio 10.31.0 (Android 13; SM-S911B)",
+        "Acme Music Player 2.1 (Android 12; Pixel 6)",
+    ],
+)
+def test_media_players_and_radio_apps_are_programs_not_people(ua: str) -> None:
+    assert verdict(ua) == ("machine", "bot")
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        # Tools that send a current browser's whole agent and add their own token: named by
+        # monperrus/crawler-user-agents, not by crawlerdetect.
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36 CookieHubScan/3.0",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36; Selenium",
+    ],
+)
+def test_a_current_browser_agent_with_a_listed_crawlers_token_is_a_bot(ua: str) -> None:
+    assert verdict(ua, kind="click") == ("machine", "bot")
+
+
+def test_a_phone_build_number_in_the_crawler_list_does_not_make_its_owners_browser_a_bot() -> None:
+    # crawler-user-agents once listed a crawler by its phone's firmware; people on that phone
+    # send the same build, so such entries are left out of the bundled list.
+    ua = (
+        "Mozilla/5.0 (Linux; Android 15; CPH2611 Build/AP3A.240617.008) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/131.0.6778.81 Mobile Safari/537.36"
+    )
+    assert verdict(ua, kind="click") == ("human", None)
+
+
+def test_the_bundled_crawler_list_is_read_with_its_comments_and_rejects_a_bad_line() -> None:
+    from sequences.tracking.agents import crawler_list
+
+    found = crawler_list("# a comment\nFooScan/\n\n^BarBot")
+    assert found is not None and found.search("Mozilla/5.0 FooScan/1.0")
+    assert crawler_list("# only comments\n") is None
+    with pytest.raises(re.error):
+        crawler_list("ok\n(unclosed")
+
+
+def test_refreshing_the_crawler_list_keeps_patterns_and_drops_phone_build_numbers(
+    tmp_path: Any,
+) -> None:
+    import json
+
+    from sequences.tracking import address_ranges
+    from sequences.tracking.agents import crawler_list, crawler_list_file
+
+    listed = [{"pattern": "FooScan\\/"}, {"pattern": "AP3A\\.240617\\.008"}, {"nope": 1}]
+    body = crawler_list_file(json.dumps(listed), "crawler-user-agents.json @abc", "2026-12-07")
+    found = crawler_list(body)
+    assert found is not None and found.search("x FooScan/2") and not found.search("AP3A.240617.008")
+    with pytest.raises(ValueError):
+        crawler_list_file("{}", "x", "2026-12-07")
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    assert address_ranges.main(["crawler-list", str(bad)]) == 1  # nothing written

@@ -420,3 +420,53 @@ def test_outlook_for_ios_and_mac_and_airmail_opens_are_people(
     get(client, sent.pixel, ua=ua)
     assert verdicts(session, sent.message_id) == [("open", "human", None)]
     assert summarize(events(session, sent.message_id))["opens"] == 1
+
+
+OUTLOOK_IOS_WEBKIT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Outlook-iOS-Android/1.0 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_an_outlook_mobile_in_app_open_is_a_persons_open_on_the_prospects_activity(
+    client: Any, cast: Any, rt: Runtime, clock: FrozenClock, session: Session
+) -> None:
+    # Outlook for iOS/Android's WebKit agent carries "Outlook-iOS-Android/1.0", which the
+    # crawler lists count as a bot: the mail-client family must win, end to end.
+    sent = send_message(rt)
+    clock.advance(hours=3)
+    get(client, sent.pixel, ua=OUTLOOK_IOS_WEBKIT, ip="203.0.113.9")
+    [event] = events(session, sent.message_id, "open")
+    assert (event.verdict, event.reason) == ("human", None)
+    assert event.data["why"] == "mail client: Outlook for iOS/Android"
+    body = client.get(f"/api/v1/prospects/{sent.prospect_id}/activity", headers=cast.auth()).json
+    [open_] = [e for e in body["events"] if e["type"] == "open"]
+    assert open_["verdict"] == "human"
+    assert body["summary"]["opens"] == 1 and body["summary"]["machine_opens"] == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "ua"),
+    [
+        (
+            "open",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.21 (KHTML, like Gecko) "
+            "Clementine/1.3.1 Safari/537.21",
+        ),
+        ("open", "TuneIn Radio/27.4 (iPhone; iOS 17.2; Scale/3.00)"),
+        (
+            "click",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+            "Gecko) Chrome/131.0.0.0 Safari/537.36 CookieHubScan/3.0",
+        ),
+    ],
+)
+def test_media_players_and_listed_crawlers_with_a_browsers_agent_are_not_counted_as_people(
+    client: Any, rt: Runtime, clock: FrozenClock, session: Session, kind: str, ua: str
+) -> None:
+    sent = send_message(rt)
+    clock.advance(hours=2)
+    get(client, sent.pixel if kind == "open" else sent.clicks[0], ua=ua, ip="203.0.113.9")
+    assert verdicts(session, sent.message_id) == [(kind, "machine", "bot")]
+    summary = summarize(events(session, sent.message_id))
+    assert summary["opens"] == 0 and summary["clicks"] == 0

@@ -10,16 +10,29 @@ from bench.verdicts_tracking import CATEGORIES, PARTS, category, judge, load, tr
 
 # What the verdicts must keep: the share of each category shown on the right side (a person as
 # a person, a machine as a machine), and of the whole part in exactly the right category.
-SIDE_FLOOR = {"tuning": 0.98, "held_out": 0.95, "fresh": 0.95, "fresh2": 0.90}
-CATEGORY_FLOOR = {"tuning": 0.95, "held_out": 0.90, "fresh": 0.93, "fresh2": 0.95}
+SIDE_FLOOR = {"tuning": 0.98, "held_out": 0.95, "fresh": 0.95, "fresh2": 0.90, "fresh3": 0.85}
+CATEGORY_FLOOR = {"tuning": 0.95, "held_out": 0.90, "fresh": 0.93, "fresh2": 0.95, "fresh3": 0.92}
 # The fresh part's crawlers still shown as people after its mistakes were fixed by family
-# rules (11 at its first measurement; docs/tracking.md).
-FRESH_MACHINES_SHOWN_AS_PEOPLE = 2
-# fresh2's first and only measurement (docs/tracking.md): no more than that, either way. Fixing
-# them means a rule that generalises, then a new fresh part, never matching these.
-FRESH2_PEOPLE_SHOWN_AS_MACHINES = 6
-FRESH2_MACHINES_SHOWN_AS_PEOPLE = 3
-LABELS = {"fresh": {"person", "crawler"}, "fresh2": {"person", "preview", "crawler"}}
+# rules (11 at its first measurement, 2 after the fix, 1 since crawler-user-agents' list).
+FRESH_MACHINES_SHOWN_AS_PEOPLE = 1
+# fresh2 after its mistakes were read and fixed by family rules (6 people and 3 machines at
+# its first measurement; docs/tracking.md). What is left on the wrong side, each for a reason
+# the docs give: two current Chromes on Windows NT 5.2, and three agents its builder's
+# version filter labelled people although they name a machine (Dynatrace's synthetic monitor,
+# Google's inspection tool, the Teams client).
+FRESH2_PEOPLE_SHOWN_AS_MACHINES = 5
+FRESH2_MACHINES_SHOWN_AS_PEOPLE = 0
+# fresh3's first and only measurement (docs/tracking.md), blind: 27 people shown as machines
+# (mail clients with their own agents, which the "neither a browser nor a known mail client"
+# rule takes for programs) and 9 machines shown as people. Never tuned on: fixing them means a
+# rule that generalises, then a new fresh part, never matching these.
+FRESH3_PEOPLE_SHOWN_AS_MACHINES = 27
+FRESH3_MACHINES_SHOWN_AS_PEOPLE = 9
+LABELS = {
+    "fresh": {"person", "crawler"},
+    "fresh2": {"person", "preview", "crawler"},
+    "fresh3": {"person", "preview", "crawler"},
+}
 
 
 def test_corpus_is_big_split_and_sourced() -> None:
@@ -57,7 +70,7 @@ def test_the_fresh_part_shows_no_person_as_a_machine_and_no_more_machines_as_peo
     assert len(score.harmful) <= FRESH_MACHINES_SHOWN_AS_PEOPLE
 
 
-def test_fresh2_shows_no_more_people_as_machines_or_machines_as_people_than_it_first_did() -> None:
+def test_fresh2_shows_no_more_people_as_machines_or_machines_as_people_than_after_its_fix() -> None:
     score = tracking_matrix(("fresh2",), echo=False)["fresh2"]
     people_lost = [case["id"] for case, _ in score.harmful if case["label"] == "person"]
     machines_shown = [case["id"] for case, _ in score.harmful if case["label"] != "person"]
@@ -65,9 +78,28 @@ def test_fresh2_shows_no_more_people_as_machines_or_machines_as_people_than_it_f
     assert len(machines_shown) <= FRESH2_MACHINES_SHOWN_AS_PEOPLE, machines_shown
 
 
+def test_fresh3_shows_no_more_people_as_machines_or_machines_as_people_than_it_first_did() -> None:
+    score = tracking_matrix(("fresh3",), echo=False)["fresh3"]
+    people_lost = [case["id"] for case, _ in score.harmful if case["label"] == "person"]
+    machines_shown = [case["id"] for case, _ in score.harmful if case["label"] != "person"]
+    assert len(people_lost) <= FRESH3_PEOPLE_SHOWN_AS_MACHINES, people_lost
+    assert len(machines_shown) <= FRESH3_MACHINES_SHOWN_AS_PEOPLE, machines_shown
+
+
+def test_fresh3_was_built_from_a_source_no_earlier_part_used() -> None:
+    # A held-out part measures blind only if nothing it holds was read before: its agents and
+    # its source repository are new.
+    before = {c["ua"] for part in PARTS if part != "fresh3" for c in load(part)}
+    fresh3 = load("fresh3")
+    assert not {c["ua"] for c in fresh3} & before
+    assert all(c["source"].startswith("github.com/faisalman/ua-parser-js ") for c in fresh3)
+    assert not any("ua-parser-js" in c["source"] for p in PARTS if p != "fresh3" for c in load(p))
+
+
 # What issue 17 names, each as the corpus holds it: (what, label, a test on the case).
 NAMED = [
     ("Outlook for iOS", "person", lambda c: "Outlook-iOS/" in c["ua"]),
+    ("Outlook for iOS's in-app WebKit", "person", lambda c: "Outlook-iOS-Android/" in c["ua"]),
     (
         "Outlook for Mac",
         "person",

@@ -6,6 +6,9 @@ comparisons per address. Refresh them from the vendors' published lists with
 
     python -m sequences.tracking.address_ranges apple-relay egress-ip-ranges.csv   # or its URL
     python -m sequences.tracking.address_ranges gateways Mimecast mimecast.txt       # CIDRs, one a line
+    python -m sequences.tracking.address_ranges crawler-list   # crawler-user-agents.json, file or URL
+
+(the last is no address range, but refreshed the same way: data/crawler_user_agents.txt).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import yaml
 RANGES_DIR = Path(__file__).resolve().parent.parent / "data" / "ranges"
 APPLE_RELAY_FILE = RANGES_DIR / "apple_private_relay.txt"
 GATEWAYS_FILE = RANGES_DIR / "gateways.yaml"
+CRAWLER_LIST_FILE = RANGES_DIR.parent / "crawler_user_agents.txt"
+CRAWLER_LIST_URL = "https://raw.githubusercontent.com/monperrus/crawler-user-agents/master/crawler-user-agents.json"
 APPLE_RELAY_URL = "https://mask-api.icloud.com/egress-ip-ranges.csv"
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -154,10 +159,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     gate = sub.add_parser("gateways", help="replace one gateway vendor's ranges")
     gate.add_argument("vendor")
     gate.add_argument("source", help="a file or URL of CIDRs, one a line")
+    crawlers = sub.add_parser(
+        "crawler-list", help="rewrite the bundled crawler patterns from crawler-user-agents.json"
+    )
+    crawlers.add_argument("source", nargs="?", default=CRAWLER_LIST_URL)
     args = parser.parse_args(argv)
     try:
         text = _read_source(args.source)
-        if args.command == "apple-relay":
+        if args.command == "crawler-list":
+            from . import agents  # here, so the corpus builders that read ranges never load it
+
+            body = agents.crawler_list_file(text, args.source, datetime.now(UTC).date().isoformat())
+            CRAWLER_LIST_FILE.write_text(body, encoding="utf-8")
+            count = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+            print(f"{count} patterns written to {CRAWLER_LIST_FILE}")
+        elif args.command == "apple-relay":
             blocks = parse_apple_csv(text)
             if not blocks:
                 print("error: no ranges in that file; nothing written", file=sys.stderr)

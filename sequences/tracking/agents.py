@@ -8,6 +8,7 @@ the regular expressions run once per new agent, in the writer, never in the web 
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ class AgentRules:
     obsolete: tuple[Pattern, ...]
     native_apps: re.Pattern[str] | None
     feed_readers: tuple[Pattern, ...]
+    media_players: tuple[Pattern, ...]
+    crawler_list: re.Pattern[str] | None  # monperrus/crawler-user-agents, after crawlerdetect's
     plain: tuple[re.Pattern[str], ...]  # "Mozilla/5.0 <one name>": a program, no browser
 
 
@@ -85,6 +88,48 @@ def _crawler(ua: str) -> str | None:
     return None
 
 
+def crawler_list(text: str) -> re.Pattern[str] | None:
+    """One regular expression of a crawler pattern file (one pattern a line, `#` comments),
+    case-sensitive as monperrus/crawler-user-agents writes them; None when it has none."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    for line in lines:
+        re.compile(line)  # a bad line is named by the error, not hidden in the alternation
+    return re.compile("|".join(f"(?:{line})" for line in lines)) if lines else None
+
+
+CRAWLER_LIST_URL = "https://raw.githubusercontent.com/monperrus/crawler-user-agents/master/crawler-user-agents.json"
+# An Android build number ("AP3A.240617.008") names a phone's firmware, which every person's
+# browser on that phone carries too: never a crawler's name, so never taken from the list.
+_BUILD_NUMBER = re.compile(r"^[A-Z0-9]{4}\\\.\d{6}\\\.\d{3}$")
+
+
+def crawler_list_file(list_json: str, source: str, today: str) -> str:
+    """The bundled pattern file's text from crawler-user-agents.json (its `pattern` fields)."""
+    entries = json.loads(list_json)
+    if not isinstance(entries, list):
+        raise ValueError("not a crawler-user-agents.json list")
+    kept = [
+        str(e["pattern"])
+        for e in entries
+        if isinstance(e, dict)
+        and isinstance(e.get("pattern"), str)
+        and "\n" not in e["pattern"]
+        and not _BUILD_NUMBER.match(e["pattern"])
+    ]
+    if not kept:
+        raise ValueError("no patterns in that file")
+    for pattern in kept:
+        re.compile(pattern)
+    header = (
+        f"# Crawler patterns of monperrus/crawler-user-agents ({source}, {today}, MIT), one\n"
+        "# regular expression a line, case-sensitive as the list gives them. A second maintained\n"
+        "# crawler list beside crawlerdetect's; applied after the `people` list. Left out: entries\n"
+        "# that are an Android build number (a firmware, which every person's browser on that\n"
+        "# phone also carries). Refresh: python -m sequences.tracking.address_ranges crawler-list\n"
+    )
+    return header + "\n".join(kept) + "\n"
+
+
 def _first(found: Sequence[Pattern], ua: str) -> Pattern | None:
     return next((p for p in found if p.regex.search(ua)), None)
 
@@ -101,8 +146,13 @@ def judge(r: AgentRules, ua: str) -> Agent:
         bot = "automated client agent"
     elif (feed := _first(r.feed_readers, ua)) is not None:
         bot = f"feed reader: {feed.name}"
+    elif (player := _first(r.media_players, ua)) is not None:
+        bot = f"media player: {player.name}"
     elif ua:
         match = _crawler(ua)
+        if match is None and r.crawler_list is not None:
+            listed = r.crawler_list.search(ua)
+            match = listed.group(0) if listed else None
         bot = f"crawler list: {match}"[:200] if match is not None else None
     disguise: str | None = None
     if (found := _first(r.contradictions, ua)) is not None:

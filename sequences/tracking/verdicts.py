@@ -21,7 +21,7 @@ import yaml
 
 from . import address_ranges
 from .address_ranges import RangeSet
-from .agents import AgentRules, judge, patterns, rx
+from .agents import AgentRules, crawler_list, judge, patterns, rx
 
 HUMAN = "human"
 MACHINE = "machine"
@@ -102,6 +102,12 @@ def parse_rules(raw: dict[str, Any], data_dir: Path = DATA_DIR) -> Rules:
             obsolete=patterns(raw.get("obsolete"), "obsolete browser"),
             native_apps=rx(native) if native else None,
             feed_readers=patterns(raw.get("feed_readers"), "feed reader"),
+            media_players=patterns(raw.get("media_players"), "media player"),
+            crawler_list=(
+                crawler_list((data_dir / raw["crawler_list_file"]).read_text(encoding="utf-8"))
+                if raw.get("crawler_list_file")
+                else None
+            ),
             plain=tuple(rx(p) for p in raw.get("plain_agents", [])),
         ),
         scanner_ranges=RangeSet(gateways),
