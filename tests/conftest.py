@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from sequences import runtime
+from sequences import aftermath, runtime
 from sequences.clock import FrozenClock
 from sequences.config import Settings, load_settings
 from sequences.migrate import upgrade
@@ -146,6 +146,7 @@ def settings(database_url: str, smtp_sink: Sink, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def rt(settings: Settings, clock: FrozenClock) -> Iterator[runtime.Runtime]:
+    aftermath.wire()  # as every entry point does: the events' webhooks and lead statuses
     built = runtime.build(settings, clock)
     previous = runtime.install(built)
     yield built
