@@ -233,7 +233,8 @@ def change_many(
 
 
 def system_change(session: Session, event_type: str, prospect_id: int, now: datetime) -> None:
-    """The status a sent email, a human reply or a conversion implies (called by `record`)."""
+    """The status a sent email, a human reply or a conversion implies (`sequences.aftermath`
+    calls it for each such event, in its transaction)."""
     row = (
         session.connection()
         .execute(select(Prospect.team_id, Prospect.lead_status).where(Prospect.id == prospect_id))
