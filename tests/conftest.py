@@ -53,6 +53,13 @@ def require_service(name: str, host: str, port: int) -> None:
     pytest.skip(f"{name} not running on {host}:{port}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _consequences_wired() -> None:
+    """The test process is an entry point like the app and the CLI: it wires what follows an
+    event (webhook outbox rows, lead statuses) before its first one."""
+    aftermath.wire()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (migrating once keeps tests fast)."""
@@ -146,7 +153,6 @@ def settings(database_url: str, smtp_sink: Sink, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def rt(settings: Settings, clock: FrozenClock) -> Iterator[runtime.Runtime]:
-    aftermath.wire()  # as every entry point does: the events' webhooks and lead statuses
     built = runtime.build(settings, clock)
     previous = runtime.install(built)
     yield built
