@@ -158,6 +158,9 @@ def run(kind: str, url: str, rows: int, profile: bool) -> tuple[float, float, fl
 
 
 def main() -> None:
+    from sequences import aftermath
+
+    aftermath.wire()  # as every entry point does, before its first event
     # SIGTERM unwinds like Ctrl-C, so the scratch database is dropped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     parser = argparse.ArgumentParser(

@@ -54,7 +54,7 @@ def fill(spool: Spool, pixels: list[str], clicks: list[str], hits: int, clicks_e
 
 
 def run(kind: str, args: argparse.Namespace) -> None:
-    from sequences import runtime
+    from sequences import aftermath, runtime
     from sequences.config import load_settings
     from sequences.tracking import spool_writer
 
@@ -63,6 +63,7 @@ def run(kind: str, args: argparse.Namespace) -> None:
     env = settings_env(url, directory)
     try:
         pixels, clicks = seed(env, args.messages)
+        aftermath.wire()  # as every entry point does, before its first event
         rt = runtime.build(load_settings(env))
         write = spool_writer(rt.sessions, rt.settings.secret_keys)
         warm = Spool(directory / "spool-warm")  # a few events, then statistics (analyze)

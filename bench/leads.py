@@ -142,6 +142,9 @@ def _say(count: int, tick: float, find: float, repeats: int, extra: str = "") ->
 
 
 def main() -> None:
+    from sequences import aftermath
+
+    aftermath.wire()  # as every entry point does, before its first event
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=1_000_000, help="leads in all for the tick")
     parser.add_argument("--assign", type=int, default=10_000, help="pooled leads to assign")

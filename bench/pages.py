@@ -33,7 +33,7 @@ from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
 from bench.scratch import scratch_database  # noqa: E402
-from sequences import runtime  # noqa: E402
+from sequences import aftermath, runtime  # noqa: E402
 from sequences.clock import FrozenClock  # noqa: E402
 from sequences.config import load_settings  # noqa: E402
 from sequences.migrate import upgrade  # noqa: E402
@@ -400,6 +400,7 @@ def main() -> None:
                     "FOLLOWUP_BASE_URL": "http://track.bench.example",
                 }
             )
+            aftermath.wire()  # as every entry point does, before its first event
             rt = runtime.build(settings, FrozenClock(NOW))
             from tracker import create_app
 

@@ -71,6 +71,9 @@ def _tick_ms(sessions: object, now: datetime) -> float:
 
 
 def main() -> None:
+    from sequences import aftermath
+
+    aftermath.wire()  # as every entry point does, before its first event
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--repeats", type=int, default=7)

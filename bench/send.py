@@ -291,7 +291,7 @@ def main() -> None:
 
             # This process ticks the scheduler with the same broker the workers read.
             os.environ.update({k: v for k, v in env.items() if k.startswith("FOLLOWUP_")})
-            from sequences import runtime
+            from sequences import aftermath, runtime
             from sequences.actors import enqueue_steps
             from sequences.scheduler import tick_batches
 
@@ -320,6 +320,7 @@ def main() -> None:
                 60,
                 "the workers",
             )
+            aftermath.wire()  # as every entry point does, before its first event
             rt = runtime.get()
             cpu_before = _pipeline_cpu(worker.pid, sink.pid)
             machine_before = procstat.machine_cpu()

@@ -131,7 +131,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     """One run in this process; returns the figures."""
     from sqlalchemy import func, select
 
-    from sequences import runtime
+    from sequences import aftermath, runtime
     from sequences.config import load_settings
     from sequences.migrate import upgrade
     from sequences.models import Message
@@ -157,6 +157,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 upgrade(url)
                 total = args.warmup + args.messages
                 seed(url, total)
+                aftermath.wire()  # as every entry point does, before its first event
                 rt = runtime.build(load_settings(env))
                 if args.stub:
                     rt.transport = _StubTransport()  # type: ignore[assignment]

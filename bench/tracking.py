@@ -356,13 +356,14 @@ def seed(env: dict[str, str], messages: int) -> tuple[list[str], list[str]]:
     from datetime import timedelta
     from urllib.parse import urlsplit
 
-    from sequences import runtime
+    from sequences import aftermath, runtime
     from sequences.config import load_settings
     from sequences.models import Link, Message, MessageStatus, Prospect
     from sequences.sending import compose, new_message_id, urls_for
     from sequences.tracking import new_token_id
     from sequences.workspace import default_team
 
+    aftermath.wire()  # as every entry point does, before its first event
     rt = runtime.build(load_settings(env))
     pixels: list[str] = []
     clicks: list[str] = []
@@ -419,11 +420,12 @@ def in_process(env: dict[str, str], directory: Path, pixels: list[str], clicks: 
     """
     import io
 
-    from sequences import runtime
+    from sequences import aftermath, runtime
     from sequences.config import load_settings
     from tracker import create_app
 
     settings = load_settings({**env, "FOLLOWUP_INSTANCE_PATH": str(directory / "in-process")})
+    aftermath.wire()  # as every entry point does, before its first event
     rt = runtime.build(settings)
     # No drainer here (it would write these hits, in this process's CPU time).
     config = {"RUNTIME": rt, "TRACKING_DRAIN_INLINE": False, "TRACKING_DRAIN_THREAD": False}
@@ -490,10 +492,11 @@ def analyze(url: str) -> None:
 def count_events(env: dict[str, str]) -> dict[str, int]:
     from sqlalchemy import func, or_, select
 
-    from sequences import runtime
+    from sequences import aftermath, runtime
     from sequences.config import load_settings
     from sequences.models import Event
 
+    aftermath.wire()  # as every entry point does, before its first event
     rt = runtime.build(load_settings(env))
     with rt.sessions() as session:
         rows = session.execute(

@@ -24,6 +24,7 @@ import random
 import re
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,46 @@ class Repo:
 
     def source(self, file: str) -> str:
         return f"github.com/{self.name} {file} @{self.commit[:10]}"
+
+
+class LaterPart:
+    """A part built after others (fresh, fresh2): each agent once and none that an earlier part
+    holds, each case met as a person's later open or click would be (a delay, an address)."""
+
+    def __init__(self, parts_before: Iterable[str], rng: random.Random) -> None:
+        self.rng = rng
+        self.cases: list[dict[str, Any]] = []
+        self.known = {
+            c["ua"]
+            for part in parts_before
+            for c in yaml.safe_load((OUT / f"{part}.yaml").read_text(encoding="utf-8"))
+        }
+
+    def add(self, label: str, ua: str, source: str, kind: str) -> None:
+        ua = ua.strip()
+        if not ua or ua in self.known:
+            return
+        self.known.add(ua)
+        self.cases.append(
+            {
+                "label": label,
+                "kind": kind,
+                "ua": ua,
+                "since": self.rng.choice(LATER_SECONDS),
+                "ip": self.rng.choice(PERSON_IPS),
+                "source": source,
+            }
+        )
+
+    def write(self, name: str, id_prefix: str) -> list[dict[str, Any]]:
+        """Number the cases and write tests/data/tracking/NAME.yaml."""
+        for i, case in enumerate(self.cases):
+            case["id"] = f"{id_prefix}{i:03d}"
+        (OUT / f"{name}.yaml").write_text(
+            yaml.safe_dump(self.cases, sort_keys=False, allow_unicode=True, width=1000),
+            encoding="utf-8",
+        )
+        return self.cases
 
 
 def yaml_agents(text: str) -> list[dict[str, Any]]:

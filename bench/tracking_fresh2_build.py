@@ -32,7 +32,6 @@ import random
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -40,9 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.tracking_corpus_build import (  # noqa: E402
-    LATER_SECONDS,
-    OUT,
-    PERSON_IPS,
+    LaterPart,
     Repo,
     modern_browser,
 )
@@ -76,25 +73,8 @@ MAIL_OR_OFFICE = re.compile(
 )
 
 
-def build(uap: Repo, cd: Repo, cua: Repo, known: set[str]) -> list[dict[str, Any]]:
-    rng = random.Random(1718)
-    cases: list[dict[str, Any]] = []
-
-    def add(label: str, ua: str, source: str, kind: str) -> None:
-        ua = ua.strip()
-        if not ua or ua in known:
-            return
-        known.add(ua)
-        cases.append(
-            {
-                "label": label,
-                "kind": kind,
-                "ua": ua,
-                "since": rng.choice(LATER_SECONDS),
-                "ip": rng.choice(PERSON_IPS),
-                "source": source,
-            }
-        )
+def build(uap: Repo, cd: Repo, cua: Repo, part: LaterPart) -> None:
+    rng, add, known = part.rng, part.add, part.known
 
     ua_file = "tests/test_ua.yaml"
     ua_cases = yaml.safe_load(uap.show(ua_file))["test_cases"]
@@ -178,9 +158,6 @@ def build(uap: Repo, cd: Repo, cua: Repo, known: set[str]) -> list[dict[str, Any
             f"{cua.source(cua_file)} (instance of pattern {pattern!r})",
             rng.choice(["open", "click"]),
         )
-    for i, case in enumerate(cases):
-        case["id"] = f"g{i:03d}"
-    return cases
 
 
 def main() -> None:
@@ -189,20 +166,14 @@ def main() -> None:
     parser.add_argument("--crawler-detect", required=True, help="its git directory")
     parser.add_argument("--crawler-user-agents", required=True, help="its git directory")
     args = parser.parse_args()
-    known = {
-        c["ua"]
-        for part in PARTS_BEFORE
-        for c in yaml.safe_load((OUT / f"{part}.yaml").read_text(encoding="utf-8"))
-    }
-    cases = build(
+    part = LaterPart(PARTS_BEFORE, random.Random(1718))
+    build(
         Repo(args.uap_core, "ua-parser/uap-core"),
         Repo(args.crawler_detect, "JayBizzle/Crawler-Detect"),
         Repo(args.crawler_user_agents, "monperrus/crawler-user-agents"),
-        known,
+        part,
     )
-    (OUT / "fresh2.yaml").write_text(
-        yaml.safe_dump(cases, sort_keys=False, allow_unicode=True, width=1000), encoding="utf-8"
-    )
+    cases = part.write("fresh2", "g")
     counts: dict[str, int] = {}
     for case in cases:
         counts[case["label"]] = counts.get(case["label"], 0) + 1

@@ -19,17 +19,12 @@ import argparse
 import random
 import sys
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.tracking_corpus_build import (  # noqa: E402
-    LATER_SECONDS,
-    OUT,
-    PERSON_IPS,
+    LaterPart,
     Repo,
     modern_browser,
     yaml_agents,
@@ -46,25 +41,8 @@ BROWSER_FILES = (
 PIM_FILES = ("Tests/fixtures/podcasting.yml",)  # the only unread fixture with pim clients
 
 
-def build(dd: Repo, known: set[str]) -> list[dict[str, Any]]:
-    rng = random.Random(1717)
-    cases: list[dict[str, Any]] = []
-
-    def add(label: str, ua: str, source: str, kind: str) -> None:
-        if ua in known:
-            return
-        known.add(ua)
-        cases.append(
-            {
-                "label": label,
-                "kind": kind,
-                "ua": ua,
-                "since": rng.choice(LATER_SECONDS),
-                "ip": rng.choice(PERSON_IPS),
-                "source": source,
-            }
-        )
-
+def build(dd: Repo, part: LaterPart) -> None:
+    rng, add, known = part.rng, part.add, part.known
     browsers = [
         (e["user_agent"], f)
         for f in BROWSER_FILES
@@ -97,24 +75,15 @@ def build(dd: Repo, known: set[str]) -> list[dict[str, Any]]:
     for e in feeds[:25]:
         name = (e.get("client") or {}).get("name")
         add("crawler", e["user_agent"], f"{dd.source(feeds_file)} (feed reader: {name})", "open")
-    for i, case in enumerate(cases):
-        case["id"] = f"f{i:03d}"
-    return cases
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device-detector", required=True, help="its git directory")
     args = parser.parse_args()
-    known = {
-        c["ua"]
-        for part in ("tuning", "held_out")
-        for c in yaml.safe_load((OUT / f"{part}.yaml").read_text(encoding="utf-8"))
-    }
-    cases = build(Repo(args.device_detector, "matomo-org/device-detector"), known)
-    (OUT / "fresh.yaml").write_text(
-        yaml.safe_dump(cases, sort_keys=False, allow_unicode=True, width=1000), encoding="utf-8"
-    )
+    part = LaterPart(("tuning", "held_out"), random.Random(1717))
+    build(Repo(args.device_detector, "matomo-org/device-detector"), part)
+    cases = part.write("fresh", "f")
     print(f"fresh: {len(cases)} cases")
 
 

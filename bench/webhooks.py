@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select, text  # noqa: E402
 
-from sequences import runtime, webhooks  # noqa: E402
+from sequences import aftermath, runtime, webhooks  # noqa: E402
 from sequences.clock import FrozenClock  # noqa: E402
 from sequences.config import load_settings  # noqa: E402
 from sequences.enrollment import record  # noqa: E402
@@ -68,6 +68,7 @@ def main() -> None:
         "FOLLOWUP_SECRET_KEY": "bench-secret-key-0123456789",
         "FOLLOWUP_INSTANCE_PATH": str(tmp),
     }
+    aftermath.wire()  # as every entry point does, before its first event
     rt = runtime.build(load_settings(env), FrozenClock())
     with rt.engine.begin() as conn:  # a reused database starts empty
         for table in reversed(Base.metadata.sorted_tables):

@@ -6,10 +6,17 @@ from functools import partial
 
 import dramatiq
 
+from . import aftermath, logs, runtime, scheduler, webhooks
 from . import broker as _broker  # noqa: F401  (sets the broker before actors are declared)
-from . import logs, runtime, scheduler, webhooks
 from .sending import DeliveryProbe, run_batch, run_step, was_delivered
 from .workspace import digest
+
+
+def _runtime() -> runtime.Runtime:
+    """The worker's runtime, with what follows an event wired first (cheap, idempotent): the
+    worker process starts here, not in the CLI or the app factory."""
+    aftermath.wire()
+    return runtime.get()
 
 
 def delivery_probe(rt: runtime.Runtime) -> DeliveryProbe | None:
@@ -29,7 +36,7 @@ def delivery_probe(rt: runtime.Runtime) -> DeliveryProbe | None:
 @dramatiq.actor(queue_name="send", max_retries=8, min_backoff=5_000)
 def send_step(enrollment_id: int, position: int) -> None:
     """Run one due step of an enrollment (idempotent: a redelivery does nothing twice)."""
-    rt = runtime.get()
+    rt = _runtime()
     with logs.bound(enrollment_id=enrollment_id):
         run_step(rt, enrollment_id, position, probe=delivery_probe(rt))
 
@@ -44,7 +51,7 @@ def enqueue_step(enrollment_id: int, position: int) -> None:
 @dramatiq.actor(queue_name="send", max_retries=8, min_backoff=5_000)
 def send_steps(steps: list[list[int]]) -> None:
     """Run a batch of due steps, each [enrollment_id, position] (idempotent, like send_step)."""
-    rt = runtime.get()
+    rt = _runtime()
     run_batch(rt, [(e, p) for e, p in steps], probe=delivery_probe(rt))
 
 
@@ -60,7 +67,7 @@ def enqueue_steps(steps: list[tuple[int, int]]) -> None:
 def deliver_webhook(delivery_id: int) -> None:
     """Make one attempt at a webhook delivery (idempotent: a duplicate does nothing twice)."""
     with logs.bound(delivery_id=delivery_id):
-        webhooks.deliver(runtime.get(), delivery_id)
+        webhooks.deliver(_runtime(), delivery_id)
 
 
 def enqueue_delivery(delivery_id: int) -> None:
@@ -79,7 +86,7 @@ scheduler.hooks.append(dispatch_webhooks)
 def send_digest(user_id: int) -> None:
     """Send one user's daily digest (idempotent: the day is claimed in the database)."""
     with logs.bound(user_id=user_id):
-        digest.send_digest(runtime.get(), user_id)
+        digest.send_digest(_runtime(), user_id)
 
 
 def enqueue_digest(user_id: int) -> None:

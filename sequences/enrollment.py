@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .consequences import wired
 from .models import (
     Enrollment,
     EnrollmentStatus,
@@ -83,15 +84,9 @@ def record(
         data=data,
     )
     session.add(event)
-    # The webhook outbox: a delivery row per interested webhook, committed with the event.
-    from .webhooks import outbox
-
-    outbox(session, event)
-    if type_ in ("reply", "conversion") and prospect_id is not None:
-        # The lead status these imply (a sent email's: sending/records.py, per batch).
-        from .leads import system_change
-
-        system_change(session, type_, prospect_id, at)
+    # What follows it (the webhook outbox, a reply's lead status), in this same transaction:
+    # wired from above by `sequences.aftermath`, which this state machine must not import.
+    wired().of_event(session, event)
     return event
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,12 +12,10 @@ from .clock import Clock, SystemClock
 from .config import Settings, load_settings
 from .db import make_engine, make_sessionmaker
 from .logs import register_settings
+from .smtp import DkimSigner, SmtpTransport
 from .vault import install as install_vault
 from .vault import startup as vault_startup
 from .vault import vault_for
-
-if TYPE_CHECKING:
-    from .sending import SmtpTransport
 
 
 @dataclass
@@ -40,9 +37,6 @@ _current: Runtime | None = None
 
 
 def build(settings: Settings | None = None, clock: Clock | None = None) -> Runtime:
-    # Imported here: the sending package reads the runtime, so the wiring names it last.
-    from .sending import DkimSigner, SmtpTransport
-
     settings = settings or load_settings()
     register_settings(settings)  # its keys and passwords are masked in every log line
     engine = make_engine(settings.database_url)

@@ -277,7 +277,8 @@ def subscribed(session: Session, event_type: str) -> bool:
 def outbox(session: Session, event: Event) -> int:
     """Add a pending delivery for every active webhook that wants `event`; returns how many.
 
-    Called by `enrollment.record()` before the event is flushed, so the rows commit with it.
+    Called for every recorded event (`aftermath.follow_event`, through `enrollment.record()`)
+    before the event is flushed, so the rows commit with it.
     A rep's webhook hears only about prospects the rep owns (or nobody owns).
     """
     if event.type not in EVENT_TYPES or event.prospect_id is None:

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from sequences import runtime
+from sequences import aftermath, runtime
 from sequences.clock import FrozenClock
 from sequences.config import Settings, load_settings
 from sequences.migrate import upgrade
@@ -51,6 +51,13 @@ def require_service(name: str, host: str, port: int) -> None:
     if CI:
         pytest.fail(f"{name} is not reachable on {host}:{port} and CI=true requires it")
     pytest.skip(f"{name} not running on {host}:{port}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _consequences_wired() -> None:
+    """The test process is an entry point like the app and the CLI: it wires what follows an
+    event (webhook outbox rows, lead statuses) before its first one."""
+    aftermath.wire()
 
 
 @pytest.fixture(scope="session")

@@ -150,3 +150,11 @@ def test_the_web_app_s_modules_never_import_each_other_in_a_loop() -> None:
     # A loop hides which module is the lower one; shared CLI helpers live in tracker/cli/common.py,
     # every error answer in tracker/errors.py, so nothing below needs to reach back up.
     assert _loops(_module_graph("tracker")) == []
+
+
+def test_the_engine_s_modules_never_import_each_other_in_a_loop() -> None:
+    # Imports inside functions count too: a loop hidden in a function is still a loop, only
+    # one that fails at the call rather than the import. What follows an event (its webhook
+    # outbox row, the lead status it implies) is wired from sequences/aftermath.py, above the
+    # state machine, so enrollment and sending never reach up to webhooks or leads.
+    assert _loops(_module_graph("sequences")) == []

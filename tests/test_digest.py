@@ -17,7 +17,7 @@ from sequences.config import load_settings
 from sequences.enrollment import record
 from sequences.models import DigestSetting, Task
 from sequences.sending.sink import free_port
-from sequences.sending.transport import TemporaryFailure
+from sequences.smtp.transport import TemporaryFailure
 from sequences.workspace.digest import send_digest
 from tracker.cli.main import main
 

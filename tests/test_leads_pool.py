@@ -131,9 +131,11 @@ WORKER = textwrap.dedent(
     from pathlib import Path
     from sequences.db import make_engine, make_sessionmaker
     from sequences.clock import SystemClock
+    from sequences import aftermath
     from sequences.leads import assign_pool
     url, team_id, ready, go = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
     sessions = make_sessionmaker(make_engine(url))
+    aftermath.wire()  # a process of its own: it wires what follows its events, as workers do
     ready.touch()
     while not go.exists():
         time.sleep(0.01)
@@ -508,9 +510,11 @@ TICKER = textwrap.dedent(
     from datetime import datetime
     from pathlib import Path
     from sequences.db import make_engine, make_sessionmaker
+    from sequences import aftermath
     from sequences.leads import sla_tick
     url, now, ready, go = sys.argv[1], datetime.fromisoformat(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
     sessions = make_sessionmaker(make_engine(url))
+    aftermath.wire()  # a process of its own: it wires what follows its events, as workers do
     ready.touch()
     while not go.exists():
         time.sleep(0.01)

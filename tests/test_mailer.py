@@ -114,7 +114,7 @@ def test_mail_and_rcpt_send_what_smtplib_would_for_any_address(address: str) -> 
     """The transport's shortcut past smtplib's quoteaddr() writes the same command."""
     import smtplib
 
-    from sequences.sending.transport import _SIMPLE_ADDRESS
+    from sequences.smtp.transport import _SIMPLE_ADDRESS
 
     if _SIMPLE_ADDRESS.fullmatch(address):
         assert smtplib.quoteaddr(address) == f"<{address}>"

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from sequences import runtime
+from sequences import aftermath, runtime
 from sequences.config import load_settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -16,6 +16,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. `config` may carry RUNTIME (tests, `followup run`) and Flask settings."""
     config = dict(config or {})
+    aftermath.wire()  # what follows every event this process records (webhooks, lead statuses)
     rt = config.pop("RUNTIME", None)
     if rt is None:
         rt = runtime.build(load_settings())

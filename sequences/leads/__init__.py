@@ -1,12 +1,18 @@
 """Lead management: the pool, fair assignment, acceptance and the speed-to-lead clock.
 
-- `pool`: team lead rules and rep settings, new leads into the pool (API, CSV, web form);
+- `pool`: team lead rules and rep settings, the pool itself;
+- `intake`: new leads into the pool (API, CSV, web form), then assigned;
 - `assignment`: round-robin by capacity and routing rules, company owners, manual hand-overs;
 - `acceptance`: a rep accepts or rejects an assigned lead within a deadline;
+- `deadlines`: when an accepted lead is next due (the SLA's stages), read by the three above;
 - `sla`: the speed-to-lead clock and re-assignment, run by the scheduler;
 - `report`: the manager's view (the pool, leads per rep, time to first touch, hand-overs).
 - `statuses`: the team's lead statuses, changes by compare-and-set on the timeline;
+- `firings`: the firings a status change queues, and which statuses the rules name;
 - `triggers`: rules fired once per entry into a status, run by the scheduler.
+
+Lower modules never import higher ones (a test checks there is no loop): deadlines, pool and
+firings at the bottom; statuses, assignment above them; acceptance, intake, triggers, sla on top.
 
 Other packages import only the names below.
 """
@@ -15,11 +21,11 @@ from __future__ import annotations
 
 from .acceptance import accept, answerable, clean_reason, reject
 from .assignment import assign_manual, assign_pool, assign_prospects, reassign
+from .firings import queue_firings
+from .intake import import_leads, intake, submit_form
 from .pool import (
     clean_rep,
     clean_settings,
-    import_leads,
-    intake,
     lead_history,
     lead_json,
     parse_pool_cursor,
@@ -31,7 +37,6 @@ from .pool import (
     rep_row,
     settings_for,
     settings_json,
-    submit_form,
     update_rep,
     update_settings,
 )
@@ -54,7 +59,6 @@ from .triggers import (
     delete_rule,
     fire_due,
     get_rule,
-    queue_firings,
     rule_json,
     save_rule,
     team_rules,

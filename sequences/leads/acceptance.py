@@ -12,7 +12,7 @@ from ..enrollment import due_time, record, resume
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import Enrollment, EnrollmentStatus, Lead, LeadState, Message, Prospect, User
 from .assignment import AWAITING, Rotation, _close_task, _forget_owner, reassign
-from .sla import next_due
+from .deadlines import next_due
 
 
 def _pending(session: Session, user: User, prospect_id: int) -> tuple[Lead, Prospect]:

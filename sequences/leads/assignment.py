@@ -36,8 +36,8 @@ from ..models import (
     Task,
     User,
 )
+from .deadlines import next_due
 from .pool import company_key, ensure_lead, rep_row, settings_for
-from .sla import next_due
 
 AWAITING = LEAD_AWAITING
 REASONS = (

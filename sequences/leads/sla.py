@@ -35,6 +35,9 @@ from ..enrollment import record
 from ..models import Event, Lead, LeadState, LeadTeamSettings, Prospect, Task, User
 from ..sending import insert_rows, update_rows
 from ..webhooks import subscribed
+from .acceptance import expire
+from .assignment import Rotation, reassign
+from .deadlines import STAGES, next_due, stage_minutes
 
 LEADS = cast(Table, Lead.__table__)
 EVENTS = cast(Table, Event.__table__)
@@ -42,26 +45,6 @@ TASKS = cast(Table, Task.__table__)
 
 TOUCH_TYPES = ("sent", "call")  # a real touch: an email sent, a call logged
 HUMAN_SIGNALS = ("open", "click", "document_viewed")  # count only with verdict "human"
-STAGES = ("warn_after_minutes", "alert_after_minutes", "reassign_after_minutes")
-
-
-def _minutes(settings: LeadTeamSettings, name: str) -> int | None:
-    value = getattr(settings, name)
-    return int(value) if value else None
-
-
-def next_due(lead: Lead, settings: LeadTeamSettings, now: datetime) -> datetime | None:
-    """When the scheduler must next look at an accepted lead (None: nothing left to watch)."""
-    if lead.state != LeadState.ACCEPTED or lead.assigned_at is None:
-        return None
-    if lead.first_touch_at is None:
-        for stage, name in enumerate(STAGES, start=1):
-            minutes = _minutes(settings, name)
-            if minutes is not None and lead.sla_stage < stage:
-                return max(lead.assigned_at + timedelta(minutes=minutes), now)
-    if settings.max_touches:
-        return now + timedelta(minutes=max(1, settings.touch_check_minutes))
-    return None
 
 
 @dataclass(frozen=True)
@@ -104,7 +87,7 @@ def decide(
     decision = Decision(first, len(touches), engaged, stage=stage)
     if first is None:
         for number, name in enumerate(STAGES, start=1):
-            minutes = _minutes(settings, name)
+            minutes = stage_minutes(settings, name)
             if minutes is None or stage >= number:
                 continue
             if now >= assigned_at + timedelta(minutes=minutes):
@@ -239,8 +222,6 @@ def _act(
     writes: Writes,
     managers: Managers,
 ) -> list[str]:
-    from .acceptance import expire
-    from .assignment import reassign
 
     settings: LeadTeamSettings = rotation.settings
     if lead.state == LeadState.PENDING:
@@ -346,7 +327,6 @@ def sla_tick(session: Session, now: datetime, *, limit: int = 1000) -> dict[str,
 def act_on(session: Session, due: list[tuple[int, int, int]], now: datetime) -> dict[str, int]:
     """Act on the leads found due (prospect id, team id, version as read), each at most once
     across schedulers: a lead whose version moved since it was read is skipped."""
-    from .assignment import Rotation
 
     counts: dict[str, int] = {"checked": 0}
     by_team: dict[int, list[tuple[int, int]]] = {}

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ..enrollment import record
 from ..errors import Conflict, ValidationError
 from ..models import Event, LeadStatusList, Prospect
+from .firings import queue_firings, statuses_in_rules
 
 DEFAULT_STATUSES = (
     "new",
@@ -110,8 +111,7 @@ def replace_statuses(session: Session, team_id: int, data: object, now: datetime
             .where(Prospect.team_id == team_id, Prospect.lead_status.in_(dropped))
             .distinct()
         ).all()
-        from .triggers import statuses_in_rules  # rules name statuses too
-
+        # Rules name statuses too.
         in_use = sorted({*in_use, *(statuses_in_rules(session, team_id) & dropped)})
         if in_use:
             raise ValidationError(
@@ -204,8 +204,6 @@ def _move(
         },
     )
     session.flush()
-    from .triggers import queue_firings
-
     queue_firings(session, prospect.team_id, target, event, now)
     return event
 
@@ -235,7 +233,8 @@ def change_many(
 
 
 def system_change(session: Session, event_type: str, prospect_id: int, now: datetime) -> None:
-    """The status a sent email, a human reply or a conversion implies (called by `record`)."""
+    """The status a sent email, a human reply or a conversion implies (`sequences.aftermath`
+    calls it for each such event, in its transaction)."""
     row = (
         session.connection()
         .execute(select(Prospect.team_id, Prospect.lead_status).where(Prospect.id == prospect_id))

@@ -40,9 +40,10 @@ from ..models import (
     Task,
 )
 from ..rendering import KNOWN_NAMES, PROSPECT_NAMES, RenderError, prospect_context, render
+from .firings import DONE, PENDING, RUNNING
+from .statuses import change_status, known_status
 
 ACTIONS = ("send_email", "enroll", "task", "set_status")
-PENDING, RUNNING, DONE = "pending", "running", "done"
 LEASE = timedelta(minutes=5)
 MAX_TEMPLATE = 100_000
 _PLACEHOLDER = {n: f"[{n}]" for n in PROSPECT_NAMES}
@@ -52,13 +53,6 @@ _SENDER = {"name": "Sam Sender", "first_name": "Sam", "email": "sam@example.com"
 def _changed(result: object) -> int:
     """The rows an UPDATE matched (the compare-and-set's answer)."""
     return cast(CursorResult[Any], result).rowcount
-
-
-def statuses_in_rules(session: Session, team_id: int) -> set[str]:
-    rows = session.execute(
-        select(StatusRule.status, StatusRule.set_status).where(StatusRule.team_id == team_id)
-    ).all()
-    return {s for row in rows for s in row if s}
 
 
 def _text(data: dict[str, Any], key: str, *, required: bool, limit: int = MAX_TEMPLATE) -> str:
@@ -162,8 +156,6 @@ def save_rule(
 ) -> StatusRule:
     """Create (or replace) a rule; bad input, a template naming an unknown field, or a loop of
     set_status rules is a 422 naming the field, and nothing is written."""
-    from .statuses import known_status
-
     if not isinstance(data, dict):
         raise ValidationError("a JSON object with status and action", field=None)
     status = known_status(session, team_id, data.get("status"), "status")
@@ -301,28 +293,6 @@ def delete_rule(session: Session, rule: StatusRule) -> None:
     session.flush()
 
 
-def queue_firings(session: Session, team_id: int, status: str, event: Event, now: datetime) -> int:
-    """One pending firing per active rule for the status entered, committed with the change."""
-    rule_ids = session.scalars(
-        select(StatusRule.id).where(
-            StatusRule.team_id == team_id, StatusRule.status == status, StatusRule.active
-        )
-    ).all()
-    for rule_id in rule_ids:
-        session.add(
-            RuleFiring(
-                rule_id=rule_id,
-                event_id=event.id,
-                prospect_id=event.prospect_id,
-                state=PENDING,
-                due_at=now,
-                created_at=now,
-            )
-        )
-    session.flush()
-    return len(rule_ids)
-
-
 def due_firings(session: Session, now: datetime, *, limit: int = 200) -> list[int]:
     """Firings to claim: pending ones, and running ones whose worker's lease ran out."""
     return list(
@@ -425,8 +395,6 @@ def _act(session: Session, rule: StatusRule, prospect: Prospect, now: datetime) 
         session.add(task)
         session.flush()
         return f"task {task.id}"
-    from .statuses import change_status
-
     change_status(
         session, prospect, rule.set_status, now, by_user_id=None, source=f"rule {rule.id}"
     )

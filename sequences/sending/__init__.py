@@ -6,10 +6,11 @@
 - `limits`: per-mailbox caps shared by every worker process, and the bounce-rate brake;
 - `compose`: a step and a prospect become the subject and bodies that go out, links tracked;
 - `mime`: builds the outgoing bytes (headers, threading, List-Unsubscribe, both parts);
-- `transport`: one reused SMTP connection, with its failure classes;
-- `dkim`: DKIM-signs each message with its From domain's key (dkimpy), on its way out;
 - `bulk`: multi-row statements of a fixed shape, for the batch's inserts and updates;
 - `sink`: the local SMTP sink of embedded mode and the tests (and its Message-ID probe).
+
+The SMTP connection and the DKIM signer are `sequences.smtp` (the runtime opens them, so
+they sit below it); their names are handed on here for the callers that send.
 
 Calls and manual tasks live in the core (`sequences.tasks`): the claim skips them and the
 workspace completes them, so they belong to the enrollment state machine, not to sending.
@@ -18,15 +19,14 @@ Other packages import only the names below.
 
 from __future__ import annotations
 
+from ..smtp import DkimSigner, OutcomeUnknown, SmtpTransport, generate_key, public_record
 from .batch import run_batch, run_step, urls_for
 from .bulk import insert_rows, update_rows
 from .claim import DeliveryProbe
 from .compose import TrackingUrls, compose
-from .dkim import DkimSigner, generate_key, public_record
 from .limits import check_bounce_rate
 from .mime import OutgoingEmail, build, is_valid_email, new_message_id
 from .sink import free_port, read_messages, start_sink, was_delivered
-from .transport import OutcomeUnknown, SmtpTransport
 
 __all__ = [
     "DeliveryProbe",

@@ -45,6 +45,7 @@ from ..models import (
 )
 from ..rendering import RenderError
 from ..runtime import Runtime
+from ..smtp import OutcomeUnknown, PermanentFailure, TemporaryFailure
 from . import records as records
 from .bulk import insert_rows
 from .claim import (
@@ -61,7 +62,6 @@ from .claim import (
 from .compose import TrackingUrls, compose
 from .mime import OutgoingEmail, build
 from .records import MESSAGES, Job
-from .transport import OutcomeUnknown, PermanentFailure, TemporaryFailure
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, bindparam, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from ..consequences import wired
 from ..db import session_scope
 from ..enrollment import (
     SUPPRESSED,
@@ -37,7 +38,6 @@ from ..models import (
     User,
 )
 from ..runtime import Runtime
-from ..webhooks import subscribed
 from .bulk import insert_rows, update_rows
 from .claim import fail_enrollment, report, who
 from .limits import check_bounce_rate
@@ -193,12 +193,10 @@ def messages_sent(session: Session, sent: list[tuple[Job, datetime]]) -> None:
 
 
 def record_sent(session: Session, sent: list[tuple[Job, datetime]]) -> None:
-    """The "sent" records of a group of delivered emails, and the lead statuses they imply
-    (a first email moves a `new` lead to `contacted`: sequences/leads/statuses.py)."""
-    from ..leads import first_touches
-
+    """The "sent" records of a group of delivered emails, and what follows them (a first email
+    moves a `new` lead to `contacted`: wired by `sequences.aftermath`)."""
     _record_sent(session, sent)
-    first_touches(session, [(job.prospect_id, at) for job, at in sent])
+    wired().of_sends(session, [(job.prospect_id, at) for job, at in sent])
 
 
 def _record_sent(session: Session, sent: list[tuple[Job, datetime]]) -> None:
@@ -212,7 +210,7 @@ def _record_sent(session: Session, sent: list[tuple[Job, datetime]]) -> None:
     """
     not_durable(session)
     ids = sorted({job.enrollment_id for job, _ in sent})
-    if subscribed(session, "sent"):
+    if wired().wants_each(session, "sent"):
         enrollments = {
             e.id: e
             for e in session.scalars(

@@ -55,6 +55,11 @@ def _check_secrets(settings: Settings) -> None:
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Followup: sales follow-up sequences with honest open and click tracking."""
+    # Every command records its events with their webhooks and lead statuses (imported here:
+    # `--help` and the light commands need not load the engine).
+    from sequences import aftermath
+
+    aftermath.wire()
     try:
         # Every command's process logs one way (FOLLOWUP_LOG_FORMAT); `process` names it.
         command = ctx.invoked_subcommand or "cli"
