@@ -240,6 +240,8 @@ def clean_sequence(data: object, *, partial: bool = False) -> dict[str, Any]:
             raise ValidationError("timezone: not an IANA time zone", field="timezone")
         out["timezone"] = data["timezone"]
     if "send_window" in data:
+        if data["send_window"] is not None and not isinstance(data["send_window"], dict):
+            raise ValidationError("send_window: an object, or null for any hour", "send_window")
         try:
             parse_window(data["send_window"])
         except ScheduleError as exc:

@@ -111,7 +111,7 @@ def test_only_managers_assign_and_only_to_their_own_team(
     body = {"prospect_ids": [pid], "user_id": stranger}
     refused = client.post(f"{API}/leads/assign", json=body, headers=cast.auth(cast.manager_key))
     assert (
-        refused.status_code == 422 and "not a user of your team" in refused.json["error"]["message"]
+        refused.status_code == 404 and "not a user of your team" in refused.json["error"]["message"]
     )
     assert (
         client.post(

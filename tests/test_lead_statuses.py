@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sequences import runtime
 from sequences.clock import FrozenClock
 from sequences.enrollment import record
-from sequences.errors import Conflict, ValidationError
+from sequences.errors import Conflict, NotFound, ValidationError
 from sequences.leads import (
     change_status,
     fire_due,
@@ -105,7 +105,7 @@ def test_an_unknown_status_is_refused_naming_the_statuses_and_nothing_changes(
     rt: runtime.Runtime,
 ) -> None:
     prospect_id = make_prospect(rt, "ann@acme.example")
-    with pytest.raises(ValidationError, match=r'unknown status "hot".*new, contacted'):
+    with pytest.raises(NotFound, match=r'unknown status "hot".*new, contacted'):
         _set(rt, prospect_id, "hot")
     assert _status(rt, prospect_id) == "new" and _changes(rt, prospect_id) == []
 
@@ -139,7 +139,7 @@ def test_the_team_list_replaces_the_defaults_but_keeps_statuses_in_use(
     team_id = _team_id(rt)
     prospect_id = make_prospect(rt, "ann@acme.example")
     _set(rt, prospect_id, "qualified")
-    with rt.sessions.begin() as s, pytest.raises(ValidationError, match=r"still in use.*qualified"):
+    with rt.sessions.begin() as s, pytest.raises(Conflict, match=r"still in use.*qualified"):
         replace_statuses(s, team_id, {"statuses": ["new", "won"]}, rt.clock.now())
     with rt.sessions.begin() as s:
         out = replace_statuses(

@@ -121,10 +121,8 @@ def clean_settings(data: Any, team_user_ids: set[int]) -> dict[str, Any]:
             ):
                 raise ValidationError(f"routes.{key}: a list of user ids", field="routes")
             strangers = sorted(set(ids) - team_user_ids)
-            if strangers:
-                raise ValidationError(
-                    f"routes.{key}: user {strangers[0]} is not a user of your team", field="routes"
-                )
+            if strangers:  # as an id no object has: not found (404)
+                raise NotFound(f"routes.{key}: user {strangers[0]} is not a user of your team")
             clean[str(key).strip().lower()] = ids
         out["routes"] = clean
     return out

@@ -20,7 +20,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from ..enrollment import record
-from ..errors import Conflict, ValidationError
+from ..errors import Conflict, NotFound, ValidationError
 from ..models import Event, LeadStatusList, Prospect
 
 DEFAULT_STATUSES = (
@@ -74,13 +74,13 @@ def clean_status_name(value: object, field: str = "status") -> str:
 
 
 def known_status(session: Session, team_id: int, value: object, field: str = "status") -> str:
-    """A status of the team's list, or a 422 listing the ones there are."""
+    """A status of the team's list, or a 404 listing the ones there are (a well-formed name
+    the team has no status of, as an id no object has; a malformed name is a 422)."""
     name = clean_status_name(value, field)
     statuses = team_statuses(session, team_id)
     if name not in statuses:
-        raise ValidationError(
-            f'{field}: unknown status "{name}"; the team\'s statuses are: ' + ", ".join(statuses),
-            field=field,
+        raise NotFound(
+            f'{field}: unknown status "{name}"; the team\'s statuses are: ' + ", ".join(statuses)
         )
     return name
 
@@ -114,11 +114,11 @@ def replace_statuses(session: Session, team_id: int, data: object, now: datetime
 
         in_use = sorted({*in_use, *(statuses_in_rules(session, team_id) & dropped)})
         if in_use:
-            raise ValidationError(
+            # A valid list that the team's current data forbids: a conflict with the state (409).
+            raise Conflict(
                 "statuses: still in use by prospects or rules, so they stay in the list: "
                 + ", ".join(in_use)
-                + "; move those prospects and change those rules first",
-                field="statuses",
+                + "; move those prospects and change those rules first"
             )
     row = _row(session, team_id)
     if row is None:
@@ -287,6 +287,6 @@ def first_touches(session: Session, touches: list[tuple[int | None, datetime]]) 
 
 def status_filter(session: Session, team_id: int, value: str | None) -> str | None:
     """The `status` query parameter of a list, checked against the team's statuses."""
-    if value is None or value == "":
+    if value is None:  # an empty `?status=` is a 422 like any blank name: leave it out
         return None
     return known_status(session, team_id, value)

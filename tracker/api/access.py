@@ -420,8 +420,8 @@ def check_owner(owner_id: object) -> None:
     if owner_id is None or not isinstance(owner_id, int) or isinstance(owner_id, bool):
         return  # absent, or clean_prospect_data's error to give
     owner = _get(User, owner_id)
-    if owner is None or owner.team_id != user().team_id:
-        raise ValidationError("owner_id: not a user of your team", field="owner_id")
+    if owner is None or owner.team_id != user().team_id:  # as an unknown id: 404
+        raise NotFound("owner_id: not a user of your team")
 
 
 # The check

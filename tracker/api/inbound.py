@@ -54,6 +54,9 @@ def _user() -> User:
 def inbound_post() -> Response:
     """Ingest one raw email; answer what was decided: {verdict, reason, prospect_id, ...}."""
     mimetype = request.mimetype
+    for name in ("from", "to"):
+        if any(not value.strip() for value in request.args.getlist(name)):
+            raise ValidationError(f"{name}: an address, or leave it out", field=name)
     if mimetype not in RAW_TYPES:
         return json_error(
             415, "send the raw email with Content-Type: message/rfc822", "Content-Type"
