@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sequences import runtime
 from sequences.clock import FrozenClock
 from sequences.enrollment import record
-from sequences.errors import Conflict, NotFound, ValidationError
+from sequences.errors import Conflict, ValidationError
 from sequences.leads import (
     change_status,
     fire_due,
@@ -105,7 +105,7 @@ def test_an_unknown_status_is_refused_naming_the_statuses_and_nothing_changes(
     rt: runtime.Runtime,
 ) -> None:
     prospect_id = make_prospect(rt, "ann@acme.example")
-    with pytest.raises(NotFound, match=r'unknown status "hot".*new, contacted'):
+    with pytest.raises(ValidationError, match=r'unknown status "hot".*new, contacted'):
         _set(rt, prospect_id, "hot")
     assert _status(rt, prospect_id) == "new" and _changes(rt, prospect_id) == []
 

@@ -59,7 +59,7 @@ def _int_or_none(data: Mapping[str, Any], name: str, *, minimum: int = 1) -> int
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= 10**7:
-        raise ValidationError(f"{name}: a whole number of at least {minimum}", field=name)
+        raise ValidationError(f"{name}: a whole number from {minimum} to 10000000", field=name)
     return value
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from ..enrollment import record
-from ..errors import Conflict, NotFound, ValidationError
+from ..errors import Conflict, ValidationError
 from ..models import Event, LeadStatusList, Prospect
 
 DEFAULT_STATUSES = (
@@ -74,13 +74,16 @@ def clean_status_name(value: object, field: str = "status") -> str:
 
 
 def known_status(session: Session, team_id: int, value: object, field: str = "status") -> str:
-    """A status of the team's list, or a 404 listing the ones there are (a well-formed name
-    the team has no status of, as an id no object has; a malformed name is a 422)."""
+    """A status of the team's list, or a 422 naming the field and listing the ones there are.
+
+    A status is a value, not an object referenced by id: a name the team has no status of is
+    invalid input (422), like an unknown enum value, not a missing object (404)."""
     name = clean_status_name(value, field)
     statuses = team_statuses(session, team_id)
     if name not in statuses:
-        raise NotFound(
-            f'{field}: unknown status "{name}"; the team\'s statuses are: ' + ", ".join(statuses)
+        raise ValidationError(
+            f'{field}: unknown status "{name}"; the team\'s statuses are: ' + ", ".join(statuses),
+            field=field,
         )
     return name
 

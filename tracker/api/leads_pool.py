@@ -98,7 +98,9 @@ def leads_pool() -> Response:
     """Oldest first; `cursor` (next_cursor of the previous page) pages on (pooled_at, id)."""
     user = access.user()
     after = request.args.get("after")  # the older cursor, a prospect id: still understood
-    if after is not None and (not after.isdigit() or len(after) > 10):
+    if after is not None and (
+        not after.isascii() or not after.isdigit() or len(after) > 10 or not 0 < int(after) < 2**31
+    ):
         raise ValidationError("after: a prospect id", field="after")
     raw_cursor = request.args.get("cursor")
     cursor = parse_pool_cursor(raw_cursor) if raw_cursor else None

@@ -113,8 +113,8 @@ def users_create() -> tuple[Response, int]:
     email, name, password = data.get("email"), data.get("name", ""), data.get("password")
     if not isinstance(email, str):
         raise ValidationError("email: required", field="email")
-    if not isinstance(name, str):
-        raise ValidationError("name: text", field="name")
+    if not isinstance(name, str) or len(name) > 200:
+        raise ValidationError("name: text of at most 200 characters", field="name")
     if "password" in data and (not isinstance(password, str) or not 8 <= len(password) <= 200):
         raise ValidationError("password: 8 to 200 characters", field="password")
     team = _team(data.get("team_id"))
