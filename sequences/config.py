@@ -97,6 +97,10 @@ class Settings:
     # scope's free failures are used up, doubling per failure up to the longest.
     throttle_base_seconds: int = 1
     throttle_max_seconds: int = 900
+    # How many reverse proxies stand in front of the web process (nginx before gunicorn: 1).
+    # Their X-Forwarded-For / -Proto entries are trusted, so the client address is the real
+    # one; 0 (the default) trusts no such header, which any client can write.
+    trusted_proxies: int = 0
     # Prometheus exposition of the dramatiq workers (Dramatiq's middleware) and of the
     # scheduler: (host, port), or None (off, the default: nothing listens unasked).
     worker_metrics: tuple[str, int] | None = None
@@ -431,6 +435,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         inbound_require_tls=require_tls,
         throttle_base_seconds=_int(env, "FOLLOWUP_THROTTLE_BASE_SECONDS", 1, minimum=1),
         throttle_max_seconds=_int(env, "FOLLOWUP_THROTTLE_MAX_SECONDS", 900, minimum=1),
+        trusted_proxies=_int(env, "FOLLOWUP_TRUSTED_PROXIES", 0, minimum=0),
         worker_metrics=_bind(env, "FOLLOWUP_WORKER_METRICS"),
         worker_metrics_dir=Path(
             _get(env, "FOLLOWUP_WORKER_METRICS_DIR") or instance / "worker-metrics"

@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
-from .errors import ValidationError
-from .models import Sequence, Step
+from .errors import NotFound, ValidationError
+from .models import Mailbox, Sequence, Step
 from .rendering import validate
 from .schedule import (
     ScheduleError,
@@ -240,6 +240,8 @@ def clean_sequence(data: object, *, partial: bool = False) -> dict[str, Any]:
             raise ValidationError("timezone: not an IANA time zone", field="timezone")
         out["timezone"] = data["timezone"]
     if "send_window" in data:
+        if data["send_window"] is not None and not isinstance(data["send_window"], dict):
+            raise ValidationError("send_window: an object, or null for any hour", "send_window")
         try:
             parse_window(data["send_window"])
         except ScheduleError as exc:
@@ -251,7 +253,9 @@ def clean_sequence(data: object, *, partial: bool = False) -> dict[str, Any]:
         out["settings"] = _clean_settings(data["settings"])
     if "mailbox_id" in data:
         if data["mailbox_id"] is not None and (
-            isinstance(data["mailbox_id"], bool) or not isinstance(data["mailbox_id"], int)
+            isinstance(data["mailbox_id"], bool)
+            or not isinstance(data["mailbox_id"], int)
+            or not 0 < data["mailbox_id"] < 2**31
         ):
             raise ValidationError("mailbox_id: a mailbox id", field="mailbox_id")
         out["mailbox_id"] = data["mailbox_id"]
@@ -271,10 +275,21 @@ def _apply_steps(
         sequence.steps.append(Step(**step))
 
 
+def _check_mailbox(session: Session, team_id: int, mailbox_id: int | None) -> None:
+    """A sequence sends from a mailbox of its own team; another team's, or none with that id,
+    is answered as an unknown id (404), before anything is written."""
+    if mailbox_id is None:
+        return
+    mailbox = session.get(Mailbox, mailbox_id)
+    if mailbox is None or mailbox.team_id != team_id:
+        raise NotFound(f"mailbox_id: no mailbox {mailbox_id} in your team")
+
+
 def create_sequence(
     session: Session, team_id: int, owner_id: int | None, data: object, now: datetime
 ) -> Sequence:
     values = clean_sequence(data)
+    _check_mailbox(session, team_id, values.get("mailbox_id"))
     steps = values.pop("steps")
     sequence = Sequence(team_id=team_id, owner_id=owner_id, created_at=now, **values)
     sequence.settings = values.get("settings") or {}
@@ -287,6 +302,7 @@ def create_sequence(
 def update_sequence(session: Session, sequence: Sequence, data: object) -> Sequence:
     """Edit a sequence in place; enrollments keep their position by step index."""
     values = clean_sequence(data, partial=True)
+    _check_mailbox(session, sequence.team_id, values.get("mailbox_id"))
     steps = values.pop("steps", None)
     for key, value in values.items():
         setattr(sequence, key, value)

@@ -213,7 +213,9 @@ def test_tasks_page_in_due_order_with_a_cursor(client: Any, cast: Cast, rt: Any)
             break
         cursor = f"&cursor={page['next_cursor']}"
     assert titles == [f"call in {h}h" for h in (1, 2, 3, 4, 5)]
-    assert client.get("/api/v1/tasks?cursor=999999", headers=cast.auth()).status_code == 422
+    # A well-formed cursor naming no task: as an unknown id (404); a malformed one is a 422.
+    assert client.get("/api/v1/tasks?cursor=999999", headers=cast.auth()).status_code == 404
+    assert client.get("/api/v1/tasks?cursor=x", headers=cast.auth()).status_code == 422
 
 
 def test_documents_page_newest_first(client: Any, cast: Cast) -> None:

@@ -76,10 +76,14 @@ def test_bad_input_is_a_clear_4xx_and_nothing_changes(
     response = client.patch(
         f"/api/v1/prospects/{ann}/status", json={"status": "hot"}, headers=cast.auth()
     )
+    # A status is a value, not an object: one the team lacks is invalid input, naming the field.
     assert response.status_code == 422
     assert response.json["error"]["field"] == "status"
     assert 'unknown status "hot"' in response.json["error"]["message"]
-    assert client.get("/api/v1/prospects?status=hot", headers=cast.auth()).status_code == 422
+    listed = client.get("/api/v1/prospects?status=hot", headers=cast.auth())
+    assert listed.status_code == 422 and listed.json["error"]["field"] == "status"
+    blank = client.get("/api/v1/prospects?status=", headers=cast.auth())
+    assert blank.status_code == 422 and blank.json["error"]["field"] == "status"
     manager = cast.auth(cast.manager_key)
     response = client.post(
         "/api/v1/leads/status-rules",

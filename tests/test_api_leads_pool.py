@@ -111,7 +111,7 @@ def test_only_managers_assign_and_only_to_their_own_team(
     body = {"prospect_ids": [pid], "user_id": stranger}
     refused = client.post(f"{API}/leads/assign", json=body, headers=cast.auth(cast.manager_key))
     assert (
-        refused.status_code == 422 and "not a user of your team" in refused.json["error"]["message"]
+        refused.status_code == 404 and "not a user of your team" in refused.json["error"]["message"]
     )
     assert (
         client.post(
@@ -142,6 +142,11 @@ def test_only_managers_assign_and_only_to_their_own_team(
         f"{API}/leads/assign", json={"prospect_ids": [999999]}, headers=cast.auth(cast.manager_key)
     )
     assert missing.status_code == 404
+    # Assigning to someone needs the leads to assign: a rule between fields, a 422 naming it.
+    vague = client.post(
+        f"{API}/leads/assign", json={"user_id": cast.rep_id}, headers=cast.auth(cast.manager_key)
+    )
+    assert vague.status_code == 422 and vague.json["error"]["field"] == "prospect_ids"
 
 
 def test_rules_and_reps_are_validated_and_kept_for_managers(client: Any, cast: Cast) -> None:

@@ -160,3 +160,18 @@ def test_meeting_booked_stops_enrollments_once_per_idempotency_key(
     assert status.json["status"] == "meeting_booked"
     activity = client.get(f"/api/v1/prospects/{prospect_id}/activity", headers=cast.auth())
     assert [e["type"] for e in activity.json["events"]].count("meeting_booked") == 1
+
+
+def test_the_envelope_must_name_addresses_and_nothing_is_stored_otherwise(
+    client: Any, cast: Cast, rt: runtime.Runtime
+) -> None:
+    seed(rt)
+    for query in ({"to": "0"}, {"to": ""}, {"from": "not an address"}, {"to": "a b@x.example"}):
+        refused = _post(client, cast, mail("Yes."), **query)
+        assert refused.status_code == 422, query
+        assert refused.json["error"]["field"] == next(iter(query))
+    listed = client.get("/api/v1/inbound", headers=cast.auth()).json["items"]
+    assert listed == []
+    # A bounce's null sender is a valid envelope sender.
+    bounced = _post(client, cast, mail("Yes."), **{"from": "<>", "to": "rita@example.com"})
+    assert bounced.status_code == 200

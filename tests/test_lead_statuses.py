@@ -139,7 +139,7 @@ def test_the_team_list_replaces_the_defaults_but_keeps_statuses_in_use(
     team_id = _team_id(rt)
     prospect_id = make_prospect(rt, "ann@acme.example")
     _set(rt, prospect_id, "qualified")
-    with rt.sessions.begin() as s, pytest.raises(ValidationError, match=r"still in use.*qualified"):
+    with rt.sessions.begin() as s, pytest.raises(Conflict, match=r"still in use.*qualified"):
         replace_statuses(s, team_id, {"statuses": ["new", "won"]}, rt.clock.now())
     with rt.sessions.begin() as s:
         out = replace_statuses(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from sequences.clock import FrozenClock
 from sequences.enrollment import enroll, record
-from sequences.errors import Conflict, ValidationError
+from sequences.errors import Conflict, NotFound, ValidationError
 from sequences.leads import (
     accept,
     assign_manual,
@@ -268,7 +268,7 @@ def test_a_routing_rule_by_field_falls_back_to_round_robin(session: Session, rt:
     session.commit()
     assert a.owner_id == b.owner_id == reps[1].id
     assert c.owner_id is not None
-    with pytest.raises(ValidationError, match="not a user of your team"):
+    with pytest.raises(NotFound, match="not a user of your team"):
         update_settings(session, team.id, {"routes": {"x": [999]}}, now)
 
 
@@ -282,7 +282,7 @@ def test_a_manager_assigns_in_bulk_and_never_to_another_team(session: Session, r
     stranger = create_user(session, "x@other.example", team=other)
     session.commit()
     ids = list(session.scalars(select(Lead.prospect_id)))
-    with pytest.raises(ValidationError, match="not a user of your team"):
+    with pytest.raises(NotFound, match="not a user of your team"):
         assign_manual(session, team.id, ids, stranger.id, rt.clock.now(), by=manager)
     session.rollback()
     with pytest.raises(PermissionError):

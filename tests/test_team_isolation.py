@@ -132,3 +132,39 @@ def test_no_list_of_the_api_shows_another_teams_objects_even_to_its_manager(
     assert MARK not in json.dumps(events.json) and str(west_id) not in [
         str(e.get("prospect_id")) for e in (events.json or {}).get("items", [])
     ]
+
+
+def test_a_sequence_cannot_send_from_another_teams_mailbox(
+    client: Any, cast: Cast, rt: runtime.Runtime
+) -> None:
+    from sequences.models import Mailbox, Team
+
+    with rt.sessions.begin() as s:
+        other = Team(name="Elsewhere")
+        s.add(other)
+        s.flush()
+        theirs = Mailbox(team_id=other.id, from_name="Eve", from_email="eve@else.example")
+        s.add(theirs)
+        s.flush()
+        theirs_id = theirs.id
+    auth = cast.auth()
+    steps = [{"type": "call", "delay": "PT0S", "title": "Call"}]
+    for mailbox_id in (theirs_id, theirs_id + 1000):  # another team's, and none at all
+        made = client.post(
+            "/api/v1/sequences",
+            json={"name": "Borrowed", "steps": steps, "mailbox_id": mailbox_id},
+            headers=auth,
+        )
+        assert made.status_code == 404 and "mailbox_id" in made.json["error"]["message"]
+    mine = client.post("/api/v1/sequences", json={"name": "Mine", "steps": steps}, headers=auth)
+    changed = client.patch(
+        f"/api/v1/sequences/{mine.json['id']}", json={"mailbox_id": theirs_id}, headers=auth
+    )
+    assert changed.status_code == 404
+    assert (
+        client.get(f"/api/v1/sequences/{mine.json['id']}", headers=auth).json["mailbox_id"] is None
+    )
+    zero = client.post(
+        "/api/v1/sequences", json={"name": "Zero", "steps": steps, "mailbox_id": 0}, headers=auth
+    )
+    assert zero.status_code == 422 and zero.json["error"]["field"] == "mailbox_id"

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sequences import aftermath, runtime
 from sequences.config import load_settings
@@ -32,6 +33,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(config)
     app.extensions["followup"] = rt
+    if rt.settings.trusted_proxies:
+        # The last N X-Forwarded-For entries were written by our own proxies; the one before
+        # them is the client (what the sign-in and API key throttles count). Earlier entries,
+        # which the client may have written itself, are never read.
+        n = rt.settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     from . import db, errors, headers, health, hits, leadform, metrics, requestid, web
     from .api import access, blueprints

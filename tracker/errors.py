@@ -42,9 +42,9 @@ def request_json() -> dict[str, Any]:
 
 def optional_json() -> dict[str, Any]:
     """For routes whose body is optional: {} without one, else it must be a JSON object."""
-    if inputs.body() is None:
+    if not inputs.has_body():
         return {}
-    return request_json()
+    return request_json()  # `null` or a list: a 422, as for any body
 
 
 def _wants_json() -> bool:

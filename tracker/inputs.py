@@ -153,6 +153,8 @@ def check_request() -> None:
     """The app-wide before_request for /api/: refuse what no view should see."""
     if not request.path.startswith("/api/"):
         return
+    if request.routing_exception is not None:
+        return  # no such route or method: Flask answers 404 or 405, whatever the body
     _check_args()
     g.followup_body = _NO_BODY
     if request.method not in BODY_METHODS or not _has_body():
@@ -179,6 +181,11 @@ def check_request() -> None:
         raise InputError(413, f"body: larger than {limit:,} bytes", "body")
     request.max_content_length = limit  # a chunked body is cut off at the limit too
     g.followup_body = parse_json(request.get_data(cache=True))
+
+
+def has_body() -> bool:
+    """Whether this request came with a JSON body (`null` included)."""
+    return g.get("followup_body", _NO_BODY) is not _NO_BODY
 
 
 def body() -> Any:

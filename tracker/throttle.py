@@ -33,7 +33,8 @@ from .db import db, rt
 
 
 def client_address() -> str:
-    """The address the request came from (a proxy in front: its own, unless configured)."""
+    """The address the request came from: the peer, or with FOLLOWUP_TRUSTED_PROXIES=N the
+    client our N proxies saw (tracker/app.py); never a header the client wrote itself."""
     return request.remote_addr or "unknown"
 
 

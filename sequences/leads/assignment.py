@@ -481,8 +481,8 @@ def team_user(session: Session, team_id: int, user_id: object, name: str = "user
     if not isinstance(user_id, int) or isinstance(user_id, bool) or not 0 < user_id <= 2**31 - 1:
         raise ValidationError(f"{name}: a user id", field=name)
     user = session.get(User, user_id)
-    if user is None or user.team_id != team_id:
-        raise ValidationError(f"{name}: not a user of your team", field=name)
+    if user is None or user.team_id != team_id:  # as an unknown id: 404
+        raise NotFound(f"{name}: not a user of your team")
     return user
 
 

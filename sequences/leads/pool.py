@@ -56,7 +56,7 @@ def _int_or_none(data: Mapping[str, Any], name: str, *, minimum: int = 1) -> int
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= 10**7:
-        raise ValidationError(f"{name}: a whole number of at least {minimum}", field=name)
+        raise ValidationError(f"{name}: a whole number from {minimum} to 10000000", field=name)
     return value
 
 
@@ -118,10 +118,8 @@ def clean_settings(data: Any, team_user_ids: set[int]) -> dict[str, Any]:
             ):
                 raise ValidationError(f"routes.{key}: a list of user ids", field="routes")
             strangers = sorted(set(ids) - team_user_ids)
-            if strangers:
-                raise ValidationError(
-                    f"routes.{key}: user {strangers[0]} is not a user of your team", field="routes"
-                )
+            if strangers:  # as an id no object has: not found (404)
+                raise NotFound(f"routes.{key}: user {strangers[0]} is not a user of your team")
             clean[str(key).strip().lower()] = ids
         out["routes"] = clean
     return out

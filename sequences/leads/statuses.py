@@ -75,7 +75,10 @@ def clean_status_name(value: object, field: str = "status") -> str:
 
 
 def known_status(session: Session, team_id: int, value: object, field: str = "status") -> str:
-    """A status of the team's list, or a 422 listing the ones there are."""
+    """A status of the team's list, or a 422 naming the field and listing the ones there are.
+
+    A status is a value, not an object referenced by id: a name the team has no status of is
+    invalid input (422), like an unknown enum value, not a missing object (404)."""
     name = clean_status_name(value, field)
     statuses = team_statuses(session, team_id)
     if name not in statuses:
@@ -114,11 +117,11 @@ def replace_statuses(session: Session, team_id: int, data: object, now: datetime
         # Rules name statuses too.
         in_use = sorted({*in_use, *(statuses_in_rules(session, team_id) & dropped)})
         if in_use:
-            raise ValidationError(
+            # A valid list that the team's current data forbids: a conflict with the state (409).
+            raise Conflict(
                 "statuses: still in use by prospects or rules, so they stay in the list: "
                 + ", ".join(in_use)
-                + "; move those prospects and change those rules first",
-                field="statuses",
+                + "; move those prospects and change those rules first"
             )
     row = _row(session, team_id)
     if row is None:
@@ -286,6 +289,6 @@ def first_touches(session: Session, touches: list[tuple[int | None, datetime]]) 
 
 def status_filter(session: Session, team_id: int, value: str | None) -> str | None:
     """The `status` query parameter of a list, checked against the team's statuses."""
-    if value is None or value == "":
+    if value is None:  # an empty `?status=` is a 422 like any blank name: leave it out
         return None
     return known_status(session, team_id, value)

@@ -419,9 +419,11 @@ def check_owner(owner_id: object) -> None:
     """An owner given in a body must be a user of the caller's team."""
     if owner_id is None or not isinstance(owner_id, int) or isinstance(owner_id, bool):
         return  # absent, or clean_prospect_data's error to give
+    if not 0 < owner_id < 2**31:  # no id can be that (the document's Id): invalid input
+        raise ValidationError("owner_id: a user id", field="owner_id")
     owner = _get(User, owner_id)
-    if owner is None or owner.team_id != user().team_id:
-        raise ValidationError("owner_id: not a user of your team", field="owner_id")
+    if owner is None or owner.team_id != user().team_id:  # as an unknown id: 404
+        raise NotFound("owner_id: not a user of your team")
 
 
 # The check

@@ -14,6 +14,7 @@ from ..inputs import accepts
 from . import access
 from .pagination import paginate
 
+MAX_NAME = 255  # as the document says; a longer file name (not given as `name`) is shortened
 bp = access.guard(Blueprint("api_documents", __name__, url_prefix="/api/v1"))
 
 
@@ -29,7 +30,10 @@ def documents_create() -> tuple[Response, int]:
     upload = request.files.get("file")
     if upload is None:
         raise ValidationError("send the file as multipart/form-data, part `file`", "file")
-    name = request.form.get("name") or upload.filename or ""
+    given = request.form.get("name", "")
+    if len(given) > MAX_NAME:
+        raise ValidationError(f"name: at most {MAX_NAME} characters", "name")
+    name = given or upload.filename or ""
     document = create_document(
         db(),
         _user().team_id,

@@ -30,7 +30,7 @@ def id_arg(name: str) -> int | None:
     raw = request.args.get(name, "")
     if not raw:
         return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or int(raw) > 2**31 - 1:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 10 or not 0 < int(raw) < 2**31:
         raise ValidationError(f"{name}: an id", field=name)
     return int(raw)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -19,6 +20,9 @@ from ..inputs import accepts
 from . import access
 from .pagination import paginate
 
+# The SMTP envelope as a provider passes it: one address per value (`from` may be `<>`, the
+# null sender of a bounce), as the document's patterns say.
+ENVELOPE_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
 bp = access.guard(Blueprint("api_inbound", __name__, url_prefix="/api/v1"))
 
 RAW_TYPES = ("message/rfc822", "text/plain", "application/octet-stream")
@@ -54,6 +58,13 @@ def _user() -> User:
 def inbound_post() -> Response:
     """Ingest one raw email; answer what was decided: {verdict, reason, prospect_id, ...}."""
     mimetype = request.mimetype
+    for name in ("from", "to"):
+        for value in request.args.getlist(name):
+            ok = ENVELOPE_ADDRESS.fullmatch(value) or (name == "from" and value == "<>")
+            if not ok or len(value) > 998:  # 998: the longest line RFC 5322 allows
+                raise ValidationError(
+                    f"{name}: an address such as ann@example.com, or leave it out", field=name
+                )
     if mimetype not in RAW_TYPES:
         return json_error(
             415, "send the raw email with Content-Type: message/rfc822", "Content-Type"

@@ -80,7 +80,13 @@ def _ids(data: dict[str, Any]) -> list[int]:
 def leads_create() -> tuple[Response, int]:
     """A new lead: into the pool, then assigned by the team's rules if auto-assign is on."""
     user = access.user()
-    prospect, _ = intake(db(), user.team_id, helpers.body(), helpers.now(), source="api")
+    data = helpers.body()
+    if "owner_id" in data:
+        raise ValidationError(
+            "owner_id: a new lead has no owner; the team's rules or POST /leads/assign give it one",
+            field="owner_id",
+        )
+    prospect, _ = intake(db(), user.team_id, data, helpers.now(), source="api")
     db().commit()
     lead = db().get(Lead, prospect.id)
     body = {"prospect": prospect_json(prospect), "lead": lead_json(lead) if lead else None}
@@ -92,7 +98,9 @@ def leads_pool() -> Response:
     """Oldest first; `cursor` (next_cursor of the previous page) pages on (pooled_at, id)."""
     user = access.user()
     after = request.args.get("after")  # the older cursor, a prospect id: still understood
-    if after is not None and (not after.isdigit() or len(after) > 10):
+    if after is not None and (
+        not after.isascii() or not after.isdigit() or len(after) > 10 or not 0 < int(after) < 2**31
+    ):
         raise ValidationError("after: a prospect id", field="after")
     raw_cursor = request.args.get("cursor")
     cursor = parse_pool_cursor(raw_cursor) if raw_cursor else None
@@ -129,6 +137,9 @@ def leads_assign() -> Response:
     unknown = sorted(set(data) - {"prospect_ids", "user_id", "note", "limit"})
     if unknown:
         raise ValidationError(f"{unknown[0]}: unknown field", field=unknown[0])
+    limit = data.get("limit", 100)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_BULK:
+        raise ValidationError(f"limit: a number from 1 to {MAX_BULK}", field="limit")
     note = data.get("note", "")
     if not isinstance(note, str) or len(note) > 500:
         raise ValidationError("note: a text of at most 500 characters", field="note")
@@ -150,9 +161,6 @@ def leads_assign() -> Response:
             raise NotFound("no such lead in your team")
         pairs = assign_prospects(db(), manager.team_id, ids, now)
     else:
-        limit = data.get("limit", 100)
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_BULK:
-            raise ValidationError(f"limit: a number from 1 to {MAX_BULK}", field="limit")
         pairs = assign_pool(db(), manager.team_id, now, limit=limit)
     db().commit()
     return jsonify({"items": [{"prospect_id": p, "user_id": u} for p, u in pairs]})

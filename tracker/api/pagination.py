@@ -26,9 +26,16 @@ def page_args() -> tuple[int | None, int]:
         cursor = int(raw_cursor)
     limit = DEFAULT_LIMIT
     if raw_limit:
-        if not raw_limit.isascii() or not raw_limit.isdigit() or len(raw_limit) > 6:
+        # Out of range is refused, not clamped: the document says 1..200, and a client asking
+        # for 0 or 1000 items has a bug it should hear about.
+        if (
+            not raw_limit.isascii()
+            or not raw_limit.isdigit()
+            or len(raw_limit) > 6
+            or not 1 <= int(raw_limit) <= MAX_LIMIT
+        ):
             raise ValidationError(f"limit: a whole number from 1 to {MAX_LIMIT}", "limit")
-        limit = min(max(int(raw_limit), 1), MAX_LIMIT)
+        limit = int(raw_limit)
     return cursor, limit
 
 

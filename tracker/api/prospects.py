@@ -7,6 +7,7 @@ from flask import Response, jsonify, request
 from sqlalchemy import select
 
 from sequences.enrollment import mark_prospect, record, stop_prospect
+from sequences.errors import ValidationError
 from sequences.leads import status_filter
 from sequences.models import EnrollmentStatus, Event, Prospect, ProspectStatus
 from sequences.workspace import (
@@ -70,7 +71,9 @@ def prospects_activity(prospect_id: int) -> Response:
 def _stop_for(prospect_id: int, status: str, event_type: str) -> Response:
     prospect = access.prospect(prospect_id, access.CHANGE)
     session = db()
-    key = request.headers.get("Idempotency-Key", "").strip()[:200] or None
+    key = request.headers.get("Idempotency-Key", "").strip() or None
+    if key is not None and len(key) > 200:
+        raise ValidationError("Idempotency-Key: at most 200 characters", field="Idempotency-Key")
     if key is not None:
         seen = session.scalar(
             select(Event)

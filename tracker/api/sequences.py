@@ -88,7 +88,7 @@ def _ids(value: object, name: str) -> list[int]:
     if (
         not isinstance(value, list)
         or not value
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**31 for v in value)
     ):
         raise ValidationError(f"{name}: a non-empty list of ids", field=name)
     if len(value) > MAX_BULK:
@@ -151,7 +151,10 @@ def tasks_list() -> Response:
         raise ValidationError("status: open, done, skipped or all", field="status")
     query = select(Task).join(Prospect, Prospect.id == Task.prospect_id)
     query = query.where(Prospect.team_id == user.team_id)
-    if request.args.get("owner") == "all":
+    owner = request.args.get("owner")
+    if owner not in (None, "all"):
+        raise ValidationError("owner: all, or leave it out for your own tasks", field="owner")
+    if owner == "all":
         if not user.is_manager:
             raise ValidationError("owner=all: only managers see the team's tasks", field="owner")
     else:
@@ -169,7 +172,7 @@ def tasks_list() -> Response:
     elif due is not None:
         raise ValidationError("due: today or overdue (in your time zone)", field="due")
     due_before = request.args.get("due_before")
-    if due_before:
+    if due_before is not None:
         try:
             when = datetime.fromisoformat(due_before)
         except ValueError:
@@ -181,8 +184,8 @@ def tasks_list() -> Response:
     cursor, limit = page_args()
     if cursor is not None:
         after = db().get(Task, cursor)
-        if after is None:
-            raise ValidationError("cursor: use next_cursor from the previous page", field="cursor")
+        if after is None:  # a well-formed cursor naming no task: as an unknown id
+            raise NotFound("cursor: no such task; use next_cursor from the previous page")
         query = query.where(
             or_(Task.due_at > after.due_at, and_(Task.due_at == after.due_at, Task.id > after.id))
         )

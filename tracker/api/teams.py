@@ -42,14 +42,14 @@ def _team(team_id: object, field: str = "team_id") -> Team:
     if not isinstance(team_id, int) or isinstance(team_id, bool):
         raise ValidationError(f"{field}: a team id (GET /teams lists them)", field=field)
     team = db().get(Team, team_id)
-    if team is None:
-        raise ValidationError(f"{field}: no team {team_id} (GET /teams lists them)", field=field)
+    if team is None:  # a reference to no object: 404, as an unknown id in the path
+        raise NotFound(f"{field}: no team {team_id} (GET /teams lists them)")
     return team
 
 
 def _flag(data: dict[str, Any], name: str) -> bool | None:
     value = data.get(name)
-    if value is not None and not isinstance(value, bool):
+    if name in data and not isinstance(value, bool):  # null too: leave it out instead
         raise ValidationError(f"{name}: true or false", field=name)
     return value
 
@@ -97,7 +97,7 @@ def users_list() -> Response:
     query = select(User)
     raw = request.args.get("team_id")
     if raw is not None:
-        if not raw.isdigit():
+        if not raw.isascii() or not raw.isdigit() or not 0 < int(raw[:10]) < 2**31:
             raise ValidationError("team_id: a team id", field="team_id")
         query = query.where(User.team_id == int(raw))
     return jsonify(paginate(db(), query, User.id, user_json))
@@ -113,10 +113,10 @@ def users_create() -> tuple[Response, int]:
     email, name, password = data.get("email"), data.get("name", ""), data.get("password")
     if not isinstance(email, str):
         raise ValidationError("email: required", field="email")
-    if not isinstance(name, str):
-        raise ValidationError("name: text", field="name")
-    if password is not None and (not isinstance(password, str) or len(password) < 8):
-        raise ValidationError("password: at least 8 characters", field="password")
+    if not isinstance(name, str) or len(name) > 200:
+        raise ValidationError("name: text of at most 200 characters", field="name")
+    if "password" in data and (not isinstance(password, str) or not 8 <= len(password) <= 200):
+        raise ValidationError("password: 8 to 200 characters", field="password")
     team = _team(data.get("team_id"))
     zone = data.get("timezone")
     zone = None if zone is None or zone == "" else clean_zone(zone)  # checked before any write

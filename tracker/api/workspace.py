@@ -136,7 +136,7 @@ def sequence_stats(sequence_id: int) -> Response:
 
 def _day(name: str, default: date) -> date:
     raw = request.args.get(name)
-    if not raw:
+    if raw is None:  # `?start=` (empty) is not a date: a 422, as the document says
         return default
     try:
         value = date.fromisoformat(raw)

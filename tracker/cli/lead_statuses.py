@@ -37,7 +37,7 @@ def status_list(team_id: int | None) -> None:
 @click.option("--team", "team_id", default=None, type=int)
 def status_replace(statuses: tuple[str, ...], on_reply: str | None, team_id: int | None) -> None:
     """Replace the team's list: followup leads status replace new contacted "not interested" ..."""
-    from sequences.errors import ValidationError
+    from sequences.errors import Conflict, ValidationError
     from sequences.leads import replace_statuses
 
     try:
@@ -45,7 +45,7 @@ def status_replace(statuses: tuple[str, ...], on_reply: str | None, team_id: int
             data = {"statuses": list(statuses), "on_reply": on_reply}
             out = replace_statuses(session, _team(session, team_id), data, _now())
             click.echo(json.dumps(out, indent=2))
-    except ValidationError as exc:
+    except (ValidationError, Conflict) as exc:
         raise _fail(exc) from None
 
 
@@ -56,7 +56,7 @@ def status_replace(statuses: tuple[str, ...], on_reply: str | None, team_id: int
 @click.option("--team", "team_id", default=None, type=int)
 def status_set(status_name: str, emails: tuple[str, ...], note: str, team_id: int | None) -> None:
     """Set the status of the prospects with these EMAILS (their rules fire)."""
-    from sequences.errors import Conflict, ValidationError
+    from sequences.errors import Conflict, NotFound, ValidationError
     from sequences.leads import change_many
     from sequences.models import Prospect
 
@@ -73,7 +73,7 @@ def status_set(status_name: str, emails: tuple[str, ...], note: str, team_id: in
                 raise click.ClickException("no prospect with email " + ", ".join(missing))
             for row in change_many(session, found, status_name, _now(), by_user_id=None, note=note):
                 click.echo(json.dumps(row))
-    except (ValidationError, Conflict) as exc:
+    except (ValidationError, Conflict, NotFound) as exc:
         raise _fail(exc) from None
 
 
@@ -99,7 +99,7 @@ def rules_add(file: Path, team_id: int | None) -> None:
     """Add the rule in a JSON or YAML FILE, e.g. {status: interested, action: send_email, ...}."""
     import yaml
 
-    from sequences.errors import ValidationError
+    from sequences.errors import NotFound, ValidationError
     from sequences.leads import rule_json, save_rule
 
     try:
@@ -110,7 +110,7 @@ def rules_add(file: Path, team_id: int | None) -> None:
         with _session() as session:
             rule = save_rule(session, _team(session, team_id), data, _now(), by_user_id=None)
             click.echo(json.dumps(rule_json(session, rule)))
-    except ValidationError as exc:
+    except (ValidationError, NotFound) as exc:
         raise _fail(exc) from None
 
 

@@ -198,7 +198,7 @@ def rep(
 )
 def rules(team_id: int | None, pairs: tuple[str, ...]) -> None:
     """Show or change the team's lead rules (acceptance, speed-to-lead, routing)."""
-    from sequences.errors import ValidationError
+    from sequences.errors import NotFound, ValidationError
     from sequences.leads import settings_for, settings_json, update_settings
 
     data: dict[str, object] = {}
@@ -219,5 +219,5 @@ def rules(team_id: int | None, pairs: tuple[str, ...]) -> None:
                 else settings_for(session, team)
             )
             click.echo(json.dumps(settings_json(row), indent=2))
-    except ValidationError as exc:
+    except (ValidationError, NotFound) as exc:
         raise click.ClickException(str(exc)) from None

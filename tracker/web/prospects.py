@@ -167,7 +167,8 @@ def index() -> str:
     statuses = team_statuses(db(), u.team_id)
     error = None
     try:
-        status = status_filter(db(), u.team_id, request.args.get("status"))
+        # The filter's "any status" option sends `status=` (empty): no filter.
+        status = status_filter(db(), u.team_id, request.args.get("status") or None)
     except ValidationError as exc:
         status, error = None, exc.message
     rows = search_prospects(u, q, LIST_LIMIT, lead_status=status)
