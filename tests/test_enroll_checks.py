@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sequences import runtime
+from sequences.clock import FrozenClock
 from sequences.enroll_checks import check_enrollment
 from sequences.enrollment import mark_prospect, record
-from sequences.models import Enrollment, Prospect, Sequence, Team
+from sequences.models import Enrollment, Prospect, Sequence, Team, User
 from sequences.workspace.accounts import create_api_key, create_user, default_team
 from tracker.cli.main import main
 
@@ -356,3 +357,47 @@ def test_web_enroll_checks_confirms_recent_contacts_and_refuses_with_the_fix(
     )
     assert "<strong>1</strong> enrolled" in confirmed.text
     assert _enrollments(rt) == 2
+
+
+# The re-enroll interval, in words wherever the refusal reaches a rep
+
+
+def test_the_re_enroll_interval_is_said_in_days_by_the_api_the_cli_and_the_web_form(
+    rt: runtime.Runtime, client: Any, cast: Cast, clock: FrozenClock, tmp_path: Path
+) -> None:
+    from sequences.enrollment import enroll
+
+    from .webkit import CHEAP_HASH
+
+    clock.set(datetime.now(UTC))  # the CLI runs on the system clock: one "now" for all three
+    sequence_id = make_sequence(rt, [KIND], settings={"min_reenroll_interval": "P30D"})
+    fay = make_prospect(rt, "fay@acme.example", owner_id=cast.rep_id, company="Acme")
+    with rt.sessions.begin() as s:
+        rep = s.get(User, cast.rep_id)
+        assert rep is not None
+        rep.password_hash = CHEAP_HASH
+        sequence, prospect = s.get(Sequence, sequence_id), s.get(Prospect, fay)
+        assert sequence is not None and prospect is not None
+        done = enroll(s, prospect, sequence, clock.now() - timedelta(days=10))
+        done.status = "finished"
+    said = "the sequence allows re-enrolling only after 30 days"
+
+    api = _post(client, cast, prospect_id=fay, sequence_id=sequence_id)
+    assert api.status_code == 409 and said in api.json["error"]["message"]
+    dry = _post(client, cast, prospect_id=fay, sequence_id=sequence_id, dry_run=True)
+    assert dry.status_code == 200 and said in dry.text
+
+    csv_file = tmp_path / "again.csv"
+    csv_file.write_text("email\nfay@acme.example\n", encoding="utf-8")
+    cli = _cli(rt, tmp_path, "enroll", "--sequence", str(sequence_id), "--dry-run", str(csv_file))
+    assert cli.exit_code == 0 and said in cli.output, cli.output
+
+    login(client, "rita@example.com")
+    url = f"/sequences/{sequence_id}/enroll"
+    page = client.post(
+        url, data={"csrf_token": token(client, url), "prospect_id": [str(fay)], "action": "check"}
+    )
+    assert page.status_code == 200 and said in page.text
+    for answer in (api.text, dry.text, cli.output, page.text):
+        assert "P30D" not in answer
+    assert _enrollments(rt) == 1
