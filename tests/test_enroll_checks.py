@@ -401,3 +401,81 @@ def test_the_re_enroll_interval_is_said_in_days_by_the_api_the_cli_and_the_web_f
     for answer in (api.text, dry.text, cli.output, page.text):
         assert "P30D" not in answer
     assert _enrollments(rt) == 1
+
+
+# The README's walkthrough shows these refusals as the API wrote them; they must stay true.
+
+
+def _readme_json_blocks() -> list[Any]:
+    import json
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", readme, re.S)]
+
+
+def _without(answer: Any, *keys: str) -> Any:
+    """The answer without what differs from run to run (ids, times, dates)."""
+    import re
+
+    if isinstance(answer, dict):
+        return {k: _without(v, *keys) for k, v in answer.items() if k not in keys}
+    if isinstance(answer, list):
+        return [_without(v, *keys) for v in answer]
+    if isinstance(answer, str):
+        return re.sub(r"\d{4}-\d{2}-\d{2}", "<date>", answer)
+    return answer
+
+
+def test_the_readme_shows_the_refusals_the_api_answers(
+    client: Any, cast: Cast, rt: runtime.Runtime
+) -> None:
+    refused, recent = _readme_json_blocks()[:2]
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        return client.post(path, json=body, headers=cast.auth())
+
+    zoe = post(
+        "/api/v1/prospects",
+        {"email": "zoe@example.com", "first_name": "Zoë", "fields": {"need": "faster onboarding"}},
+    ).json["id"]
+    welcome = post(
+        "/api/v1/sequences",
+        {
+            "name": "Welcome",
+            "steps": [
+                {
+                    "type": "email",
+                    "delay": "PT0S",
+                    "subject": "Hello {{ first_name }}",
+                    "body_html": '<p>You need {{ fields.need }}: <a href="https://example.com/'
+                    'pricing">pricing</a></p>',
+                }
+            ],
+        },
+    ).json["id"]
+    ben = post("/api/v1/prospects", {"email": "ben@example.com", "first_name": "Ben"}).json["id"]
+    answer = post("/api/v1/enrollments", {"prospect_id": ben, "sequence_id": welcome})
+    assert answer.status_code == 422
+    assert _without(answer.json, "prospect_id") == _without(refused, "prospect_id")
+
+    _replied(rt, zoe, days_ago=0)
+    check_in = post(
+        "/api/v1/sequences",
+        {
+            "name": "Check-in",
+            "steps": [
+                {
+                    "type": "email",
+                    "delay": "PT0S",
+                    "subject": "Hi {{ first_name }}",
+                    "body_html": "<p>Hi</p>",
+                }
+            ],
+        },
+    ).json["id"]
+    answer = post("/api/v1/enrollments", {"prospect_id": zoe, "sequence_id": check_in})
+    assert answer.status_code == 409
+    assert _without(answer.json, "prospect_id", "at") == _without(recent, "prospect_id", "at")
+    forced = {"prospect_id": zoe, "sequence_id": check_in, "force": True}
+    assert post("/api/v1/enrollments", forced).status_code == 201
