@@ -14,6 +14,7 @@ from .enrollment import LIVE, SUPPRESSED, EnrollmentRefused, enroll
 from .models import Enrollment, Event, Prospect, Sequence, Step, Team
 from .rendering import PROSPECT_NAMES, RenderError, prospect_context, render
 from .schedule import parse_duration
+from .schedule_words import duration_text
 
 # The outcomes of a check, and the HTTP status each one answers with.
 WOULD_ENROLL = "would_enroll"  # nothing stands in the way
@@ -387,7 +388,7 @@ def _recent(history: History, sequence: Sequence, now: datetime) -> list[Reason]
             Reason(
                 "recently_enrolled",
                 f"enrolled in this sequence on {_day(recent)}; the sequence allows "
-                f"re-enrolling only after {interval}",
+                f"re-enrolling only after {duration_text(interval)}",
                 recent,
             )
         )

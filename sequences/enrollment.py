@@ -32,6 +32,7 @@ from .schedule import (
     parse_duration,
     zone,
 )
+from .schedule_words import duration_text
 
 # Statuses after which an enrollment never sends again.
 TERMINAL = frozenset(
@@ -194,7 +195,7 @@ def enroll(
         if recent is not None:
             raise EnrollmentRefused(
                 f"prospect was enrolled in this sequence on {recent.date().isoformat()}; "
-                f"the sequence allows re-enrolling only after {interval}"
+                f"the sequence allows re-enrolling only after {duration_text(interval)}"
             )
     if live is not None:
         _set_status(session, live, EnrollmentStatus.UNENROLLED, now, "re-enrolled with force")

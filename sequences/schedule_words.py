@@ -51,6 +51,33 @@ def holidays_label(settings: Mapping[str, Any] | None) -> str | None:
     return country.upper()
 
 
+def _amount_parts(duration: timedelta, business_days: bool = False) -> list[str]:
+    """ "30 days", "2 weeks", "1 day and 4 hours": whole weeks when the days are a multiple of 7
+    (not for business days, which count days only)."""
+    days = duration.days
+    parts: list[str] = []
+    if business_days and days:
+        parts.append(_plural(days, "business day"))
+    elif days and days % 7 == 0:
+        parts.append(_plural(days // 7, "week"))
+    elif days:
+        parts.append(_plural(days, "day"))
+    return parts + _clock_parts(duration - timedelta(days=days))
+
+
+def duration_text(value: str) -> str:
+    """An ISO 8601 duration of a setting in words: "P30D" -> "30 days", "PT4H" -> "4 hours".
+
+    For the intervals a rep reads in a message (a sequence's re-enroll interval); a step's
+    delay, which is relative to something, is `delay_text`.
+    """
+    try:
+        duration = parse_duration(value)
+    except ScheduleError:
+        return str(value)
+    return _join(_amount_parts(duration)) or "no time at all"
+
+
 def delay_text(
     delay: str, business_days: bool = False, *, first: bool = False, holidays: str | None = None
 ) -> str:
@@ -67,17 +94,8 @@ def delay_text(
     after = "after enrollment" if first else "after the previous step"
     if duration == timedelta(0):
         return "immediately" if first else "immediately after the previous step"
-    days = duration.days
-    parts: list[str] = []
-    if business_days and days:
-        parts.append(_plural(days, "business day"))
-    elif days and days % 7 == 0:
-        parts.append(_plural(days // 7, "week"))
-    elif days:
-        parts.append(_plural(days, "day"))
-    parts += _clock_parts(duration - timedelta(days=days))
-    text = f"{_join(parts)} {after}"
-    if business_days and days and holidays:
+    text = f"{_join(_amount_parts(duration, business_days))} {after}"
+    if business_days and duration.days and holidays:
         text += f", not counting public holidays in {holidays}"
     return text
 

@@ -254,6 +254,6 @@ def test_a_file_of_known_prospects_is_refused_for_the_same_reasons_as_one_by_one
             " Enroll anyway with force if you mean it."
         )
     assert "replied on" in details["ann"] and "Other" in details["bob"]
-    assert "re-enrolling only after P90D" in details["dee"]
+    assert "re-enrolling only after 90 days" in details["dee"]
     assert alone["eve"].reasons == [] and alone["cy"].reasons[0].code == "already_enrolled"
     assert (report.created, report.enrolled, report.already_enrolled) == (1, 2, 1)  # new, eve

@@ -123,7 +123,7 @@ def test_minimum_interval_before_re_enrolling(client: Any, cast: Cast, clock: Fr
     clock.advance(days=10)
     refused = client.post("/api/v1/enrollments", json=body, headers=cast.auth())
     assert refused.status_code == 409
-    assert "re-enrolling only after P30D" in refused.json["error"]["message"]
+    assert "re-enrolling only after 30 days" in refused.json["error"]["message"]
     clock.advance(days=21)
     assert client.post("/api/v1/enrollments", json=body, headers=cast.auth()).status_code == 201
 

@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sequences import runtime
+from sequences.clock import FrozenClock
 from sequences.enroll_checks import check_enrollment
 from sequences.enrollment import mark_prospect, record
-from sequences.models import Enrollment, Prospect, Sequence, Team
+from sequences.models import Enrollment, Prospect, Sequence, Team, User
 from sequences.workspace.accounts import create_api_key, create_user, default_team
 from tracker.cli.main import main
 
@@ -356,3 +357,125 @@ def test_web_enroll_checks_confirms_recent_contacts_and_refuses_with_the_fix(
     )
     assert "<strong>1</strong> enrolled" in confirmed.text
     assert _enrollments(rt) == 2
+
+
+# The re-enroll interval, in words wherever the refusal reaches a rep
+
+
+def test_the_re_enroll_interval_is_said_in_days_by_the_api_the_cli_and_the_web_form(
+    rt: runtime.Runtime, client: Any, cast: Cast, clock: FrozenClock, tmp_path: Path
+) -> None:
+    from sequences.enrollment import enroll
+
+    from .webkit import CHEAP_HASH
+
+    clock.set(datetime.now(UTC))  # the CLI runs on the system clock: one "now" for all three
+    sequence_id = make_sequence(rt, [KIND], settings={"min_reenroll_interval": "P30D"})
+    fay = make_prospect(rt, "fay@acme.example", owner_id=cast.rep_id, company="Acme")
+    with rt.sessions.begin() as s:
+        rep = s.get(User, cast.rep_id)
+        assert rep is not None
+        rep.password_hash = CHEAP_HASH
+        sequence, prospect = s.get(Sequence, sequence_id), s.get(Prospect, fay)
+        assert sequence is not None and prospect is not None
+        done = enroll(s, prospect, sequence, clock.now() - timedelta(days=10))
+        done.status = "finished"
+    said = "the sequence allows re-enrolling only after 30 days"
+
+    api = _post(client, cast, prospect_id=fay, sequence_id=sequence_id)
+    assert api.status_code == 409 and said in api.json["error"]["message"]
+    dry = _post(client, cast, prospect_id=fay, sequence_id=sequence_id, dry_run=True)
+    assert dry.status_code == 200 and said in dry.text
+
+    csv_file = tmp_path / "again.csv"
+    csv_file.write_text("email\nfay@acme.example\n", encoding="utf-8")
+    cli = _cli(rt, tmp_path, "enroll", "--sequence", str(sequence_id), "--dry-run", str(csv_file))
+    assert cli.exit_code == 0 and said in cli.output, cli.output
+
+    login(client, "rita@example.com")
+    url = f"/sequences/{sequence_id}/enroll"
+    page = client.post(
+        url, data={"csrf_token": token(client, url), "prospect_id": [str(fay)], "action": "check"}
+    )
+    assert page.status_code == 200 and said in page.text
+    for answer in (api.text, dry.text, cli.output, page.text):
+        assert "P30D" not in answer
+    assert _enrollments(rt) == 1
+
+
+# The README's walkthrough shows these refusals as the API wrote them; they must stay true.
+
+
+def _readme_json_blocks() -> list[Any]:
+    import json
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", readme, re.S)]
+
+
+def _without(answer: Any, *keys: str) -> Any:
+    """The answer without what differs from run to run (ids, times, dates)."""
+    import re
+
+    if isinstance(answer, dict):
+        return {k: _without(v, *keys) for k, v in answer.items() if k not in keys}
+    if isinstance(answer, list):
+        return [_without(v, *keys) for v in answer]
+    if isinstance(answer, str):
+        return re.sub(r"\d{4}-\d{2}-\d{2}", "<date>", answer)
+    return answer
+
+
+def test_the_readme_shows_the_refusals_the_api_answers(
+    client: Any, cast: Cast, rt: runtime.Runtime
+) -> None:
+    refused, recent = _readme_json_blocks()[:2]
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        return client.post(path, json=body, headers=cast.auth())
+
+    zoe = post(
+        "/api/v1/prospects",
+        {"email": "zoe@example.com", "first_name": "Zoë", "fields": {"need": "faster onboarding"}},
+    ).json["id"]
+    welcome = post(
+        "/api/v1/sequences",
+        {
+            "name": "Welcome",
+            "steps": [
+                {
+                    "type": "email",
+                    "delay": "PT0S",
+                    "subject": "Hello {{ first_name }}",
+                    "body_html": '<p>You need {{ fields.need }}: <a href="https://example.com/'
+                    'pricing">pricing</a></p>',
+                }
+            ],
+        },
+    ).json["id"]
+    ben = post("/api/v1/prospects", {"email": "ben@example.com", "first_name": "Ben"}).json["id"]
+    answer = post("/api/v1/enrollments", {"prospect_id": ben, "sequence_id": welcome})
+    assert answer.status_code == 422
+    assert _without(answer.json, "prospect_id") == _without(refused, "prospect_id")
+
+    _replied(rt, zoe, days_ago=0)
+    check_in = post(
+        "/api/v1/sequences",
+        {
+            "name": "Check-in",
+            "steps": [
+                {
+                    "type": "email",
+                    "delay": "PT0S",
+                    "subject": "Hi {{ first_name }}",
+                    "body_html": "<p>Hi</p>",
+                }
+            ],
+        },
+    ).json["id"]
+    answer = post("/api/v1/enrollments", {"prospect_id": zoe, "sequence_id": check_in})
+    assert answer.status_code == 409
+    assert _without(answer.json, "prospect_id", "at") == _without(recent, "prospect_id", "at")
+    forced = {"prospect_id": zoe, "sequence_id": check_in, "force": True}
+    assert post("/api/v1/enrollments", forced).status_code == 201

@@ -136,3 +136,18 @@ def test_followup_run_prints_the_urls_ports_and_api_key_and_nothing_else(tmp_pat
         proc.stop()
     after = proc.log()[len(printed) :]
     assert not [word for word in NOISE if word in after], after
+
+
+def test_the_license_is_an_spdx_expression_with_its_text_shipped_in_the_package() -> None:
+    """PEP 639: `license` an SPDX expression (a table or classifier warns on install) and
+    `license-files` naming the text, which wheels carry in .dist-info/licenses/."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "AGPL-3.0-or-later"
+    assert not any(c.startswith("License ::") for c in project.get("classifiers", []))
+    [name] = project["license-files"]
+    text = (root / name).read_text(encoding="utf-8")
+    assert text.lstrip().startswith("GNU AFFERO GENERAL PUBLIC LICENSE\n")
+    assert "Version 3, 19 November 2007" in text and "13. Remote Network Interaction" in text

@@ -24,6 +24,7 @@ from sequences.schedule import DAY_NAMES, country_holidays, is_valid_timezone
 from sequences.schedule_words import (
     ANY_TIME,
     delay_text,
+    duration_text,
     sequence_window_text,
     step_delay_text,
     window_text,
@@ -265,6 +266,32 @@ def test_delays_in_words() -> None:
     assert delay_text("P10D") == "10 days after the previous step"
     assert delay_text("PT1H1M1S") == "1 hour, 1 minute and 1 second after the previous step"
     assert delay_text("P1M") == "after P1M (not a delay the scheduler can use)"
+
+
+@pytest.mark.parametrize(
+    ("iso", "words"),
+    [
+        ("P30D", "30 days"),
+        ("P90D", "90 days"),
+        ("P1D", "1 day"),
+        ("P2W", "2 weeks"),
+        ("P28D", "4 weeks"),
+        ("PT4H", "4 hours"),
+        ("P1DT12H", "1 day and 12 hours"),
+        ("PT0S", "no time at all"),
+    ],
+)
+def test_an_interval_setting_in_words_is_the_length_the_scheduler_reads(
+    iso: str, words: str
+) -> None:
+    from sequences.schedule import parse_duration
+
+    assert duration_text(iso) == words
+    said = sum(
+        int(n) * UNITS[unit]
+        for n, unit in re.findall(r"(\d+) (week|day|hour|minute|second)s?\b", words)
+    )
+    assert timedelta(seconds=said) == parse_duration(iso)
 
 
 ZONES = [None, "UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Mars/Olympus"]

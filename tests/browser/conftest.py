@@ -69,33 +69,63 @@ def live_server(app: Any) -> Iterator[str]:
     server.server_close()
 
 
-def _is_csp_violation(text: str) -> bool:
-    # Chromium reports each refused script, style, image, frame or form as a console error
-    # naming the policy ("Refused to apply inline style because it violates the following
-    # Content Security Policy directive: ...").
-    return "Content Security Policy" in text or "Content-Security-Policy" in text
+def _same_origin(url: str, origin: str) -> bool:
+    return url == origin or url.startswith(origin + "/")
 
 
 @pytest.fixture
 def page_factory(chromium: Any, live_server: str) -> Iterator[Any]:
     """New browser contexts (separate cookies) pointed at the live server.
 
-    Every page is watched: a Content-Security-Policy violation (or an uncaught script error)
-    on any page of the test fails it at the end, naming what was refused.
+    Every page is watched, and the test fails at the end naming each problem: any console
+    error (a Content-Security-Policy refusal, a script that threw, a resource that would not
+    load), an uncaught script error, and any request of our own origin that failed or was
+    answered with a status of 400 or more, except the page itself (a test may open a page it
+    expects to be 404 or 403; the sub-resources of that page must still load). A test that
+    expects one takes it out of `page_factory.problems`.
     """
     contexts: list[Any] = []
     problems: list[str] = []
 
+    def on_console(page: Any, message: Any) -> None:
+        if message.type != "error":
+            return
+        text = message.text
+        where = (message.location or {}).get("url") or page.url
+        if text.startswith("Failed to load resource"):
+            # Chromium's echo of a response below; the response handler names the URL. A page
+            # the test navigated to on purpose (a 404 page) is echoed too and is not a problem.
+            return
+        problems.append(f"console error on {where}: {text}")
+
+    def on_response(response: Any) -> None:
+        request = response.request
+        if response.status < 400 or not _same_origin(response.url, live_server):
+            return
+        if request.is_navigation_request() and request.frame.parent_frame is None:
+            return  # the page itself: its status is the test's to assert
+        problems.append(f"{request.method} {response.url} answered {response.status}")
+
+    def on_request_failed(request: Any) -> None:
+        if not _same_origin(request.url, live_server):
+            return
+        failure = request.failure or ""
+        if "ERR_ABORTED" in failure:
+            # Cancelled by the browser, not refused by the server: a page left before its
+            # favicon, script or live stream finished loading (the next click came first).
+            return
+        problems.append(f"{request.method} {request.url} failed: {failure}")
+
+    watched: set[int] = set()
+
     def watch(page: Any) -> None:
-        page.on(
-            "console",
-            lambda message: (
-                problems.append(f"{page.url}: {message.text}")
-                if _is_csp_violation(message.text)
-                else None
-            ),
-        )
-        page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+        if id(page) in watched:
+            return
+        watched.add(id(page))
+        page.on("console", lambda message: on_console(page, message))
+        page.on("pageerror", lambda error: problems.append(f"script error on {page.url}: {error}"))
+        page.on("response", on_response)
+        page.on("requestfailed", on_request_failed)
 
     def make(phone: bool = False) -> Any:
         options: dict[str, Any] = {"base_url": live_server}
@@ -106,6 +136,8 @@ def page_factory(chromium: Any, live_server: str) -> Iterator[Any]:
         context = chromium.new_context(**options)
         context.set_default_timeout(15_000)
         contexts.append(context)
+        # Pages the app opens itself (a link with target=_blank) are watched too.
+        context.on("page", watch)
         page = context.new_page()
         watch(page)
         return page
@@ -114,7 +146,7 @@ def page_factory(chromium: Any, live_server: str) -> Iterator[Any]:
     yield make
     for context in contexts:
         context.close()
-    assert problems == [], "the browser refused or failed on something (CSP, script errors)"
+    assert problems == [], "the browser reported problems:\n" + "\n".join(problems)
 
 
 def screenshot(page: Any, name: str, tmp_path: Path) -> Path:
