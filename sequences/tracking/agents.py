@@ -135,14 +135,11 @@ def crawler_list_file(list_json: str, source: str, today: str) -> str:
 
 
 # matomo-org/device-detector's client lists (regexes/client/*.yml): its parser searches each
-# regex after this boundary, so "Barca" is not found inside "Barcamp"'s neighbours' words.
+# regex after this boundary, so a name is not found inside a longer word.
 DEVICE_DETECTOR_RAW = (
     "https://raw.githubusercontent.com/matomo-org/device-detector/master/regexes/client/{}.yml"
 )
 _DD_BOUNDARY = r"(?:^|(?<=[^A-Za-z0-9_-]))"
-# Entries of those lists that a person's own client sends, never taken as programs: Safari's
-# in-app view (SFSafariViewController) is a person browsing inside an app.
-_DD_PEOPLE_LIBRARIES = {"Safari View Service"}
 
 
 def device_detector_list(text: str, kind: str) -> tuple[Pattern, ...]:
@@ -156,12 +153,13 @@ def device_detector_list(text: str, kind: str) -> tuple[Pattern, ...]:
         if not (isinstance(e, dict) and isinstance(e.get("regex"), str) and e.get("name")):
             continue
         name = str(e["name"])
-        if kind == "libraries" and name in _DD_PEOPLE_LIBRARIES:
-            continue
         regex = e["regex"]
         if not regex.startswith("^"):
             regex = _DD_BOUNDARY + regex
-        found.append(Pattern(rx(regex), name))
+        try:
+            found.append(Pattern(rx(regex), name))
+        except re.error as exc:  # named, so a refresh that brings a bad entry says which
+            raise ValueError(f"bad pattern for {name}: {exc}") from exc
     if not found:
         raise ValueError("no patterns in that list")
     return tuple(found)
