@@ -24,6 +24,9 @@ class Pattern:
     name: str
     reason: str | None = None
     opens_only: bool = False
+    # The same pattern without its leading word boundary, searched first: a pattern that starts
+    # with a lookbehind is tried at every position, one that starts with its name is not.
+    quick: re.Pattern[str] | None = None
 
 
 def rx(pattern: str) -> re.Pattern[str]:
@@ -154,10 +157,11 @@ def device_detector_list(text: str, kind: str) -> tuple[Pattern, ...]:
             continue
         name = str(e["name"])
         regex = e["regex"]
-        if not regex.startswith("^"):
-            regex = _DD_BOUNDARY + regex
         try:
-            found.append(Pattern(rx(regex), name))
+            if regex.startswith("^"):
+                found.append(Pattern(rx(regex), name))
+            else:
+                found.append(Pattern(rx(_DD_BOUNDARY + regex), name, quick=rx(regex)))
         except re.error as exc:  # named, so a refresh that brings a bad entry says which
             raise ValueError(f"bad pattern for {name}: {exc}") from exc
     if not found:
@@ -181,7 +185,9 @@ def device_detector_file(text: str, kind: str, source: str, today: str) -> str:
 
 
 def _first(found: Sequence[Pattern], ua: str) -> Pattern | None:
-    return next((p for p in found if p.regex.search(ua)), None)
+    return next(
+        (p for p in found if (p.quick is None or p.quick.search(ua)) and p.regex.search(ua)), None
+    )
 
 
 @functools.lru_cache(maxsize=8192)
