@@ -5,7 +5,8 @@ user-agent fixtures) has a tuning part, a held-out part that rules were never ad
 against (until its harmful mistakes were read, issue 17) and a fresh part built after that
 fix from fixtures nothing had read (bench/tracking_fresh_build.py), a second fresh part
 built after the first one's mistakes were fixed (bench/tracking_fresh2_build.py) and a third
-built after the second one's were (bench/tracking_fresh3_build.py); each is scored apart. Harmful mistakes are named: a person shown as a machine (a
+built after the second one's were (bench/tracking_fresh3_build.py) and a fourth after
+the third one's were (bench/tracking_fresh4_build.py); each is scored apart. Harmful mistakes are named: a person shown as a machine (a
 rep loses real engagement) and a machine shown as a person (a rep calls on a scanner's click).
 
     .venv/bin/python bench/verdicts_tracking.py
@@ -42,8 +43,9 @@ from sequences.tracking.verdicts import (  # noqa: E402
 CORPUS = ROOT / "tests" / "data" / "tracking"
 # fresh: built after the held-out mistakes were read and fixed (bench/tracking_fresh_build.py);
 # fresh2: built after the fresh part's mistakes were read and fixed (bench/tracking_fresh2_build.py);
-# fresh3: built after fresh2's were (bench/tracking_fresh3_build.py), the one part still blind.
-PARTS = ("tuning", "held_out", "fresh", "fresh2", "fresh3")
+# fresh3: built after fresh2's were (bench/tracking_fresh3_build.py);
+# fresh4: built after fresh3's were (bench/tracking_fresh4_build.py), the one part still blind.
+PARTS = ("tuning", "held_out", "fresh", "fresh2", "fresh3", "fresh4")
 CATEGORIES = ("person", "apple_privacy", "scanner", "preview", "crawler")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the message was delivered then
 

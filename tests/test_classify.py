@@ -497,3 +497,110 @@ def test_refreshing_the_crawler_list_keeps_patterns_and_drops_phone_build_number
     bad = tmp_path / "bad.json"
     bad.write_text("[]")
     assert address_ranges.main(["crawler-list", str(bad)]) == 1  # nothing written
+
+
+# Mail and PIM clients of matomo-org/device-detector's bundled list (not in `people`), Debian's
+# mail readers, and products that call themselves a mail app: none is in the corpus.
+@pytest.mark.parametrize(
+    ("ua", "why"),
+    [
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Franz/5.9.2 Chrome/91.0.4472.164 Electron/13.6.3 Safari/537.36",
+            "mail client: Franz",
+        ),
+        ("Live5ch/1.50 (Linux; U; Android 12)", "mail client: Live5ch"),
+        ("Mailbird/2.9.47.0/ (Windows NT 10.0)", "mail client"),
+        ("NeoMutt/20220429", "mail client: a mail reader Debian ships"),
+        (
+            "Sylpheed/3.7.0 (GTK+ 2.24.33; x86_64-pc-linux-gnu)",
+            "mail client: a mail reader Debian ships",
+        ),
+        ("KMail2/5.22.3", "mail client: a mail reader Debian ships"),
+        ("FairEmail/1.2140", "mail client: names itself a mail app"),
+        ("Tuta Mail/250.1", "mail client: names itself a mail app"),
+        ("Mailfence Webmail/2.1", "mail client: names itself a mail app"),
+        ("Android/14-email", "mail client: names itself a mail app"),
+    ],
+)
+def test_mail_clients_of_the_maintained_lists_and_self_named_mail_apps_are_people(
+    ua: str, why: str
+) -> None:
+    v = classify(Hit("open", "GET", ua, None, LATER))
+    assert (v.verdict, v.reason) == ("human", None) and v.why.startswith(why), v
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "EmailCollector/1.0",  # a harvester names mail too
+        "MailValidator/2.0 (domain check)",
+        "SafeMail/1.2 link scanner",
+        "Mozilla/5.0 (compatible; Mail.RU_Bot/2.0; +http://go.mail.ru/help/robots)",
+    ],
+)
+def test_harvesters_validators_and_mail_senders_fetchers_are_not_mail_clients(ua: str) -> None:
+    assert verdict(ua) == ("machine", "bot")
+
+
+def test_a_self_named_mail_app_seconds_after_delivery_is_still_a_prefetch() -> None:
+    assert verdict("FairEmail/1.2140", since=timedelta(seconds=2)) == ("machine", "prefetch")
+
+
+@pytest.mark.parametrize(
+    ("ua", "why"),
+    [
+        ("axios/1.6.2", "program: Axios"),
+        ("Deno/1.38.0", "program: Deno"),
+        ("undici", "program"),
+        (
+            "Mozilla/5.0 (Macintosh; Darwin 23.1.0 Darwin Kernel Version 23.1.0; en-US) PowerShell/7.4.0",
+            "program: a shell or runtime fetching for a script",
+        ),
+        (
+            "Mozilla/5.0 (Windows; U; en-US) AppleWebKit/531.9 (KHTML, like Gecko) AdobeAIR/2.5",
+            "program: a shell or runtime fetching for a script",
+        ),
+        ("AppleCoreMedia/1.0.0.21C62 (iPhone; U; CPU OS 17_2 like Mac OS X; en_us)", "program"),
+        ("AppleTV11,1/11.1", "program: a media framework or TV box fetching streams"),
+        ("GStreamer souphttpsrc 1.22.0 libsoup/3.2.2", "program"),
+        ("ExoPlayerLib/2.19.1", "program: a media framework or TV box fetching streams"),
+        ("Roku/DVP-12.5 (12.5.0.4178)", "program: a media framework or TV box fetching streams"),
+    ],
+)
+def test_http_libraries_shells_runtimes_and_media_stacks_are_programs(ua: str, why: str) -> None:
+    # Each names an OS or an engine a native app or a browser would: the family must win.
+    for kind in ("open", "click"):
+        v = classify(Hit(kind, "GET", ua, None, LATER))
+        assert (v.verdict, v.reason) == ("machine", "bot") and v.why.startswith(why), v
+
+
+def test_the_bundled_device_detector_lists_load_with_their_source_and_refresh_from_a_file() -> None:
+    from sequences.tracking.agents import device_detector_file, device_detector_list
+
+    text = "# licence\n- regex: 'Acme ?Mail/(\\d+)'\n  name: 'Acme Mail'\n- regex: '^Zed/'\n  name: Zed\n"
+    body = device_detector_file(text, "pim", "a test file", "2026-12-07")
+    assert "LGPL-3.0" in body and "a test file, 2026-12-07" in body and "# licence" not in body
+    found = device_detector_list(body, "pim")
+    assert [p.name for p in found] == ["Acme Mail", "Zed"]
+    assert found[0].regex.search("AcmeMail/3") and not found[0].regex.search("XAcmeMail/3")
+    assert found[1].regex.search("Zed/1") and not found[1].regex.search("a Zed/1")
+    with pytest.raises(ValueError):
+        device_detector_list("- regex: '(unclosed'\n  name: Bad\n", "pim")
+    with pytest.raises(ValueError):
+        device_detector_list("[]", "libraries")
+    for kind in ("pim", "libraries"):
+        shipped = (RULES_FILE.parent / f"device_detector_{kind}.yml").read_text(encoding="utf-8")
+        assert "matomo-org/device-detector" in shipped and "LGPL-3.0" in shipped
+        assert len(device_detector_list(shipped, kind)) > 30
+
+
+def test_refreshing_a_device_detector_list_with_a_bad_file_writes_nothing(tmp_path: Any) -> None:
+    from sequences.tracking import address_ranges
+
+    shipped = address_ranges.DEVICE_DETECTOR_FILES["pim"].read_text(encoding="utf-8")
+    bad = tmp_path / "pim.yml"
+    bad.write_text("- regex: '(unclosed'\n  name: Bad\n")
+    assert address_ranges.main(["device-detector", "pim", str(bad)]) == 1
+    assert address_ranges.main(["device-detector", "pim", str(tmp_path / "missing.yml")]) == 1
+    assert address_ranges.DEVICE_DETECTOR_FILES["pim"].read_text(encoding="utf-8") == shipped

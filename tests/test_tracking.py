@@ -446,6 +446,27 @@ def test_an_outlook_mobile_in_app_open_is_a_persons_open_on_the_prospects_activi
 
 
 @pytest.mark.parametrize(
+    ("ua", "why"),
+    [
+        # Mail clients that send their own agent, no Mozilla token: the "neither a browser nor a
+        # known mail client" rule took them for programs before the maintained lists.
+        ("Evolution/3.50.2", "mail client: a mail reader Debian ships"),
+        ("K-9 Mail/6.710", "mail client: names itself a mail app"),
+    ],
+)
+def test_a_self_identifying_mail_clients_open_is_a_persons_open_on_the_prospects_activity(
+    client: Any, cast: Any, rt: Runtime, clock: FrozenClock, session: Session, ua: str, why: str
+) -> None:
+    sent = send_message(rt)
+    clock.advance(hours=3)
+    get(client, sent.pixel, ua=ua, ip="203.0.113.9")
+    [event] = events(session, sent.message_id, "open")
+    assert (event.verdict, event.reason, event.data["why"]) == ("human", None, why)
+    body = client.get(f"/api/v1/prospects/{sent.prospect_id}/activity", headers=cast.auth()).json
+    assert body["summary"]["opens"] == 1 and body["summary"]["machine_opens"] == 0
+
+
+@pytest.mark.parametrize(
     ("kind", "ua"),
     [
         (

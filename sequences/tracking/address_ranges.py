@@ -7,8 +7,10 @@ comparisons per address. Refresh them from the vendors' published lists with
     python -m sequences.tracking.address_ranges apple-relay egress-ip-ranges.csv   # or its URL
     python -m sequences.tracking.address_ranges gateways Mimecast mimecast.txt       # CIDRs, one a line
     python -m sequences.tracking.address_ranges crawler-list   # crawler-user-agents.json, file or URL
+    python -m sequences.tracking.address_ranges device-detector pim   # or libraries; file or URL
 
-(the last is no address range, but refreshed the same way: data/crawler_user_agents.txt).
+(the last two are no address ranges, but refreshed the same way: data/crawler_user_agents.txt,
+data/device_detector_pim.yml and data/device_detector_libraries.yml).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ APPLE_RELAY_FILE = RANGES_DIR / "apple_private_relay.txt"
 GATEWAYS_FILE = RANGES_DIR / "gateways.yaml"
 CRAWLER_LIST_FILE = RANGES_DIR.parent / "crawler_user_agents.txt"
 CRAWLER_LIST_URL = "https://raw.githubusercontent.com/monperrus/crawler-user-agents/master/crawler-user-agents.json"
+DEVICE_DETECTOR_FILES = {
+    kind: RANGES_DIR.parent / f"device_detector_{kind}.yml" for kind in ("pim", "libraries")
+}
 APPLE_RELAY_URL = "https://mask-api.icloud.com/egress-ip-ranges.csv"
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -163,8 +168,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         "crawler-list", help="rewrite the bundled crawler patterns from crawler-user-agents.json"
     )
     crawlers.add_argument("source", nargs="?", default=CRAWLER_LIST_URL)
+    dd = sub.add_parser(
+        "device-detector",
+        help="rewrite a bundled device-detector client list (pim: mail clients; libraries)",
+    )
+    dd.add_argument("kind", choices=sorted(DEVICE_DETECTOR_FILES))
+    dd.add_argument(
+        "source", nargs="?", help="a file or URL (device-detector's raw file by default)"
+    )
     args = parser.parse_args(argv)
     try:
+        if args.command == "device-detector":
+            from . import agents
+
+            source = args.source or agents.DEVICE_DETECTOR_RAW.format(args.kind)
+            text = _read_source(source)
+            today = datetime.now(UTC).date().isoformat()
+            body = agents.device_detector_file(text, args.kind, source, today)
+            DEVICE_DETECTOR_FILES[args.kind].write_text(body, encoding="utf-8")
+            count = len(agents.device_detector_list(body, args.kind))
+            print(f"{count} patterns written to {DEVICE_DETECTOR_FILES[args.kind]}")
+            return 0
         text = _read_source(args.source)
         if args.command == "crawler-list":
             from . import agents  # here, so the corpus builders that read ranges never load it

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from crawlerdetect import CrawlerDetect
 
 
@@ -23,6 +24,9 @@ class Pattern:
     name: str
     reason: str | None = None
     opens_only: bool = False
+    # The same pattern without its leading word boundary, searched first: a pattern that starts
+    # with a lookbehind is tried at every position, one that starts with its name is not.
+    quick: re.Pattern[str] | None = None
 
 
 def rx(pattern: str) -> re.Pattern[str]:
@@ -58,6 +62,8 @@ class AgentRules:
     media_players: tuple[Pattern, ...]
     crawler_list: re.Pattern[str] | None  # monperrus/crawler-user-agents, after crawlerdetect's
     plain: tuple[re.Pattern[str], ...]  # "Mozilla/5.0 <one name>": a program, no browser
+    programs: tuple[Pattern, ...] = ()  # HTTP libraries, runtimes, shells, media stacks
+    mail_named: re.Pattern[str] | None = None  # a product that calls itself Mail/Email/Webmail
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class Agent:
         str | None
     )  # bare, contradictory or obsolete: what a scanner pretending to be a browser sends
     program: bool  # neither a browser nor a known mail client
+    mail_named: bool = False  # calls itself a mail app ("Claws Mail/4.1"): a person's client
 
 
 _crawlers = CrawlerDetect()
@@ -130,8 +137,57 @@ def crawler_list_file(list_json: str, source: str, today: str) -> str:
     return header + "\n".join(kept) + "\n"
 
 
+# matomo-org/device-detector's client lists (regexes/client/*.yml): its parser searches each
+# regex after this boundary, so a name is not found inside a longer word.
+DEVICE_DETECTOR_RAW = (
+    "https://raw.githubusercontent.com/matomo-org/device-detector/master/regexes/client/{}.yml"
+)
+_DD_BOUNDARY = r"(?:^|(?<=[^A-Za-z0-9_-]))"
+
+
+def device_detector_list(text: str, kind: str) -> tuple[Pattern, ...]:
+    """Patterns of one bundled device-detector list (`pim`: mail and PIM clients, people;
+    `libraries`: HTTP libraries and tools, programs), in the list's order."""
+    entries = yaml.safe_load(text) or []
+    if not isinstance(entries, list):
+        raise ValueError("not a device-detector client list")
+    found = []
+    for e in entries:
+        if not (isinstance(e, dict) and isinstance(e.get("regex"), str) and e.get("name")):
+            continue
+        name = str(e["name"])
+        regex = e["regex"]
+        try:
+            if regex.startswith("^"):
+                found.append(Pattern(rx(regex), name))
+            else:
+                found.append(Pattern(rx(_DD_BOUNDARY + regex), name, quick=rx(regex)))
+        except re.error as exc:  # named, so a refresh that brings a bad entry says which
+            raise ValueError(f"bad pattern for {name}: {exc}") from exc
+    if not found:
+        raise ValueError("no patterns in that list")
+    return tuple(found)
+
+
+def device_detector_file(text: str, kind: str, source: str, today: str) -> str:
+    """The bundled copy of one device-detector list, with its source, date and licence."""
+    device_detector_list(text, kind)  # every regex compiles, or nothing is written
+    body = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#"))
+    header = (
+        f"# matomo-org/device-detector regexes/client/{kind}.yml ({source}, {today}),\n"
+        "# LGPL-3.0-or-later (https://www.gnu.org/licenses/lgpl-3.0.html), its entries copied unchanged\n"
+        "# below (its comments left out).\n"
+        "# Read by sequences/tracking/agents.py: each regex is searched case-insensitively after a\n"
+        "# word boundary, as device-detector does. Refresh:\n"
+        f"#   python -m sequences.tracking.address_ranges device-detector {kind} [FILE_OR_URL]\n"
+    )
+    return header + body.lstrip("\n")
+
+
 def _first(found: Sequence[Pattern], ua: str) -> Pattern | None:
-    return next((p for p in found if p.regex.search(ua)), None)
+    return next(
+        (p for p in found if (p.quick is None or p.quick.search(ua)) and p.regex.search(ua)), None
+    )
 
 
 @functools.lru_cache(maxsize=8192)
@@ -148,6 +204,8 @@ def judge(r: AgentRules, ua: str) -> Agent:
         bot = f"feed reader: {feed.name}"
     elif (player := _first(r.media_players, ua)) is not None:
         bot = f"media player: {player.name}"
+    elif (tool := _first(r.programs, ua)) is not None:
+        bot = f"program: {tool.name}"
     elif ua:
         match = _crawler(ua)
         if match is None and r.crawler_list is not None:
@@ -171,6 +229,7 @@ def judge(r: AgentRules, ua: str) -> Agent:
         bot=bot,
         declared_bot=declared,
         disguise=disguise,
+        mail_named=r.mail_named is not None and r.mail_named.search(ua) is not None,
         program=bool(ua)
         and (
             (not ua.lower().startswith("mozilla/") and not native)

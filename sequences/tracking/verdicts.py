@@ -21,7 +21,7 @@ import yaml
 
 from . import address_ranges
 from .address_ranges import RangeSet
-from .agents import AgentRules, crawler_list, judge, patterns, rx
+from .agents import AgentRules, crawler_list, device_detector_list, judge, patterns, rx
 
 HUMAN = "human"
 MACHINE = "machine"
@@ -82,6 +82,16 @@ def parse_rules(raw: dict[str, Any], data_dir: Path = DATA_DIR) -> Rules:
         else []
     )
     native = raw.get("native_apps")
+    named = raw.get("mail_named")
+
+    def listed(key: str, kind: str) -> tuple[Any, ...]:
+        file = raw.get(key)
+        return (
+            device_detector_list((data_dir / file).read_text(encoding="utf-8"), kind)
+            if file
+            else ()
+        )
+
     return Rules(
         prefetch=_seconds(raw, "prefetch_seconds", 5),
         burst=_seconds(raw, "burst_seconds", 10),
@@ -91,7 +101,8 @@ def parse_rules(raw: dict[str, Any], data_dir: Path = DATA_DIR) -> Rules:
         repeat=_seconds(raw, "repeat_seconds", 60),
         apple_window=timedelta(seconds=float(apple.get("seconds", 0))),
         agents=AgentRules(
-            people=patterns(raw.get("people"), "mail client"),
+            people=patterns(raw.get("people"), "mail client")
+            + listed("mail_client_list_file", "pim"),
             previews=patterns(raw.get("link_previews"), "link preview"),
             scanners=patterns(raw.get("scanner_agents"), "a security scanner"),
             apple_bare=tuple(rx(p) for p in apple.get("agents", [])),
@@ -109,6 +120,9 @@ def parse_rules(raw: dict[str, Any], data_dir: Path = DATA_DIR) -> Rules:
                 else None
             ),
             plain=tuple(rx(p) for p in raw.get("plain_agents", [])),
+            programs=listed("program_list_file", "libraries")
+            + patterns(raw.get("programs"), "program"),
+            mail_named=rx(named) if named else None,
         ),
         scanner_ranges=RangeSet(gateways),
         apple_ranges=RangeSet(
@@ -219,6 +233,12 @@ def classify(hit: Hit, r: Rules | None = None) -> Verdict:
             return Verdict(MACHINE, APPLE, f"Apple Mail Privacy Protection fetch: {apple}")
     if agent.bot is not None:
         return Verdict(MACHINE, BOT, agent.bot)
+    if agent.mail_named:
+        # Past every list of machines: a product calling itself a mail app is a person's client
+        # (the senders' and harvesters' own fetchers are on those lists and matched above).
+        if early:
+            return Verdict(MACHINE, PREFETCH, f"{_secs(since or timedelta(0))} after delivery")
+        return Verdict(HUMAN, None, "mail client: names itself a mail app")
     if agent.disguise is not None:
         return Verdict(MACHINE, SCANNER, agent.disguise)
     if agent.program:
