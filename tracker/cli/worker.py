@@ -27,6 +27,10 @@ def worker_metrics_env(settings: Settings) -> dict[str, str]:
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
     return {
+        # Set here, not left to Dramatiq's middleware (which sets it when imported): whatever
+        # imports prometheus_client first decides the mode, and `-m tracker.cli.worker` loads the
+        # engine (and so prometheus_client) before the broker module.
+        "PROMETHEUS_MULTIPROC_DIR": str(directory),
         "dramatiq_prom_host": host,
         "dramatiq_prom_port": str(port),
         "dramatiq_prom_db": str(directory),
