@@ -44,6 +44,9 @@ class Item:
     # The mailbox the enrollment sends from (the one to resume when paused): the sequence's, or
     # for a status trigger's email naming none, the prospect owner's.
     mailbox_id: int | None = None
+    # A status trigger's email (a hidden sequence): its template is the rule's, so the page
+    # links to the sequence's read-only page rather than to an editor it does not have.
+    status_trigger: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,6 +121,7 @@ def needs_attention(session: Session, user: User, limit: int = LIMIT) -> list[It
                 found[0],
                 found[1],
                 sending_mailbox_id(session, enrollment),
+                enrollment.sequence.hidden,
             )
         )
     items.sort(key=lambda i: (i.at is not None, i.at), reverse=True)
