@@ -6,17 +6,27 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sequences import runtime
 from sequences.errors import ValidationError
 from sequences.leads import change_status, fire_due, rule_json, save_rule
-from sequences.models import Mailbox, Message, Prospect, Sequence, StatusRule, Team
+from sequences.models import (
+    Enrollment,
+    Mailbox,
+    Message,
+    Prospect,
+    Sequence,
+    StatusRule,
+    Team,
+    User,
+)
 from sequences.runtime import Runtime
 from sequences.workspace.accounts import create_user, default_team
 
-from .conftest import Sink
+from .conftest import Cast, Sink
 from .sending_helpers import drain, make_mailbox, make_prospect
+from .webkit import CHEAP_HASH, csrf_of, login
 
 BROCHURE: dict[str, Any] = {
     "status": "interested",
@@ -120,3 +130,59 @@ def test_the_api_saves_and_shows_the_rules_mailbox(client: Any, cast: Any, rt: R
         headers=cast.auth(cast.manager_key),
     )
     assert refused.status_code == 422 and "mailbox_id" in refused.json["error"]["message"]
+
+
+def test_a_paused_owner_mailbox_holding_a_rules_email_needs_attention_and_resumes(
+    rt: runtime.Runtime, client: Any, cast: Cast, smtp_sink: Sink
+) -> None:
+    # The rule names no mailbox, so its email goes from the prospect owner's, which is paused:
+    # the email waits, and the owner must see why and be able to resume it.
+    ritas = make_mailbox(
+        rt, owner_id=cast.rep_id, paused=True, paused_reason="bounce rate 9.0% over 40 sends"
+    )
+    _save(rt, BROCHURE)
+    prospect_id = make_prospect(rt, "ann@acme.example", first_name="Ann", owner_id=cast.rep_id)
+    _interested(rt, prospect_id)
+    assert fire_due(rt.sessions, rt.clock.now()) == 1
+    [outcome] = drain(rt)
+    assert "(mailbox paused: " in outcome and smtp_sink.messages() == []
+    with rt.sessions() as s:
+        enrolled = s.scalars(
+            select(Enrollment.id).where(Enrollment.prospect_id == prospect_id)
+        ).one()
+
+    [item] = client.get("/api/v1/attention", headers=cast.auth()).json["items"]
+    assert item["kind"] == "mailbox_paused" and item["mailbox_id"] == ritas
+    assert item["enrollment_id"] == enrolled and item["actions"] == ["resume_mailbox", "skip"]
+    with rt.sessions.begin() as s:
+        s.execute(update(User).where(User.id == cast.rep_id).values(password_hash=CHEAP_HASH))
+    login(client, "rita@example.com")
+    page = client.get("/")
+    assert "Needs attention" in page.text and "Resume the mailbox" in page.text
+
+    # The owner resumes their own mailbox from the list; the held email goes out from it.
+    answer = client.post(
+        f"/prospects/{prospect_id}/enrollments/{enrolled}/resume_mailbox",
+        data={"csrf_token": csrf_of(page.text), "next": "/"},
+    )
+    assert answer.status_code == 302
+    assert "Needs attention" not in client.get("/").text
+    assert drain(rt) == ["sent"]
+    [stored] = smtp_sink.messages()
+    assert "rita@sales.example" in str(stored.message["From"])
+
+
+def test_a_rules_email_from_another_reps_paused_mailbox_is_not_on_my_list(
+    rt: runtime.Runtime, client: Any, cast: Cast
+) -> None:
+    # Needs attention lists the user's own prospects: a manager's prospect held by the manager's
+    # paused mailbox is the manager's item, not the rep's.
+    maxs = make_mailbox(rt, owner_id=cast.manager_id, from_email="max@sales.example", paused=True)
+    _save(rt, BROCHURE)
+    prospect_id = make_prospect(rt, "bob@acme.example", owner_id=cast.manager_id)
+    _interested(rt, prospect_id)
+    assert fire_due(rt.sessions, rt.clock.now()) == 1
+    drain(rt)
+    assert client.get("/api/v1/attention", headers=cast.auth()).json["items"] == []
+    [item] = client.get("/api/v1/attention", headers=cast.auth(cast.manager_key)).json["items"]
+    assert item["mailbox_id"] == maxs and item["kind"] == "mailbox_paused"

@@ -56,18 +56,21 @@ from .statuses import (
     team_statuses,
 )
 from .triggers import (
+    TriggerEmail,
     delete_rule,
     fire_due,
     get_rule,
     rule_json,
     save_rule,
     team_rules,
+    trigger_email,
 )
 
 __all__ = [
     "STATUS_CHANGED",
     "LeadReport",
     "RepLeads",
+    "TriggerEmail",
     "accept",
     "answerable",
     "assign_manual",
@@ -113,6 +116,7 @@ __all__ = [
     "system_change",
     "team_rules",
     "team_statuses",
+    "trigger_email",
     "update_rep",
     "update_settings",
 ]

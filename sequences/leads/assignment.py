@@ -9,13 +9,17 @@ The rotation is a smooth weighted round-robin (as nginx balances upstreams): at 
 eligible rep's credit grows by their weight, the rep with the most credit gets the lead and gives
 back the sum of the weights. Equal weights give a plain rotation (1,000 leads to 4 reps: 250
 each); a rep away or full is skipped without running up a debt that would flood them on return.
+
+"Today" is the rep's own calendar day (their effective time zone: theirs, else the team's, else
+UTC): a rep in Los Angeles away until the 5th is away until midnight of the 5th in Los Angeles,
+and their daily cap starts again at their midnight, not at midnight UTC.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -36,6 +40,7 @@ from ..models import (
     Task,
     User,
 )
+from ..workspace import effective_zone
 from .deadlines import next_due
 from .pool import company_key, ensure_lead, rep_row, settings_for
 
@@ -69,6 +74,8 @@ class Candidate:
     max_daily: int | None = None
     open_count: int = 0
     day_count: int = 0
+    # The rep's own date now (their time zone), set by Rotation; None: the date passed in.
+    local_today: date | None = None
 
     def away(self, today: date) -> bool:
         if self.away_from is None and self.away_until is None:
@@ -76,8 +83,9 @@ class Candidate:
         return (self.away_from or date.min) <= today <= (self.away_until or date.max)
 
     def available(self, today: date) -> bool:
-        """Working today (active, not on vacation), whatever their load."""
-        return self.active and not self.away(today)
+        """Working today (active, not on vacation), whatever their load. `today` stands in for
+        the rep's own date only when the rotation did not set it (the pure tests)."""
+        return self.active and not self.away(self.local_today or today)
 
     def has_room(self) -> bool:
         if self.max_open is not None and self.open_count >= self.max_open:
@@ -138,7 +146,9 @@ class Rotation:
         self.session = session
         self.team_id = team_id
         self.now = now
-        self.today = now.date()
+        # Naive instants from the database are UTC (sequences/models.py stores UTC).
+        self.utc_now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+        self.today = self.utc_now.date()  # only a fallback: each rep has their own today
         self.settings: LeadTeamSettings = settings_for(session, team_id, lock=True)
         self.seq = self.settings.rotation_seq
         users = list(session.scalars(select(User).where(User.team_id == team_id)))
@@ -168,6 +178,7 @@ class Rotation:
             if capped
             else []
         )
+        days = {uid: self._local_today(self.users.get(uid)) for uid in rows}
         self.candidates = {
             r.user_id: Candidate(
                 user_id=r.user_id,
@@ -180,11 +191,18 @@ class Rotation:
                 max_open=r.max_open,
                 max_daily=r.max_daily,
                 open_count=int(open_counts.get(r.user_id, 0)),
-                day_count=r.day_count if r.day == self.today else 0,
+                # The daily cap counts the rep's own day: a new local day starts at zero.
+                day_count=r.day_count if r.day == days[r.user_id] else 0,
+                local_today=days[r.user_id],
             )
             for r in rows.values()
         }
         self.companies: dict[str, int | None] = {}
+
+    def _local_today(self, user: User | None) -> date:
+        if user is None:
+            return self.today
+        return self.utc_now.astimezone(effective_zone(user)).date()
 
     def preload(self, prospects: Sequence[Prospect]) -> None:
         """Find the owners of these prospects' companies in a few queries, not one per lead."""
@@ -293,7 +311,7 @@ class Rotation:
             row = self.rows[user_id]
             row.credit = candidate.credit
             row.last_seq = candidate.last_seq
-            row.day = self.today
+            row.day = candidate.local_today or self.today
             row.day_count = candidate.day_count
         self.settings.rotation_seq = self.seq
         self.session.flush()

@@ -19,6 +19,7 @@ unsubscribed address, or a template the prospect cannot fill).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -284,6 +285,47 @@ def get_rule(session: Session, team_id: int, rule_id: int) -> StatusRule:
     if rule is None or rule.team_id != team_id:
         raise NotFound(f"the team has no status rule {rule_id}")
     return rule
+
+
+@dataclass(frozen=True)
+class TriggerEmail:
+    """A status rule's hidden one-step sequence, as the pages and the API explain it: its email
+    is the rule's (edited on the rule) and the rule enrolls prospects itself, so the sequence
+    is read-only and never enrolled by hand."""
+
+    sequence_id: int
+    rule_id: int | None  # None: the rule was removed (the sequence stays for its history)
+    status: str
+
+    def words(self) -> str:
+        if self.rule_id is None:
+            return (
+                f'sequence {self.sequence_id} sent the email of a status rule for "{self.status}" '
+                "that has since been removed; it is kept for its history and cannot be edited "
+                "or enrolled"
+            )
+        return (
+            f"sequence {self.sequence_id} sends the email of status rule {self.rule_id} (when a "
+            f'prospect enters "{self.status}"); edit the email on the rule '
+            f"(PUT /api/v1/leads/status-rules/{self.rule_id}), which enrolls prospects itself"
+        )
+
+
+def trigger_email(session: Session, sequence: Sequence) -> TriggerEmail | None:
+    """The status rule behind a hidden sequence; None for a sequence people build and enroll."""
+    if not sequence.hidden:
+        return None
+    rule = session.scalars(
+        select(StatusRule)
+        .where(StatusRule.sequence_id == sequence.id, StatusRule.action == "send_email")
+        .order_by(StatusRule.id)
+        .limit(1)
+    ).first()
+    if rule is not None:
+        return TriggerEmail(sequence.id, rule.id, rule.status)
+    # The rule is gone: its status is still in the name _hidden_sequence gave the sequence.
+    status = sequence.name.partition('"')[2].rpartition('"')[0] or sequence.name
+    return TriggerEmail(sequence.id, None, status)
 
 
 def delete_rule(session: Session, rule: StatusRule) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from ..smtp import DkimSigner, OutcomeUnknown, SmtpTransport, generate_key, public_record
 from .batch import run_batch, run_step, urls_for
 from .bulk import insert_rows, update_rows
-from .claim import DeliveryProbe
+from .claim import DeliveryProbe, sending_mailbox_id
 from .compose import TrackingUrls, compose
 from .limits import check_bounce_rate
 from .mime import OutgoingEmail, build, is_valid_email, new_message_id
@@ -47,6 +47,7 @@ __all__ = [
     "read_messages",
     "run_batch",
     "run_step",
+    "sending_mailbox_id",
     "start_sink",
     "update_rows",
     "urls_for",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..enroll_checks import render_problems
@@ -23,6 +23,7 @@ from ..models import (
     Sequence,
     User,
 )
+from ..sending import sending_mailbox_id
 from .permissions import prospect_filter
 
 LIMIT = 200
@@ -40,7 +41,12 @@ class Item:
     sequence: str
     problem: Problem
     at: datetime | None
-    mailbox_id: int | None = None  # the sequence's mailbox (the one to resume when paused)
+    # The mailbox the enrollment sends from (the one to resume when paused): the sequence's, or
+    # for a status trigger's email naming none, the prospect owner's.
+    mailbox_id: int | None = None
+    # A status trigger's email (a hidden sequence): its template is the rule's, so the page
+    # links to the sequence's read-only page rather than to an editor it does not have.
+    status_trigger: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +66,14 @@ def needs_attention(session: Session, user: User, limit: int = LIMIT) -> list[It
     """The user's enrollments that failed, wait for a review, or wait on a paused mailbox,
     newest problem first, each with the problem as the timeline recorded it."""
     paused = select(Mailbox.id).where(Mailbox.paused.is_(True))
+    # A status trigger's email (a hidden sequence) naming no mailbox goes from the prospect
+    # owner's first mailbox in the team (sending/claim.py sending_mailbox_id): held by that one.
+    owners_mailbox = (
+        select(func.min(Mailbox.id))
+        .where(Mailbox.owner_id == Prospect.owner_id, Mailbox.team_id == Sequence.team_id)
+        .correlate(Prospect, Sequence)
+        .scalar_subquery()
+    )
     enrollments = list(
         session.scalars(
             select(Enrollment)
@@ -73,6 +87,12 @@ def needs_attention(session: Session, user: User, limit: int = LIMIT) -> list[It
                     and_(
                         Enrollment.status == EnrollmentStatus.ACTIVE,
                         Sequence.mailbox_id.in_(paused),
+                    ),
+                    and_(
+                        Enrollment.status == EnrollmentStatus.ACTIVE,
+                        Sequence.hidden.is_(True),
+                        Sequence.mailbox_id.is_(None),
+                        owners_mailbox.in_(paused),
                     ),
                 ),
             )
@@ -100,7 +120,8 @@ def needs_attention(session: Session, user: User, limit: int = LIMIT) -> list[It
                 enrollment.sequence.name,
                 found[0],
                 found[1],
-                enrollment.sequence.mailbox_id,
+                sending_mailbox_id(session, enrollment),
+                enrollment.sequence.hidden,
             )
         )
     items.sort(key=lambda i: (i.at is not None, i.at), reverse=True)
@@ -145,10 +166,11 @@ def retry(session: Session, enrollment: Enrollment, now: datetime) -> None:
 
 
 def resume_mailbox(session: Session, enrollment: Enrollment, user: User, now: datetime) -> Mailbox:
-    """Resume the paused mailbox this enrollment's sequence sends from (its owner or a manager
-    of its team may), and make this enrollment's waiting step due now; the other waiting steps
-    go out at their next try. InvalidTransition when there is nothing to resume."""
-    mailbox_id = enrollment.sequence.mailbox_id
+    """Resume the paused mailbox this enrollment sends from (its sequence's, or for a status
+    trigger's email the prospect owner's; its owner or a manager of its team may), and make this
+    enrollment's waiting step due now; the other waiting steps go out at their next try.
+    InvalidTransition when there is nothing to resume."""
+    mailbox_id = sending_mailbox_id(session, enrollment)
     mailbox = session.get(Mailbox, mailbox_id, with_for_update=True) if mailbox_id else None
     if mailbox is None or not mailbox.paused:
         raise InvalidTransition("the mailbox of this sequence is not paused: nothing to resume")

@@ -30,6 +30,7 @@ from sqlalchemy import Select, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.errors import Conflict, Forbidden, NotFound, ValidationError
+from sequences.leads import trigger_email
 from sequences.models import (
     ApiKey,
     Document,
@@ -319,6 +320,30 @@ def sequence(sequence_id: int, action: str = READ) -> Sequence:
     decision = Access.HIDDEN if found is None else sequence_access(user(), found, action)
     _refuse(decision, "sequence", "only the sequence's owner and managers can change this sequence")
     return found  # type: ignore[no-any-return]
+
+
+# A status rule's hidden sequence (sequences/leads/triggers.py TriggerEmail) is read like any
+# other, but its email is edited on the rule and only the rule enrolls: editing it here would
+# drift from the rule, and a hand enrollment would send the rule's email outside its status.
+
+
+def editable_sequence(sequence_id: int) -> Sequence:
+    """A sequence the caller may change; a status trigger's is a 409 saying where to edit it."""
+    found = sequence(sequence_id, CHANGE)
+    trigger = trigger_email(db(), found)
+    if trigger is not None:
+        raise Conflict(trigger.words())
+    return found
+
+
+def enrollable_sequence(sequence_id: int) -> Sequence:
+    """A sequence the caller may enroll prospects in; a status trigger's is a 422 on
+    sequence_id (the rule enrolls prospects when they enter its status)."""
+    found = sequence(sequence_id)
+    trigger = trigger_email(db(), found)
+    if trigger is not None:
+        raise ValidationError(f"sequence_id: {trigger.words()}", field="sequence_id")
+    return found
 
 
 def enrollment(enrollment_id: int, action: str = READ) -> Enrollment:

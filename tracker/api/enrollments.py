@@ -55,7 +55,7 @@ def enrollments_create() -> tuple[Response, int] | Response:
         if not isinstance(data.get(name), int) or isinstance(data.get(name), bool):
             raise ValidationError(f"{name}: required, an id", field=name)
     force, dry_run = flag(data, "force"), flag(data, "dry_run")
-    sequence = access.sequence(data["sequence_id"])
+    sequence = access.enrollable_sequence(data["sequence_id"])
     prospect = access.prospect(data["prospect_id"], access.CHANGE)
     attempt = checked_enroll(db(), prospect, sequence, now(), force=force, dry_run=dry_run)
     if dry_run:

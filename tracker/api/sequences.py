@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_, select
 from sequences.definitions import create_sequence, sequence_json, update_sequence
 from sequences.enroll_checks import NEEDS_FORCE, REFUSED, WOULD_ENROLL, checked_enroll
 from sequences.errors import NotFound, ValidationError
+from sequences.leads import trigger_email
 from sequences.models import Prospect, Sequence, Task
 from sequences.tasks import TaskClosed, complete, skip
 from sequences.workspace import effective_zone, local_day_bounds, when_due
@@ -54,12 +55,21 @@ def sequences_list() -> Response:
 
 @access.bp.get("/sequences/<int:sequence_id>")
 def sequences_get(sequence_id: int) -> Response:
-    return jsonify(sequence_json(access.sequence(sequence_id)))
+    sequence = access.sequence(sequence_id)
+    answer = sequence_json(sequence)
+    trigger = trigger_email(db(), sequence)
+    if trigger is not None:  # readable (an enrollment names it), but the rule's to change
+        answer["status_trigger"] = {
+            "rule_id": trigger.rule_id,
+            "status": trigger.status,
+            "note": trigger.words(),
+        }
+    return jsonify(answer)
 
 
 @access.bp.patch("/sequences/<int:sequence_id>")
 def sequences_update(sequence_id: int) -> Response:
-    sequence = update_sequence(db(), access.sequence(sequence_id, access.CHANGE), body())
+    sequence = update_sequence(db(), access.editable_sequence(sequence_id), body())
     db().commit()
     return jsonify(sequence_json(sequence))
 
@@ -109,7 +119,7 @@ def enrollments_bulk() -> Response:
         raise ValidationError("sequence_id: required, an id", field="sequence_id")
     force, dry_run = flag(data, "force"), flag(data, "dry_run")
     ids = _ids(data.get("prospect_ids"), "prospect_ids")
-    sequence = access.sequence(sequence_id)
+    sequence = access.enrollable_sequence(sequence_id)
     results: list[dict[str, Any]] = []
     visible = []
     for prospect_id in ids:

@@ -183,6 +183,7 @@ def enroll(
     semicolons or tabs, are read; the first row of an address wins over later ones."""
     from sequences.clock import SystemClock
     from sequences.errors import ValidationError
+    from sequences.leads import trigger_email
     from sequences.models import Sequence
     from sequences.workspace import import_csv, read_table
 
@@ -190,6 +191,9 @@ def enroll(
         found = session.get(Sequence, sequence_id)
         if found is None:
             raise click.ClickException(f"no sequence {sequence_id}")
+        trigger = trigger_email(session, found)
+        if trigger is not None:  # the rule enrolls prospects when they enter its status
+            raise click.ClickException(trigger.words())
         try:
             table = read_table(csv_file.read_bytes())
         except ValidationError as exc:

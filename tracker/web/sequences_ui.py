@@ -6,7 +6,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -14,6 +23,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from sequences.definitions import create_sequence, update_sequence
 from sequences.enroll_checks import NEEDS_FORCE, Verdict, checked_enroll
 from sequences.errors import ValidationError
+from sequences.leads import TriggerEmail, trigger_email
 from sequences.models import Enrollment, EnrollmentStatus, Prospect, Sequence, Step
 from sequences.preview import preview_step, subject_as_read
 from sequences.rendering import validate
@@ -92,6 +102,30 @@ def _reads(step: Step, prospect: Prospect | None = None, variant: str | None = N
 
 def _sequence(sequence_id: int, action: str = READ) -> Sequence:
     return access.sequence(sequence_id, action)
+
+
+def _workable(sequence_id: int, action: str = READ) -> Sequence:
+    """A sequence to edit or enroll in. A status trigger's hidden sequence has neither: its
+    email is edited on the rule and the rule enrolls, so the editor and the enroll pages are a
+    404 that says so and links to its read-only page (`show`)."""
+    sequence = _sequence(sequence_id, action)
+    trigger = trigger_email(db(), sequence)
+    if trigger is not None:
+        page = render_template(
+            "error.html",
+            code=404,
+            name="This sequence is a status rule's email",
+            detail=_sentence(trigger),
+            link=url_for("sequences_ui.show", sequence_id=sequence.id),
+            link_text="See its email and figures",
+        )
+        abort(make_response(page, 404))
+    return sequence
+
+
+def _sentence(trigger: TriggerEmail) -> str:
+    words = trigger.words()
+    return f"{words[0].upper()}{words[1:]}."
 
 
 def _may_change(sequence: Sequence) -> bool:
@@ -257,12 +291,12 @@ def create() -> WerkzeugResponse | tuple[str, int]:
 
 @bp.get("/<int:sequence_id>/edit")
 def edit(sequence_id: int) -> str:
-    return _editor(_sequence(sequence_id, CHANGE))
+    return _editor(_workable(sequence_id, CHANGE))
 
 
 @bp.post("/<int:sequence_id>/edit")
 def save(sequence_id: int) -> WerkzeugResponse | tuple[str, int]:
-    return _save(_sequence(sequence_id, CHANGE))
+    return _save(_workable(sequence_id, CHANGE))
 
 
 def _save(sequence: Sequence | None) -> WerkzeugResponse | tuple[str, int]:
@@ -390,12 +424,15 @@ def show(sequence_id: int) -> str:
             .group_by(Enrollment.status)
         )
     }
+    trigger = trigger_email(db(), sequence)
     return render_template(
         "sequence.html",
         sequence=sequence,
         by_position=by_position,
         counts=counts,
         may_change=_may_change,
+        # A status trigger's email: read-only here, no Edit or Enroll (see _workable).
+        trigger=_sentence(trigger) if trigger is not None else None,
     )
 
 
@@ -422,7 +459,7 @@ def _search(q: str) -> list[Prospect]:
 
 @bp.get("/<int:sequence_id>/enroll")
 def enroll_page(sequence_id: int) -> str:
-    sequence = _sequence(sequence_id)
+    sequence = _workable(sequence_id)
     q = request.args.get("q", "").strip()[:200]
     return render_template("enroll.html", sequence=sequence, q=q, results=_search(q), summary=None)
 
@@ -450,7 +487,7 @@ def _action() -> str:
 @bp.post("/<int:sequence_id>/enroll")
 def enroll_selected(sequence_id: int) -> str | tuple[str, int]:
     """Enroll (each checked first), check only (nothing changes), or enroll the confirmed."""
-    sequence = _sequence(sequence_id)
+    sequence = _workable(sequence_id)
     u = user()
     action = _action()
     summary = EnrollSummary(dry_run=action == "check", forced=action == "force")
@@ -481,7 +518,7 @@ def enroll_selected(sequence_id: int) -> str | tuple[str, int]:
 @bp.post("/<int:sequence_id>/enroll/csv")
 def enroll_csv(sequence_id: int) -> str | tuple[str, int]:
     """The shared import (sequences/workspace/csvimport.py): one report, skips by row."""
-    sequence = _sequence(sequence_id)
+    sequence = _workable(sequence_id)
     u = user()
     upload = request.files.get("file")
     try:
