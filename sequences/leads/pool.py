@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..enrollment import company_domain, record
-from ..errors import ValidationError
+from ..errors import NotFound, ValidationError
 from ..models import Lead, LeadAssignment, LeadRep, LeadState, LeadTeamSettings, Prospect, User
 
 SOURCES = ("api", "csv", "form", "manual")
