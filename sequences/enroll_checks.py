@@ -20,7 +20,10 @@ from .schedule_words import duration_text
 WOULD_ENROLL = "would_enroll"  # nothing stands in the way
 NEEDS_FORCE = "needs_force"  # 409: recently in touch; enrolled only when the request insists
 REFUSED = "refused"  # 422: cannot be enrolled at all (cannot render, suppressed), no override
-HTTP_STATUS = {WOULD_ENROLL: 200, NEEDS_FORCE: 409, REFUSED: 422}
+# After the fact: what the check of an accepted enrollment says (201, as the answer is).
+ENROLLED = "enrolled"  # nothing stood in the way
+FORCED = "forced"  # a needs_force reason stood in the way, and the request overrode it
+HTTP_STATUS = {WOULD_ENROLL: 200, NEEDS_FORCE: 409, REFUSED: 422, ENROLLED: 201, FORCED: 201}
 
 DEFAULT_RECONTACT_DAYS = 30
 # Placeholder values a trial render gives the sender; the real ones exist at send time.
@@ -81,6 +84,7 @@ class Verdict:
     outcome: str
     reasons: list[Reason] = field(default_factory=list)
     problems: list[StepProblem] = field(default_factory=list)
+    name: str = ""  # how a forced answer names the prospect ("Zoë replied on ...")
 
     @property
     def status(self) -> int:
@@ -98,7 +102,13 @@ class Verdict:
             text = "; ".join(r.message for r in self.reasons)
             if self.outcome == NEEDS_FORCE:
                 return f"{text}. Enroll anyway with force if you mean it."
+            if self.outcome == FORCED:
+                # Past tense: what was overridden, so the answer cannot be read as a refusal.
+                done = "; ".join(_overridden(r, self.name or "the prospect") for r in self.reasons)
+                return f"enrolled although {done}; you forced it"
             return text
+        if self.outcome == ENROLLED:
+            return "enrolled"
         return "can be enrolled"
 
     @property
@@ -116,6 +126,15 @@ class Verdict:
             "reasons": [r.to_json() for r in self.reasons],
             "problems": [p.to_json() for p in self.problems],
         }
+
+
+def _overridden(reason: Reason, name: str) -> str:
+    """A needs_force reason as it reads once force overrode it."""
+    if reason.code in _RECENT_TOUCHES:
+        return f"{name} {reason.message}"  # "Zoë replied on 2026-12-07, within ..."
+    if reason.code == "already_enrolled":
+        return f"{name} was {reason.message}; that enrollment was ended"  # enrollment.enroll
+    return f"{name} was {reason.message}"
 
 
 def _day(at: datetime) -> str:
@@ -406,7 +425,9 @@ def check_enrollment(
 ) -> Verdict:
     """What enrolling would do: refused (422), needs force (409) or would enroll. Pure: it
     renders and reads, and changes nothing. `history`: already loaded (load_histories)."""
-    verdict = Verdict(prospect.id, prospect.email, WOULD_ENROLL)
+    verdict = Verdict(
+        prospect.id, prospect.email, WOULD_ENROLL, name=(prospect.first_name or "").strip()
+    )
     suppressed = _state_refusal(session, prospect)
     if suppressed is not None:
         verdict.outcome, verdict.reasons = REFUSED, [suppressed]
@@ -469,4 +490,6 @@ def checked_enroll(
         verdict.outcome = REFUSED
         verdict.reasons = [Reason("refused", str(exc))]
         return Attempt(verdict)
-    return Attempt(verdict, enrollment, forced=verdict.outcome == NEEDS_FORCE)
+    forced = verdict.outcome == NEEDS_FORCE
+    verdict.outcome = FORCED if forced else ENROLLED  # the check now says what happened
+    return Attempt(verdict, enrollment, forced=forced)

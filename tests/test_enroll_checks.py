@@ -131,6 +131,34 @@ def test_a_reply_within_the_recontact_interval_is_409_unless_forced(
     assert forced.status_code == 201 and forced.json["forced"] is True
 
 
+def test_a_forced_enrollment_says_in_the_past_tense_what_force_overrode(
+    client: Any, cast: Cast, rt: runtime.Runtime
+) -> None:
+    sequence = make_sequence(rt, [KIND])
+    prospect = make_prospect(rt, "ray@acme.example")
+    _replied(rt, prospect, days_ago=1)
+    day = (rt.clock.now() - timedelta(days=1)).strftime("%Y-%m-%d")
+    forced = _post(client, cast, prospect_id=prospect, sequence_id=sequence, force=True)
+    check = forced.json["check"]
+    assert forced.status_code == 201 and check["outcome"] == "forced" and check["status"] == 201
+    assert check["message"] == (
+        f"ray@acme.example: enrolled although the prospect replied on {day}, within the team's "
+        "re-contact interval of 30 days; you forced it"
+    )
+    assert "409" not in forced.text and "Enroll anyway" not in forced.text
+    again = _post(client, cast, prospect_id=prospect, sequence_id=sequence, force=True)
+    assert again.status_code == 201 and (
+        f"was already active in this sequence (enrollment {forced.json['id']})"
+        in again.json["check"]["message"]
+    )
+    assert "that enrollment was ended; you forced it" in again.json["check"]["message"]
+    plain = _post(
+        client, cast, prospect_id=make_prospect(rt, "new@acme.example"), sequence_id=sequence
+    )
+    assert plain.status_code == 201 and plain.json["forced"] is False
+    assert (plain.json["check"]["outcome"], plain.json["check"]["status"]) == ("enrolled", 201)
+
+
 def test_the_recontact_interval_is_the_teams_setting(
     client: Any, cast: Cast, rt: runtime.Runtime
 ) -> None:
@@ -297,6 +325,12 @@ def test_cli_enroll_refuses_with_the_fix_and_forces_a_recent_reply_with_force(
     assert "created 2, updated 0, enrolled 1, skipped 2" in result.output
     forced = _cli(rt, tmp_path, "enroll", "--sequence", str(sequence), "--force", str(csv_file))
     assert "enrolled 2, skipped 1" in forced.output  # ben still lacks a company: no override
+    # What force overrode, row by row: ana's live enrollment restarted, re's reply talked over.
+    assert "enrolled with --force 2:" in forced.output
+    assert "row 2: ana@acme.example, enrolled although the prospect was already active" in (
+        forced.output
+    )
+    assert "row 4: re@acme.example, enrolled although the prospect replied on" in forced.output
     no_sequence = _cli(rt, tmp_path, "enroll", "--sequence", "999", "--dry-run", str(csv_file))
     assert no_sequence.exit_code == 1 and "no sequence 999" in no_sequence.output
 
@@ -356,6 +390,8 @@ def test_web_enroll_checks_confirms_recent_contacts_and_refuses_with_the_fix(
         url, data={"csrf_token": token(client, url), "prospect_id": [ids[2]], "action": "force"}
     )
     assert "<strong>1</strong> enrolled" in confirmed.text
+    assert "enrolled although the prospect replied on" in confirmed.text
+    assert "you forced it" in confirmed.text
     assert _enrollments(rt) == 2
 
 
@@ -477,5 +513,9 @@ def test_the_readme_shows_the_refusals_the_api_answers(
     answer = post("/api/v1/enrollments", {"prospect_id": zoe, "sequence_id": check_in})
     assert answer.status_code == 409
     assert _without(answer.json, "prospect_id", "at") == _without(recent, "prospect_id", "at")
-    forced = {"prospect_id": zoe, "sequence_id": check_in, "force": True}
-    assert post("/api/v1/enrollments", forced).status_code == 201
+    forced = post(
+        "/api/v1/enrollments", {"prospect_id": zoe, "sequence_id": check_in, "force": True}
+    )
+    assert forced.status_code == 201
+    keys = ("id", "prospect_id", "sequence_id", "next_due_at", "at")
+    assert _without(forced.json, *keys) == _without(_readme_json_blocks()[2], *keys)

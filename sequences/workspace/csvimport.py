@@ -119,6 +119,8 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)  # about the file: encoding, columns ignored
     # Recently in touch: (row, prospect name, verdict), for a page that offers to confirm.
     confirm: list[tuple[int, Prospect, Verdict]] = field(default_factory=list)
+    # Enrolled with --force over a recent touch: (row, email, what was overridden).
+    forced: list[tuple[int, str, str]] = field(default_factory=list)
     dry_run: bool = False
 
     def groups(self) -> list[tuple[str, list[Skip]]]:
@@ -148,6 +150,9 @@ class ImportReport:
         ]
         if self.nothing_changed and not self.dry_run:
             out.append("nothing changed: every row was imported before")
+        if self.forced:
+            out.append(f"enrolled with --force {len(self.forced)}:")
+            out.extend(f"  row {row}: {email}, {why}" for row, email, why in self.forced)
         for kind, skips in self.groups():
             out.append(f"skipped {len(skips)}: {kind}")
             out.extend(f"  {s.where}: {s.email + ', ' if s.email else ''}{s.detail}" for s in skips)
@@ -468,6 +473,8 @@ class _Import:
             and (verdict.outcome == WOULD_ENROLL or (force and verdict.outcome == NEEDS_FORCE))
         ):
             report.enrolled += 1
+            if attempt.forced:
+                report.forced.append((number, prospect.email, verdict.why))
             return None
         if verdict.reasons and all(r.code == "already_enrolled" for r in verdict.reasons):
             report.already_enrolled += 1  # re-importing a file is not a problem with it

@@ -451,6 +451,7 @@ class EnrollSummary:
     checks: list[tuple[str, str, Verdict]] = field(default_factory=list)  # (row, name, verdict)
     dry_run: bool = False
     forced: bool = False
+    overridden: list[tuple[str, str]] = field(default_factory=list)  # (name, what force overrode)
 
 
 def _search(q: str) -> list[Prospect]:
@@ -473,6 +474,8 @@ def _enroll_one(sequence: Sequence, prospect: Prospect, summary: EnrollSummary, 
         summary.checks.append((row, display_name(prospect), verdict))
     elif attempt.enrolled:
         summary.enrolled += 1
+        if attempt.forced:
+            summary.overridden.append((display_name(prospect), verdict.why))
     elif verdict.outcome == NEEDS_FORCE:
         summary.confirm.append((display_name(prospect), verdict))
     else:
