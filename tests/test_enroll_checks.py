@@ -335,6 +335,26 @@ def test_cli_enroll_refuses_with_the_fix_and_forces_a_recent_reply_with_force(
     assert no_sequence.exit_code == 1 and "no sequence 999" in no_sequence.output
 
 
+def test_cli_enroll_never_enrolls_an_unsubscribed_or_bounced_address_even_with_force(
+    rt: runtime.Runtime, tmp_path: Path
+) -> None:
+    sequence = make_sequence(rt, [KIND])
+    for status in ("unsubscribed", "bounced"):
+        make_prospect(rt, f"{status}@acme.example", status=status)
+    csv_file = tmp_path / "suppressed.csv"
+    csv_file.write_text(
+        "email\nunsubscribed@acme.example\nbounced@acme.example\n", encoding="utf-8"
+    )
+    for flags in ((), ("--force",)):
+        result = _cli(rt, tmp_path, "enroll", "--sequence", str(sequence), *flags, str(csv_file))
+        assert "enrolled 0, skipped 2" in result.output, result.output
+        for row, status in ((2, "unsubscribed"), (3, "bounced")):
+            assert f"row {row}: {status}@acme.example, the address {status} on" in result.output
+        assert "never mailed by a sequence again" in result.output
+        assert "Traceback" not in result.output
+    assert _enrollments(rt) == 0
+
+
 # The web form
 
 
@@ -393,6 +413,31 @@ def test_web_enroll_checks_confirms_recent_contacts_and_refuses_with_the_fix(
     assert "enrolled although the prospect replied on" in confirmed.text
     assert "you forced it" in confirmed.text
     assert _enrollments(rt) == 2
+
+
+def test_web_enroll_never_enrolls_an_unsubscribed_or_bounced_address_even_when_forced(
+    client: Any, session: Session, rt: runtime.Runtime
+) -> None:
+    team: WebTeam = seed_team(session)
+    sequence = add_sequence(session, team.rep_id, rt.clock.now(), [KIND])
+    ids = [
+        str(add_prospect(session, team.rep_id, f"{status}@acme.example", status=status).id)
+        for status in ("unsubscribed", "bounced")
+    ]
+    sequence_id = sequence.id
+    session.commit()
+    login(client, team.rep_email)
+    url = f"/sequences/{sequence_id}/enroll"
+    for action in ("check", "enroll", "force"):
+        page = client.post(
+            url, data={"csrf_token": token(client, url), "prospect_id": ids, "action": action}
+        )
+        assert page.status_code == 200, (action, page.status_code)
+        for status in ("unsubscribed", "bounced"):
+            assert f"the address {status} on" in page.text, action
+        assert "never mailed by a sequence again" in page.text
+        assert "<strong>0</strong> enrolled" in page.text or action == "check"
+    assert _enrollments(rt) == 0
 
 
 # The re-enroll interval, in words wherever the refusal reaches a rep
