@@ -118,6 +118,28 @@ def test_an_excel_export_with_bom_semicolons_and_crlf_is_read(
     assert jon is not None and jon.company == "Acme; Ltd"
 
 
+def test_an_excel_unicode_text_export_in_utf16_with_tabs_is_read(
+    rt: runtime.Runtime, tmp_path: Path
+) -> None:
+    raw = (CORPUS / "excel_unicode_text.txt").read_bytes()
+    assert raw.startswith(b"\xff\xfeE\x00-\x00m\x00") and b"\t\x00" in raw  # UTF-16LE, BOM
+    sequence = make_sequence(rt, [email()])
+    result = _enroll(rt, tmp_path, sequence, "excel_unicode_text.txt", "--strict")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "created 2, updated 0, enrolled 2, skipped 0 of 2 rows (0 unchanged, 0 already enrolled)",
+        "note: read as UTF-16",
+        "note: columns separated by tab",
+    ]
+    with rt.sessions() as s:
+        lukasz = s.scalar(select(Prospect).where(Prospect.email == "lukasz@acme.example"))
+        mei = s.scalar(select(Prospect).where(Prospect.email == "mei@acme.example"))
+    assert lukasz is not None and lukasz.first_name == "\u0141ukasz"
+    assert lukasz.company == "Acme, Ltd" and lukasz.fields == {"need": "faster onboarding"}
+    assert mei is not None and mei.first_name == "\u7f8e\u7433"
+    assert mei.company == 'Globex "East"'
+
+
 def test_a_windows_1252_file_is_read_and_says_how(rt: runtime.Runtime, tmp_path: Path) -> None:
     sequence = make_sequence(rt, [email()])
     result = _enroll(rt, tmp_path, sequence, "cp1252.csv")
