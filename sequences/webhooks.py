@@ -70,6 +70,7 @@ EVENT_TYPES = (
     "lead.rejected",
     "lead.reassigned",
     "prospect.status_changed",
+    "attention",  # a step stopped after enrollment, in a rep's words (sequences.failures)
 )
 PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
 STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED)

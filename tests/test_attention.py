@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from sequences import runtime
 from sequences.failures import (
@@ -104,6 +105,34 @@ def test_a_render_failure_after_a_data_change_is_on_the_timeline_and_the_list(
     assert drain(rt) == ["sent"]
     [sent] = smtp_sink.messages()
     assert "You need speed" in sent.message.get_body(("html",)).get_content()
+
+
+def test_a_webhook_on_attention_carries_the_reps_words_and_the_error_id_never_raw_text(
+    rt: runtime.Runtime, client: Any, cast: Cast
+) -> None:
+    from sequences.models import WebhookDelivery
+    from sequences.webhooks import payload
+
+    subscribed = client.post(
+        "/api/v1/webhooks",
+        json={"url": "https://hooks.example/followup", "events": ["attention"]},
+        headers=_auth(cast),
+    )
+    assert subscribed.status_code == 201, subscribed.json
+    _, enrolled = _failed_for_a_missing_field(rt)
+    with rt.sessions() as s:
+        [delivery] = s.scalars(select(WebhookDelivery))
+        body = payload(s, delivery)
+    text = json.dumps(body)
+    assert body["type"] == "attention" and body["event"]["enrollment_id"] == enrolled
+    assert body["event"]["kind"] == "missing_field"
+    assert "Step 1 was not sent: Zo\u00eb has no `need` any more" in body["event"]["message"]
+    assert body["event"]["error_id"].startswith("E-")
+    assert body["event"]["fix"] == (
+        "add `need` to the prospect, or give it a default in step 1, then retry"
+    )
+    assert body["event"]["actions"] == ["edit_prospect", "retry", "skip"]
+    assert not any(raw.lower() in text.lower() for raw in RAW)
 
 
 def test_skip_leaves_the_failed_step_unsent_and_goes_on(
