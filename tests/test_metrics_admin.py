@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,83 @@ def test_a_pixel_hit_is_counted_on_the_admin_port_and_the_public_port_hides_metr
             )
             assert public.status == 404
         except AssertionError:
+            print(web.log())
+            raise
+
+
+def _web_requests(port: int, route: str) -> float | None:
+    try:
+        answer = http("GET", f"http://127.0.0.1:{port}/metrics", timeout=5)
+    except OSError:
+        return None
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(answer.body.decode())
+        for sample in family.samples
+        if sample.name == "followup_http_requests_total" and sample.labels["route"] == route
+    )
+
+
+def _pixels_per_worker(directory: Path) -> dict[str, float]:
+    """Each gunicorn worker writes its own counter_<pid>.db; read them one by one, so the
+    test sees which workers served (the admin listener sums them)."""
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    served: dict[str, float] = {}
+    for path in directory.glob("counter_*.db"):
+        # A private reader, but the only one that takes a single worker's file.
+        for family in MultiProcessCollector._read_metrics([str(path)]).values():  # type: ignore[attr-defined]
+            for sample in family.samples:
+                # The raw reader keeps labels as pairs.
+                named = sample.name == "followup_http_requests_total"
+                if named and dict(sample.labels) == {"route": "pixel"}:
+                    served[path.stem] = served.get(path.stem, 0.0) + sample.value
+    return served
+
+
+@pytest.mark.slow
+def test_the_web_request_counter_on_the_admin_port_sums_every_worker(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+    _truncate_postgres(postgres_url)
+    admin = free_port()
+    with production_stack(
+        postgres_url, REDIS_URL, tmp_path, FOLLOWUP_METRICS_BIND=f"127.0.0.1:{admin}"
+    ) as stack:
+        web = stack.start_web(workers=2)
+        directory = tmp_path / "instance" / "web-metrics"  # `followup web`'s own default
+        made = 0
+
+        def batch() -> bool:
+            nonlocal made
+            # Concurrent, so a sync worker busy with one leaves the next to the other.
+            with ThreadPoolExecutor(8) as pool:
+                answers = list(
+                    pool.map(
+                        lambda i: http(
+                            "GET",
+                            f"{stack.web_url}/o/unknown{i}.gif",
+                            headers={"User-Agent": BROWSER},
+                        ),
+                        range(16),
+                    )
+                )
+            assert all(a.status == 200 for a in answers)
+            made += len(answers)
+            served = _pixels_per_worker(directory)
+            return len(served) >= 2 and all(n > 0 for n in served.values())
+
+        try:
+            wait_for(lambda: _web_requests(admin, "pixel") is not None, 30, "the admin listener")
+            wait_for(batch, 60, "pixel hits served by both workers")
+            served = _pixels_per_worker(directory)
+            assert sum(served.values()) == made
+            # Every worker's count, summed at the scrape: not one worker's share.
+            assert _web_requests(admin, "pixel") == made
+            assert _web_requests(admin, "app") is not None
+        except AssertionError:
+            print(sorted(p.name for p in directory.glob("*")), _pixels_per_worker(directory))
             print(web.log())
             raise
 

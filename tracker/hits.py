@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from sequences.metrics.instruments import count_request
 from sequences.runtime import Runtime
 from sequences.tracking import (
     Drainer,
@@ -252,9 +253,11 @@ class HitFront:
                 if slash and "/" not in blob:
                     answer = self._click(token, blob, environ)
             if answer is not None:
+                count_request("pixel" if path.startswith("/o/") else "click")
                 status, headers, body = answer
                 start_response(status, headers)
                 return [body] if method == "GET" else []
+        count_request("app")
         return self.inner(environ, start_response)
 
     def _pixel(

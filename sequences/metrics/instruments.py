@@ -46,3 +46,20 @@ def count_takeover(status: str) -> None:
                     "followup_lease_takeovers", "Expired send claims taken over.", ["status"]
                 )
     found.labels(status).inc()
+
+
+def count_request(route: str) -> None:
+    """The web answered one request; `route` is "pixel", "click" or "app" (everything Flask
+    answers). Counted in the web process itself, so it shows what reached the server even when
+    the spool or the database has not caught up."""
+    found = _metrics.get("followup_http_requests")
+    if found is None:
+        with _lock:
+            found = _metrics.get("followup_http_requests")
+            if found is None:
+                from prometheus_client import Counter
+
+                found = _metrics["followup_http_requests"] = Counter(
+                    "followup_http_requests", "Requests the web answered.", ["route"]
+                )
+    found.labels(route).inc()
