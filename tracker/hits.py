@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from sequences.metrics.instruments import count_request
+from sequences.metrics import count_request
 from sequences.runtime import Runtime
 from sequences.tracking import (
     Drainer,

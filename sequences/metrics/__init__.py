@@ -2,6 +2,13 @@
 
 from .collector import DatabaseCollector
 from .exposition import scrape_registry
-from .instruments import count_takeover, observe_smtp, observe_tick
+from .instruments import count_request, count_takeover, observe_smtp, observe_tick
 
-__all__ = ["DatabaseCollector", "count_takeover", "observe_smtp", "observe_tick", "scrape_registry"]
+__all__ = [
+    "DatabaseCollector",
+    "count_request",
+    "count_takeover",
+    "observe_smtp",
+    "observe_tick",
+    "scrape_registry",
+]
