@@ -9,7 +9,7 @@ _lock = threading.Lock()
 _metrics: dict[str, Any] = {}
 
 
-def _histogram(name: str, doc: str) -> Any:
+def _metric(kind: str, name: str, doc: str, labels: tuple[str, ...] = ()) -> Any:
     # Created on first use, not at import: prometheus_client picks multiprocess mode
     # (PROMETHEUS_MULTIPROC_DIR) when a metric is made, and Dramatiq sets it after boot.
     found = _metrics.get(name)
@@ -17,10 +17,14 @@ def _histogram(name: str, doc: str) -> Any:
         with _lock:
             found = _metrics.get(name)
             if found is None:
-                from prometheus_client import Histogram
+                import prometheus_client
 
-                found = _metrics[name] = Histogram(name, doc)
+                found = _metrics[name] = getattr(prometheus_client, kind)(name, doc, labels)
     return found
+
+
+def _histogram(name: str, doc: str) -> Any:
+    return _metric("Histogram", name, doc)
 
 
 def observe_smtp(seconds: float) -> None:
@@ -35,31 +39,15 @@ def observe_tick(seconds: float) -> None:
 
 def count_takeover(status: str) -> None:
     """A worker took over a message whose claim's lease had expired (its worker vanished)."""
-    found = _metrics.get("followup_lease_takeovers")
-    if found is None:
-        with _lock:
-            found = _metrics.get("followup_lease_takeovers")
-            if found is None:
-                from prometheus_client import Counter
-
-                found = _metrics["followup_lease_takeovers"] = Counter(
-                    "followup_lease_takeovers", "Expired send claims taken over.", ["status"]
-                )
-    found.labels(status).inc()
+    _metric(
+        "Counter", "followup_lease_takeovers", "Expired send claims taken over.", ("status",)
+    ).labels(status).inc()
 
 
 def count_request(route: str) -> None:
     """The web answered one request; `route` is "pixel", "click" or "app" (everything Flask
     answers). Counted in the web process itself, so it shows what reached the server even when
     the spool or the database has not caught up."""
-    found = _metrics.get("followup_http_requests")
-    if found is None:
-        with _lock:
-            found = _metrics.get("followup_http_requests")
-            if found is None:
-                from prometheus_client import Counter
-
-                found = _metrics["followup_http_requests"] = Counter(
-                    "followup_http_requests", "Requests the web answered.", ["route"]
-                )
-    found.labels(route).inc()
+    _metric("Counter", "followup_http_requests", "Requests the web answered.", ("route",)).labels(
+        route
+    ).inc()
