@@ -58,8 +58,8 @@ class Repo:
 
 
 class LaterPart:
-    """A part built after others (fresh, fresh2): each agent once and none that an earlier part
-    holds, each case met as a person's later open or click would be (a delay, an address)."""
+    """A part built after others (fresh, fresh2, ...): each agent once and none that an earlier
+    part holds, each case met as a person's later open or click would be (a delay, an address)."""
 
     def __init__(self, parts_before: Iterable[str], rng: random.Random) -> None:
         self.rng = rng
@@ -95,6 +95,18 @@ class LaterPart:
             encoding="utf-8",
         )
         return self.cases
+
+    def counts(self) -> dict[str, int]:
+        """How many cases of each label, in the order they first appear."""
+        found: dict[str, int] = {}
+        for case in self.cases:
+            found[case["label"]] = found.get(case["label"], 0) + 1
+        return found
+
+    def finish(self, name: str, id_prefix: str) -> None:
+        """Write the part and print what it holds: the last step of every later builder."""
+        self.write(name, id_prefix)
+        print(f"{name}: {len(self.cases)} cases, {self.counts()}")
 
 
 def yaml_agents(text: str) -> list[dict[str, Any]]:

@@ -173,11 +173,7 @@ def main() -> None:
         Repo(args.crawler_user_agents, "monperrus/crawler-user-agents"),
         part,
     )
-    cases = part.write("fresh2", "g")
-    counts: dict[str, int] = {}
-    for case in cases:
-        counts[case["label"]] = counts.get(case["label"], 0) + 1
-    print(f"fresh2: {len(cases)} cases, {counts}")
+    part.finish("fresh2", "g")
 
 
 if __name__ == "__main__":

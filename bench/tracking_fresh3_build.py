@@ -34,18 +34,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.tracking_corpus_build import (  # noqa: E402
-    LATER_SECONDS,
-    OUT,
-    PERSON_IPS,
-    Repo,
-    modern_browser,
-)
+from bench.tracking_corpus_build import LaterPart, Repo, modern_browser  # noqa: E402
 from bench.tracking_fresh2_build import MAIL_OR_OFFICE, PREVIEW  # noqa: E402
 
 PARTS_BEFORE = ("tuning", "held_out", "fresh", "fresh2")
@@ -53,25 +45,8 @@ MACHINE_FILES = ("crawler", "fetcher", "cli", "library", "mediaplayer")
 BROWSERS_DRAWN = 110  # current browsers of devices and systems, at random, beside browser-all's
 
 
-def build(repo: Repo, known: set[str]) -> list[dict[str, Any]]:
-    rng = random.Random(2026_12_07)
-    cases: list[dict[str, Any]] = []
-
-    def add(label: str, ua: str, source: str, kind: str) -> None:
-        ua = ua.strip()
-        if not ua or ua in known:
-            return
-        known.add(ua)
-        cases.append(
-            {
-                "label": label,
-                "kind": kind,
-                "ua": ua,
-                "since": rng.choice(LATER_SECONDS),
-                "ip": rng.choice(PERSON_IPS),
-                "source": source,
-            }
-        )
+def build(repo: Repo, part: LaterPart) -> None:
+    rng, add = part.rng, part.add
 
     def fixtures(file: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = json.loads(repo.show(file))
@@ -111,28 +86,15 @@ def build(repo: Repo, known: set[str]) -> list[dict[str, Any]]:
                 f"{repo.source(file)} ({name}: {c.get('desc')})",
                 rng.choice(["open", "click"]),
             )
-    for i, case in enumerate(cases):
-        case["id"] = f"h{i:03d}"
-    return cases
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ua-parser-js", required=True, help="its git directory")
     args = parser.parse_args()
-    known = {
-        c["ua"]
-        for part in PARTS_BEFORE
-        for c in yaml.safe_load((OUT / f"{part}.yaml").read_text(encoding="utf-8"))
-    }
-    cases = build(Repo(args.ua_parser_js, "faisalman/ua-parser-js"), known)
-    (OUT / "fresh3.yaml").write_text(
-        yaml.safe_dump(cases, sort_keys=False, allow_unicode=True, width=1000), encoding="utf-8"
-    )
-    counts: dict[str, int] = {}
-    for case in cases:
-        counts[case["label"]] = counts.get(case["label"], 0) + 1
-    print(f"fresh3: {len(cases)} cases, {counts}")
+    part = LaterPart(PARTS_BEFORE, random.Random(2026_12_07))
+    build(Repo(args.ua_parser_js, "faisalman/ua-parser-js"), part)
+    part.finish("fresh3", "h")
 
 
 if __name__ == "__main__":

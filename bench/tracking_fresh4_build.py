@@ -32,20 +32,11 @@ import random
 import re
 import sys
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.tracking_corpus_build import (  # noqa: E402
-    LATER_SECONDS,
-    OUT,
-    PERSON_IPS,
-    Repo,
-    modern_browser,
-)
+from bench.tracking_corpus_build import LaterPart, Repo, modern_browser  # noqa: E402
 from bench.tracking_fresh2_build import MAIL_OR_OFFICE, PREVIEW  # noqa: E402
 
 PARTS_BEFORE = ("tuning", "held_out", "fresh", "fresh2", "fresh3")
@@ -86,8 +77,8 @@ def fixtures(text: str) -> list[tuple[str, str | None, str | None]]:
     return found
 
 
-def build(repo: Repo, known: set[str]) -> list[dict[str, Any]]:
-    rng = random.Random(2026_12_07_4)
+def build(repo: Repo, part: LaterPart) -> None:
+    rng, known = part.rng, part.known
     files = sorted(repo.git("ls-tree", "-r", "--name-only", "HEAD", "tests/issues").split())
     mail: list[tuple[str, str, str]] = []
     browsers: list[tuple[str, str, str]] = []
@@ -110,19 +101,9 @@ def build(repo: Repo, known: set[str]) -> list[dict[str, Any]]:
                 machines.append((ua, source, ""))
     rng.shuffle(browsers)
     rng.shuffle(machines)
-    cases: list[dict[str, Any]] = []
 
     def add(label: str, ua: str, source: str, kind: str) -> None:
-        cases.append(
-            {
-                "label": label,
-                "kind": kind or rng.choice(["open", "click"]),
-                "ua": ua,
-                "since": rng.choice(LATER_SECONDS),
-                "ip": rng.choice(PERSON_IPS),
-                "source": source,
-            }
-        )
+        part.add(label, ua, source, kind or rng.choice(["open", "click"]))
 
     for ua, source, kind in mail:
         add("person", ua, source, kind)
@@ -130,28 +111,15 @@ def build(repo: Repo, known: set[str]) -> list[dict[str, Any]]:
         add("person", ua, source, kind)
     for ua, source, kind in machines[:MACHINES_DRAWN]:
         add("preview" if PREVIEW.search(ua) else "crawler", ua, source, kind)
-    for i, case in enumerate(cases):
-        case["id"] = f"i{i:03d}"
-    return cases
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--browscap", required=True, help="its git directory")
     args = parser.parse_args()
-    known = {
-        c["ua"]
-        for part in PARTS_BEFORE
-        for c in yaml.safe_load((OUT / f"{part}.yaml").read_text(encoding="utf-8"))
-    }
-    cases = build(Repo(args.browscap, "browscap/browscap"), known)
-    (OUT / "fresh4.yaml").write_text(
-        yaml.safe_dump(cases, sort_keys=False, allow_unicode=True, width=1000), encoding="utf-8"
-    )
-    counts: dict[str, int] = {}
-    for case in cases:
-        counts[case["label"]] = counts.get(case["label"], 0) + 1
-    print(f"fresh4: {len(cases)} cases, {counts}")
+    part = LaterPart(PARTS_BEFORE, random.Random(2026_12_07_4))
+    build(Repo(args.browscap, "browscap/browscap"), part)
+    part.finish("fresh4", "i")
 
 
 if __name__ == "__main__":

@@ -439,6 +439,13 @@ def test_outlook_mobiles_joined_platform_token_is_a_person_although_crawler_list
         "TuneIn Radio/27.4 (iPhone; iOS 17.2; Scale/3.00)",
         "iHeartRadio 10.31.0 (Android 13; SM-S911B)",
         "Acme Music Player 2.1 (Android 12; Pixel 6)",
+        # A player named "...Player", and a music streaming app, inside an embedded WebKit.
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "GOMPlayer/2.3.92 Safari/537.36",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "TIDAL/2.34.3",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "SoundCloud/1.2 Safari/537.36",
     ],
 )
 def test_media_players_and_radio_apps_are_programs_not_people(ua: str) -> None:
@@ -604,3 +611,52 @@ def test_refreshing_a_device_detector_list_with_a_bad_file_writes_nothing(tmp_pa
     assert address_ranges.main(["device-detector", "pim", str(bad)]) == 1
     assert address_ranges.main(["device-detector", "pim", str(tmp_path / "missing.yml")]) == 1
     assert address_ranges.DEVICE_DETECTOR_FILES["pim"].read_text(encoding="utf-8") == shipped
+
+
+@pytest.mark.parametrize(
+    ("ua", "why"),
+    [
+        # A Thunderbird rebuild keeps Gecko's Firefox token, years old, and adds its own after it.
+        (
+            "Mozilla/5.0 (X11; Linux x86_64; rv:31.0) Gecko/20100101 Firefox/31.0 Nightbird/31.1",
+            "mail client: a Thunderbird rebuild",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 6.1; rv:45.0) Gecko/20100101 Firefox/45.0 PaleMail/45.1.2",
+            "mail client: a Thunderbird rebuild",
+        ),
+        # Zimbra Desktop, a Prism mail client, still runs on Windows XP.
+        (
+            "Mozilla/5.0 (Windows; U; Windows NT 5.1; en-US; rv:1.9.2.28) Gecko/20120306 Prism "
+            "zdesktop/7.1.4",
+            "mail client: Zimbra Desktop",
+        ),
+        # An Android package id ending in "mail" names a mail app.
+        ("de.gmx.mobile.android.mail 7.12.1", "mail client: names itself a mail app"),
+        ("appclient android 3.2.0 com.example.webmail", "mail client: names itself a mail app"),
+    ],
+)
+def test_thunderbird_rebuilds_zimbra_desktop_and_android_mail_packages_are_people(
+    ua: str, why: str
+) -> None:
+    v = classify(Hit("open", "GET", ua, None, LATER))
+    assert (v.verdict, v.reason) == ("human", None) and v.why.startswith(why), v
+
+
+@pytest.mark.parametrize(
+    ("ua", "expected"),
+    [
+        # An old Firefox with a browser's rebuild token is still a Firefox years behind.
+        (
+            "Mozilla/5.0 (Windows NT 6.1; WOW64; rv:38.0) Gecko/20100101 Firefox/38.0 Waterfox/38.0",
+            ("machine", "security_scanner"),
+        ),
+        # A package id that only starts with "mail", or collects addresses, is no mail app.
+        ("fetcher 1.0 mail.example.tools", ("machine", "bot")),
+        ("harvest 2.1 com.example.mailcollector", ("machine", "bot")),
+    ],
+)
+def test_a_browser_rebuild_and_other_package_ids_are_not_taken_for_mail_clients(
+    ua: str, expected: tuple[str, str]
+) -> None:
+    assert verdict(ua) == expected

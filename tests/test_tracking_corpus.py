@@ -19,7 +19,8 @@ SIDE_FLOOR = {
     "fresh": 0.95,
     "fresh2": 0.90,
     "fresh3": 0.95,
-    "fresh4": 0.94,
+    "fresh4": 0.98,
+    "fresh5": 0.97,  # blind: person 97.5%, crawler 99.4%, preview 100%
 }
 CATEGORY_FLOOR = {
     "tuning": 0.95,
@@ -27,7 +28,8 @@ CATEGORY_FLOOR = {
     "fresh": 0.93,
     "fresh2": 0.95,
     "fresh3": 0.96,
-    "fresh4": 0.95,
+    "fresh4": 0.98,
+    "fresh5": 0.949,  # blind: 322 of 339, which docs/tracking.md rounds to 95.0%
 }
 # The fresh part's crawlers still shown as people after its mistakes were fixed by family
 # rules (11 at its first measurement, 2 after the fix, 1 since crawler-user-agents' list).
@@ -45,17 +47,23 @@ FRESH2_MACHINES_SHOWN_AS_PEOPLE = 0
 # Eudora on Windows XP, and three machines with a browser's agent.
 FRESH3_PEOPLE_SHOWN_AS_MACHINES = 9
 FRESH3_MACHINES_SHOWN_AS_PEOPLE = 3
-# fresh4's first and only measurement (docs/tracking.md), blind: 10 people shown as machines
-# (Framabird, a Thunderbird build whose agent also says Firefox 24/38; Zimbra Desktop's Prism on
-# Windows XP; Mail.ru's Android app, `mobmail android ...`) and 5 machines shown as people (two
-# media players and a feed reader inside an embedded WebKit, a snapshot tool). Never tuned on.
-FRESH4_PEOPLE_SHOWN_AS_MACHINES = 10
-FRESH4_MACHINES_SHOWN_AS_PEOPLE = 5
+# fresh4 after its mistakes were read and fixed by family rules (10 people and 5 machines at its
+# first, blind measurement; docs/tracking.md): no person is left on the machine side; left are a
+# feed reader and a snapshot tool that are only a name inside a Mac's embedded WebKit, the shape
+# Sparrow's and KMail's agents have too.
+FRESH4_PEOPLE_SHOWN_AS_MACHINES = 0
+FRESH4_MACHINES_SHOWN_AS_PEOPLE = 2
+# fresh5's first and only measurement (docs/tracking.md), blind: 4 people shown as machines (Outlook's
+# MAPI client, Fastmail's and Zoho's desktop mail apps) and 1 machine shown as a person (a robot
+# with a current Safari agent). Never tuned on.
+FRESH5_PEOPLE_SHOWN_AS_MACHINES = 4
+FRESH5_MACHINES_SHOWN_AS_PEOPLE = 1
 LABELS = {
     "fresh": {"person", "crawler"},
     "fresh2": {"person", "preview", "crawler"},
     "fresh3": {"person", "preview", "crawler"},
     "fresh4": {"person", "preview", "crawler"},
+    "fresh5": {"person", "preview", "crawler"},
 }
 
 
@@ -110,12 +118,37 @@ def test_fresh3_shows_no_more_people_as_machines_or_machines_as_people_than_it_f
     assert len(machines_shown) <= FRESH3_MACHINES_SHOWN_AS_PEOPLE, machines_shown
 
 
-def test_fresh4_shows_no_more_people_as_machines_or_machines_as_people_than_it_first_did() -> None:
+def test_fresh4_shows_no_person_as_a_machine_and_no_more_machines_as_people_than_after_its_fix() -> (
+    None
+):
     score = tracking_matrix(("fresh4",), echo=False)["fresh4"]
     people_lost = [case["id"] for case, _ in score.harmful if case["label"] == "person"]
     machines_shown = [case["id"] for case, _ in score.harmful if case["label"] != "person"]
     assert len(people_lost) <= FRESH4_PEOPLE_SHOWN_AS_MACHINES, people_lost
     assert len(machines_shown) <= FRESH4_MACHINES_SHOWN_AS_PEOPLE, machines_shown
+
+
+def test_fresh5_shows_no_more_people_as_machines_or_machines_as_people_than_it_first_did() -> None:
+    score = tracking_matrix(("fresh5",), echo=False)["fresh5"]
+    people_lost = [case["id"] for case, _ in score.harmful if case["label"] == "person"]
+    machines_shown = [case["id"] for case, _ in score.harmful if case["label"] != "person"]
+    assert len(people_lost) <= FRESH5_PEOPLE_SHOWN_AS_MACHINES, people_lost
+    assert len(machines_shown) <= FRESH5_MACHINES_SHOWN_AS_PEOPLE, machines_shown
+
+
+def test_fresh5_was_built_from_a_source_no_earlier_part_or_rule_used() -> None:
+    # Blind only if nothing it holds was read before: its agents and its repository are new,
+    # and no rule list was taken from it.
+    before = {c["ua"] for part in PARTS if part != "fresh5" for c in load(part)}
+    fresh5 = load("fresh5")
+    assert len(fresh5) >= 300
+    assert sum(c["label"] == "person" for c in fresh5) >= 120
+    assert sum("(Email Client," in c["source"] for c in fresh5) >= 40
+    assert not {c["ua"] for c in fresh5} & before
+    assert all(c["source"].startswith("github.com/nielsbasjes/yauaa ") for c in fresh5)
+    assert not any("yauaa" in c["source"] for p in PARTS if p != "fresh5" for c in load(p))
+    rules = (ROOT / "sequences" / "data").glob("*.y*ml")
+    assert not any("yauaa" in f.read_text(encoding="utf-8").lower() for f in rules)
 
 
 def test_fresh4_was_built_from_a_source_no_earlier_part_or_rule_used() -> None:
