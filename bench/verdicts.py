@@ -11,7 +11,7 @@ Tracking: bench.verdicts_tracking.
     .venv/bin/python bench/verdicts.py inbound    # one of them
     .venv/bin/python bench/verdicts.py real       # real mail copied from talon's and sisimai's fixtures
     .venv/bin/python bench/verdicts.py fresh      # more real mail, measured blind once, tuned on since
-    .venv/bin/python bench/verdicts.py fresh2     # real mail from other sources, held out: measured once
+    .venv/bin/python bench/verdicts.py fresh2     # real mail from other sources, measured blind once, tuned on since
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ REAL = ROOT / "tests" / "data" / "verdicts" / "inbound_real"  # copied verbatim,
 FRESH = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh"  # measured blind once, now tuning
 FRESH2 = (
     ROOT / "tests" / "data" / "verdicts" / "inbound_fresh2"
-)  # held out: labelled before any run
+)  # measured blind once, tuned on since
 PARTS = ("tuning", "held_out")
 SHORT = {
     REPLY: "reply",

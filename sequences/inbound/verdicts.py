@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .classify import Bounce, Complaint, Parsed, detect_bounce, detect_complaint, looks_like_bounce
+from .classify import (
+    Bounce,
+    Complaint,
+    Parsed,
+    detect_bounce,
+    detect_complaint,
+    detect_receipt,
+    looks_like_bounce,
+)
 from .evidence import (
     STRONG,
     Evidence,
@@ -60,6 +68,10 @@ def decide(parsed: Parsed, *, to_verp: bool = False) -> Verdict:
         return Verdict(UNSUBSCRIBE, STRONG, reason, complaint=report)
     if report is not None:
         return Verdict(AUTO_REPLY, STRONG, f"machine report, not a complaint: {report.evidence}")
+    receipt = detect_receipt(parsed)
+    if receipt is not None:
+        # The client's receipt says the message was shown; the person has not answered.
+        return Verdict(AUTO_REPLY, STRONG, f"machine notice, not a reply: {receipt}")
     auto = auto_reply_evidence(parsed)
     strong_auto = [e for e in auto if e.strength == STRONG]
     # An auto-reply sent to the Return-Path is not a bounce, however it got there.
