@@ -39,14 +39,19 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
-from email import message_from_bytes, policy
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.verdicts_build_common import (
+    bounce_label,
+    dsn_status,
+    git_ls,
+    git_show,
+    write_part,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh2"
@@ -104,30 +109,6 @@ RELABELS = {
 _DATA_ROW = re.compile(r"\('(\w+)',\s*'([\w.]+)',\s*\[[^\]]*\](,\s*True)?\)", re.S)
 
 
-def git_show(repo: Path, commit: str, path: str) -> bytes:
-    return subprocess.run(
-        ["git", "--git-dir", str(repo), "show", f"{commit}:{path}"],
-        check=True,
-        capture_output=True,
-    ).stdout
-
-
-def dsn_status(raw: bytes) -> str | None:
-    """The first `Status:` of the report's delivery-status part (RFC 3464), digits only."""
-    msg = message_from_bytes(raw, policy=policy.compat32)
-    for part in msg.walk():
-        if part.get_content_type() != "message/delivery-status":
-            continue
-        payload = part.get_payload()
-        blocks = payload if isinstance(payload, list) else [payload]
-        for block in blocks:
-            text = block.as_string() if isinstance(block, Message) else str(block)
-            found = re.search(r"^Status:\s*([245])\.(\d{1,3})\.(\d{1,3})", text, re.M | re.I)
-            if found:
-                return ".".join(found.groups())
-    return None
-
-
 def flufl_table(repo: Path) -> dict[str, bool]:
     """flufl.bounce's test table: file -> temporary (True) or permanent (False)."""
     text = git_show(repo, FLUFL_COMMIT, "flufl/bounce/_detectors/tests/detectors.py").decode()
@@ -139,30 +120,11 @@ def flufl_table(repo: Path) -> dict[str, bool]:
     return table
 
 
-def bounce_label(status: str | None, fallback_temporary: bool) -> str:
-    if status:
-        return "bounce_hard" if status.startswith("5") else "bounce_soft"
-    return "bounce_soft" if fallback_temporary else "bounce_hard"
-
-
 def build(flufl: Path, flanker: Path) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     left_out: list[str] = []
     table = flufl_table(flufl)
-    listing = subprocess.run(
-        [
-            "git",
-            "--git-dir",
-            str(flufl),
-            "ls-tree",
-            "--name-only",
-            FLUFL_COMMIT,
-            "flufl/bounce/tests/data/",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
+    listing = git_ls(flufl, FLUFL_COMMIT, "flufl/bounce/tests/data/")
     for path in sorted(p for p in listing if p.endswith(".txt")):
         name = path.rsplit("/", 1)[1]
         if name not in table:
@@ -258,16 +220,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--flufl", type=Path, required=True, help="git dir of wRAR/flufl.bounce")
     ap.add_argument("--flanker", type=Path, required=True, help="git dir of mailgun/flanker")
     args = ap.parse_args(argv)
-    entries = build(args.flufl, args.flanker)
-    OUT.mkdir(parents=True, exist_ok=True)
-    for entry in entries:
-        (OUT / entry["file"]).write_bytes(entry.pop("_raw"))
-    text = HEADER + yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, width=100)
-    (OUT / "manifest.yaml").write_text(text)
-    counts: dict[str, int] = {}
-    for entry in entries:
-        counts[entry["expected"]] = counts.get(entry["expected"], 0) + 1
-    print(len(entries), "messages", counts)
+    write_part(OUT, HEADER, build(args.flufl, args.flanker))
 
 
 if __name__ == "__main__":
