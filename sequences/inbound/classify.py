@@ -234,7 +234,8 @@ def parse(raw: bytes) -> Parsed:
 
 # Bounces
 
-_DSN_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+# A status, not part of an IP address quoted in the report (`[4.79.181.168]` is Yahoo's server).
+_DSN_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})\b(?!\.\d)")
 _SMTP_CODE = re.compile(r"(?:^|\s|\()([45])\d\d[ -](?:[45]\.\d{1,3}\.\d{1,3})?", re.MULTILINE)
 # The role names any punctuation apart: `post_master@`, `mailer.daemon@` are the same senders.
 # A bare `From: mailer-daemon` (no domain) is the same sender, and so is MDaemon's `MDaemon@`.
@@ -260,7 +261,8 @@ _TEMPORARY_WORDS = re.compile(
     r"(delayed|will (?:continue to )?retry|will be retried|still trying|not yet been delivered|"
     r"temporar|try again later|deferred|greylist|(?:mailbox|mail ?folder) (?:is )?full|quota|over quota|"
     r"\ba full (?:mailbox|mail ?folder)\b|will continue to try|postponed|"
-    r"mailbox exceeded|"
+    r"mailbox exceeded|mailbox exceeds|exceeds (?:the )?allowed size|"
+    r"have been failing for a long time|"
     r"retry timeout exceeded|insufficient system storage)",
     re.I,
 )
@@ -269,7 +271,7 @@ _PERMANENT_WORDS = re.compile(
     r"(?:user|address|mailbox|recipient|account)[^.\n]{0,30}(?:does not exist|doesn't exist|"
     r"is unknown|unknown|not found|unavailable|disabled|deactivated|closed|inactive|rejected|invalid)|"
     r"no such (?:user|mailbox|address|recipient|person)|(?:user|recipient) unknown|unknown (?:user|recipient)|"
-    r"does not exist|doesn't have an? .{0,30}account|no mailbox here|not a valid (?:mailbox|recipient|address)|"
+    r"does not exist|doesn't have an? .{0,30}account|no mailbox here|not a valid (?:mailbox|recipient|address|user)|"
     r"invalid (?:recipient|mailbox|address)|unrouteable address|host (?:or domain name )?not found|"
     r"domain (?:name )?not found|no (?:mx|mail exchanger)|delivery has failed to these recipients|"
     r"no longer (?:with|employed|available|in use)|"
@@ -323,9 +325,12 @@ def _returned_message_ids(msg: Message) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def _from_daemon(parsed: Parsed) -> bool:
-    """Sent by a mail server's role address: mailer-daemon or postmaster, with a domain or not."""
+def from_daemon(parsed: Parsed) -> bool:
+    """Sent by a mail server's role address: mailer-daemon or postmaster, with a domain or not,
+    or by no one at all (`From: <>`, the null sender, which no person writes from)."""
     bare = header(parsed.msg, "From").lower()
+    if _ADDRESS_NOISE.sub("", bare) == "" and "<>" in bare.replace(" ", ""):
+        return True
     candidates = [parsed.from_email or "", bare, *re.findall(r"<([^<>]*)>", bare)]
     return any(_BOUNCE_FROM.match(_ADDRESS_NOISE.sub("", c)) for c in candidates)
 
@@ -367,7 +372,7 @@ def looks_like_bounce(parsed: Parsed) -> bool:
     """A delivery report by its form: multipart/report, a mailer-daemon, a bounce subject."""
     return bool(
         parsed.msg.get_content_type() == "multipart/report"
-        or _from_daemon(parsed)
+        or from_daemon(parsed)
         or _BOUNCE_SUBJECT.search(parsed.subject)
         or _reports_by_content(parsed)
     )
@@ -380,9 +385,7 @@ def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
     report_type = (msg.get_param("report-type") or "") if ctype == "multipart/report" else ""
     is_dsn = ctype == "multipart/report" and str(report_type).lower() == "delivery-status"
     looks_like = bool(
-        _from_daemon(parsed)
-        or _BOUNCE_SUBJECT.search(parsed.subject)
-        or _reports_by_content(parsed)
+        from_daemon(parsed) or _BOUNCE_SUBJECT.search(parsed.subject) or _reports_by_content(parsed)
     )
     if not (is_dsn or looks_like or to_verp):
         return None

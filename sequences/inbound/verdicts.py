@@ -18,6 +18,7 @@ from .classify import (
     detect_bounce,
     detect_complaint,
     detect_receipt,
+    from_daemon,
     looks_like_bounce,
 )
 from .evidence import (
@@ -77,6 +78,12 @@ def decide(parsed: Parsed, *, to_verp: bool = False) -> Verdict:
     # An auto-reply sent to the Return-Path is not a bounce, however it got there.
     if not (to_verp and strong_auto and not looks_like_bounce(parsed)):
         bounce = detect_bounce(parsed, to_verp)
+        challenge = [e for e in strong_auto if e.detail.startswith("challenge-response")]
+        if bounce is not None and challenge and not bounce.permanent and not from_daemon(parsed):
+            # A challenge-response service built like a DSN (Boxbe's 4.7.0): nothing failed,
+            # a person's filter asks the sender to confirm.
+            reason = f"auto-reply: {_names(challenge)}, in a report's form ({bounce.evidence})"
+            return Verdict(AUTO_REPLY, STRONG, reason, tuple(auto))
         if bounce is not None:
             label = BOUNCE_HARD if bounce.permanent else BOUNCE_SOFT
             what = "permanent" if bounce.permanent else "temporary"
