@@ -11,7 +11,8 @@ Tracking: bench.verdicts_tracking.
     .venv/bin/python bench/verdicts.py inbound    # one of them
     .venv/bin/python bench/verdicts.py real       # real mail copied from talon's and sisimai's fixtures
     .venv/bin/python bench/verdicts.py fresh      # more real mail, measured blind once, tuned on since
-    .venv/bin/python bench/verdicts.py fresh2     # real mail from other sources, held out: measured once
+    .venv/bin/python bench/verdicts.py fresh2     # real mail from other sources, measured blind once, tuned on since
+    .venv/bin/python bench/verdicts.py fresh3     # real mail from five more sources, blind: measured once
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ REAL = ROOT / "tests" / "data" / "verdicts" / "inbound_real"  # copied verbatim,
 FRESH = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh"  # measured blind once, now tuning
 FRESH2 = (
     ROOT / "tests" / "data" / "verdicts" / "inbound_fresh2"
-)  # held out: labelled before any run
+)  # measured blind once, tuned on since
+FRESH3 = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh3"  # blind: labelled before any run
 PARTS = ("tuning", "held_out")
 SHORT = {
     REPLY: "reply",
@@ -174,7 +176,7 @@ def inbound_matrix(
 
 
 def main(argv: list[str]) -> None:
-    every = {"inbound", "real", "fresh", "fresh2", "tracking"}
+    every = {"inbound", "real", "fresh", "fresh2", "fresh3", "tracking"}
     which = set(argv) & every or every
     parts = tuple(p for p in PARTS if p in argv) or PARTS
     if "inbound" in which:
@@ -187,6 +189,9 @@ def main(argv: list[str]) -> None:
         print()
     if "fresh2" in which:
         print(render_inbound(real_score(FRESH2, "fresh2"), verbose="-v" in argv))
+        print()
+    if "fresh3" in which:
+        print(render_inbound(real_score(FRESH3, "fresh3"), verbose="-v" in argv))
         print()
     if "tracking" in which:
         tracking_matrix()

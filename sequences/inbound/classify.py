@@ -234,17 +234,22 @@ def parse(raw: bytes) -> Parsed:
 
 # Bounces
 
-_DSN_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+# A status, not part of an IP address quoted in the report (`[4.79.181.168]` is Yahoo's server).
+_DSN_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})\b(?!\.\d)")
 _SMTP_CODE = re.compile(r"(?:^|\s|\()([45])\d\d[ -](?:[45]\.\d{1,3}\.\d{1,3})?", re.MULTILINE)
 # The role names any punctuation apart: `post_master@`, `mailer.daemon@` are the same senders.
-# A bare `From: mailer-daemon` (no domain) is the same sender.
-_BOUNCE_FROM = re.compile(r"^(mail(er)?[-_.]?daemon|post[-_.]?master)(@|$)", re.I)
+# A bare `From: mailer-daemon` (no domain) is the same sender, and so is MDaemon's `MDaemon@`.
+_BOUNCE_FROM = re.compile(r"^(m(ail(er)?)?[-_.]?daemon|post[-_.]?master)(@|$)", re.I)
+# Stray escapes and quotes some servers write around the local part (`<Postmaster\@host@host>`,
+# `"MAILER-DAEMON"@host`): not part of the name.
+_ADDRESS_NOISE = re.compile(r"[\\\"'<>\s]")
 _BOUNCE_SUBJECT = re.compile(
     r"(undeliver|undelivered mail|delivery status notification|delivery failure|"
     r"mail delivery failed|failure notice|returned mail|delivery has failed|"
     r"could not be delivered|unzustellbar|nicht zustellbar|non remis|no se puede entregar|"
-    r"mail delivery status|undeliverable|non-delivery|"
-    r"delivery delayed|delayed mail|warning: could not send|error sending your (?:mail|message))",
+    r"mail delivery status|undeliverable|non-delivery|mail delivery warning|"
+    r"delivery delayed|delayed mail|warning: could not send|error sending your (?:mail|message)|"
+    r"\b(?:user|recipient) unknown\b|\bunknown (?:user|recipient)\b|\bno such (?:user|mailbox)\b)",
     re.I,
 )
 _STILL_TRYING = re.compile(
@@ -255,7 +260,9 @@ _STILL_TRYING = re.compile(
 _TEMPORARY_WORDS = re.compile(
     r"(delayed|will (?:continue to )?retry|will be retried|still trying|not yet been delivered|"
     r"temporar|try again later|deferred|greylist|(?:mailbox|mail ?folder) (?:is )?full|quota|over quota|"
-    r"mailbox exceeded|"
+    r"\ba full (?:mailbox|mail ?folder)\b|will continue to try|postponed|"
+    r"mailbox exceeded|mailbox exceeds|exceeds (?:the )?allowed size|"
+    r"have been failing for a long time|"
     r"retry timeout exceeded|insufficient system storage)",
     re.I,
 )
@@ -264,7 +271,7 @@ _PERMANENT_WORDS = re.compile(
     r"(?:user|address|mailbox|recipient|account)[^.\n]{0,30}(?:does not exist|doesn't exist|"
     r"is unknown|unknown|not found|unavailable|disabled|deactivated|closed|inactive|rejected|invalid)|"
     r"no such (?:user|mailbox|address|recipient|person)|(?:user|recipient) unknown|unknown (?:user|recipient)|"
-    r"does not exist|doesn't have an? .{0,30}account|no mailbox here|not a valid (?:mailbox|recipient|address)|"
+    r"does not exist|doesn't have an? .{0,30}account|no mailbox here|not a valid (?:mailbox|recipient|address|user)|"
     r"invalid (?:recipient|mailbox|address)|unrouteable address|host (?:or domain name )?not found|"
     r"domain (?:name )?not found|no (?:mx|mail exchanger)|delivery has failed to these recipients|"
     r"no longer (?:with|employed|available|in use)|"
@@ -318,27 +325,43 @@ def _returned_message_ids(msg: Message) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def _from_daemon(parsed: Parsed) -> bool:
-    """Sent by a mail server's role address: mailer-daemon or postmaster, with a domain or not."""
-    bare = header(parsed.msg, "From").strip().strip("<>").lower()
-    return bool(_BOUNCE_FROM.match(parsed.from_email or "") or _BOUNCE_FROM.match(bare))
+def from_daemon(parsed: Parsed) -> bool:
+    """Sent by a mail server's role address: mailer-daemon or postmaster, with a domain or not,
+    or by no one at all (`From: <>`, the null sender, which no person writes from)."""
+    bare = header(parsed.msg, "From").lower()
+    if _ADDRESS_NOISE.sub("", bare) == "" and "<>" in bare.replace(" ", ""):
+        return True
+    candidates = [parsed.from_email or "", bare, *re.findall(r"<([^<>]*)>", bare)]
+    return any(_BOUNCE_FROM.match(_ADDRESS_NOISE.sub("", c)) for c in candidates)
 
 
-# A report by its content: a machine sender, the returned message attached, and the report's own
-# words saying it was not delivered (carriers' and appliances' reports follow no standard form).
+# A report by its content: a machine sender (or mail marked as generated), the returned message
+# attached, and the report's own words saying it was not delivered (carriers' and appliances'
+# reports follow no standard form). Failure wording outranks `Precedence: bulk`, which servers
+# such as MDaemon put on their reports: a person's reply carries neither mark with a returned
+# message and these words.
 _MACHINE_SENDER = re.compile(
     r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|mail[-_.]?error|bounces?)@", re.I
 )
 _NOT_DELIVERED = re.compile(
     r"(could not be delivered|couldn't be delivered|was not delivered|cannot be delivered|"
-    r"undeliverable|delivery (?:has )?failed|failed to deliver|unable to deliver)",
+    r"undeliverable|delivery (?:has )?failed|failed to deliver|unable to deliver|"
+    r"no such (?:user|mailbox|recipient|address)|(?:user|recipient) unknown|unknown (?:user|recipient))",
     re.I,
 )
 _RETURNED_TYPES = ("message/rfc822", "text/rfc822-headers", "text/rfc822-header")
 
 
+def _marked_generated(msg: Message) -> bool:
+    """`Precedence: bulk/junk` or `Auto-Submitted: auto-generated`: machine mail, not a person's."""
+    precedence = header(msg, "Precedence").lower()
+    return precedence in ("bulk", "junk") or header(msg, "Auto-Submitted").lower().startswith(
+        "auto-generated"
+    )
+
+
 def _reports_by_content(parsed: Parsed) -> bool:
-    if not _MACHINE_SENDER.match(parsed.from_email or ""):
+    if not (_MACHINE_SENDER.match(parsed.from_email or "") or _marked_generated(parsed.msg)):
         return False
     if not any(p.get_content_type() in _RETURNED_TYPES for p in parsed.msg.walk()):
         return False
@@ -349,7 +372,7 @@ def looks_like_bounce(parsed: Parsed) -> bool:
     """A delivery report by its form: multipart/report, a mailer-daemon, a bounce subject."""
     return bool(
         parsed.msg.get_content_type() == "multipart/report"
-        or _from_daemon(parsed)
+        or from_daemon(parsed)
         or _BOUNCE_SUBJECT.search(parsed.subject)
         or _reports_by_content(parsed)
     )
@@ -362,9 +385,7 @@ def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
     report_type = (msg.get_param("report-type") or "") if ctype == "multipart/report" else ""
     is_dsn = ctype == "multipart/report" and str(report_type).lower() == "delivery-status"
     looks_like = bool(
-        _from_daemon(parsed)
-        or _BOUNCE_SUBJECT.search(parsed.subject)
-        or _reports_by_content(parsed)
+        from_daemon(parsed) or _BOUNCE_SUBJECT.search(parsed.subject) or _reports_by_content(parsed)
     )
     if not (is_dsn or looks_like or to_verp):
         return None
@@ -472,6 +493,33 @@ def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
         final=permanent_flag or not still_trying,
         evidence=evidence,
     )
+
+
+# Read receipts (MDN, RFC 8098): made by the recipient's mail client, they answer nothing
+
+_DISPOSITION = re.compile(r"^Disposition:[ \t]*([^\r\n]*)", re.I | re.M)
+
+
+def detect_receipt(parsed: Parsed) -> str | None:
+    """A message disposition notification, by its form (multipart/report;
+    report-type=disposition-notification, or a message/disposition-notification part): the
+    evidence named, else None. Machine mail: never a reply, never an unsubscribe."""
+    msg = parsed.msg
+    report_type = str(msg.get_param("report-type") or "").lower()
+    is_mdn = msg.get_content_type() == "multipart/report" and report_type.startswith(
+        "disposition-notification"
+    )
+    block = ""
+    for part in msg.walk():
+        if part.get_content_type() == "message/disposition-notification":
+            block = _part_source(part)
+            is_mdn = True
+            break
+    if not is_mdn:
+        return None
+    disposition = _DISPOSITION.search(block[:5000])
+    said = f", Disposition: {' '.join(disposition.group(1).split())[:60]}" if disposition else ""
+    return f"read receipt (multipart/report; report-type=disposition-notification{said})"
 
 
 # Feedback reports (ARF, RFC 5965): a recipient marked our mail as spam, or opted out

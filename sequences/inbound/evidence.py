@@ -337,7 +337,12 @@ _AUTO_MARKS = re.compile(
 _CHALLENGE = re.compile(
     r"(verify (that )?you are (a )?human|please (confirm|verify) your (e-?mail|message)|"
     r"is protected by .{0,30}(spam|challenge)|sender verification|"
-    r"your message (is being|has been) held|to get your message delivered,? please)",
+    r"your message (is being|has been) held|to get your message delivered,? please|"
+    r"(has been|was) waitlisted|this account is protected by|"
+    r"\b(add(ed)?|adding) (yourself|your (e-?mail )?address) to (my|the recipient's|their) "
+    r"[^.\n]{0,30}(guest|allowed|approved|safe) ?(senders? )?list|"
+    r"\byour address added to (my|the recipient's) [^.\n]{0,20}list|"
+    r"\b(you're|you are)\s+listed\s+on\s+my\s[^.]{0,20}guest\s+list)",
     re.I,
 )
 # Vendors' own signs of a generated reply (besides RFC 3834): Exchange, Gmail, Zimbra, Notes.
@@ -409,8 +414,10 @@ def auto_reply_evidence(parsed: Parsed) -> list[Evidence]:
         if value and value.lower() not in ("no", "false", "0"):
             found.append(Evidence("auto_reply", STRONG, f"header {name}: {value[:40]}"))
     precedence = header(msg, "Precedence").lower()
+    bulk_on_a_reply = False
     if precedence in ("auto_reply", "bulk", "junk"):
         found.append(Evidence("auto_reply", STRONG, f"header Precedence: {precedence}"))
+        bulk_on_a_reply = precedence == "bulk" and _answers_a_message(parsed)
     suppress = header(msg, "X-Auto-Response-Suppress")
     if re.search(r"\b(all|oof|autoreply)\b", suppress, re.I):
         # Exchange puts it on its own generated mail; alone it is not proof.
@@ -441,7 +448,25 @@ def auto_reply_evidence(parsed: Parsed) -> list[Evidence]:
                 + (" with a return or referral" if marks else ""),
             )
         )
+    if bulk_on_a_reply and len(found) == 1:
+        # `Precedence: bulk` is what a list or a mail gateway puts on what it relays; on a
+        # person's "Re:" with no other machine sign it says where the reply came through.
+        return [
+            Evidence(
+                "auto_reply",
+                WEAK,
+                "header Precedence: bulk on a person's reply (a list's or gateway's header)",
+            )
+        ]
     return found
+
+
+def _answers_a_message(parsed: Parsed) -> bool:
+    """Shaped like a person answering: a reply or forward prefix on the subject, or an
+    In-Reply-To, and no responder's subject."""
+    if _AUTO_SUBJECT.search(parsed.subject):
+        return False
+    return bool(_SUBJECT_PREFIX.match(parsed.subject) or parsed.in_reply_to)
 
 
 # Signs that a person answered: a question, a proposal, an agreement. Used to tell a person who

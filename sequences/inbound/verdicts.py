@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .classify import Bounce, Complaint, Parsed, detect_bounce, detect_complaint, looks_like_bounce
+from .classify import (
+    Bounce,
+    Complaint,
+    Parsed,
+    detect_bounce,
+    detect_complaint,
+    detect_receipt,
+    from_daemon,
+    looks_like_bounce,
+)
 from .evidence import (
     STRONG,
     Evidence,
@@ -60,11 +69,21 @@ def decide(parsed: Parsed, *, to_verp: bool = False) -> Verdict:
         return Verdict(UNSUBSCRIBE, STRONG, reason, complaint=report)
     if report is not None:
         return Verdict(AUTO_REPLY, STRONG, f"machine report, not a complaint: {report.evidence}")
+    receipt = detect_receipt(parsed)
+    if receipt is not None:
+        # The client's receipt says the message was shown; the person has not answered.
+        return Verdict(AUTO_REPLY, STRONG, f"machine notice, not a reply: {receipt}")
     auto = auto_reply_evidence(parsed)
     strong_auto = [e for e in auto if e.strength == STRONG]
     # An auto-reply sent to the Return-Path is not a bounce, however it got there.
     if not (to_verp and strong_auto and not looks_like_bounce(parsed)):
         bounce = detect_bounce(parsed, to_verp)
+        challenge = [e for e in strong_auto if e.detail.startswith("challenge-response")]
+        if bounce is not None and challenge and not bounce.permanent and not from_daemon(parsed):
+            # A challenge-response service built like a DSN (Boxbe's 4.7.0): nothing failed,
+            # a person's filter asks the sender to confirm.
+            reason = f"auto-reply: {_names(challenge)}, in a report's form ({bounce.evidence})"
+            return Verdict(AUTO_REPLY, STRONG, reason, tuple(auto))
         if bounce is not None:
             label = BOUNCE_HARD if bounce.permanent else BOUNCE_SOFT
             what = "permanent" if bounce.permanent else "temporary"
