@@ -466,8 +466,16 @@ def enroll_page(sequence_id: int) -> str:
 
 
 def _enroll_one(sequence: Sequence, prospect: Prospect, summary: EnrollSummary, row: str) -> None:
+    # Many prospects at once (a search, a file's confirm step): confirming never restarts
+    # a live enrollment in this sequence.
     attempt = checked_enroll(
-        db(), prospect, sequence, now(), force=summary.forced, dry_run=summary.dry_run
+        db(),
+        prospect,
+        sequence,
+        now(),
+        force=summary.forced,
+        dry_run=summary.dry_run,
+        restart_live=False,
     )
     verdict = attempt.verdict
     if summary.dry_run:
@@ -476,7 +484,7 @@ def _enroll_one(sequence: Sequence, prospect: Prospect, summary: EnrollSummary, 
         summary.enrolled += 1
         if attempt.forced:
             summary.overridden.append((display_name(prospect), verdict.why))
-    elif verdict.outcome == NEEDS_FORCE:
+    elif verdict.outcome == NEEDS_FORCE and not verdict.left_as_is:
         summary.confirm.append((display_name(prospect), verdict))
     else:
         summary.problems.append((row, prospect.email, verdict.why))
