@@ -518,7 +518,10 @@ def checked_enroll(
             enrollment = enroll(session, prospect, sequence, now, force=force, new_prospect=True)
         else:
             with session.begin_nested():
-                enrollment = enroll(session, prospect, sequence, now, force=force)
+                # restart_live also for a live enrollment made since the check (a race).
+                enrollment = enroll(
+                    session, prospect, sequence, now, force=force, restart_live=restart_live
+                )
     except EnrollmentRefused as exc:  # the state machine's own last word (a race)
         verdict.outcome = REFUSED
         verdict.reasons = [Reason("refused", str(exc))]

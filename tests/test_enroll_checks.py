@@ -637,3 +637,31 @@ def test_the_readme_shows_the_refusals_the_api_answers(
     assert forced.status_code == 201
     keys = ("id", "prospect_id", "sequence_id", "next_due_at", "at")
     assert _without(forced.json, *keys) == _without(_readme_json_blocks()[2], *keys)
+
+
+def test_a_bulk_force_never_restarts_an_enrollment_made_after_its_check_read_the_history(
+    rt: runtime.Runtime,
+) -> None:
+    """A file's histories are read once, up front: an enrollment made since (another import,
+    the API) is still never ended by the file's --force."""
+    from sequences.enroll_checks import checked_enroll, load_histories
+    from sequences.enrollment import enroll
+
+    sequence_id = make_sequence(rt, [KIND])
+    prospect_id = make_prospect(rt, "race@acme.example")
+    _replied(rt, prospect_id, days_ago=1)
+    now = rt.clock.now()
+    with rt.sessions.begin() as s:
+        sequence, prospect = s.get(Sequence, sequence_id), s.get(Prospect, prospect_id)
+        assert sequence is not None and prospect is not None
+        stale = load_histories(s, [prospect_id], sequence, now)[prospect_id]
+        live = enroll(s, prospect, sequence, now, force=True)  # made after the read
+        attempt = checked_enroll(
+            s, prospect, sequence, now, force=True, history=stale, restart_live=False
+        )
+        assert attempt.enrollment is None and attempt.verdict.outcome == "refused"
+        assert f"already active in this sequence (enrollment {live.id})" in attempt.verdict.why
+        live_id = live.id
+    with rt.sessions() as s:
+        rows = s.execute(select(Enrollment.id, Enrollment.status)).all()
+    assert [tuple(r) for r in rows] == [(live_id, "active")]
