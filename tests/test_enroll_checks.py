@@ -478,6 +478,11 @@ def test_web_import_and_its_confirm_step_never_restart_a_live_enrollment(
             forced.text
         )
     assert "restarted" not in forced.text
+    check = client.post(
+        page,
+        data={"csrf_token": token(client, page), "prospect_id": [replied_id], "action": "check"},
+    )
+    assert "be left as is" in check.text and "need your confirmation" not in check.text
     assert _live(rt) == before
 
 
