@@ -27,6 +27,7 @@ _AMBIGUOUS = {"month", "months", "year", "years", "mo", "yr", "yrs"}
 _BUSINESS = re.compile(r"\b(?:business|working|work)\s+(days?)\b|\bweekdays?\b")
 _CALENDAR = re.compile(r"\bcalendar\s+(days?)\b")
 _PART = re.compile(r"(\d+|\ban?\b|\bone\b)\s*([a-z]+)")
+_LONGEST = timedelta(days=3650)  # typed words; a longer delay is a typo, not a plan
 _EXAMPLES = '"2 days", "3 business days", "4 hours", "90 minutes" or "immediately"'
 
 
@@ -74,9 +75,13 @@ def parse_delay(text: str) -> DelayInput:
         raise _refuse(raw, "it is empty")
     if re.fullmatch(r"pt?\d\S*", words):  # P3D, PT4H: ISO 8601, as the API takes it
         try:
-            parse_duration(words.upper())
+            value = parse_duration(words.upper())
+        except OverflowError:
+            value = _LONGEST * 2
         except ScheduleError as exc:
             raise _refuse(raw, str(exc).split(":")[0]) from None
+        if value > _LONGEST:  # the scheduler's due date would not fit a datetime
+            raise _refuse(raw, "that is more than ten years")
         return DelayInput(words.upper(), None)
     # What a rep copies from the page: "2 days after the previous step", "in 2 days".
     words = re.sub(r"\s+(?:after|later)\b.*$", "", words)
@@ -94,7 +99,7 @@ def parse_delay(text: str) -> DelayInput:
         words = _CALENDAR.sub(lambda m: m.group(1), words)
     if re.search(r"\b(?:business|working|work)\s+weeks?\b", words):
         raise _refuse(raw, "business days are counted in days: write 5 business days")
-    total, rest, found = timedelta(0), words, False
+    seconds, rest, found = 0, words, False  # whole seconds: a Python int never overflows
     for match in _PART.finditer(words):
         amount, unit = match.groups()
         if unit in _AMBIGUOUS:
@@ -104,17 +109,15 @@ def parse_delay(text: str) -> DelayInput:
         if business and _UNITS[unit] == timedelta(weeks=1):
             raise _refuse(raw, "business days are counted in days: write 5 business days")
         count = 1 if amount in ("a", "an", "one") else int(amount)
-        if count > 100_000:
-            raise _refuse(raw, "that is more than ten years")
-        total += count * _UNITS[unit]
+        seconds += count * int(_UNITS[unit].total_seconds())
         rest = rest.replace(match.group(0), " ", 1)
         found = True
     # Between the amounts only separators: "1 day and 4 hours", "1h, 30m", "1 day 4 hours".
     if not found or re.sub(r"[\s,+]|\band\b", "", rest):
         raise _refuse(raw)
-    if total > timedelta(days=3650):
+    if seconds > _LONGEST.total_seconds():
         raise _refuse(raw, "that is more than ten years")
-    return DelayInput(iso_duration(total), business)
+    return DelayInput(iso_duration(timedelta(seconds=seconds)), business)
 
 
 def delay_box_text(delay: str, business_days: bool = False) -> str:

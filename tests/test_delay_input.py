@@ -84,6 +84,9 @@ def test_the_business_days_choice_decides_when_the_words_do_not_say() -> None:
         ("1.5 hours", ""),
         ("2 business days and 3 calendar days", "both business and calendar days"),
         ("100000 days", "more than ten years"),
+        ("99999999999999999999999 days", "more than ten years"),
+        ("P999999999D", "more than ten years"),
+        ("P99999999999999D", "more than ten years"),
     ],
 )
 def test_a_delay_that_cannot_be_read_says_so_with_an_example(typed: str, why: str) -> None:
