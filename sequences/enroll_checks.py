@@ -85,6 +85,9 @@ class Verdict:
     reasons: list[Reason] = field(default_factory=list)
     problems: list[StepProblem] = field(default_factory=list)
     name: str = ""  # how a forced answer names the prospect ("Zoë replied on ...")
+    # A bulk path (checked_enroll(restart_live=False)) found a live enrollment in this very
+    # sequence: nothing happens to it, force or not.
+    left_as_is: bool = False
 
     @property
     def status(self) -> int:
@@ -100,7 +103,7 @@ class Verdict:
             )
         if self.reasons:
             text = "; ".join(r.message for r in self.reasons)
-            if self.outcome == NEEDS_FORCE:
+            if self.outcome == NEEDS_FORCE and not self.left_as_is:
                 return f"{text}. Enroll anyway with force if you mean it."
             if self.outcome == FORCED:
                 # Past tense: what was overridden, so the answer cannot be read as a refusal.
@@ -133,12 +136,20 @@ def _overridden(reason: Reason, name: str) -> str:
     if reason.code in _RECENT_TOUCHES:
         return f"{name} {reason.message}"  # "Zoë replied on 2026-12-07, within ..."
     if reason.code == "already_enrolled":
-        return f"{name} was {reason.message}; that enrollment was ended"  # enrollment.enroll
+        # enrollment.enroll ends the live one: the prospect starts again at step 1.
+        return (
+            f"{name} was {reason.message}; that enrollment was ended and the sequence "
+            "restarted from step 1"
+        )
     return f"{name} was {reason.message}"
 
 
 def _day(at: datetime) -> str:
     return at.strftime("%Y-%m-%d")
+
+
+def _since(at: datetime | None) -> str:
+    return f" since {_day(at)}" if at is not None else ""
 
 
 def _fix(name: str | None, step: int, part: str) -> str:
@@ -387,7 +398,7 @@ def _recent(history: History, sequence: Sequence, now: datetime) -> list[Reason]
                 Reason(
                     "already_enrolled",
                     f"already {enrollment.status} in this sequence (enrollment "
-                    f"{enrollment.id}) since {_day(enrollment.created_at)}",
+                    f"{enrollment.id}){_since(enrollment.created_at)}",
                     enrollment.created_at,
                 )
             )
@@ -449,6 +460,21 @@ def check_enrollment(
     return verdict
 
 
+def _leave_live(verdict: Verdict) -> bool:
+    """True when the verdict names a live enrollment in this sequence; it then says only that
+    (whatever else stood in the way, force would change nothing: the enrollment stays)."""
+    live = [r for r in verdict.reasons if r.code == "already_enrolled"]
+    if verdict.outcome != NEEDS_FORCE or not live:
+        return False
+    verdict.reasons = [
+        # "already active in this sequence (enrollment 7) since 2026-12-01" (_recent)
+        Reason(r.code, f"{r.message.removesuffix(_since(r.at))}, left as is", r.at)
+        for r in live
+    ]
+    verdict.left_as_is = True
+    return True
+
+
 @dataclass
 class Attempt:
     """The verdict, and the enrollment when one was made (None on refusal or dry run)."""
@@ -472,10 +498,17 @@ def checked_enroll(
     dry_run: bool = False,
     sender: Mapping[str, Any] | None = None,
     history: History | None = None,
+    restart_live: bool = True,
 ) -> Attempt:
     """Check, then enroll unless refused, unforced, or a dry run. Every entry point (API, CSV,
-    web form, bulk) enrolls through here, so they refuse the same prospects for the same reasons."""
+    web form, bulk) enrolls through here, so they refuse the same prospects for the same reasons.
+
+    `restart_live=False` (the bulk paths: a CSV file, the import page, a list): a live
+    enrollment in this sequence is left as is even with force, so a re-import with --force
+    to push past "replied recently" for a few rows restarts (and re-sends step 1 to) nobody."""
     verdict = check_enrollment(session, prospect, sequence, now, sender=sender, history=history)
+    if not restart_live and _leave_live(verdict):
+        return Attempt(verdict)
     if verdict.outcome == REFUSED or (verdict.outcome == NEEDS_FORCE and not force) or dry_run:
         return Attempt(verdict)
     try:
@@ -485,7 +518,10 @@ def checked_enroll(
             enrollment = enroll(session, prospect, sequence, now, force=force, new_prospect=True)
         else:
             with session.begin_nested():
-                enrollment = enroll(session, prospect, sequence, now, force=force)
+                # restart_live also for a live enrollment made since the check (a race).
+                enrollment = enroll(
+                    session, prospect, sequence, now, force=force, restart_live=restart_live
+                )
     except EnrollmentRefused as exc:  # the state machine's own last word (a race)
         verdict.outcome = REFUSED
         verdict.reasons = [Reason("refused", str(exc))]

@@ -156,11 +156,13 @@ def enroll(
     *,
     force: bool = False,
     new_prospect: bool = False,
+    restart_live: bool = True,
 ) -> Enrollment:
     """Put a prospect into a sequence; its first step comes due after the first delay.
 
     `new_prospect`: created in this transaction, so no other can have enrolled it or made it
     a lead yet, and none of that is read (a CSV import of thousands of new addresses).
+    `restart_live=False`: force never ends a live enrollment in this sequence (the bulk paths).
     """
     if prospect.status in SUPPRESSED:
         raise EnrollmentRefused(f"prospect's address is {prospect.status}; it is never enrolled")
@@ -175,7 +177,7 @@ def enroll(
                 Enrollment.status.in_(LIVE),
             )
         ).first()
-    if live is not None and not force:
+    if live is not None and (not force or not restart_live):
         raise EnrollmentRefused(
             f"prospect is already {live.status} in this sequence (enrollment {live.id})"
         )

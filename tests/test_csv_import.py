@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,12 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from sequences import runtime
+from sequences.enrollment import record
 from sequences.models import Enrollment, Prospect
 from tracker.cli.main import main
 
-from .conftest import make_env
-from .sending_helpers import email, make_prospect, make_sequence
+from .conftest import Sink, make_env
+from .sending_helpers import drain, email, make_prospect, make_sequence
 
 CORPUS = Path(__file__).resolve().parent / "data" / "csv"
 
@@ -279,3 +281,69 @@ def test_a_file_of_known_prospects_is_refused_for_the_same_reasons_as_one_by_one
     assert "re-enrolling only after 90 days" in details["dee"]
     assert alone["eve"].reasons == [] and alone["cy"].reasons[0].code == "already_enrolled"
     assert (report.created, report.enrolled, report.already_enrolled) == (1, 2, 1)  # new, eve
+
+
+def test_reimporting_with_force_restarts_nobody_and_sends_step_one_once(
+    rt: runtime.Runtime, tmp_path: Path, smtp_sink: Sink
+) -> None:
+    # Two steps, so a prospect who got step 1 is still live (waiting for step 2) on re-import.
+    sequence = make_sequence(rt, [email("Step one"), email("Step two", delay="P3D")])
+    real_now = datetime.now(UTC)  # the CLI runs on the system clock
+    replied = make_prospect(rt, "re@acme.example")
+    with rt.sessions.begin() as s:
+        record(s, "reply", real_now - timedelta(days=3), prospect_id=replied)
+    path = tmp_path / "leads.csv"
+    path.write_text("email\nana@acme.example\nben@acme.example\nre@acme.example\n")
+    first = _enroll(rt, tmp_path, sequence, str(path))
+    assert first.stdout.splitlines()[0] == (
+        "created 2, updated 0, enrolled 2, skipped 1 of 3 rows (1 unchanged, 0 already enrolled)"
+    )
+    rt.clock.set(datetime.now(UTC) + timedelta(minutes=1))
+    drain(rt)
+    assert sorted(m.envelope_to[0] for m in smtp_sink.messages()) == [
+        "ana@acme.example",
+        "ben@acme.example",
+    ]
+    with rt.sessions() as s:
+        before = {e.id: (e.status, e.current_step) for e in s.scalars(select(Enrollment))}
+
+    # --force to push past re's recent reply: ana and ben stay where they are.
+    forced = _enroll(rt, tmp_path, sequence, str(path), "--force")
+    assert forced.exit_code == 0, forced.output
+    ids = {address: i for i, address in _enrollment_ids(rt).items()}
+    assert forced.stdout.splitlines() == [
+        "created 0, updated 0, enrolled 1, skipped 2 of 3 rows (3 unchanged, 2 already enrolled)",
+        "enrolled with --force 1:",
+        f"  row 4: re@acme.example, enrolled although the prospect replied on"
+        f" {(real_now - timedelta(days=3)):%Y-%m-%d}, within the team's re-contact interval"
+        " of 30 days; you forced it",
+        "skipped 2: already in this sequence, left as is (--force never restarts a file's rows)",
+        f"  row 2: ana@acme.example, already active in this sequence (enrollment"
+        f" {ids['ana@acme.example']}), left as is",
+        f"  row 3: ben@acme.example, already active in this sequence (enrollment"
+        f" {ids['ben@acme.example']}), left as is",
+    ]
+    with rt.sessions() as s:
+        after = {e.id: (e.status, e.current_step) for e in s.scalars(select(Enrollment))}
+    assert {i: after[i] for i in before} == before  # nobody unenrolled, nobody back at step 1
+    drain(rt)
+    sent = sorted(m.envelope_to[0] for m in smtp_sink.messages())
+    assert sent == ["ana@acme.example", "ben@acme.example", "re@acme.example"]
+
+    # And again, forced or not: nothing changes, nothing is sent.
+    for flags in (("--force",), ()):
+        again = _enroll(rt, tmp_path, sequence, str(path), *flags)
+        assert "enrolled 0" in again.stdout and "nothing changed" in again.stdout
+    drain(rt)
+    assert len(smtp_sink.messages()) == 3
+    assert _counts(rt) == (3, 3)
+
+
+def _enrollment_ids(rt: runtime.Runtime) -> dict[int, str]:
+    with rt.sessions() as s:
+        rows = s.execute(
+            select(Enrollment.id, Prospect.email).join(
+                Prospect, Prospect.id == Enrollment.prospect_id
+            )
+        ).all()
+    return {i: address for i, address in rows}

@@ -67,6 +67,24 @@ def test_bulk_enrollment_enrolls_each_and_says_why_it_skipped_others(
     assert by_id[999_999]["reason"] == "no such prospect"
 
 
+def test_bulk_enrollment_with_force_leaves_a_live_enrollment_as_is(
+    client: Any, cast: Cast, rt: runtime.Runtime
+) -> None:
+    prospect = _prospect(client, cast, "eli@acme.example")
+    sequence = _sequence(client, cast)
+    body = {"sequence_id": sequence, "prospect_ids": [prospect], "force": True}
+    first = client.post("/api/v1/enrollments/bulk", json=body, headers=cast.auth())
+    live_id = first.json["results"][0]["enrollment"]["id"]
+    again = client.post("/api/v1/enrollments/bulk", json=body, headers=cast.auth())
+    assert again.status_code == 200 and (again.json["enrolled"], again.json["skipped"]) == (0, 1)
+    assert again.json["results"][0]["reason"] == (
+        f"eli@acme.example: already active in this sequence (enrollment {live_id}), left as is"
+    )
+    with rt.sessions() as s:
+        rows = s.execute(select(Enrollment.id, Enrollment.status)).all()
+    assert [tuple(r) for r in rows] == [(live_id, "active")]
+
+
 def test_bulk_enrollment_rejects_bad_bodies(client: Any, cast: Cast) -> None:
     sequence = _sequence(client, cast)
     for body in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -151,7 +152,11 @@ def test_a_forced_enrollment_says_in_the_past_tense_what_force_overrode(
         f"was already active in this sequence (enrollment {forced.json['id']})"
         in again.json["check"]["message"]
     )
-    assert "that enrollment was ended; you forced it" in again.json["check"]["message"]
+    # A single forced enrollment restarts the live one, and says so.
+    assert (
+        "that enrollment was ended and the sequence restarted from step 1; you forced it"
+        in again.json["check"]["message"]
+    )
     plain = _post(
         client, cast, prospect_id=make_prospect(rt, "new@acme.example"), sequence_id=sequence
     )
@@ -324,13 +329,12 @@ def test_cli_enroll_refuses_with_the_fix_and_forces_a_recent_reply_with_force(
     result = _cli(rt, tmp_path, "enroll", "--sequence", str(sequence), str(csv_file))
     assert "created 2, updated 0, enrolled 1, skipped 2" in result.output
     forced = _cli(rt, tmp_path, "enroll", "--sequence", str(sequence), "--force", str(csv_file))
-    assert "enrolled 2, skipped 1" in forced.output  # ben still lacks a company: no override
-    # What force overrode, row by row: ana's live enrollment restarted, re's reply talked over.
-    assert "enrolled with --force 2:" in forced.output
-    assert "row 2: ana@acme.example, enrolled although the prospect was already active" in (
-        forced.output
-    )
+    # ben still lacks a company (no override); ana stays in her live enrollment.
+    assert "enrolled 1, skipped 2" in forced.output
+    assert "enrolled with --force 1:" in forced.output
     assert "row 4: re@acme.example, enrolled although the prospect replied on" in forced.output
+    assert "row 2: ana@acme.example, already active in this sequence (enrollment" in forced.output
+    assert "), left as is" in forced.output
     no_sequence = _cli(rt, tmp_path, "enroll", "--sequence", "999", "--dry-run", str(csv_file))
     assert no_sequence.exit_code == 1 and "no sequence 999" in no_sequence.output
 
@@ -413,6 +417,80 @@ def test_web_enroll_checks_confirms_recent_contacts_and_refuses_with_the_fix(
     assert "enrolled although the prospect replied on" in confirmed.text
     assert "you forced it" in confirmed.text
     assert _enrollments(rt) == 2
+
+
+def _upload(client: Any, url: str, csv_text: str) -> Any:
+    return client.post(
+        url,
+        data={"csrf_token": token(client, url), "file": (io.BytesIO(csv_text.encode()), "a.csv")},
+        content_type="multipart/form-data",
+    )
+
+
+def _live(rt: runtime.Runtime) -> dict[int, tuple[str, int]]:
+    with rt.sessions() as s:
+        return {e.id: (e.status, e.current_step) for e in s.scalars(select(Enrollment))}
+
+
+def test_web_import_and_its_confirm_step_never_restart_a_live_enrollment(
+    client: Any, session: Session, rt: runtime.Runtime
+) -> None:
+    team: WebTeam = seed_team(session)
+    now = rt.clock.now()
+    sequence = add_sequence(session, team.rep_id, now, [KIND])
+    replied = add_prospect(session, team.rep_id, "re@acme.example")
+    session.flush()
+    record(session, "reply", now - timedelta(days=2), prospect_id=replied.id)
+    sequence_id, replied_id = sequence.id, replied.id
+    session.commit()
+    login(client, team.rep_email)
+    page = f"/sequences/{sequence_id}/enroll"
+    csv_text = "email\nana@acme.example\nre@acme.example\n"
+
+    first = _upload(client, f"{page}/csv", csv_text)
+    assert "<strong>1</strong> enrolled" in first.text
+    assert "Recently in touch: enroll anyway?" in first.text
+    confirmed = client.post(
+        page,
+        data={"csrf_token": token(client, page), "prospect_id": [replied_id], "action": "force"},
+    )
+    assert "<strong>1</strong> enrolled" in confirmed.text and "you forced it" in confirmed.text
+    before = _live(rt)
+    assert len(before) == 2
+
+    # Re's reply is still recent, and she is live: the page no longer offers to force her in
+    # again (which restarted her at step 1), and confirming anyway leaves her as she is.
+    again = _upload(client, f"{page}/csv", csv_text)
+    assert "Nothing changed: every row was imported before." in again.text
+    assert "2 already enrolled" in again.text
+    assert "Recently in touch" not in again.text
+    forced = client.post(
+        page,
+        data={
+            "csrf_token": token(client, page),
+            "prospect_id": [replied_id, _prospect_id(rt, "ana@acme.example")],
+            "action": "force",
+        },
+    )
+    assert "<strong>0</strong> enrolled" in forced.text and "2 not enrolled" in forced.text
+    for enrollment_id in before:
+        assert f"already active in this sequence (enrollment {enrollment_id}), left as is" in (
+            forced.text
+        )
+    assert "restarted" not in forced.text
+    check = client.post(
+        page,
+        data={"csrf_token": token(client, page), "prospect_id": [replied_id], "action": "check"},
+    )
+    assert "be left as is" in check.text and "need your confirmation" not in check.text
+    assert _live(rt) == before
+
+
+def _prospect_id(rt: runtime.Runtime, address: str) -> int:
+    with rt.sessions() as s:
+        found = s.scalar(select(Prospect.id).where(Prospect.email == address))
+    assert found is not None
+    return found
 
 
 def test_web_enroll_never_enrolls_an_unsubscribed_or_bounced_address_even_when_forced(
@@ -564,3 +642,31 @@ def test_the_readme_shows_the_refusals_the_api_answers(
     assert forced.status_code == 201
     keys = ("id", "prospect_id", "sequence_id", "next_due_at", "at")
     assert _without(forced.json, *keys) == _without(_readme_json_blocks()[2], *keys)
+
+
+def test_a_bulk_force_never_restarts_an_enrollment_made_after_its_check_read_the_history(
+    rt: runtime.Runtime,
+) -> None:
+    """A file's histories are read once, up front: an enrollment made since (another import,
+    the API) is still never ended by the file's --force."""
+    from sequences.enroll_checks import checked_enroll, load_histories
+    from sequences.enrollment import enroll
+
+    sequence_id = make_sequence(rt, [KIND])
+    prospect_id = make_prospect(rt, "race@acme.example")
+    _replied(rt, prospect_id, days_ago=1)
+    now = rt.clock.now()
+    with rt.sessions.begin() as s:
+        sequence, prospect = s.get(Sequence, sequence_id), s.get(Prospect, prospect_id)
+        assert sequence is not None and prospect is not None
+        stale = load_histories(s, [prospect_id], sequence, now)[prospect_id]
+        live = enroll(s, prospect, sequence, now, force=True)  # made after the read
+        attempt = checked_enroll(
+            s, prospect, sequence, now, force=True, history=stale, restart_live=False
+        )
+        assert attempt.enrollment is None and attempt.verdict.outcome == "refused"
+        assert f"already active in this sequence (enrollment {live.id})" in attempt.verdict.why
+        live_id = live.id
+    with rt.sessions() as s:
+        rows = s.execute(select(Enrollment.id, Enrollment.status)).all()
+    assert [tuple(r) for r in rows] == [(live_id, "active")]

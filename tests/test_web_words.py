@@ -250,3 +250,70 @@ def test_the_prospect_page_names_the_next_step_as_this_prospect_reads_it(
     login(client, team.rep_email)
     page = client.get(f"/prospects/{ana.id}").text
     assert 'Next: step 1 of 3, email “Thanks, <mark class="field">Ana</mark>”, immediately' in page
+
+
+def _one_step_form(csrf: str, delay: str, business: str = "no") -> dict[str, Any]:
+    return {
+        "csrf_token": csrf,
+        "name": "Words in the box",
+        "timezone": "UTC",
+        "step_type": ["email", "call"],
+        "step_delay": ["immediately", delay],
+        "step_business_days": ["no", business],
+        "step_subject": ["Hi", "Call"],
+        "step_body_html": ["<p>Hi</p>", ""],
+        "step_body_text": ["", ""],
+        "step_notes": ["", ""],
+        "step_options": ["", ""],
+    }
+
+
+def test_the_editor_s_delay_box_takes_words_saves_what_the_scheduler_reads_and_shows_words(
+    client: Any, team: Team, session: Session, clock: FrozenClock
+) -> None:
+    sequence_id = _sequence(session, team, clock)
+    login(client, team.rep_email)
+    url = f"/sequences/{sequence_id}/edit"
+    saved = client.post(url, data=_one_step_form(token(client, url), "2 business days"))
+    assert saved.status_code == 302
+    session.expire_all()
+    sequence = session.get(Sequence, sequence_id)
+    assert sequence is not None
+    assert [(s.delay, s.business_days) for s in sequence.steps] == [("PT0S", False), ("P2D", True)]
+    session.commit()
+    assert "2 business days after the previous step" in client.get(f"/sequences/{sequence_id}").text
+    editor = client.get(url).text
+    assert 'value="immediately"' in editor and 'value="2 business days"' in editor
+    assert "Comes due 2 business days after the previous step." in editor
+    # ISO 8601 still works, and "90 minutes" is what the scheduler waits.
+    assert client.post(url, data=_one_step_form(token(client, url), "PT90M")).status_code == 302
+    assert 'value="1 hour and 30 minutes"' in client.get(url).text
+
+
+def test_a_delay_the_box_cannot_read_is_a_clear_message_with_an_example_not_a_500(
+    client: Any, team: Team, session: Session, clock: FrozenClock
+) -> None:
+    sequence_id = _sequence(session, team, clock)
+    login(client, team.rep_email)
+    url = f"/sequences/{sequence_id}/edit"
+    bad = client.post(url, data=_one_step_form(token(client, url), "2 dayz"))
+    assert bad.status_code == 422
+    text = bad.text.replace("&#34;", '"').replace("&quot;", '"')
+    assert 'Step 2: "2 dayz" is not a delay we can read (`dayz` is not a unit we know).' in text
+    assert 'Write it like "2 days", "3 business days"' in text
+    assert 'value="2 dayz"' in bad.text  # what was typed stays in the box to correct
+    assert "Traceback" not in text and "ScheduleError" not in text
+    live = client.post(
+        "/sequences/preview",
+        data={"type": "call", "subject": "Call", "delay": "3 months", "step": "2"},
+        headers={"X-CSRF-Token": token(client)},
+    )
+    assert live.status_code == 200
+    assert "months and years differ in length: use days or weeks" in live.text
+    words = client.post(
+        "/sequences/preview",
+        data={"type": "call", "subject": "Call", "delay": "90 minutes", "step": "2"},
+        headers={"X-CSRF-Token": token(client)},
+    )
+    assert 'data-delay="1 hour and 30 minutes after the previous step"' in words.text
+    assert 'data-delay-error=""' in words.text

@@ -53,6 +53,7 @@ EXTRA_CELLS = "extra cells"
 BAD_VALUE = "bad value"
 NOT_YOURS = "another rep's prospect"
 RECENT = "recently in touch (enroll anyway with --force)"
+LEFT_AS_IS = "already in this sequence, left as is (--force never restarts a file's rows)"
 REFUSED = "not enrolled"
 
 
@@ -466,6 +467,7 @@ class _Import:
             force=force,
             dry_run=dry_run,
             history=history,
+            restart_live=False,  # a re-import, forced or not, restarts nobody
         )
         verdict = attempt.verdict
         if attempt.enrolled or (
@@ -476,10 +478,13 @@ class _Import:
             if attempt.forced:
                 report.forced.append((number, prospect.email, verdict.why))
             return None
-        if verdict.reasons and all(r.code == "already_enrolled" for r in verdict.reasons):
-            report.already_enrolled += 1  # re-importing a file is not a problem with it
-            return None
         address = prospect.email
+        if verdict.left_as_is:
+            report.already_enrolled += 1  # re-importing a file is not a problem with it
+            if force:
+                # Said row by row: --force was asked for, and these rows it did not touch.
+                return Skip(number, address, LEFT_AS_IS, verdict.why)
+            return None
         if verdict.outcome == NEEDS_FORCE:
             report.confirm.append((number, prospect, verdict))
             return Skip(

@@ -102,3 +102,51 @@ def test_the_preview_marks_the_field_a_chosen_prospect_lacks_and_names_the_fix(
     )
     screenshot(page, "sequence-editor-missing", tmp_path)
     assert errors == []
+
+
+def test_a_rep_types_a_delay_in_words_and_the_saved_step_says_it(
+    page_factory: Any, session: Session, clock: FrozenClock
+) -> None:
+    team: Team = seed_team(session)
+    sequence = create_sequence(
+        session,
+        default_team(session).id,
+        team.rep_id,
+        {
+            "name": "Words",
+            "steps": [
+                {"type": "email", "delay": "PT0S", "subject": "Hi", "body_html": "<p>Hi</p>"},
+                {"type": "call", "delay": "P3D", "title": "Call"},
+            ],
+        },
+        clock.now(),
+    )
+    session.commit()
+    page = page_factory()
+    sign_in(page, team.rep_email)
+    page.goto(f"/sequences/{sequence.id}/edit")
+    first, second = page.locator("#steps .step").nth(0), page.locator("#steps .step").nth(1)
+    # The box shows words, not P3D.
+    assert first.locator("input[name=step_delay]").input_value() == "immediately"
+    assert second.locator("input[name=step_delay]").input_value() == "3 days"
+
+    # A typo: the words beside the box say what is wrong and give an example.
+    second.locator("input[name=step_delay]").fill("2 bizness days")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.step .delay-words')[1].textContent"
+        ".includes('is not a delay we can read')"
+    )
+    assert 'Write it like "2 days"' in second.locator(".delay-words").inner_text()
+
+    second.locator("input[name=step_delay]").fill("2 business days")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.step .delay-words')[1].textContent"
+        " === 'Comes due 2 business days after the previous step.'"
+    )
+    page.click("#save")
+    page.wait_for_selector("text=Sequence saved.")
+    steps = page.locator("main .delay-words").all_inner_texts()
+    assert steps[1].startswith("Comes due 2 business days after the previous step")
+    page.goto(f"/sequences/{sequence.id}/edit")
+    assert second.locator("input[name=step_delay]").input_value() == "2 business days"
+    assert second.locator("select[name=step_business_days]").input_value() == "yes"

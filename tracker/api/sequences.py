@@ -133,7 +133,10 @@ def enrollments_bulk() -> Response:
             )
     at = now()
     for prospect in visible:
-        attempt = checked_enroll(db(), prospect, sequence, at, force=force, dry_run=dry_run)
+        # A list never restarts a live enrollment in this sequence, even with force.
+        attempt = checked_enroll(
+            db(), prospect, sequence, at, force=force, dry_run=dry_run, restart_live=False
+        )
         verdict = attempt.verdict
         entry: dict[str, Any] = {"prospect_id": prospect.id, "check": verdict.to_json()}
         if dry_run:

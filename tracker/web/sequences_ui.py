@@ -21,13 +21,14 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from sequences.definitions import create_sequence, update_sequence
+from sequences.delay_input import delay_box_text, input_delay_text, parse_delay
 from sequences.enroll_checks import NEEDS_FORCE, Verdict, checked_enroll
 from sequences.errors import ValidationError
 from sequences.leads import TriggerEmail, trigger_email
 from sequences.models import Enrollment, EnrollmentStatus, Prospect, Sequence, Step
 from sequences.preview import preview_step, subject_as_read
 from sequences.rendering import validate
-from sequences.schedule import DAY_NAMES
+from sequences.schedule import DAY_NAMES, ScheduleError
 from sequences.schedule_words import (
     delay_text,
     holidays_label,
@@ -157,9 +158,17 @@ def form_to_definition(form: Any) -> dict[str, Any]:
             values = columns[name]  # lists of unequal length come only from forged forms
             return values[i] if i < len(values) else ""
 
-        step: dict[str, Any] = {"type": step_type, "delay": col("delay").strip() or "PT0S"}
-
-        step["business_days"] = col("business_days") == "yes"
+        # The box takes words ("2 business days", "immediately") or ISO 8601 (P2D).
+        try:
+            typed = parse_delay(col("delay").strip() or "PT0S")
+        except ScheduleError as exc:
+            raise ValidationError(f"Step {i + 1}: {exc}", field=f"steps[{i}].delay") from None
+        step: dict[str, Any] = {"type": step_type, "delay": typed.delay}
+        step["business_days"] = (
+            typed.business_days
+            if typed.business_days is not None
+            else col("business_days") == "yes"
+        )
         if step_type == "email":
             step["subject"] = col("subject")
             step["body_html"] = col("body_html")
@@ -187,7 +196,7 @@ def _editor_steps(sequence: Sequence | None) -> list[dict[str, Any]]:
         return [
             {
                 "type": "email",
-                "delay": "PT0S",
+                "delay": delay_box_text("PT0S"),
                 "business_days": False,
                 "delay_words": delay_text("PT0S", first=True),
             }
@@ -198,7 +207,7 @@ def _editor_steps(sequence: Sequence | None) -> list[dict[str, Any]]:
 def _step_view(s: Step) -> dict[str, Any]:
     return {
         "type": s.type,
-        "delay": s.delay,
+        "delay": delay_box_text(s.delay, s.business_days),  # words the box reads back
         "business_days": s.business_days,
         "delay_words": step_delay_text(s.sequence, s),
         "subject": s.subject or "",
@@ -215,7 +224,8 @@ def _form_steps(form: Any) -> list[dict[str, Any]]:
     for i in range(len(columns["type"])):
         row: dict[str, Any] = {n: (columns[n][i] if i < len(columns[n]) else "") for n in columns}
         row["business_days"] = row["business_days"] == "yes"
-        row["delay_words"] = delay_text(
+        # The box keeps what was typed; beside it, its words or what is wrong with it.
+        row["delay_words"], row["delay_error"] = input_delay_text(
             row["delay"].strip() or "PT0S", row["business_days"], first=i == 0
         )
         out.append(row)
@@ -336,8 +346,9 @@ def _save(sequence: Sequence | None) -> WerkzeugResponse | tuple[str, int]:
     return redirect(url_for("sequences_ui.show", sequence_id=sequence.id))
 
 
-def _preview_words(form: Any, step: int) -> tuple[str, str]:
-    """The current step's delay and the window, in words, from the editor's unsaved form."""
+def _preview_words(form: Any, step: int) -> tuple[str, str | None, str]:
+    """The current step's delay in words (or what is wrong with it) and the window, in words,
+    from the editor's unsaved form."""
     delay = form.get("delay", "").strip() or "PT0S"
     business = form.get("business_days") == "yes"
     settings = {}
@@ -346,13 +357,13 @@ def _preview_words(form: Any, step: int) -> tuple[str, str]:
         if found is not None and found.team_id == user().team_id:
             settings = found.settings or {}
     holidays = holidays_label(settings)
-    delay_words = delay_text(delay, business, first=step == 1, holidays=holidays)
+    delay_words, delay_error = input_delay_text(delay, business, first=step == 1, holidays=holidays)
     try:
         window = form_to_definition(form)["send_window"]
     except ValidationError:
         window = None
     timezone = form.get("timezone", "").strip() or "UTC"
-    return delay_words, window_text(window, timezone, holidays=holidays)
+    return delay_words, delay_error, window_text(window, timezone, holidays=holidays)
 
 
 @bp.post("/preview")
@@ -368,8 +379,13 @@ def preview() -> str:
             prospect = found
     who = (prospect.first_name or display_name(prospect)) if prospect else "the sample prospect"
     step = row_id(request.form.get("step", "")) or 1
-    delay_words, window_words = _preview_words(request.form, step)
-    words = {"delay_words": delay_words, "window_words": window_words, "step": step}
+    delay_words, delay_error, window_words = _preview_words(request.form, step)
+    words = {
+        "delay_words": delay_words,
+        "delay_error": delay_error,
+        "window_words": window_words,
+        "step": step,
+    }
     step_type = request.form.get("type", "email")
     if step_type != "email":
         return render_template("_preview.html", kind=step_type, result=None, **words)
@@ -466,8 +482,16 @@ def enroll_page(sequence_id: int) -> str:
 
 
 def _enroll_one(sequence: Sequence, prospect: Prospect, summary: EnrollSummary, row: str) -> None:
+    # Many prospects at once (a search, a file's confirm step): confirming never restarts
+    # a live enrollment in this sequence.
     attempt = checked_enroll(
-        db(), prospect, sequence, now(), force=summary.forced, dry_run=summary.dry_run
+        db(),
+        prospect,
+        sequence,
+        now(),
+        force=summary.forced,
+        dry_run=summary.dry_run,
+        restart_live=False,
     )
     verdict = attempt.verdict
     if summary.dry_run:
@@ -476,7 +500,7 @@ def _enroll_one(sequence: Sequence, prospect: Prospect, summary: EnrollSummary, 
         summary.enrolled += 1
         if attempt.forced:
             summary.overridden.append((display_name(prospect), verdict.why))
-    elif verdict.outcome == NEEDS_FORCE:
+    elif verdict.outcome == NEEDS_FORCE and not verdict.left_as_is:
         summary.confirm.append((display_name(prospect), verdict))
     else:
         summary.problems.append((row, prospect.email, verdict.why))

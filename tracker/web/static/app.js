@@ -101,7 +101,14 @@ function startEditor(form) {
     const words = pane.querySelector("#preview-words");
     if (words) {
       const delay = current.querySelector(".delay-words");
-      if (delay) delay.textContent = "Comes due " + words.dataset.delay + ".";
+      if (delay) {
+        // A delay the box cannot read says why, with an example, instead of when it comes due.
+        const error = words.dataset.delayError;
+        delay.textContent = error || "Comes due " + words.dataset.delay + ".";
+        delay.classList.toggle("delay-error", Boolean(error));
+        delay.classList.toggle("muted", !error);
+        if (error) delay.setAttribute("role", "alert"); else delay.removeAttribute("role");
+      }
       const windowWords = document.querySelector("#window-words");
       if (windowWords) windowWords.textContent = words.dataset.window;
     }
