@@ -113,8 +113,10 @@ def _among(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]
 
 def _events(session: Session, prospect_ids: list[int]) -> dict[int, list[Seen]]:
     out: dict[int, list[Seen]] = {pid: [] for pid in prospect_ids}
-    for start in range(0, len(prospect_ids), 500):
-        chunk = prospect_ids[start : start + 500]
+    # One array parameter on PostgreSQL, whatever the count; placeholders on SQLite.
+    size = len(prospect_ids) if session.get_bind().dialect.name == "postgresql" else 500
+    for start in range(0, len(prospect_ids), max(size, 1)):
+        chunk = prospect_ids[start : start + size]
         for pid, type_, at, verdict in session.execute(
             select(Event.prospect_id, Event.type, Event.at, Event.verdict).where(
                 _among(session, Event.prospect_id, chunk),
@@ -366,8 +368,8 @@ def _act(
 
 
 def _expire_loaded(session: Session, prospect_ids: list[int]) -> None:
-    """Leads the session already holds that the bulk statements changed behind its back (the
-    claim's version, the new SLA columns) are read again from the database on next use."""
+    """Leads the session already holds, which the bulk UPDATE changed behind its back (the new
+    SLA columns and version), are read again from the database on next use."""
     for pid in prospect_ids:
         lead = session.identity_map.get(identity_key(Lead, pid))
         if lead is not None:
