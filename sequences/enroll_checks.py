@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +37,8 @@ _RECENT_TOUCHES = {
     "conversion": "converted",
     "meeting_booked": "booked a meeting",
 }
+# The needs-force reasons that are a recent touch (not a live or recent enrollment).
+RECENT_TOUCH_CODES = frozenset(_RECENT_TOUCHES)
 
 
 @dataclass(frozen=True)
@@ -499,18 +501,28 @@ def checked_enroll(
     sender: Mapping[str, Any] | None = None,
     history: History | None = None,
     restart_live: bool = True,
+    force_past: Collection[str] | None = None,
 ) -> Attempt:
     """Check, then enroll unless refused, unforced, or a dry run. Every entry point (API, CSV,
     web form, bulk) enrolls through here, so they refuse the same prospects for the same reasons.
 
     `restart_live=False` (the bulk paths: a CSV file, the import page, a list): a live
     enrollment in this sequence is left as is even with force, so a re-import with --force
-    to push past "replied recently" for a few rows restarts (and re-sends step 1 to) nobody."""
+    to push past "replied recently" for a few rows restarts (and re-sends step 1 to) nobody.
+    `force_past`: the needs-force reason codes `force` overrides (None: every one); a reason
+    outside it holds the enrollment back as if unforced (a status rule goes past a recent
+    reply, never past a live enrollment: sequences/leads/triggers.py)."""
     verdict = check_enrollment(session, prospect, sequence, now, sender=sender, history=history)
     if not restart_live and _leave_live(verdict):
         return Attempt(verdict)
+    if force and force_past is not None and any(r.code not in force_past for r in verdict.reasons):
+        force = False
     if verdict.outcome == REFUSED or (verdict.outcome == NEEDS_FORCE and not force) or dry_run:
         return Attempt(verdict)
+    if force_past is not None and not {"already_enrolled", "recently_enrolled"} <= set(force_past):
+        # enroll()'s own force restarts a live enrollment and skips the re-enroll interval: not
+        # when those may not be overridden, so a race cannot do what the check would refuse.
+        force = False
     try:
         if history is not None and history.new:
             # Created in this transaction: enroll() could refuse it only before changing

@@ -42,7 +42,7 @@ from ..models import (
 )
 from ..workspace import effective_zone
 from .deadlines import next_due
-from .pool import company_key, ensure_lead, rep_row, settings_for
+from .pool import company_key, ensure_lead, rep_rows, settings_for
 
 AWAITING = LEAD_AWAITING
 REASONS = (
@@ -156,9 +156,9 @@ class Rotation:
         rows = {
             r.user_id: r for r in session.scalars(select(LeadRep).where(LeadRep.team_id == team_id))
         }
-        for user in users:
-            if user.id not in rows and not user.is_manager:
-                rows[user.id] = rep_row(session, user)
+        missing = [u for u in users if u.id not in rows and not u.is_manager]
+        if missing:  # a team's first rotation: its reps' rows in one flush, not two per rep
+            rows.update(rep_rows(session, missing))
         self.rows = rows
         # Open leads matter only against a max_open cap: counted for capped reps alone, so a
         # scheduler tick in a team of a million leads does not count them all (bench/leads.py).

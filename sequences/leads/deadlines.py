@@ -20,13 +20,27 @@ def stage_minutes(settings: LeadTeamSettings, name: str) -> int | None:
 
 def next_due(lead: Lead, settings: LeadTeamSettings, now: datetime) -> datetime | None:
     """When the scheduler must next look at an accepted lead (None: nothing left to watch)."""
-    if lead.state != LeadState.ACCEPTED or lead.assigned_at is None:
+    return next_check(
+        lead.state, lead.assigned_at, lead.first_touch_at, lead.sla_stage, settings, now
+    )
+
+
+def next_check(
+    state: str,
+    assigned_at: datetime | None,
+    first_touch_at: datetime | None,
+    sla_stage: int,
+    settings: LeadTeamSettings,
+    now: datetime,
+) -> datetime | None:
+    """next_due from the lead's columns alone: the tick reads columns, not Lead objects."""
+    if state != LeadState.ACCEPTED or assigned_at is None:
         return None
-    if lead.first_touch_at is None:
+    if first_touch_at is None:
         for stage, name in enumerate(STAGES, start=1):
             minutes = stage_minutes(settings, name)
-            if minutes is not None and lead.sla_stage < stage:
-                return max(lead.assigned_at + timedelta(minutes=minutes), now)
+            if minutes is not None and sla_stage < stage:
+                return max(assigned_at + timedelta(minutes=minutes), now)
     if settings.max_touches:
         return now + timedelta(minutes=max(1, settings.touch_check_minutes))
     return None

@@ -171,6 +171,23 @@ def rep_row(session: Session, user: User) -> LeadRep:
     return row
 
 
+def rep_rows(session: Session, users: list[User]) -> dict[int, LeadRep]:
+    """rep_row for many users: one read of the rows that exist and one flush for the rest."""
+    found = {
+        r.user_id: r
+        for r in session.scalars(select(LeadRep).where(LeadRep.user_id.in_([u.id for u in users])))
+    }
+    made = [
+        LeadRep(user_id=u.id, team_id=u.team_id, active=not u.is_manager)
+        for u in users
+        if u.id not in found
+    ]
+    if made:
+        session.add_all(made)
+        session.flush()
+    return {**found, **{r.user_id: r for r in made}}
+
+
 def _date_or_none(data: Mapping[str, Any], name: str) -> date | None:
     value = data[name]
     if value is None:

@@ -3,10 +3,13 @@
 Each watched lead has `due_at`: when the scheduler must next look at it (its acceptance
 deadline, its next SLA step, or its next touch count). The tick reads due leads from the
 partial index ix_leads_due, so its cost grows with what is due, not with the number of leads.
-A scheduler acts on a lead only after moving its `version` by compare-and-set, and takes the
-team's lock first (the lock assignments take), so several schedulers never act twice. The
-claim is one UPDATE for all of a team's due leads, and what the tick writes for the leads it
-keeps (their SLA columns, warnings, alerts and tasks) one statement per table (bench/leads.py).
+A scheduler acts on a lead only after locking it with its `version` unchanged since it read
+it (and moves the version when it writes the lead), and takes the team's lock first (the lock
+assignments take), so several schedulers never act twice. The claim is one SELECT ... FOR
+UPDATE for all of a team's due leads that also reads the columns the rules need (no ORM
+objects but for the leads handed over), and what the tick writes for the leads it keeps
+(their SLA columns and version, warnings, alerts and tasks) one statement per table
+(bench/leads.py).
 """
 
 from __future__ import annotations
@@ -26,10 +29,9 @@ from sqlalchemy import (
     func,
     select,
     tuple_,
-    update,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from ..enrollment import record
 from ..models import Event, Lead, LeadState, LeadTeamSettings, Prospect, Task, User
@@ -37,7 +39,7 @@ from ..sending import insert_rows, update_rows
 from ..webhooks import subscribed
 from .acceptance import expire
 from .assignment import Rotation, reassign
-from .deadlines import STAGES, next_due, stage_minutes
+from .deadlines import STAGES, next_check, stage_minutes
 
 LEADS = cast(Table, Lead.__table__)
 EVENTS = cast(Table, Event.__table__)
@@ -111,8 +113,10 @@ def _among(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]
 
 def _events(session: Session, prospect_ids: list[int]) -> dict[int, list[Seen]]:
     out: dict[int, list[Seen]] = {pid: [] for pid in prospect_ids}
-    for start in range(0, len(prospect_ids), 500):
-        chunk = prospect_ids[start : start + 500]
+    # One array parameter on PostgreSQL, whatever the count; placeholders on SQLite.
+    size = len(prospect_ids) if session.get_bind().dialect.name == "postgresql" else 500
+    for start in range(0, len(prospect_ids), max(size, 1)):
+        chunk = prospect_ids[start : start + size]
         for pid, type_, at, verdict in session.execute(
             select(Event.prospect_id, Event.type, Event.at, Event.verdict).where(
                 _among(session, Event.prospect_id, chunk),
@@ -140,11 +144,49 @@ class Writes:
         self.events, self.tasks, self.leads = [], [], []
 
 
+@dataclass(frozen=True)
+class Watched:
+    """The columns of a due lead (and its prospect's address) that the rules read: most due
+    leads are only warned, and reading these columns costs a fraction of loading a `Lead` and
+    a `Prospect` object each (the ORM objects are loaded for the leads handed over only)."""
+
+    prospect_id: int
+    email: str
+    state: str
+    owner_id: int | None
+    assigned_at: datetime | None
+    accept_by: datetime | None
+    first_touch_at: datetime | None
+    sla_stage: int
+    version: int  # as locked: the tick's UPDATE writes version + 1 (claim)
+
+
+def _objects(
+    session: Session, prospect_ids: list[int]
+) -> tuple[dict[int, Lead], dict[int, Prospect]]:
+    """The ORM objects of the leads the tick hands over (the hand-over writes through them)."""
+    if not prospect_ids:
+        return {}, {}
+    leads = {
+        lead.prospect_id: lead
+        for lead in session.scalars(
+            select(Lead)
+            .where(_among(session, Lead.prospect_id, prospect_ids))
+            .execution_options(populate_existing=True)
+        )
+    }
+    prospects = {
+        p.id: p
+        for p in session.scalars(select(Prospect).where(_among(session, Prospect.id, prospect_ids)))
+    }
+    return leads, prospects
+
+
 def _note(
     session: Session,
     writes: Writes | None,
     type_: str,
-    prospect: Prospect,
+    prospect_id: int,
     user_id: int | None,
     owners: list[int],
     title: str,
@@ -157,11 +199,11 @@ def _note(
     as rows for the tick's bulk inserts: the same rows.
     """
     if writes is None or subscribed(session, type_):
-        record(session, type_, now, prospect_id=prospect.id, user_id=user_id)
+        record(session, type_, now, prospect_id=prospect_id, user_id=user_id)
         for owner_id in owners:
             session.add(
                 Task(
-                    prospect_id=prospect.id, owner_id=owner_id, type="task", title=title, due_at=now
+                    prospect_id=prospect_id, owner_id=owner_id, type="task", title=title, due_at=now
                 )
             )
         return
@@ -169,28 +211,34 @@ def _note(
         {
             "type": type_,
             "at": now,
-            "prospect_id": prospect.id,
+            "prospect_id": prospect_id,
             "enrollment_id": None,
             "message_id": None,
             "data": {"user_id": user_id},
         }
     )
     writes.tasks.extend(
-        {"prospect_id": prospect.id, "owner_id": o, "type": "task", "title": title, "due_at": now}
+        {"prospect_id": prospect_id, "owner_id": o, "type": "task", "title": title, "due_at": now}
         for o in owners
     )
 
 
-def _keep(writes: Writes, lead: Lead, **values: Any) -> None:
-    """Set the lead's new SLA columns as already written (the bulk UPDATE writes them)."""
-    for key, value in values.items():
-        set_committed_value(lead, key, value)
+def _keep(
+    writes: Writes,
+    lead: Watched,
+    *,
+    due_at: datetime | None,
+    first_touch_at: datetime | None = None,
+    sla_stage: int | None = None,
+) -> None:
+    """The lead stays with its rep: its new SLA columns, for the bulk UPDATE."""
     writes.leads.append(
         {
             "prospect_id": lead.prospect_id,
-            "first_touch_at": lead.first_touch_at,
-            "sla_stage": lead.sla_stage,
-            "due_at": lead.due_at,
+            "first_touch_at": first_touch_at or lead.first_touch_at,
+            "sla_stage": lead.sla_stage if sla_stage is None else sla_stage,
+            "due_at": due_at,
+            "version": lead.version + 1,  # the claim's compare-and-set
         }
     )
 
@@ -212,46 +260,80 @@ class Managers:
         return self._ids
 
 
+def _decision(
+    lead: Watched, events: list[Seen], settings: LeadTeamSettings, now: datetime
+) -> Decision | None:
+    """What the rules say about an accepted lead (None for a lead in another state)."""
+    if lead.state != LeadState.ACCEPTED or lead.assigned_at is None:
+        return None
+    return decide(lead.assigned_at, lead.first_touch_at, lead.sla_stage, settings, events, now)
+
+
+def _hands_over(lead: Watched, decision: Decision | None, now: datetime) -> bool:
+    """Whether the tick takes the lead from its rep (no answer by the deadline, no touch in
+    time, or N touches without engagement)."""
+    if lead.state == LeadState.PENDING:
+        return lead.accept_by is not None and lead.accept_by <= now
+    return decision is not None and bool({"sla_breach", "no_engagement"} & set(decision.actions))
+
+
 def _act(
     session: Session,
     rotation: Any,
-    lead: Lead,
-    prospect: Prospect,
-    events: list[Seen],
+    lead: Watched,
+    decision: Decision | None,
+    held: Lead | None,
+    prospect: Prospect | None,
     now: datetime,
     writes: Writes,
     managers: Managers,
 ) -> list[str]:
-
+    """Act on one due lead; `held` and `prospect` are its ORM objects when it is handed over."""
     settings: LeadTeamSettings = rotation.settings
     if lead.state == LeadState.PENDING:
-        if lead.accept_by is not None and lead.accept_by <= now:
-            expire(session, rotation, lead, prospect, now)
+        if held is not None and prospect is not None:  # no answer by the deadline
+            expire(session, rotation, held, prospect, now)
             return ["not_accepted"]
         _keep(writes, lead, due_at=lead.accept_by)
         return []
-    if lead.state != LeadState.ACCEPTED or lead.assigned_at is None:
+    if decision is None:
         _keep(writes, lead, due_at=None)
         return []
-    decision = decide(lead.assigned_at, lead.first_touch_at, lead.sla_stage, settings, events, now)
-    handing = "sla_breach" in decision.actions or "no_engagement" in decision.actions
-    if handing:  # the hand-over writes the lead through the ORM: these columns too
-        lead.first_touch_at = decision.first_touch_at
-        lead.sla_stage = decision.stage
-    else:
-        set_committed_value(lead, "first_touch_at", decision.first_touch_at)
-        set_committed_value(lead, "sla_stage", decision.stage)
+    handing = held is not None and prospect is not None
+    if held is not None:  # the hand-over writes the lead through the ORM: these columns too
+        held.first_touch_at = decision.first_touch_at
+        held.sla_stage = decision.stage
     bulk = None if handing else writes
-    owner = session.get(User, lead.owner_id) if lead.owner_id else None
+    owner = None
+    if lead.owner_id is not None:
+        owner = rotation.users.get(lead.owner_id) or session.get(User, lead.owner_id)
     who = owner.name or owner.email if owner else "nobody"
     for action in decision.actions:
         if action == "warn" and owner is not None:
-            title = f"First touch overdue: {prospect.email}"
-            _note(session, bulk, "lead_sla_warning", prospect, owner.id, [owner.id], title, now)
+            title = f"First touch overdue: {lead.email}"
+            _note(
+                session,
+                bulk,
+                "lead_sla_warning",
+                lead.prospect_id,
+                owner.id,
+                [owner.id],
+                title,
+                now,
+            )
         elif action == "alert":
-            title = f"{who} has not touched the lead {prospect.email}"
-            _note(session, bulk, "lead_sla_alert", prospect, lead.owner_id, managers(), title, now)
-    if handing:
+            title = f"{who} has not touched the lead {lead.email}"
+            _note(
+                session,
+                bulk,
+                "lead_sla_alert",
+                lead.prospect_id,
+                lead.owner_id,
+                managers(),
+                title,
+                now,
+            )
+    if held is not None and prospect is not None:
         reason = "sla_breach" if "sla_breach" in decision.actions else "no_engagement"
         detail = (
             f"no touch within {settings.reassign_after_minutes} minutes"
@@ -261,7 +343,7 @@ def _act(
         reassign(
             session,
             rotation,
-            lead,
+            held,
             prospect,
             reason,
             now,
@@ -270,10 +352,28 @@ def _act(
         )
         return decision.actions
     if decision.engaged and decision.first_touch_at is not None:
-        _keep(writes, lead, due_at=None)  # a person answered: nothing more to watch
+        due = None  # a person answered: nothing more to watch
     else:
-        _keep(writes, lead, due_at=next_due(lead, settings, now))
+        due = next_check(
+            lead.state, lead.assigned_at, decision.first_touch_at, decision.stage, settings, now
+        )
+    _keep(
+        writes,
+        lead,
+        due_at=due,
+        first_touch_at=decision.first_touch_at,
+        sla_stage=decision.stage,
+    )
     return decision.actions
+
+
+def _expire_loaded(session: Session, prospect_ids: list[int]) -> None:
+    """Leads the session already holds, which the bulk UPDATE changed behind its back (the new
+    SLA columns and version), are read again from the database on next use."""
+    for pid in prospect_ids:
+        lead = session.identity_map.get(identity_key(Lead, pid))
+        if lead is not None:
+            session.expire(lead)
 
 
 def due_leads(session: Session, now: datetime, limit: int) -> list[tuple[int, int, int]]:
@@ -289,14 +389,22 @@ def due_leads(session: Session, now: datetime, limit: int) -> list[tuple[int, in
     ]
 
 
-def claim(session: Session, due: list[tuple[int, int]], now: datetime) -> list[int]:
-    """Move each due lead's version by compare-and-set, in one UPDATE per 500 leads; returns
-    the leads moved (a lead another tick moved first, or no longer due, is not among them)."""
-    moved: list[int] = []
+def claim(session: Session, due: list[tuple[int, int]], now: datetime) -> list[Watched]:
+    """Lock each due lead whose version is still the one read (SELECT ... FOR UPDATE) and read
+    what the rules need; returns those leads in `due`'s order (a lead another tick acted on
+    first, or no longer due, is not among them).
+
+    The compare-and-set's write, version + 1, is the tick's own UPDATE of each lead (its new
+    SLA columns, or the hand-over): the row lock holds off any other writer until then, and
+    one UPDATE per lead instead of two halves what the tick writes into the leads' indexes.
+    """
+    found: list[Watched] = []
     pairs = tuple_(Lead.prospect_id, Lead.version)
-    for start in range(0, len(due), 500):
-        chunk = due[start : start + 500]
-        if session.get_bind().dialect.name == "postgresql":  # two array parameters
+    postgres = session.get_bind().dialect.name == "postgresql"
+    size = len(due) if postgres else 500  # SQLite: two placeholders per lead
+    for start in range(0, len(due), max(size, 1)):
+        chunk = due[start : start + size]
+        if postgres:  # two array parameters
             ids, versions = ([row[n] for row in chunk] for n in (0, 1))
             among = pairs.in_(
                 select(
@@ -306,17 +414,25 @@ def claim(session: Session, due: list[tuple[int, int]], now: datetime) -> list[i
             )
         else:
             among = pairs.in_(chunk)
-        moved.extend(
-            session.scalars(
-                update(Lead)
-                .where(among, Lead.due_at <= now)
-                .values(version=Lead.version + 1)
-                .returning(Lead.prospect_id),
-                execution_options={"synchronize_session": False},
+        rows = session.execute(
+            select(
+                Lead.prospect_id,
+                Prospect.email,
+                Lead.state,
+                Lead.owner_id,
+                Lead.assigned_at,
+                Lead.accept_by,
+                Lead.first_touch_at,
+                Lead.sla_stage,
+                Lead.version,
             )
+            .join(Prospect, Prospect.id == Lead.prospect_id)
+            .where(among, Lead.due_at <= now)
+            .with_for_update(of=Lead)
         )
+        found.extend(Watched(*row) for row in rows)
     order = {pid: n for n, (pid, _) in enumerate(due)}
-    return sorted(moved, key=order.__getitem__)  # RETURNING's order is the database's
+    return sorted(found, key=lambda lead: order[lead.prospect_id])  # the database's order
 
 
 def sla_tick(session: Session, now: datetime, *, limit: int = 1000) -> dict[str, int]:
@@ -337,27 +453,31 @@ def act_on(session: Session, due: list[tuple[int, int, int]], now: datetime) -> 
         claimed = claim(session, by_team[team_id], now)
         if not claimed:
             continue
-        leads = {
-            lead.prospect_id: lead
-            for lead in session.scalars(
-                select(Lead)
-                .where(_among(session, Lead.prospect_id, claimed))
-                .execution_options(populate_existing=True)
-            )
-        }
-        prospects = {
-            p.id: p
-            for p in session.scalars(select(Prospect).where(_among(session, Prospect.id, claimed)))
-        }
-        events = _events(session, claimed)
+        watched = {lead.prospect_id: lead for lead in claimed}
+        order = list(watched)
+        events = _events(session, order)
+        settings = rotation.settings
+        decisions = {pid: _decision(watched[pid], events[pid], settings, now) for pid in order}
+        handing = [pid for pid in order if _hands_over(watched[pid], decisions[pid], now)]
+        held, prospects = _objects(session, handing)
         writes, managers = Writes(), Managers(session, team_id)
-        for pid in claimed:
+        for pid in order:
             counts["checked"] += 1
             acted = _act(
-                session, rotation, leads[pid], prospects[pid], events[pid], now, writes, managers
+                session,
+                rotation,
+                watched[pid],
+                decisions[pid],
+                held.get(pid),
+                prospects.get(pid),
+                now,
+                writes,
+                managers,
             )
             for action in acted:
                 counts[action] = counts.get(action, 0) + 1
+        kept = [row["prospect_id"] for row in writes.leads]
         writes.flush(session)
+        _expire_loaded(session, kept)
         rotation.finish()
     return counts

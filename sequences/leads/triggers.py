@@ -27,10 +27,11 @@ from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import session_scope
-from ..enroll_checks import checked_enroll
-from ..enrollment import record
+from ..enroll_checks import NEEDS_FORCE, RECENT_TOUCH_CODES, checked_enroll
+from ..enrollment import LIVE, record
 from ..errors import NotFound, ValidationError
 from ..models import (
+    Enrollment,
     Event,
     Mailbox,
     Prospect,
@@ -418,13 +419,7 @@ def _act(session: Session, rule: StatusRule, prospect: Prospect, now: datetime) 
         sequence = session.get(Sequence, rule.sequence_id) if rule.sequence_id else None
         if sequence is None:
             return "skipped: the sequence is gone"
-        # Forced past "recently in touch" (the status change is the reason to write), never past
-        # a suppression or a template the prospect cannot fill.
-        attempt = checked_enroll(session, prospect, sequence, now, force=True)
-        if attempt.enrollment is None:
-            _note(session, rule, prospect, now, f"refused: {attempt.verdict.why}")
-            return f"refused: {attempt.verdict.why}"
-        return f"enrolled: enrollment {attempt.enrollment.id}"
+        return _enroll(session, rule, prospect, sequence, now)
     if rule.action == "task":
         task = Task(
             prospect_id=prospect.id,
@@ -441,6 +436,69 @@ def _act(session: Session, rule: StatusRule, prospect: Prospect, now: datetime) 
         session, prospect, rule.set_status, now, by_user_id=None, source=f"rule {rule.id}"
     )
     return f'status set to "{rule.set_status}"'
+
+
+def _past(session: Session, rule: StatusRule, prospect: Prospect, sequence: Sequence) -> set[str]:
+    """The needs-force reasons a rule's enrollment goes past (enroll_checks.checked_enroll).
+
+    A status change is a deliberate reason to write: past a recent reply, conversion or
+    meeting. Never past a live enrollment in the same sequence (it would restart from step 1)
+    or the sequence's own re-enroll interval. An `enroll` rule does not start a sequence on top
+    of another live one; a status rule's one email (a hidden sequence) does not count as one.
+    A `send_email` rule's one message goes out beside a live sequence: the status asked for it
+    (the brochure for an interested lead), it starts no cadence, and held back it would never
+    go (a firing runs once per entry).
+    """
+    past = set(RECENT_TOUCH_CODES)
+    if rule.action == "send_email":
+        return past | {"active_elsewhere"}
+    running = session.scalar(
+        select(func.count())
+        .select_from(Enrollment)
+        .join(Sequence, Sequence.id == Enrollment.sequence_id)
+        .where(
+            Enrollment.prospect_id == prospect.id,
+            Enrollment.status.in_(LIVE),
+            Enrollment.sequence_id != sequence.id,
+            Sequence.hidden.is_(False),
+        )
+    )
+    return past if running else past | {"active_elsewhere"}
+
+
+def _enroll(
+    session: Session, rule: StatusRule, prospect: Prospect, sequence: Sequence, now: datetime
+) -> str:
+    """A send_email or enroll rule's enrollment, and what the rep is told when there is none."""
+    past = _past(session, rule, prospect, sequence)
+    attempt = checked_enroll(session, prospect, sequence, now, force=True, force_past=past)
+    verdict = attempt.verdict
+    if attempt.enrollment is not None:
+        beside = [r.message for r in verdict.reasons if r.code == "active_elsewhere"]
+        if beside:
+            return (
+                f"enrolled: enrollment {attempt.enrollment.id}, one email beside the live "
+                f"enrollment: {'; '.join(beside)}"
+            )
+        return f"enrolled: enrollment {attempt.enrollment.id}"
+    held = [r for r in verdict.reasons if r.code not in past]
+    if verdict.outcome != NEEDS_FORCE or not held:  # suppressed, cannot render, a race
+        _note(session, rule, prospect, now, f"refused: {verdict.why}")
+        return f"refused: {verdict.why}"
+    same = [r for r in held if r.code == "already_enrolled"]
+    if same:  # left as it is: restarting it would send step 1 again
+        _note(session, rule, prospect, now, f"{same[0].message}; left as it is, not restarted")
+        return "skipped: already in this sequence"
+    why = "; ".join(r.message for r in held)
+    if any(r.code == "active_elsewhere" for r in held):
+        why += (
+            "; a status rule does not start a second sequence on top of a live one "
+            "(stop that one first, then enroll by hand)"
+        )
+    else:
+        why += "; a status rule keeps to it"
+    _note(session, rule, prospect, now, f"refused: {why}")
+    return f"refused: {why}"
 
 
 def _note(session: Session, rule: StatusRule, prospect: Prospect, now: datetime, why: str) -> None:
