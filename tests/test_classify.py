@@ -660,3 +660,129 @@ def test_a_browser_rebuild_and_other_package_ids_are_not_taken_for_mail_clients(
     ua: str, expected: tuple[str, str]
 ) -> None:
     assert verdict(ua) == expected
+
+
+# What follows the platform in a current Chrome's agent.
+CURRENT_CHROME = "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+
+@pytest.mark.parametrize(
+    ("ua", "why"),
+    [
+        # Outlook's MAPI client names the transport, not Outlook; crawlerdetect lists the agent.
+        (
+            "Microsoft Office/15.0 (Windows NT 6.1; MAPI 15.0.4420; Pro)",
+            "mail client: Outlook desktop",
+        ),
+        (
+            "Microsoft Office/16.0 (Windows NT 10.0; MAPI 16.0.17928; Pro)",
+            "mail client: Outlook desktop",
+        ),
+        # A mail app's own token after a current browser's agent, which crawler-user-agents'
+        # pattern list names: the app, not a crawler.
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) " + CURRENT_CHROME + " FastmailUA/1.2",
+            "mail client: names itself a mail app",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) " + CURRENT_CHROME + " HeyMail/2.4",
+            "mail client: names itself a mail app",
+        ),
+        # Zoho Mail's desktop app, with the old Chromium it ships on Windows and its own agent on a Mac.
+        (
+            "ZohoTridentWindows/1.0.8.0 Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+            "(KHTML, like Gecko) Chrome/66.0.3359.181 Safari/537.36",
+            "mail client: Zoho Mail desktop",
+        ),
+        (
+            "ZohoTridentMac/1.4.2;D:MacBookPro18,3;OS:macOS;OSVersion: 13.6.1;T:Dark;L:de",
+            "mail client: Zoho Mail desktop",
+        ),
+    ],
+)
+def test_outlooks_mapi_client_and_desktop_mail_apps_on_a_browser_engine_are_people(
+    ua: str, why: str
+) -> None:
+    for kind in ("open", "click"):
+        v = classify(Hit(kind, "GET", ua, "198.51.100.20", LATER))
+        assert (v.verdict, v.reason) == ("human", None) and v.why.startswith(why), v
+
+
+@pytest.mark.parametrize(
+    ("ua", "why"),
+    [
+        # Word's and Excel's own fetches are no mail client: still the crawler list's.
+        (
+            "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Word 16.0.4266; Pro)",
+            "crawler list: Microsoft Office",
+        ),
+        (
+            "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Excel 16.0.17928; Pro)",
+            "crawler list: Microsoft Office",
+        ),
+        # Without a mail token, the second list still names a current browser agent's crawler;
+        # a mail-named robot crawlerdetect lists is still a robot.
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) " + CURRENT_CHROME + " CookieHubScan/3.0",
+            "crawler list: CookieHubScan",
+        ),
+        ("Mozilla/5.0 (compatible; Mail.RU/2.0c)", "crawler list: Mail.RU"),
+        ("EmailWolf 1.00", "crawler list: EmailWolf"),
+    ],
+)
+def test_office_apps_and_listed_robots_without_a_mail_apps_token_stay_bots(
+    ua: str, why: str
+) -> None:
+    v = classify(Hit("open", "GET", ua, "198.51.100.20", LATER))
+    assert (v.verdict, v.reason, v.why) == ("machine", "bot", why), v
+
+
+@pytest.mark.parametrize(
+    ("ua", "why"),
+    [
+        # Another app's token before an old desktop Chrome does not spare it, and Internet
+        # Explorer's own Trident token is not Zoho Trident's.
+        (
+            "DeskWrap/2.0.1 Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+            "(KHTML, like Gecko) Chrome/70.0.3538.102 Safari/537.36",
+            "obsolete browser: desktop Chrome 87 or older",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 6.1; Trident/7.0; rv:11.0) like Gecko",
+            "obsolete browser: Internet Explorer",
+        ),
+        # A colon straight after the platform's name: a hand-made copy of a browser's agent.
+        (
+            "Mozilla/5.0 (Windows NT 10.0: Win64; x64) " + CURRENT_CHROME,
+            "contradictory agent: a malformed platform token",
+        ),
+        (
+            "Mozilla/5.0 (X11: Linux x86_64) " + CURRENT_CHROME,
+            "contradictory agent: a malformed platform token",
+        ),
+        (
+            "Mozilla/5.0 (iPhone: CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+            "contradictory agent: a malformed platform token",
+        ),
+    ],
+)
+def test_an_old_chrome_behind_another_apps_token_and_a_malformed_platform_are_scanners(
+    ua: str, why: str
+) -> None:
+    v = classify(Hit("click", "GET", ua, "198.51.100.20", LATER))
+    assert (v.verdict, v.reason) == ("machine", "security_scanner") and v.why.startswith(why), v
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        # Colons where browsers do write them (Gecko's "rv:") are no malformed platform.
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:133.0) Gecko/20100101 Firefox/133.0",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.5 Safari/605.1.15",
+    ],
+)
+def test_current_browsers_with_gecko_revisions_are_people(ua: str) -> None:
+    assert verdict(ua, kind="click") == ("human", None)

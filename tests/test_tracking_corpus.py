@@ -20,7 +20,8 @@ SIDE_FLOOR = {
     "fresh2": 0.90,
     "fresh3": 0.95,
     "fresh4": 0.98,
-    "fresh5": 0.97,  # blind: person 97.5%, crawler 99.4%, preview 100%
+    "fresh5": 0.99,  # tuned since: 100% each (blind it was person 97.5%, crawler 99.4%)
+    "fresh6": 0.89,  # blind: person 89.5%, crawler 99.5%, preview 100%
 }
 CATEGORY_FLOOR = {
     "tuning": 0.95,
@@ -29,7 +30,8 @@ CATEGORY_FLOOR = {
     "fresh2": 0.95,
     "fresh3": 0.96,
     "fresh4": 0.98,
-    "fresh5": 0.949,  # blind: 322 of 339, which docs/tracking.md rounds to 95.0%
+    "fresh5": 0.96,  # tuned since: 326 of 339, 96.2% (blind it was 322, 95.0%)
+    "fresh6": 0.95,  # blind: 248 of 261, 95.0%
 }
 # The fresh part's crawlers still shown as people after its mistakes were fixed by family
 # rules (11 at its first measurement, 2 after the fix, 1 since crawler-user-agents' list).
@@ -53,17 +55,23 @@ FRESH3_MACHINES_SHOWN_AS_PEOPLE = 3
 # Sparrow's and KMail's agents have too.
 FRESH4_PEOPLE_SHOWN_AS_MACHINES = 0
 FRESH4_MACHINES_SHOWN_AS_PEOPLE = 2
-# fresh5's first and only measurement (docs/tracking.md), blind: 4 people shown as machines (Outlook's
-# MAPI client, Fastmail's and Zoho's desktop mail apps) and 1 machine shown as a person (a robot
-# with a current Safari agent). Never tuned on.
-FRESH5_PEOPLE_SHOWN_AS_MACHINES = 4
-FRESH5_MACHINES_SHOWN_AS_PEOPLE = 1
+# fresh5 after its mistakes were read and fixed by family rules (4 people and 1 machine at its
+# first, blind measurement; docs/tracking.md): nothing is left on the wrong side.
+FRESH5_PEOPLE_SHOWN_AS_MACHINES = 0
+FRESH5_MACHINES_SHOWN_AS_PEOPLE = 0
+# fresh6's first and only measurement (docs/tracking.md), blind: 4 people shown as machines (two
+# Electron code editors and two browsers isbot calls misidentified, each named by
+# crawler-user-agents' list) and 1 machine shown as a person (TagInspector's current-Chrome agent).
+# Never tuned on.
+FRESH6_PEOPLE_SHOWN_AS_MACHINES = 4
+FRESH6_MACHINES_SHOWN_AS_PEOPLE = 1
 LABELS = {
     "fresh": {"person", "crawler"},
     "fresh2": {"person", "preview", "crawler"},
     "fresh3": {"person", "preview", "crawler"},
     "fresh4": {"person", "preview", "crawler"},
     "fresh5": {"person", "preview", "crawler"},
+    "fresh6": {"person", "preview", "crawler"},
 }
 
 
@@ -128,12 +136,41 @@ def test_fresh4_shows_no_person_as_a_machine_and_no_more_machines_as_people_than
     assert len(machines_shown) <= FRESH4_MACHINES_SHOWN_AS_PEOPLE, machines_shown
 
 
-def test_fresh5_shows_no_more_people_as_machines_or_machines_as_people_than_it_first_did() -> None:
+def test_fresh5_shows_no_person_as_a_machine_and_no_machine_as_a_person_after_its_fix() -> None:
     score = tracking_matrix(("fresh5",), echo=False)["fresh5"]
     people_lost = [case["id"] for case, _ in score.harmful if case["label"] == "person"]
     machines_shown = [case["id"] for case, _ in score.harmful if case["label"] != "person"]
     assert len(people_lost) <= FRESH5_PEOPLE_SHOWN_AS_MACHINES, people_lost
     assert len(machines_shown) <= FRESH5_MACHINES_SHOWN_AS_PEOPLE, machines_shown
+
+
+def test_fresh6_shows_no_more_people_as_machines_or_machines_as_people_than_it_first_did() -> None:
+    score = tracking_matrix(("fresh6",), echo=False)["fresh6"]
+    people_lost = [case["id"] for case, _ in score.harmful if case["label"] == "person"]
+    machines_shown = [case["id"] for case, _ in score.harmful if case["label"] != "person"]
+    assert len(people_lost) <= FRESH6_PEOPLE_SHOWN_AS_MACHINES, people_lost
+    assert len(machines_shown) <= FRESH6_MACHINES_SHOWN_AS_PEOPLE, machines_shown
+
+
+def test_fresh6_was_built_from_sources_no_earlier_part_or_rule_used() -> None:
+    # Blind only if nothing it holds was read before: its agents and its two repositories are
+    # new, and no rule list was taken from them.
+    before = {c["ua"] for part in PARTS if part != "fresh6" for c in load(part)}
+    fresh6 = load("fresh6")
+    assert len(fresh6) >= 250
+    assert sum(c["label"] == "person" for c in fresh6) >= 35
+    mail = re.compile(
+        r"\(app:email,|isbot fixtures/browsers\.yml @\w+ \((?:Microsoft )?(?:Outlook|Postbox|Thunderbird)"
+    )
+    assert sum(bool(mail.search(c["source"])) for c in fresh6) >= 10
+    assert not {c["ua"] for c in fresh6} & before
+    sources = ("github.com/WhichBrowser/Parser ", "github.com/omrilotan/isbot fixtures/")
+    assert all(c["source"].startswith(sources) for c in fresh6)
+    assert not any("fixtures/downloaded" in c["source"] for c in fresh6)  # other lists' copies
+    names = re.compile(r"whichbrowser|omrilotan|\bisbot\b", re.IGNORECASE)
+    assert not any(names.search(c["source"]) for p in PARTS if p != "fresh6" for c in load(p))
+    rules = (ROOT / "sequences" / "data").glob("*.*")
+    assert not any(names.search(f.read_text(encoding="utf-8")) for f in rules if f.is_file())
 
 
 def test_fresh5_was_built_from_a_source_no_earlier_part_or_rule_used() -> None:

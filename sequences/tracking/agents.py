@@ -194,6 +194,7 @@ def _first(found: Sequence[Pattern], ua: str) -> Pattern | None:
 def judge(r: AgentRules, ua: str) -> Agent:
     """The report on one agent string (stripped by the caller)."""
     person = _first(r.people, ua)
+    mail_named = r.mail_named is not None and r.mail_named.search(ua) is not None
     preview = _first(r.previews, ua)
     scanner = _first(r.scanners, ua)
     bot: str | None = None
@@ -208,7 +209,10 @@ def judge(r: AgentRules, ua: str) -> Agent:
         bot = f"program: {tool.name}"
     elif ua:
         match = _crawler(ua)
-        if match is None and r.crawler_list is not None:
+        # A mail app's own token outranks the second list, which names bare tokens: it lists
+        # Fastmail's desktop app (a current browser agent with `FastmailUA/1.0`) among
+        # crawlers. crawlerdetect still comes first (it names Mail.RU's and Seznam's robots).
+        if match is None and r.crawler_list is not None and not mail_named:
             listed = r.crawler_list.search(ua)
             match = listed.group(0) if listed else None
         bot = f"crawler list: {match}"[:200] if match is not None else None
@@ -229,7 +233,7 @@ def judge(r: AgentRules, ua: str) -> Agent:
         bot=bot,
         declared_bot=declared,
         disguise=disguise,
-        mail_named=r.mail_named is not None and r.mail_named.search(ua) is not None,
+        mail_named=mail_named,
         program=bool(ua)
         and (
             (not ua.lower().startswith("mozilla/") and not native)
