@@ -500,21 +500,24 @@ def detect_bounce(parsed: Parsed, to_verp: bool) -> Bounce | None:
 _DISPOSITION = re.compile(r"^Disposition:[ \t]*([^\r\n]*)", re.I | re.M)
 
 
+def _report(msg: Message, kind: str, *, exact: bool = False) -> tuple[bool, str]:
+    """Whether `msg` is a report of `kind` (multipart/report; report-type=kind, or a
+    message/kind part anywhere), and the source of that part ("" when only the type says so)."""
+    report_type = str(msg.get_param("report-type") or "").lower()
+    found = msg.get_content_type() == "multipart/report" and (
+        report_type == kind if exact else report_type.startswith(kind)
+    )
+    for part in msg.walk():
+        if part.get_content_type() == f"message/{kind}":
+            return True, _part_source(part)
+    return found, ""
+
+
 def detect_receipt(parsed: Parsed) -> str | None:
     """A message disposition notification, by its form (multipart/report;
     report-type=disposition-notification, or a message/disposition-notification part): the
     evidence named, else None. Machine mail: never a reply, never an unsubscribe."""
-    msg = parsed.msg
-    report_type = str(msg.get_param("report-type") or "").lower()
-    is_mdn = msg.get_content_type() == "multipart/report" and report_type.startswith(
-        "disposition-notification"
-    )
-    block = ""
-    for part in msg.walk():
-        if part.get_content_type() == "message/disposition-notification":
-            block = _part_source(part)
-            is_mdn = True
-            break
+    is_mdn, block = _report(parsed.msg, "disposition-notification")
     if not is_mdn:
         return None
     disposition = _DISPOSITION.search(block[:5000])
@@ -634,14 +637,7 @@ def detect_complaint(parsed: Parsed) -> Complaint | None:
     (multipart/report; report-type=feedback-report, or a message/feedback-report part) and its
     Feedback-Type field, or a provider's junk-mail report in its own form; else None."""
     msg = parsed.msg
-    report_type = str(msg.get_param("report-type") or "").lower()
-    is_report = msg.get_content_type() == "multipart/report" and report_type == "feedback-report"
-    block = ""
-    for part in msg.walk():
-        if part.get_content_type() == "message/feedback-report":
-            block = _part_source(part)
-            is_report = True
-            break
+    is_report, block = _report(msg, "feedback-report", exact=True)
     if not is_report:
         return _junk_report(parsed)
     if not block:  # the report part was cut off or mislabelled: read its fields from the body
