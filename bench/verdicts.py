@@ -12,7 +12,8 @@ Tracking: bench.verdicts_tracking.
     .venv/bin/python bench/verdicts.py real       # real mail copied from talon's and sisimai's fixtures
     .venv/bin/python bench/verdicts.py fresh      # more real mail, measured blind once, tuned on since
     .venv/bin/python bench/verdicts.py fresh2     # real mail from other sources, measured blind once, tuned on since
-    .venv/bin/python bench/verdicts.py fresh3     # real mail from five more sources, blind: measured once
+    .venv/bin/python bench/verdicts.py fresh3     # real mail from five more sources, measured blind once, tuned on since
+    .venv/bin/python bench/verdicts.py fresh4     # real mail from seven more sources, blind: measured once
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ FRESH = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh"  # measured blind
 FRESH2 = (
     ROOT / "tests" / "data" / "verdicts" / "inbound_fresh2"
 )  # measured blind once, tuned on since
-FRESH3 = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh3"  # blind: labelled before any run
+FRESH3 = (
+    ROOT / "tests" / "data" / "verdicts" / "inbound_fresh3"
+)  # measured blind once, tuned on since
+FRESH4 = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh4"  # blind: labelled before any run
 PARTS = ("tuning", "held_out")
 SHORT = {
     REPLY: "reply",
@@ -176,7 +180,7 @@ def inbound_matrix(
 
 
 def main(argv: list[str]) -> None:
-    every = {"inbound", "real", "fresh", "fresh2", "fresh3", "tracking"}
+    every = {"inbound", "real", "fresh", "fresh2", "fresh3", "fresh4", "tracking"}
     which = set(argv) & every or every
     parts = tuple(p for p in PARTS if p in argv) or PARTS
     if "inbound" in which:
@@ -192,6 +196,9 @@ def main(argv: list[str]) -> None:
         print()
     if "fresh3" in which:
         print(render_inbound(real_score(FRESH3, "fresh3"), verbose="-v" in argv))
+        print()
+    if "fresh4" in which:
+        print(render_inbound(real_score(FRESH4, "fresh4"), verbose="-v" in argv))
         print()
     if "tracking" in which:
         tracking_matrix()

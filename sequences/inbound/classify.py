@@ -263,7 +263,10 @@ _TEMPORARY_WORDS = re.compile(
     r"\ba full (?:mailbox|mail ?folder)\b|will continue to try|postponed|"
     r"mailbox exceeded|mailbox exceeds|exceeds (?:the )?allowed size|"
     r"have been failing for a long time|"
-    r"retry timeout exceeded|insufficient system storage)",
+    r"retry timeout exceeded|insufficient system storage|"
+    # A mailbox with no room left (RFC 3463 X.2.2), however the server words it.
+    r"(?:not enough|insufficient) (?:free |storage |disk )?(?:space|storage)|"
+    r"mailbox (?:has )?(?:exceeded|reached) (?:its|the) (?:size|storage) limit)",
     re.I,
 )
 _PERMANENT_WORDS = re.compile(

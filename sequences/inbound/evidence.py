@@ -303,7 +303,16 @@ _AUTO_SUBJECT = re.compile(
     r"réponse automatique|reponse automatique|absence du bureau|absent\b|"
     r"respuesta automática|respuesta automatica|fuera de la oficina|ausente|"
     r"resposta automática|resposta automatica|fora do escritório|"
-    r"risposta automatica|fuori sede|automatisch antwoord|afwezig|autosvar|automatisk svar)"
+    r"risposta automatica|fuori sede|automatisch antwoord|afwezig|autosvar|automatisk svar|"
+    # Exchange's "Automatic reply:" / "Out of Office AutoReply:" in the other languages it
+    # ships (Baltic, Slavic, Finno-Ugric, Nordic, Romanian, Turkish, Greek), with and
+    # without their diacritics, as old clients and gateways strip them.
+    r"automātiskā atbilde|automatiska atbilde|ārpus biroja|arpus biroja|automatinis atsakymas|"
+    r"automaatvastus|odpowiedź automatyczna|odpowiedz automatyczna|autoodpowiedź|"
+    r"automatická odpověď|automaticka odpoved|automatická odpoveď|automatikus válasz|"
+    r"automatikus valasz|automaattinen vastaus|automatiskt svar|răspuns automat|raspuns automat|"
+    r"automatski odgovor|samodejni odgovor|otomatik yan\u0131t|otomatik yanit|otomatik cevap|"
+    r"автоматический ответ|автоматична відповідь|автоматичен отговор|αυτόματη απάντηση)"
     r"|\bis out of (the )?office\b|\bout of office\b.{0,10}$|\(auto(matic)?[- ]?reply\)",
     re.I,
 )
