@@ -72,6 +72,7 @@ LABELS = {
     "fresh4": {"person", "preview", "crawler"},
     "fresh5": {"person", "preview", "crawler"},
     "fresh6": {"person", "preview", "crawler"},
+    "fresh7": {"person", "crawler"},
 }
 
 
