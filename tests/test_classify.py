@@ -833,3 +833,40 @@ def test_an_electron_shape_out_of_place_or_a_listed_program_stays_a_machine(
 ) -> None:
     v = classify(Hit("open", "GET", ua, "198.51.100.20", LATER))
     assert (v.verdict, v.reason, v.why) == ("machine", "bot", why), v
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "Mozilla/5.0 (compatible; Acme-Sync/2.4)",
+        "Mozilla/4.0 (compatible; Example.org Snapshot Tool 1.2;)",
+    ],
+)
+def test_a_bare_agent_that_names_a_program_is_that_program_not_a_disguise(ua: str) -> None:
+    v = classify(Hit("open", "GET", ua, "198.51.100.20", LATER))
+    assert (v.verdict, v.reason, v.why) == (
+        "machine",
+        "bot",
+        "program: names itself in a bare agent",
+    ), v
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        # A browser's words in the bare agent: a scanner copying one, still a disguise.
+        "Mozilla/5.0 (compatible; Windows NT 10.0; Win64; x64)",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)",
+        "Mozilla/5.0 (compatible; U; Linux x86_64)",
+    ],
+)
+def test_a_bare_agent_with_a_browsers_platform_stays_a_scanners_disguise(ua: str) -> None:
+    v = classify(Hit("open", "GET", ua, "198.51.100.20", LATER))
+    assert (v.verdict, v.reason) == ("machine", "security_scanner"), v
+
+
+def test_a_bare_agent_naming_a_mail_app_is_still_that_mail_app() -> None:
+    v = classify(
+        Hit("open", "GET", "Mozilla/5.0 (compatible; OpenMail/3.1)", "198.51.100.20", LATER)
+    )
+    assert (v.verdict, v.why) == ("human", "mail client: names itself a mail app"), v

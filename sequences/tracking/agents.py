@@ -65,6 +65,7 @@ class AgentRules:
     programs: tuple[Pattern, ...] = ()  # HTTP libraries, runtimes, shells, media stacks
     mail_named: re.Pattern[str] | None = None  # a product that calls itself Mail/Email/Webmail
     electron_app: re.Pattern[str] | None = None  # an Electron desktop app's own whole agent
+    bare_named: re.Pattern[str] | None = None  # a bare agent naming a program, not a platform
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,12 @@ def judge(r: AgentRules, ua: str) -> Agent:
     elif (found := _first(r.obsolete, ua)) is not None:
         disguise = f"obsolete browser: {found.name}"
     elif any(p.search(ua) for p in r.bare):
-        disguise = "bare agent, no browser named"
+        # A mail app naming itself there stays one (mail_named, checked after the bot lists).
+        named = r.bare_named is not None and r.bare_named.search(ua) is not None
+        if bot is None and named and not mail_named:
+            bot = "program: names itself in a bare agent"
+        else:
+            disguise = "bare agent, no browser named"
     native = r.native_apps is not None and r.native_apps.search(ua) is not None
     return Agent(
         person=person,
