@@ -8,7 +8,8 @@ built after the first one's mistakes were fixed (bench/tracking_fresh2_build.py)
 built after the second one's were (bench/tracking_fresh3_build.py) and a fourth after
 the third one's were (bench/tracking_fresh4_build.py) and a fifth after the fourth one's were
 (bench/tracking_fresh5_build.py) and a sixth after the fifth one's were
-(bench/tracking_fresh6_build.py); each is scored apart. Harmful mistakes are named: a person shown as a machine (a
+(bench/tracking_fresh6_build.py) and a seventh after the sixth one's were
+(bench/tracking_fresh7_build.py); each is scored apart. Harmful mistakes are named: a person shown as a machine (a
 rep loses real engagement) and a machine shown as a person (a rep calls on a scanner's click).
 
     .venv/bin/python bench/verdicts_tracking.py
@@ -48,8 +49,10 @@ CORPUS = ROOT / "tests" / "data" / "tracking"
 # fresh3: built after fresh2's were (bench/tracking_fresh3_build.py);
 # fresh4: built after fresh3's were (bench/tracking_fresh4_build.py);
 # fresh5: built after fresh4's were (bench/tracking_fresh5_build.py); its own were fixed since;
-# fresh6: built after fresh5's were (bench/tracking_fresh6_build.py), the one part still blind.
-PARTS = ("tuning", "held_out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6")
+# fresh6: built after fresh5's were (bench/tracking_fresh6_build.py), tuned on since.
+# fresh7: built after fresh6's were (bench/tracking_fresh7_build.py), its one category mistake
+# read and fixed since.
+PARTS = ("tuning", "held_out", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7")
 CATEGORIES = ("person", "apple_privacy", "scanner", "preview", "crawler")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the message was delivered then
 

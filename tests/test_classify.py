@@ -786,3 +786,87 @@ def test_an_old_chrome_behind_another_apps_token_and_a_malformed_platform_are_sc
 )
 def test_current_browsers_with_gecko_revisions_are_people(ua: str) -> None:
     assert verdict(ua, kind="click") == ("human", None)
+
+
+ELECTRON_TAIL = "Chrome/128.0.6613.186 Electron/32.2.6 Safari/537.36"
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        # Electron desktop apps the second crawler list names by a bare token (`Code/1.`): the
+        # app's token between the engine and Chrome, Electron's at the end.
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Code/1.96.2 " + ELECTRON_TAIL,
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Code/1.89.1 " + ELECTRON_TAIL,
+    ],
+)
+def test_an_electron_desktop_apps_own_agent_is_a_person_before_the_second_crawler_list(
+    ua: str,
+) -> None:
+    for kind in ("open", "click"):
+        v = classify(Hit(kind, "GET", ua, "198.51.100.20", LATER))
+        assert (v.verdict, v.reason) == ("human", None), v
+
+
+@pytest.mark.parametrize(
+    ("ua", "why"),
+    [
+        # The app's token after Safari's, not in Electron's place: a robot appending its name.
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            + ELECTRON_TAIL
+            + " Code/1.96.2",
+            "crawler list: Code/1.",
+        ),
+        # A test runner built on Electron is still the program list's.
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Cypress/13.6.0 " + ELECTRON_TAIL,
+            "program: Cypress",
+        ),
+    ],
+)
+def test_an_electron_shape_out_of_place_or_a_listed_program_stays_a_machine(
+    ua: str, why: str
+) -> None:
+    v = classify(Hit("open", "GET", ua, "198.51.100.20", LATER))
+    assert (v.verdict, v.reason, v.why) == ("machine", "bot", why), v
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "Mozilla/5.0 (compatible; Acme-Sync/2.4)",
+        "Mozilla/4.0 (compatible; Example.org Snapshot Tool 1.2;)",
+    ],
+)
+def test_a_bare_agent_that_names_a_program_is_that_program_not_a_disguise(ua: str) -> None:
+    v = classify(Hit("open", "GET", ua, "198.51.100.20", LATER))
+    assert (v.verdict, v.reason, v.why) == (
+        "machine",
+        "bot",
+        "program: names itself in a bare agent",
+    ), v
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        # A browser's words in the bare agent: a scanner copying one, still a disguise.
+        "Mozilla/5.0 (compatible; Windows NT 10.0; Win64; x64)",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)",
+        "Mozilla/5.0 (compatible; U; Linux x86_64)",
+    ],
+)
+def test_a_bare_agent_with_a_browsers_platform_stays_a_scanners_disguise(ua: str) -> None:
+    v = classify(Hit("open", "GET", ua, "198.51.100.20", LATER))
+    assert (v.verdict, v.reason) == ("machine", "security_scanner"), v
+
+
+def test_a_bare_agent_naming_a_mail_app_is_still_that_mail_app() -> None:
+    v = classify(
+        Hit("open", "GET", "Mozilla/5.0 (compatible; OpenMail/3.1)", "198.51.100.20", LATER)
+    )
+    assert (v.verdict, v.why) == ("human", "mail client: names itself a mail app"), v

@@ -64,6 +64,8 @@ class AgentRules:
     plain: tuple[re.Pattern[str], ...]  # "Mozilla/5.0 <one name>": a program, no browser
     programs: tuple[Pattern, ...] = ()  # HTTP libraries, runtimes, shells, media stacks
     mail_named: re.Pattern[str] | None = None  # a product that calls itself Mail/Email/Webmail
+    electron_app: re.Pattern[str] | None = None  # an Electron desktop app's own whole agent
+    bare_named: re.Pattern[str] | None = None  # a bare agent naming a program, not a platform
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,7 @@ def judge(r: AgentRules, ua: str) -> Agent:
     """The report on one agent string (stripped by the caller)."""
     person = _first(r.people, ua)
     mail_named = r.mail_named is not None and r.mail_named.search(ua) is not None
+    electron = r.electron_app is not None and r.electron_app.search(ua) is not None
     preview = _first(r.previews, ua)
     scanner = _first(r.scanners, ua)
     bot: str | None = None
@@ -212,7 +215,8 @@ def judge(r: AgentRules, ua: str) -> Agent:
         # A mail app's own token outranks the second list, which names bare tokens: it lists
         # Fastmail's desktop app (a current browser agent with `FastmailUA/1.0`) among
         # crawlers. crawlerdetect still comes first (it names Mail.RU's and Seznam's robots).
-        if match is None and r.crawler_list is not None and not mail_named:
+        # An Electron app's own agent likewise: the list names VS Code's `Code/1.` and Trae's.
+        if match is None and r.crawler_list is not None and not (mail_named or electron):
             listed = r.crawler_list.search(ua)
             match = listed.group(0) if listed else None
         bot = f"crawler list: {match}"[:200] if match is not None else None
@@ -222,7 +226,12 @@ def judge(r: AgentRules, ua: str) -> Agent:
     elif (found := _first(r.obsolete, ua)) is not None:
         disguise = f"obsolete browser: {found.name}"
     elif any(p.search(ua) for p in r.bare):
-        disguise = "bare agent, no browser named"
+        # A mail app naming itself there stays one (mail_named, checked after the bot lists).
+        named = r.bare_named is not None and r.bare_named.search(ua) is not None
+        if bot is None and named and not mail_named:
+            bot = "program: names itself in a bare agent"
+        else:
+            disguise = "bare agent, no browser named"
     native = r.native_apps is not None and r.native_apps.search(ua) is not None
     return Agent(
         person=person,

@@ -83,6 +83,8 @@ def parse_rules(raw: dict[str, Any], data_dir: Path = DATA_DIR) -> Rules:
     )
     native = raw.get("native_apps")
     named = raw.get("mail_named")
+    electron = raw.get("electron_app")
+    bare_named = raw.get("bare_named")
 
     def listed(key: str, kind: str) -> tuple[Any, ...]:
         file = raw.get(key)
@@ -123,6 +125,8 @@ def parse_rules(raw: dict[str, Any], data_dir: Path = DATA_DIR) -> Rules:
             programs=listed("program_list_file", "libraries")
             + patterns(raw.get("programs"), "program"),
             mail_named=rx(named) if named else None,
+            electron_app=rx(electron) if electron else None,
+            bare_named=rx(bare_named) if bare_named else None,
         ),
         scanner_ranges=RangeSet(gateways),
         apple_ranges=RangeSet(
