@@ -23,10 +23,11 @@ from sequences.inbound.ingest import receive
 from .test_inbound import enrollment_of, events, prospect_of, seed
 
 # Measured once, blind, before any rule was looked at for it (docs/inbound.md): 102 of 102, with
-# no harmful mistake. No rule was changed for it, so the part is still blind to today's rules;
-# a rule change that loses one of its messages shows here.
-FRESH5_BLIND_RIGHT = 102
-FRESH5_TOTAL = 102
+# no harmful mistake; one message was then found to be there twice and dropped, so 101 of 101. No
+# rule was changed for it, so the part is still blind to today's rules; a rule change that loses
+# one of its messages shows here.
+FRESH5_BLIND_RIGHT = 101
+FRESH5_TOTAL = 101
 
 
 def _fresh5(name: str) -> bytes:
@@ -43,6 +44,7 @@ def test_the_fifth_fresh_part_is_there_sourced_and_apart_from_the_others() -> No
     cases = real_cases(FRESH5)
     assert len(cases) == FRESH5_TOTAL >= 80 and all(path.is_file() for path, _ in cases)
     assert {path.name for path, _ in cases} == {path.name for path in FRESH5.glob("*.eml")}
+    assert len({path.read_bytes() for path, _ in cases}) == len(cases)  # none there twice
     earlier_parts = (REAL, FRESH, FRESH2, FRESH3, FRESH4)
     earlier = {p.read_bytes() for folder in earlier_parts for p in folder.glob("*.eml")}
     assert not {path.read_bytes() for path, _ in cases} & earlier
@@ -95,5 +97,8 @@ def test_exim_delay_warnings_over_a_full_mailbox_are_soft_and_a_dead_address_is_
 
 def test_the_blind_figure_stays_in_the_docs() -> None:
     docs = (FRESH5.parent.parent.parent.parent / "docs" / "inbound.md").read_text(encoding="utf-8")
-    assert f"**100.0% ({FRESH5_BLIND_RIGHT} of {FRESH5_TOTAL}), no harmful mistake**" in docs
     assert "inbound fresh5: 102 messages, 100.0% right" in docs
+    words = " ".join(docs.split())
+    assert "**100.0% (102 of 102), no harmful mistake**" in words
+    assert f"**100.0% ({FRESH5_BLIND_RIGHT} of {FRESH5_TOTAL})**" in words
+    assert "nm_cur_51_2.eml" in docs
