@@ -13,7 +13,8 @@ Tracking: bench.verdicts_tracking.
     .venv/bin/python bench/verdicts.py fresh      # more real mail, measured blind once, tuned on since
     .venv/bin/python bench/verdicts.py fresh2     # real mail from other sources, measured blind once, tuned on since
     .venv/bin/python bench/verdicts.py fresh3     # real mail from five more sources, measured blind once, tuned on since
-    .venv/bin/python bench/verdicts.py fresh4     # real mail from seven more sources, blind: measured once
+    .venv/bin/python bench/verdicts.py fresh4     # real mail from seven more sources, measured blind once, tuned on since
+    .venv/bin/python bench/verdicts.py fresh5     # real mail from five more sources, blind: measured once
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ FRESH2 = (
 FRESH3 = (
     ROOT / "tests" / "data" / "verdicts" / "inbound_fresh3"
 )  # measured blind once, tuned on since
-FRESH4 = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh4"  # blind: labelled before any run
+FRESH4 = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh4"  # measured blind once, now tuning
+FRESH5 = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh5"  # blind: labelled before any run
 PARTS = ("tuning", "held_out")
 SHORT = {
     REPLY: "reply",
@@ -180,7 +182,7 @@ def inbound_matrix(
 
 
 def main(argv: list[str]) -> None:
-    every = {"inbound", "real", "fresh", "fresh2", "fresh3", "fresh4", "tracking"}
+    every = {"inbound", "real", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "tracking"}
     which = set(argv) & every or every
     parts = tuple(p for p in PARTS if p in argv) or PARTS
     if "inbound" in which:
@@ -199,6 +201,9 @@ def main(argv: list[str]) -> None:
         print()
     if "fresh4" in which:
         print(render_inbound(real_score(FRESH4, "fresh4"), verbose="-v" in argv))
+        print()
+    if "fresh5" in which:
+        print(render_inbound(real_score(FRESH5, "fresh5"), verbose="-v" in argv))
         print()
     if "tracking" in which:
         tracking_matrix()
