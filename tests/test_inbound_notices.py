@@ -6,9 +6,11 @@ import smtplib
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from bench.verdicts import CORPUS
@@ -17,7 +19,9 @@ from sequences.inbound.recheck import apply, plan
 from sequences.inbound.server import start_inbound
 from sequences.models import Enrollment, Event, InboundMessage, Task, User
 from sequences.sending.sink import free_port
+from tracker.cli.main import main
 
+from .conftest import Sink, make_env
 from .test_inbound import World, enrollment_of, events, mail, prospect_of, seed
 from .webkit import CHEAP_HASH, login
 
@@ -161,7 +165,7 @@ def test_a_real_reply_that_quotes_a_read_receipt_phrase_is_still_a_reply(
 
 
 def test_recheck_records_an_old_auto_reply_that_was_a_read_receipt_and_keeps_its_pause(
-    rt: runtime.Runtime,
+    rt: runtime.Runtime, tmp_path: Path, smtp_sink: Sink
 ) -> None:
     world = seed(rt)
     raw = (CORPUS / "notice_gmail_mdn.eml").read_bytes()
@@ -190,12 +194,51 @@ def test_recheck_records_an_old_auto_reply_that_was_a_read_receipt_and_keeps_its
     assert [(c.old, c.new, c.notice) for c in changes] == [
         ("auto_reply", "machine_notice", "read_receipt")
     ]
-    with rt.sessions.begin() as s:
-        [done] = apply(s, changes, now)
-    assert "the pause it set stays" in done
+    runner = CliRunner(env=make_env(rt.settings.database_url, smtp_sink.port, tmp_path))
+    applied = runner.invoke(main, ["verdicts", "recheck", "--since", "9999d", "--yes"])
+    assert applied.exit_code == 0, applied.output
+    assert "auto_reply -> machine_notice" in applied.output
+    assert "the pause it set stays" in applied.output
     [change] = events(rt, world, "verdict_changed")
     assert change.data["from"] == "auto_reply" and change.data["to"] == "machine_notice"
     assert enrollment_of(rt, world).status == "paused"  # nothing resumes on its own
     with rt.sessions() as s:
         [row] = s.scalars(select(InboundMessage))
         assert row.verdict == "machine_notice" and row.reason.startswith("rechecked")
+
+
+def test_recheck_gives_an_old_auto_reply_that_was_a_challenge_its_verify_task(
+    rt: runtime.Runtime,
+) -> None:
+    world = seed(rt)
+    raw = (CORPUS / "challenge_response.eml").read_bytes()
+    now = rt.clock.now()
+    with rt.sessions.begin() as s:
+        s.add(
+            InboundMessage(
+                dedupe_key="old-challenge",
+                source="imap",
+                received_at=now,
+                verdict="auto_reply",
+                reason="auto-reply (challenge-response (sender verification))",
+                prospect_id=world.prospect_id,
+                enrollment_ids=[],
+                size=len(raw),
+                raw=raw,
+            )
+        )
+    with rt.sessions() as s:
+        changes = plan(s, now - timedelta(days=1), rt.settings.secret_keys)
+    assert [(c.old, c.new, c.verify) for c in changes] == [
+        ("auto_reply", "machine_notice", ("SpamArrest", "http://verify.example/abc"))
+    ]
+    with rt.sessions.begin() as s:
+        [done] = apply(s, changes, now)
+    assert "a task asks the owner to verify with SpamArrest" in done
+    [task] = _tasks(rt, world)
+    assert (
+        task.title == "Verify your address with SpamArrest so zoe@prospect.example gets your mail"
+    )
+    assert "http://verify.example/abc" in (task.notes or "")
+    [change] = events(rt, world, "verdict_changed")
+    assert change.data["to"] == "machine_notice"

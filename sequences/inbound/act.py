@@ -99,6 +99,27 @@ def _live_enrollments(
     return list(session.scalars(query.order_by(Enrollment.id).with_for_update()))
 
 
+def verify_task(
+    prospect: Prospect,
+    owner: int | None,
+    service: str,
+    link: str | None,
+    reason: str,
+    now: datetime,
+) -> Task:
+    """The rep's task for a challenge-response: verify with the service, by its link if any."""
+    notes = f"Open the link to verify: {link}" if link else "No verify link in the notice."
+    return Task(
+        prospect_id=prospect.id,
+        owner_id=owner,
+        type="task",
+        title=f"Verify your address with {service} so {prospect.email} gets your mail"[:500],
+        notes=f"{notes}\n{reason}"[:2000],
+        due_at=now,
+        status="open",
+    )
+
+
 class Act:
     """One message's actions, a method per verdict; each returns the Outcome to store."""
 
@@ -246,16 +267,7 @@ class Act:
         service = challenge_service(parsed)
         link = challenge_link(parsed)
         owner = _owner_id(self.session, prospect, message)
-        notes = f"Open the link to verify: {link}" if link else "No verify link in the notice."
-        task = Task(
-            prospect_id=prospect.id,
-            owner_id=owner,
-            type="task",
-            title=f"Verify your address with {service} so {prospect.email} gets your mail"[:500],
-            notes=f"{notes}\n{verdict.reason}"[:2000],
-            due_at=self.now,
-            status="open",
-        )
+        task = verify_task(prospect, owner, service, link, verdict.reason, self.now)
         self.session.add(task)
         self.session.flush()
         record(

@@ -26,10 +26,12 @@ from sqlalchemy.orm import Session
 
 from ..enrollment import mark_prospect, record, stop_prospect
 from ..models import EnrollmentStatus, InboundMessage, Prospect, ProspectStatus, Task
+from .act import verify_task
 from .classify import Parsed
+from .evidence import challenge_link, challenge_service
 from .ingest import read
 from .match import match_bounce, match_complaint, token_messages
-from .verdicts import BOUNCE_HARD, BOUNCE_SOFT, CONFIRM_UNSUBSCRIBE, Verdict, decide
+from .verdicts import BOUNCE_HARD, BOUNCE_SOFT, CHALLENGE, CONFIRM_UNSUBSCRIBE, Verdict, decide
 
 RECHECKED = ("reply", "auto_reply", "machine_notice", "bounce", "soft_bounce", "unsubscribe")
 STORED = {BOUNCE_HARD: "bounce", BOUNCE_SOFT: "soft_bounce", CONFIRM_UNSUBSCRIBE: "reply"}
@@ -49,6 +51,7 @@ class Change:
     label: str  # the new verdict's label (unsubscribe-needs-confirmation is stored as reply)
     reason: str
     notice: str | None = None  # a machine notice's kind (read_receipt, list_notice, challenge)
+    verify: tuple[str, str | None] | None = None  # a challenge's service and verify link
 
     def describe(self) -> str:
         return f"#{self.inbound_id} {self.received_at:%Y-%m-%d}: {self.old} -> {self.new} ({self.reason})"
@@ -91,6 +94,9 @@ def plan(session: Session, since: datetime, keys: tuple[str, ...] = ()) -> list[
                 verdict.label,
                 verdict.reason,
                 verdict.notice,
+                (challenge_service(parsed), challenge_link(parsed))
+                if verdict.notice == CHALLENGE
+                else None,
             )
         )
     return changes + _now_suppressing(session, since, keys)
@@ -216,6 +222,14 @@ def _consequence(
         return "suppressed as bounced"
     if new == "machine_notice":
         what = (change.notice or "machine notice").replace("_", " ")
+        if change.verify is not None and old == "auto_reply":
+            # Paused as an auto-reply already; what was missing is the rep's task to verify.
+            service, link = change.verify
+            session.add(verify_task(prospect, prospect.owner_id, service, link, change.reason, now))
+            return (
+                "recorded: a challenge-response, not an auto-reply; the pause stays and a task "
+                f"asks the owner to verify with {service}"
+            )
         if old == "auto_reply":
             return (
                 f"recorded only: a {what}, not an auto-reply; the pause it set stays "
