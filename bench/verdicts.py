@@ -4,7 +4,8 @@ Inbound: the corpus in tests/data/verdicts/inbound/ (bench/verdicts_inbound_buil
 the same code the inbound server runs (`read`, then `decide`), scored on its tuning part and its
 held-out part apart. Harmful mistakes are listed by name: a person's reply taken as an
 unsubscribe, an auto-reply or a bounce (suppressed or paused), a weak request taken as a sure
-unsubscribe, a hard bounce taken as soft or as an auto-reply (mailing a dead address).
+unsubscribe, a hard bounce taken as soft, as an auto-reply or as a machine notice (mailing a dead
+address), a reply taken as a machine notice (a read receipt, a list's or a filter's notice).
 Tracking: bench.verdicts_tracking.
 
     .venv/bin/python bench/verdicts.py            # both
@@ -38,6 +39,7 @@ from sequences.inbound.verdicts import (  # noqa: E402
     BOUNCE_SOFT,
     CONFIRM_UNSUBSCRIBE,
     LABELS,
+    MACHINE_NOTICE,
     REPLY,
     UNSUBSCRIBE,
     Verdict,
@@ -61,6 +63,7 @@ SHORT = {
     UNSUBSCRIBE: "unsub",
     CONFIRM_UNSUBSCRIBE: "unsub?",
     AUTO_REPLY: "auto",
+    MACHINE_NOTICE: "notice",
     BOUNCE_HARD: "hard",
     BOUNCE_SOFT: "soft",
     "unreadable": "unread",
@@ -69,6 +72,7 @@ SHORT = {
 HARMFUL = {
     (REPLY, UNSUBSCRIBE): "reply taken as unsubscribe (a live lead suppressed for good)",
     (REPLY, AUTO_REPLY): "reply taken as auto-reply (paused, would mail someone who answered)",
+    (REPLY, MACHINE_NOTICE): "reply taken as a machine notice (the person's answer not seen)",
     (REPLY, BOUNCE_HARD): "reply taken as a bounce (address suppressed)",
     (REPLY, BOUNCE_SOFT): "reply taken as a bounce (the sequence goes on)",
     (
@@ -82,6 +86,10 @@ HARMFUL = {
         BOUNCE_HARD,
         AUTO_REPLY,
     ): "hard bounce taken as auto-reply (paused, then mails a dead address)",
+    (
+        BOUNCE_HARD,
+        MACHINE_NOTICE,
+    ): "hard bounce taken as a machine notice (mailing a dead address)",
 }
 
 

@@ -166,10 +166,17 @@ def build(flufl: Path, flanker: Path) -> list[dict[str, Any]]:
         why = "ARF report, Feedback-Type: abuse (a spam complaint)"
         entries.append(_flanker("complaint-" + name, "complaints/" + name, "unsubscribe", why, raw))
     raw = git_show(flanker, FLANKER_COMMIT, base + "disposition-notification.eml")
-    why = "a read receipt (message/disposition-notification): machine mail, answers nothing"
+    why = (
+        "a read receipt (message/disposition-notification): machine mail, answers nothing;"
+        " relabelled machine_notice (issue 17), a read receipt is a notice, not an auto-reply"
+    )
     entries.append(
         _flanker(
-            "disposition-notification.eml", "disposition-notification.eml", "auto_reply", why, raw
+            "disposition-notification.eml",
+            "disposition-notification.eml",
+            "machine_notice",
+            why,
+            raw,
         )
     )
     for name, client in PEOPLE.items():
@@ -211,7 +218,8 @@ HEADER = """\
 # Second fresh part of real inbound mail: copied byte for byte (see README.md), labelled by
 # bench/verdicts_fresh2_build.py's rules BEFORE the classifier ever ran on it, measured once
 # (docs/inbound.md), never tuned on.
-# expected: reply | unsubscribe | unsubscribe-needs-confirmation | auto_reply | bounce_hard | bounce_soft
+# expected: reply | unsubscribe | unsubscribe-needs-confirmation | auto_reply | machine_notice |
+# bounce_hard | bounce_soft
 """
 
 

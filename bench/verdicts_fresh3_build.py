@@ -210,13 +210,33 @@ LABELS: list[tuple[str, str, str, str]] = [
     ),
     ("bounceparser", "polish-autoreply.msg", "auto_reply", 'Polish "[Automatyczna odpowiedź]"'),
     ("bounceparser", "warning-6.msg", "auto_reply", 'Notes "AUTO: ... is out of the office"'),
-    ("bounceparser", "bluebottle.msg", "auto_reply", "challenge-response: click to be allowed"),
-    ("bounceparser", "boxbe-cr.msg", "auto_reply", "challenge-response: Boxbe waitlist"),
-    ("bounceparser", "boxbe-cr2.msg", "auto_reply", "challenge-response: Boxbe guest list"),
+    (
+        "bounceparser",
+        "bluebottle.msg",
+        "machine_notice",
+        "challenge-response: click to be allowed; relabelled machine_notice (issue 17)",
+    ),
+    (
+        "bounceparser",
+        "boxbe-cr.msg",
+        "machine_notice",
+        "challenge-response: Boxbe waitlist; relabelled machine_notice (issue 17)",
+    ),
+    (
+        "bounceparser",
+        "boxbe-cr2.msg",
+        "machine_notice",
+        "challenge-response: Boxbe guest list; relabelled machine_notice (issue 17)",
+    ),
     # MimeKit
     ("mimekit", "bounce.txt", HARD, "Postfix DSN"),
     ("mimekit", "delivery-status.txt", HARD, "sprynet DSN with Precedence: junk"),
-    ("mimekit", "disposition-notification.anonymized.eml", "auto_reply", "a read receipt (MDN)"),
+    (
+        "mimekit",
+        "disposition-notification.anonymized.eml",
+        "machine_notice",
+        "a read receipt (MDN); relabelled machine_notice (issue 17)",
+    ),
     ("mimekit", "epilogue.txt", "reply", "a person's Re: with a quote"),
     ("mimekit", "japanese.txt", "reply", "a person's message in Japanese"),
     # php-mime-mail-parser
@@ -286,7 +306,8 @@ HEADER = """\
 # Third fresh part of real inbound mail: copied byte for byte (see README.md), labelled by reading
 # each message (bench/verdicts_fresh3_build.py) BEFORE the classifier ever ran on it, measured
 # once, blind (docs/inbound.md).
-# expected: reply | unsubscribe | unsubscribe-needs-confirmation | auto_reply | bounce_hard | bounce_soft
+# expected: reply | unsubscribe | unsubscribe-needs-confirmation | auto_reply | machine_notice |
+# bounce_hard | bounce_soft
 """
 
 

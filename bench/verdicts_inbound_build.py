@@ -43,8 +43,11 @@ def split_of(name: str) -> str:
     return "held_out" if hashlib.sha256(name.encode()).hexdigest()[0] in "01234" else "tuning"
 
 
-def add(name: str, label: str, source: str, raw: str) -> None:
-    CASES.append({"file": f"{name}.eml", "expected": label, "source": source, "raw": raw})
+def add(name: str, label: str, source: str, raw: str, why: str = "") -> None:
+    case = {"file": f"{name}.eml", "expected": label, "source": source, "raw": raw}
+    if why:
+        case["why"] = why
+    CASES.append(case)
 
 
 def quote(text: str) -> str:
@@ -508,6 +511,8 @@ def auto(
     ctype: str = 'text/plain; charset="utf-8"',
     reply: bool = True,
     null: bool = False,
+    label: str = "auto_reply",
+    why: str = "",
 ) -> None:
     raw = head(
         mid=f"{name}@prospect.example",
@@ -519,7 +524,7 @@ def auto(
     )
     if null:
         raw = raw.replace(f"Return-Path: <{ZOE}>", "Return-Path: <>")
-    add(name, "auto_reply", source, raw + "\n" + body + "\n")
+    add(name, label, source, raw + "\n" + body + "\n", why)
 
 
 EXCHANGE_OOF = "Auto-Submitted: auto-generated\nX-Auto-Response-Suppress: All\nX-MS-Exchange-Inbox-Rules-Loop: zoe@prospect.example\nThread-Topic: Hello"
@@ -703,6 +708,9 @@ def build_auto_replies() -> None:
         subject="Please verify your email",
         sender="Zoe Walker (via SpamArrest) <zoe@prospect.example>",
         body="I'm protected by SpamArrest. To get your message delivered, please verify that you are a human by clicking the link below.\nhttp://verify.example/abc",
+        label="machine_notice",
+        why="relabelled machine_notice (issue 17): a challenge-response filter holds the mail"
+        " until the sender verifies; a notice, not an auto-reply",
     )
     auto(
         "noreply_null_sender",
@@ -1450,10 +1458,177 @@ Mailbox full""",
     )
 
 
+# Machine notices: read receipts (RFC 8098 MDNs), a list server's notice, a challenge filter
+
+OUR_HEADERS = f"""From: Rita Rep <{RITA}>
+To: Zoe Walker <{ZOE}>
+Subject: Hello
+Date: Mon, 05 Jan 2026 09:00:00 +0000
+Message-ID: {OUR_ID}
+MIME-Version: 1.0
+Content-Type: text/plain; charset="UTF-8"
+"""
+
+
+def build_machine_notices() -> None:
+    add(
+        "notice_outlook_read_receipt",
+        "machine_notice",
+        'RFC 8098 section 9 example; Outlook\'s "Read:" receipt (Reporting-UA, displayed)',
+        head(
+            mid="AM0PR07MB6100.READ@prospect.example",
+            subject="Read: Hello",
+            reply=False,
+            ctype='multipart/report; report-type=disposition-notification;\n boundary="_rr_"',
+            extra="Thread-Topic: Hello\nContent-Language: en-US",
+        )
+        + f"""
+--_rr_
+Content-Type: text/plain; charset="us-ascii"
+
+Your message
+
+  To: Zoe Walker
+  Subject: Hello
+  Sent: Monday, January 5, 2026 9:00:00 AM (UTC+00:00)
+
+was read on Monday, January 5, 2026 10:12:00 AM (UTC+01:00).
+
+--_rr_
+Content-Type: message/disposition-notification
+
+Reporting-UA: AM0PR07MB6100.eurprd07.prod.outlook.com; Microsoft Outlook 16.0
+Final-Recipient: rfc822;{ZOE}
+Original-Message-ID: {OUR_ID}
+Disposition: automatic-action/MDN-sent-automatically; displayed
+
+--_rr_--
+""",
+        "a read receipt: the recipient's client says the message was displayed",
+    )
+    add(
+        "notice_gmail_mdn",
+        "machine_notice",
+        "RFC 8098 MDN as Google Workspace sends it: a text/rfc822-headers part with the original's headers",
+        head(
+            mid="CAJmdn01=gm@mail.gmail.com",
+            subject="Read: Hello",
+            ctype='multipart/report; report-type=disposition-notification;\n boundary="000000000000mdn"',
+        )
+        + f"""
+--000000000000mdn
+Content-Type: text/plain; charset="UTF-8"
+
+This is a Return Receipt for the mail that you sent to {ZOE}.
+
+Note: This Return Receipt only acknowledges that the message was displayed on the recipient's
+computer. There is no guarantee that the recipient has read or understood the message contents.
+
+--000000000000mdn
+Content-Type: message/disposition-notification
+
+Reporting-UA: mail.google.com; Gmail
+Original-Recipient: rfc822;{ZOE}
+Final-Recipient: rfc822;{ZOE}
+Original-Message-ID: {OUR_ID}
+Disposition: manual-action/MDN-sent-manually; displayed
+
+--000000000000mdn
+Content-Type: text/rfc822-headers
+
+{OUR_HEADERS}
+--000000000000mdn--
+""",
+        "a read receipt with the original's headers (our From, Subject, Message-ID): not a reply",
+    )
+    add(
+        "notice_mailman_moderation",
+        "machine_notice",
+        "GNU Mailman 2.1 Mailman/Handlers/Hold.py (postheld.txt): a post held for the moderator",
+        "\n".join(
+            [
+                "Return-Path: <sales-bounces@lists.prospect.example>",
+                "From: sales-owner@lists.prospect.example",
+                f"To: {RITA}",
+                "Subject: Your message to Sales awaits moderator approval",
+                "Date: Mon, 05 Jan 2026 09:01:00 +0000",
+                "Message-ID: <mailman.3.1767603660.1234.sales@lists.prospect.example>",
+                "MIME-Version: 1.0",
+                'Content-Type: text/plain; charset="us-ascii"',
+                "Precedence: bulk",
+                "X-BeenThere: sales@lists.prospect.example",
+                "X-Mailman-Version: 2.1.39",
+                "List-Id: Sales team <sales.lists.prospect.example>",
+                "X-List-Administrivia: yes",
+                "Errors-To: sales-bounces@lists.prospect.example",
+            ]
+        )
+        + """
+
+Your mail to 'Sales' with the subject
+
+    Hello
+
+Is being held until the list moderator can review it for approval.
+
+The reason it is being held:
+
+    Post by non-member to a members-only list
+
+Either the message will get posted to the list, or you will receive
+notification of the moderator's decision.  If you would like to cancel
+this posting, please visit the following URL:
+
+    http://lists.prospect.example/mailman/confirm/sales/0a1b2c3d4e5f
+""",
+        "a mailing-list server's notice (held for moderation): no person wrote it",
+    )
+    add(
+        "notice_boxbe_challenge",
+        "machine_notice",
+        "rjbs/Mail-DeliveryStatus-BounceParser t/corpus/boxbe-cr.msg (Boxbe waitlist notice)",
+        "\n".join(
+            [
+                "Return-Path: <noreply@boxbe.com>",
+                "From: Zoe Walker via Boxbe <noreply@boxbe.com>",
+                f"Reply-To: {ZOE}",
+                f"To: Rita Rep <{RITA}>",
+                "Subject: Re: Hello (Action Required)",
+                "Date: Mon, 05 Jan 2026 09:01:30 +0000",
+                "Message-ID: <1767603690.4711.JavaMail.prod@app008.boxbe.com>",
+                "MIME-Version: 1.0",
+                'Content-Type: text/plain; charset="us-ascii"',
+            ]
+        )
+        + """
+
+Hello Rita Rep,
+
+You will not receive any more courtesy notices from our members for two days.
+Messages have been sent to Zoe Walker, who has been waitlisted.
+
+Your message about "Hello" was waitlisted.
+
+Please add yourself to my Boxbe Guest List and your messages will be delivered to my Inbox.
+Click the link below to request approval:
+
+https://www.boxbe.com/crs?tc=5150_8c2f
+
+Thank you,
+Zoe Walker
+
+Powered by Boxbe -- "End Email Overload"
+Visit http://www.boxbe.com/how-it-works?tc=5150_8c2f
+""",
+        "a challenge-response filter (Boxbe) waitlists the mail until the sender asks to be let in",
+    )
+
+
 def main() -> None:
     build_replies()
     build_unsubscribes()
     build_auto_replies()
+    build_machine_notices()
     build_bounces()
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*.eml"):
@@ -1469,11 +1644,13 @@ def main() -> None:
                 "expected": case["expected"],
                 "source": case["source"],
                 "split": split_of(case["file"]),
+                **({"why": case["why"]} if "why" in case else {}),
             }
         )
     header = (
         "# Inbound verdict corpus (bench/verdicts_inbound_build.py writes it; bench/verdicts.py scores it).\n"
-        "# expected: reply | unsubscribe | unsubscribe-needs-confirmation | auto_reply | bounce_hard | bounce_soft\n"
+        "# expected: reply | unsubscribe | unsubscribe-needs-confirmation | auto_reply | machine_notice |\n"
+        "# bounce_hard | bounce_soft\n"
         "# source: the public sample whose shape the message follows; split: tuning or held_out,\n"
         "# by the first hex digit of the SHA-256 of the file name (0-4 held out), fixed before tuning.\n"
     )

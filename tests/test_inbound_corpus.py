@@ -24,6 +24,9 @@ MANIFEST: list[dict[str, Any]] = yaml.safe_load((CORPUS / "manifest.yaml").read_
 EFFECTS = {
     "reply": ("replied", "replied"),
     "auto_reply": ("paused", "active"),
+    # The corpus's machine notices are challenges, which pause like an auto-reply; a read
+    # receipt or a list's notice changes nothing (tests/test_inbound_notices.py).
+    "machine_notice": ("paused", "active"),
     "bounce": ("bounced", "bounced"),
     "soft_bounce": ("active", "active"),
     "unsubscribe": ("unsubscribed", "unsubscribed"),

@@ -176,11 +176,13 @@ def test_a_read_receipt_is_a_machine_notice_never_a_reply_or_an_unsubscribe(
         b"Subject: Disposition notification", b"Subject: Read: unsubscribe"
     )
     label, _, reason = judge(raw)
-    assert label == "auto_reply", reason
+    assert label == "machine_notice", reason
     assert "read receipt" in reason and "disposition-notification" in reason
     outcome = receive(rt, raw, source="api")
-    assert outcome.verdict == "auto_reply", outcome.reason
+    assert outcome.verdict == "machine_notice", outcome.reason
     assert prospect_of(rt, world).status == "active"  # not replied, not unsubscribed
+    [receipt] = events(rt, world, "read_receipt")
+    assert receipt.data["summary"] == "read receipt from joe_recipient@example.com: displayed"
     assert events(rt, world, "reply") == [] and events(rt, world, "unsubscribe") == []
 
 

@@ -96,7 +96,7 @@ def test_precedence_bulk_still_marks_responders_that_are_not_a_persons_reply() -
 def test_a_challenge_response_built_as_a_report_is_machine_mail_not_a_bounce() -> None:
     for name in ("bp_boxbe-cr.eml", "bp_boxbe-cr2.eml", "bp_bluebottle.eml"):
         label, _, reason = judge(_fresh3(name))
-        assert label == "auto_reply" and "challenge-response" in reason, (name, reason)
+        assert label == "machine_notice" and "challenge-response" in reason, (name, reason)
     # The same report from a mail server is a delivery report.
     raw = _fresh3("bp_boxbe-cr.eml").replace(
         b"From: noreply@boxbe.com", b"From: MAILER-DAEMON@x.example"

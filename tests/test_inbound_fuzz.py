@@ -9,7 +9,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sequences.inbound.classify import detect_bounce, return_date
-from sequences.inbound.evidence import auto_reply_evidence, unsubscribe_evidence
+from sequences.inbound.evidence import (
+    auto_reply_evidence,
+    challenge_link,
+    challenge_service,
+    unsubscribe_evidence,
+)
 from sequences.inbound.ingest import read
 from sequences.inbound.verdicts import decide
 
@@ -28,6 +33,9 @@ def _read_everything(raw: bytes) -> None:
         decide(parsed, to_verp=to_verp)
     auto_reply_evidence(parsed)
     unsubscribe_evidence(parsed)
+    link = challenge_link(parsed)
+    assert link is None or link.lower().startswith(("http://", "https://"))
+    assert challenge_service(parsed)
     return_date(parsed.new_text or parsed.body, NOW)
 
 

@@ -32,6 +32,7 @@ FLOORS = {
     "unsubscribe": 0.9,
     "unsubscribe-needs-confirmation": 0.7,
     "auto_reply": 0.95,
+    "machine_notice": 0.95,
     "bounce_hard": 0.95,
     "bounce_soft": 0.85,
 }

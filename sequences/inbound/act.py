@@ -31,8 +31,9 @@ from ..models import (
 from ..sending import check_bounce_rate
 from ..tracking import infer_open
 from .classify import Bounce, Parsed, return_date
+from .evidence import challenge_link, challenge_service
 from .match import Match, match_bounce
-from .verdicts import CONFIRM_UNSUBSCRIBE, Verdict
+from .verdicts import CHALLENGE, CONFIRM_UNSUBSCRIBE, READ_RECEIPT, Verdict
 
 TEXT_LIMIT = 20000  # characters of a reply kept on the timeline
 # A soft-bounced step is sent again this much later (RFC 5321 suggests 30 minutes or more).
@@ -96,6 +97,27 @@ def _live_enrollments(
     if only is not None:
         query = query.where(Enrollment.id == only)
     return list(session.scalars(query.order_by(Enrollment.id).with_for_update()))
+
+
+def verify_task(
+    prospect: Prospect,
+    owner: int | None,
+    service: str,
+    link: str | None,
+    reason: str,
+    now: datetime,
+) -> Task:
+    """The rep's task for a challenge-response: verify with the service, by its link if any."""
+    notes = f"Open the link to verify: {link}" if link else "No verify link in the notice."
+    return Task(
+        prospect_id=prospect.id,
+        owner_id=owner,
+        type="task",
+        title=f"Verify your address with {service} so {prospect.email} gets your mail"[:500],
+        notes=f"{notes}\n{reason}"[:2000],
+        due_at=now,
+        status="open",
+    )
 
 
 class Act:
@@ -197,6 +219,73 @@ class Act:
         source = "return date in text" if found else f"{self.settings.auto_reply_pause_days} days"
         reason = f"auto-reply ({why}); paused until {until.date().isoformat()} ({source})"
         return Outcome("auto_reply", reason, prospect.id, paused)
+
+    def machine_notice(self, parsed: Parsed, match: Match, verdict: Verdict) -> Outcome:
+        """Mail a machine made about our message: recorded, and only a challenge is acted on.
+
+        A read receipt is recorded as what the client said (not a reply, not counted as an
+        open); a list server's notice is recorded only; a challenge-response filter holds our
+        mail until the sender verifies, so the enrollment pauses like an auto-reply and the rep
+        gets a task carrying the verify link (never fetched here).
+        """
+        prospect = match.prospect
+        assert prospect is not None
+        message = match.message
+        common: dict[str, Any] = {
+            "prospect_id": prospect.id,
+            "enrollment_id": message.enrollment_id if message else None,
+            "message_id": message.id if message else None,
+            "inbound_id": self.row.id,
+            "subject": parsed.subject[:500],
+            "why": verdict.reason,
+        }
+        if verdict.notice == READ_RECEIPT and verdict.receipt is not None:
+            who = verdict.receipt.reporter or parsed.from_email or prospect.email
+            said = verdict.receipt.disposition or "no disposition given"
+            summary = f"read receipt from {who}: {said}"
+            record(self.session, "read_receipt", self.now, summary=summary, **common)
+            return Outcome("machine_notice", f"{summary}; {verdict.reason}", prospect.id)
+        if verdict.notice != CHALLENGE:
+            sender = parsed.from_email or "a list server"
+            summary = f"mailing-list notice from {sender}: {parsed.subject[:200]}"
+            record(self.session, "list_notice", self.now, summary=summary, **common)
+            return Outcome("machine_notice", f"{summary}; {verdict.reason}", prospect.id)
+        return self._challenge(parsed, match, verdict, common)
+
+    def _challenge(
+        self, parsed: Parsed, match: Match, verdict: Verdict, common: dict[str, Any]
+    ) -> Outcome:
+        prospect = match.prospect
+        assert prospect is not None
+        message = match.message
+        until = self.now + timedelta(days=self.settings.auto_reply_pause_days)
+        paused: list[int] = []
+        for enrollment in _live_enrollments(self.session, prospect.id, common["enrollment_id"]):
+            if enrollment.status == EnrollmentStatus.ACTIVE:
+                pause(self.session, enrollment, self.now, until, f"challenge ({verdict.reason})")
+                paused.append(enrollment.id)
+        service = challenge_service(parsed)
+        link = challenge_link(parsed)
+        owner = _owner_id(self.session, prospect, message)
+        task = verify_task(prospect, owner, service, link, verdict.reason, self.now)
+        self.session.add(task)
+        self.session.flush()
+        record(
+            self.session,
+            "challenge",
+            self.now,
+            service=service,
+            link=link,
+            task_id=task.id,
+            user_id=owner,
+            until=until.isoformat(),
+            **common,
+        )
+        reason = (
+            f"challenge-response from {service}; paused until {until.date().isoformat()} "
+            f"({self.settings.auto_reply_pause_days} days); task created to verify"
+        )
+        return Outcome("machine_notice", f"{reason}; {verdict.reason}", prospect.id, paused)
 
     def _confirm_unsubscribe_task(
         self, prospect: Prospect, message: Message | None, verdict: Verdict

@@ -516,16 +516,39 @@ def _report(msg: Message, kind: str, *, exact: bool = False) -> tuple[bool, str]
     return found, ""
 
 
-def detect_receipt(parsed: Parsed) -> str | None:
+@dataclass(frozen=True)
+class Receipt:
+    """A read receipt's fields: who it is from and what their client says was done."""
+
+    evidence: str  # the form and the disposition, named for the reason
+    disposition: str  # "displayed", "deleted", ... (the part after the "/" and ";"), or ""
+    reporter: str  # Final-Recipient's address, else the sender's, else ""
+
+
+_FINAL_RECIPIENT = re.compile(
+    r"^Final-Recipient:[ \t]*(?:[^;\r\n]*;)?[ \t]*([^\r\n]*)", re.I | re.M
+)
+
+
+def detect_receipt(parsed: Parsed) -> Receipt | None:
     """A message disposition notification, by its form (multipart/report;
-    report-type=disposition-notification, or a message/disposition-notification part): the
-    evidence named, else None. Machine mail: never a reply, never an unsubscribe."""
+    report-type=disposition-notification, or a message/disposition-notification part): its
+    fields, else None. Machine mail: never a reply, never an unsubscribe."""
     is_mdn, block = _report(parsed.msg, "disposition-notification")
     if not is_mdn:
         return None
     disposition = _DISPOSITION.search(block[:5000])
-    said = f", Disposition: {' '.join(disposition.group(1).split())[:60]}" if disposition else ""
-    return f"read receipt (multipart/report; report-type=disposition-notification{said})"
+    value = " ".join(disposition.group(1).split())[:60] if disposition else ""
+    # "manual-action/MDN-sent-manually; displayed": the disposition type follows the ";".
+    kind = value.rsplit(";", 1)[-1].split("/", 1)[0].strip().lower() if ";" in value else ""
+    final = _FINAL_RECIPIENT.search(block[:5000])
+    reporter = final.group(1).strip().strip("<>").lower() if final else ""
+    said = f", Disposition: {value}" if value else ""
+    return Receipt(
+        evidence=f"read receipt (multipart/report; report-type=disposition-notification{said})",
+        disposition=kind[:40],
+        reporter=(reporter if "@" in reporter else parsed.from_email or "")[:320],
+    )
 
 
 # Feedback reports (ARF, RFC 5965): a recipient marked our mail as spam, or opted out

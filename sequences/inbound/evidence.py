@@ -499,3 +499,60 @@ def engagement_evidence(parsed: Parsed) -> list[Evidence]:
     if found:
         return [Evidence("engagement", WEAK, f'answers ("{found.group(0)}")')]
     return []
+
+
+# What a challenge-response notice asks for: which service holds the mail, and its verify link
+
+_SERVICES = re.compile(
+    r"\b(Boxbe|Bluebottle|SpamArrest|Spam Arrest|MailWasher|ChoiceMail|SaneBox|Mailshell|"
+    r"SpamCop|Sendio|Zoho|Mailinblack|Mail In Black|Spamfighter|Earthlink)\b",
+    re.I,
+)
+_PROTECTED_BY = re.compile(r"\b(?:protected by|via)\s+([A-Z][\w-]{2,30})")
+_URL = re.compile(r"\bhttps?://[^\s<>\"')\]]{3,2000}", re.I)
+_VERIFY_URL = re.compile(
+    r"verif|confirm|allow|approv|challeng|/crs\b|waitlist|guest|whitelist|captcha|request", re.I
+)
+_NOT_A_VERIFY_URL = re.compile(
+    r"how-it-works|unsubscribe|\.(gif|png|jpe?g)\b|/stfopen|/(about|faq|help|privacy)\b", re.I
+)
+
+
+def challenge_service(parsed: Parsed) -> str:
+    """The challenge-response service named in the notice, else the sender's domain."""
+    texts = (header(parsed.msg, "From"), parsed.subject, parsed.body[:5000])
+    for text in texts:
+        found = _SERVICES.search(text)
+        if found:
+            name = found.group(1)
+            return name if name[0].isupper() else name.capitalize()
+    for text in texts:
+        named = _PROTECTED_BY.search(text)
+        if named:
+            return named.group(1)
+    domain = (parsed.from_email or "").rpartition("@")[2]
+    return domain or "the recipient's spam filter"
+
+
+def challenge_link(parsed: Parsed) -> str | None:
+    """The link the notice asks the sender to open (http or https only, never fetched): one
+    that reads like a verify or allow link, not the service's home page or an image."""
+    candidates = []
+    # The converted text keeps a link's words, not its address: read the HTML's hrefs too.
+    sources = [parsed.body[:20000]]
+    for part in parsed.msg.walk():
+        if part.get_content_type() == "text/html":
+            try:
+                sources.append(str(part.get_content())[:50000])
+            except Exception:  # a broken charset or encoding: the text already read is enough
+                continue
+            break
+    for url in _URL.findall("\n".join(sources)):
+        url = url.rstrip(".,;:!?")
+        path = url.split("://", 1)[1].partition("/")[2].split("?")[0].split("#")[0]
+        if not path.strip("/") or _NOT_A_VERIFY_URL.search(url):
+            continue
+        candidates.append(url)
+    return next((u for u in candidates if _VERIFY_URL.search(u)), None) or next(
+        iter(candidates), None
+    )

@@ -5,7 +5,8 @@
 claim the mail's key by recording its row (`_record`), match it to our messages (`_match_tokens`, then `match_reply`), classify it by
 its evidence (`verdicts.decide`), act on the verdict (`act.Act`) and store what was done on the
 row (`_store_outcome`), all in the caller's transaction. The verdicts are reply, auto_reply,
-bounce, soft_bounce, unsubscribe, unmatched, unprocessable.
+machine_notice (a read receipt, a list server's or a challenge filter's notice), bounce,
+soft_bounce, unsubscribe, unmatched, unprocessable.
 
 The row is written before anything else and its key is unique, so the same mail ingested twice,
 even concurrently, acts once. `receive` wraps it in its own transaction for the sources
@@ -33,7 +34,7 @@ from .act import RETRY_AFTER, TEXT_LIMIT, Act, Outcome, stored_outcome
 from .classify import Parsed, Unprocessable, dedupe_key, parse
 from .match import Match, in_team, match_complaint, match_reply, token_messages
 from .teams import recipient_team
-from .verdicts import AUTO_REPLY, UNSUBSCRIBE, decide
+from .verdicts import AUTO_REPLY, MACHINE_NOTICE, UNSUBSCRIBE, decide
 
 __all__ = ["RETRY_AFTER", "VERDICTS", "Outcome", "after_commit", "ingest", "read", "receive"]
 
@@ -47,6 +48,7 @@ OTHER_TEAM = (
 VERDICTS = (
     "reply",
     "auto_reply",
+    "machine_notice",
     "bounce",
     "soft_bounce",
     "unsubscribe",
@@ -189,8 +191,10 @@ def _decide_and_act(
 
     match = _match_sender(session, parsed, tokens, act.row.team_id)
     if match.prospect is None:
-        kind = verdict.reason if verdict.label == AUTO_REPLY else "mail"
+        kind = verdict.reason if verdict.label in (AUTO_REPLY, MACHINE_NOTICE) else "mail"
         return Outcome("unmatched", f"{kind}: no message or prospect matched")
+    if verdict.label == MACHINE_NOTICE:
+        return act.machine_notice(parsed, match, verdict)
     if verdict.label == AUTO_REPLY:
         return act.auto_reply(parsed, match, verdict.reason.removeprefix("auto-reply: "))
     if verdict.label == UNSUBSCRIBE:

@@ -6,7 +6,9 @@ event and takes the safe half of its consequence: a person wrongly suppressed as
 is released (with a task to confirm when the evidence is weak), a reply taken as an auto-reply
 stops its paused sequence, a temporary failure now read as permanent suppresses. A change that
 would start mailing someone again (a reply now read as an auto-reply, a hard bounce now read as
-soft) is recorded and left for the rep: nothing resumes on its own.
+soft) is recorded and left for the rep: nothing resumes on its own. So is an auto-reply now read
+as a machine notice (a read receipt, a list server's or a challenge filter's notice): the pause
+it set stays, the change is on the timeline, and the rep resumes the sequence if they want to.
 
 Mail stored unprocessable (unreadable then) or unmatched is read again too, but only for what it
 now says about an address: a hard bounce or a complaint, matched to a prospect as `ingest`
@@ -24,12 +26,14 @@ from sqlalchemy.orm import Session
 
 from ..enrollment import mark_prospect, record, stop_prospect
 from ..models import EnrollmentStatus, InboundMessage, Prospect, ProspectStatus, Task
+from .act import verify_task
 from .classify import Parsed
+from .evidence import challenge_link, challenge_service
 from .ingest import read
 from .match import match_bounce, match_complaint, token_messages
-from .verdicts import BOUNCE_HARD, BOUNCE_SOFT, CONFIRM_UNSUBSCRIBE, Verdict, decide
+from .verdicts import BOUNCE_HARD, BOUNCE_SOFT, CHALLENGE, CONFIRM_UNSUBSCRIBE, Verdict, decide
 
-RECHECKED = ("reply", "auto_reply", "bounce", "soft_bounce", "unsubscribe")
+RECHECKED = ("reply", "auto_reply", "machine_notice", "bounce", "soft_bounce", "unsubscribe")
 STORED = {BOUNCE_HARD: "bounce", BOUNCE_SOFT: "soft_bounce", CONFIRM_UNSUBSCRIBE: "reply"}
 RAW_LIMIT = 64 * 1024 * 1024
 NEVER_ACTED = ("unprocessable", "unmatched")
@@ -46,6 +50,8 @@ class Change:
     new: str
     label: str  # the new verdict's label (unsubscribe-needs-confirmation is stored as reply)
     reason: str
+    notice: str | None = None  # a machine notice's kind (read_receipt, list_notice, challenge)
+    verify: tuple[str, str | None] | None = None  # a challenge's service and verify link
 
     def describe(self) -> str:
         return f"#{self.inbound_id} {self.received_at:%Y-%m-%d}: {self.old} -> {self.new} ({self.reason})"
@@ -87,6 +93,10 @@ def plan(session: Session, since: datetime, keys: tuple[str, ...] = ()) -> list[
                 new,
                 verdict.label,
                 verdict.reason,
+                verdict.notice,
+                (challenge_service(parsed), challenge_link(parsed))
+                if verdict.notice == CHALLENGE
+                else None,
             )
         )
     return changes + _now_suppressing(session, since, keys)
@@ -189,7 +199,7 @@ def _consequence(
             )
             return "released from suppression; a task asks the owner to confirm the unsubscribe"
         return "released from suppression (the sequences it stopped stay stopped)"
-    if old == "auto_reply" and new == "reply":
+    if old in ("auto_reply", "machine_notice") and new == "reply":
         stopped = stop_prospect(
             session, prospect.id, EnrollmentStatus.REPLIED, now, "replied (rechecked)"
         )
@@ -210,4 +220,20 @@ def _consequence(
         mark_prospect(session, prospect.id, ProspectStatus.BOUNCED, now)
         stop_prospect(session, prospect.id, EnrollmentStatus.BOUNCED, now, "bounced (rechecked)")
         return "suppressed as bounced"
+    if new == "machine_notice":
+        what = (change.notice or "machine notice").replace("_", " ")
+        if change.verify is not None and old == "auto_reply":
+            # Paused as an auto-reply already; what was missing is the rep's task to verify.
+            service, link = change.verify
+            session.add(verify_task(prospect, prospect.owner_id, service, link, change.reason, now))
+            return (
+                "recorded: a challenge-response, not an auto-reply; the pause stays and a task "
+                f"asks the owner to verify with {service}"
+            )
+        if old == "auto_reply":
+            return (
+                f"recorded only: a {what}, not an auto-reply; the pause it set stays "
+                "(resume the sequence if it should go on)"
+            )
+        return f"recorded only: a {what}; nothing resumes on its own, the rep decides"
     return "recorded only: nothing resumes on its own, the rep decides"
