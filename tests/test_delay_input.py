@@ -109,7 +109,7 @@ def test_a_delay_beyond_ten_years_is_refused_with_the_bound_and_an_example(typed
 
 
 def test_ten_years_is_the_longest_delay_words_and_iso_alike() -> None:
-    assert LONGEST_DELAY == timedelta(days=3650)
+    assert timedelta(days=3650) == LONGEST_DELAY
     assert parse_delay("3650 days").delay == "P3650D"
     assert parse_delay("P3650D").delay == "P3650D"
     with pytest.raises(DelayTooLong):
