@@ -136,6 +136,15 @@ def reenroll_interval(sequence: Sequence) -> timedelta | None:
         return None
 
 
+def delay_fault(step: Step) -> bool:
+    """True when the step's stored delay itself is what the scheduler cannot use."""
+    try:
+        parse_duration(step.delay)
+    except ScheduleError:
+        return True
+    return False
+
+
 def bad_delay_problem(step: Step, detail: object = None) -> Problem:
     """The Needs-attention problem of a step whose stored delay the scheduler cannot use."""
     return explain(
@@ -254,9 +263,12 @@ def enroll(
             sequence, first, prospect, now, int((sequence.settings or {}).get("jitter_seconds", 0))
         )
     except ScheduleError:
+        if not delay_fault(first):
+            raise
         raise EnrollmentRefused(
-            f"step {first.position + 1}'s delay {first.delay!r} is longer than 10 years; "
-            "open the sequence, write a delay of at most 10 years (e.g. '3 days'), then enroll"
+            f"step {first.position + 1}'s delay {str(first.delay)[:60]!r} is longer than 10 "
+            "years or unreadable; open the sequence, write a delay of at most 10 years "
+            "(e.g. '3 days'), then enroll"
         ) from None
     if live is not None:
         _set_status(session, live, EnrollmentStatus.UNENROLLED, now, "re-enrolled with force")
@@ -326,6 +338,8 @@ def advanced(
                 int((sequence.settings or {}).get("jitter_seconds", 0)),
             )
         except ScheduleError as exc:
+            if not delay_fault(step):
+                raise
             problem = bad_delay_problem(step, exc)
             values.update(
                 status=EnrollmentStatus.FAILED,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..enrollment import due_time, fail_bad_delay, record, resume
+from ..enrollment import delay_fault, due_time, fail_bad_delay, record, resume
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import Enrollment, EnrollmentStatus, Lead, LeadState, Message, Prospect, User
 from ..schedule import ScheduleError
@@ -60,7 +60,10 @@ def _start_sequences(session: Session, prospect: Prospect, now: datetime) -> lis
                     now,
                     int((enrollment.sequence.settings or {}).get("jitter_seconds", 0)),
                 )
-            except ScheduleError:  # an old row's delay beyond ten years: failed, not a crash
+            except ScheduleError:
+                if not delay_fault(steps[0]):
+                    raise
+                # An old row's delay beyond ten years: failed, not a crash.
                 fail_bad_delay(session, enrollment, steps[0], now)
                 continue
         started.append(enrollment.id)
