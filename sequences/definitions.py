@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
+from .delay_input import parse_delay
 from .errors import NotFound, ValidationError
 from .models import Mailbox, Sequence, Step
 from .rendering import validate
@@ -16,7 +17,6 @@ from .schedule import (
     ScheduleError,
     is_valid_country,
     is_valid_timezone,
-    parse_duration,
     parse_window,
 )
 from .schedule_words import sequence_window_text, step_delay_text
@@ -70,16 +70,12 @@ def clean_steps(raw_steps: object) -> list[dict[str, Any]]:
                 _problem(f"type must be one of {', '.join(STEP_TYPES)}", f"{where}.type")
             )
             continue
-        delay = raw.get("delay", "PT0S")
-        try:
-            parse_duration(delay)
-        except ScheduleError as exc:
-            problems.append(_problem(str(exc), f"{where}.delay"))
+        delay, business_days = _clean_delay(raw, where, problems)
         clean: dict[str, Any] = {
             "position": index,
             "type": step_type,
             "delay": delay,
-            "business_days": bool(raw.get("business_days", False)),
+            "business_days": business_days,
             "notes": raw.get("notes"),
             "options": raw.get("options") or {},
         }
@@ -136,6 +132,51 @@ def clean_steps(raw_steps: object) -> list[dict[str, Any]]:
     return steps
 
 
+_DELAY_EXAMPLES = '"3 days", "2 business days", "4 hours", "immediately" or "P3D"'
+
+
+def _clean_delay(
+    raw: dict[str, Any], where: str, problems: list[dict[str, object]]
+) -> tuple[str, bool]:
+    """A step's delay in words or ISO 8601 (`delay_input.parse_delay`, the editor's reader),
+    stored as ISO 8601 with its business-day flag; a problem for a bad one, with the fix."""
+    given = raw.get("business_days")
+    business = given if isinstance(given, bool) else False
+    delay = raw.get("delay")
+    parsed = None
+    if delay is not None and not isinstance(delay, str):
+        problems.append(
+            _problem(f"a delay is text, e.g. {_DELAY_EXAMPLES}; got {delay!r}", f"{where}.delay")
+        )
+    else:
+        try:
+            parsed = parse_delay("PT0S" if delay is None else delay)
+        except ScheduleError as exc:
+            problems.append(_problem(str(exc), f"{where}.delay"))
+    if given is not None and not isinstance(given, bool):
+        problems.append(
+            _problem(
+                "business_days must be true or false (true: the delay counts working days "
+                'only); or say it in the delay: "3 business days"',
+                f"{where}.business_days",
+            )
+        )
+    if parsed is None:
+        return "PT0S", business
+    if parsed.business_days is not None:
+        if isinstance(given, bool) and given != parsed.business_days:
+            says = "business" if parsed.business_days else "calendar"
+            problems.append(
+                _problem(
+                    f'the delay "{str(delay).strip()}" says {says} days but business_days is '
+                    f"{str(given).lower()}; leave business_days out or make them agree",
+                    f"{where}.business_days",
+                )
+            )
+        business = parsed.business_days
+    return parsed.delay, business
+
+
 MAX_VARIANTS = 3  # besides the step's own content, which is variant A
 
 
@@ -188,6 +229,28 @@ def _option_problems(
     return problems
 
 
+def _clean_interval(interval: object) -> str:
+    """`min_reenroll_interval` in words or ISO 8601 ("30 days", "P30D"), stored as ISO 8601:
+    calendar time only, at most `schedule.LONGEST_DELAY`, as a step's delay."""
+    at = "settings.min_reenroll_interval"
+    if not isinstance(interval, str):
+        raise ValidationError(
+            f'{at}: the time before a prospect may be enrolled again, e.g. "30 days" or "P30D"',
+            field=at,
+        )
+    try:
+        parsed = parse_delay(interval)
+    except ScheduleError as exc:
+        raise ValidationError(f"{at}: {exc}", field=at) from None
+    if parsed.business_days:
+        raise ValidationError(
+            f"{at}: counts calendar time; business days make no sense there. "
+            'Write e.g. "30 days" or "P30D"',
+            field=at,
+        )
+    return parsed.delay
+
+
 def _clean_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """Known settings are checked; others are kept as they are (other features read them)."""
 
@@ -201,10 +264,7 @@ def _clean_settings(settings: dict[str, Any]) -> dict[str, Any]:
         raise bad("jitter_seconds", "a whole number of seconds, 0 to 3600")
     interval = settings.get("min_reenroll_interval")
     if interval is not None:
-        try:
-            parse_duration(interval)
-        except ScheduleError as exc:
-            raise bad("min_reenroll_interval", str(exc)) from None
+        settings = {**settings, "min_reenroll_interval": _clean_interval(interval)}
     for key in ("pause_company_on_reply",):
         if key in settings and not isinstance(settings[key], bool):
             raise bad(key, "true or false")

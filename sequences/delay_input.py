@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from .schedule import ScheduleError, parse_duration
+from .schedule import LONGEST_DELAY, DelayTooLong, ScheduleError, parse_duration
 from .schedule_words import delay_text
 
 # Words for "no delay at all".
@@ -27,7 +27,6 @@ _AMBIGUOUS = {"month", "months", "year", "years", "mo", "yr", "yrs"}
 _BUSINESS = re.compile(r"\b(?:business|working|work)\s+(days?)\b|\bweekdays?\b")
 _CALENDAR = re.compile(r"\bcalendar\s+(days?)\b")
 _PART = re.compile(r"(\d+|\ban?\b|\bone\b)\s*([a-z]+)")
-_LONGEST = timedelta(days=3650)  # typed words; a longer delay is a typo, not a plan
 _EXAMPLES = '"2 days", "3 business days", "4 hours", "90 minutes" or "immediately"'
 
 
@@ -66,7 +65,8 @@ def _refuse(text: str, why: str = "") -> ScheduleError:
 def parse_delay(text: str) -> DelayInput:
     """ "2 days", "3 business days", "1 day and 4 hours", "immediately", "P2D" -> DelayInput.
 
-    Raises ScheduleError with the rep's words and an example. Business days count whole days
+    Raises ScheduleError with the rep's words and an example; a negative delay, and one beyond
+    `schedule.LONGEST_DELAY` (DelayTooLong), are refused as the API and scheduler refuse them. Business days count whole days
     only, as `schedule.apply_delay` does: "business weeks" are refused (write "5 business days").
     """
     raw = text if isinstance(text, str) else ""
@@ -75,14 +75,17 @@ def parse_delay(text: str) -> DelayInput:
         raise _refuse(raw, "it is empty")
     if re.fullmatch(r"pt?\d\S*", words):  # P3D, PT4H: ISO 8601, as the API takes it
         try:
-            value = parse_duration(words.upper())
-        except OverflowError:
-            value = _LONGEST * 2
+            parse_duration(words.upper())  # refuses beyond LONGEST_DELAY (ten years)
+        except DelayTooLong:
+            raise DelayTooLong(raw) from None
         except ScheduleError as exc:
             raise _refuse(raw, str(exc).split(":")[0]) from None
-        if value > _LONGEST:  # the scheduler's due date would not fit a datetime
-            raise _refuse(raw, "that is more than ten years")
         return DelayInput(words.upper(), None)
+    if words.startswith("-"):  # "-2 days", "-P2D": a step cannot go out before the last one
+        raise ScheduleError(
+            f'"{raw.strip()[:60]}" is negative: a delay counts forward from the previous step. '
+            f"Write it like {_EXAMPLES}."
+        )
     # What a rep copies from the page: "2 days after the previous step", "in 2 days".
     words = re.sub(r"\s+(?:after|later)\b.*$", "", words)
     words = re.sub(r"^(?:in|after|wait)\s+", "", words)
@@ -115,8 +118,8 @@ def parse_delay(text: str) -> DelayInput:
     # Between the amounts only separators: "1 day and 4 hours", "1h, 30m", "1 day 4 hours".
     if not found or re.sub(r"[\s,+]|\band\b", "", rest):
         raise _refuse(raw)
-    if seconds > _LONGEST.total_seconds():
-        raise _refuse(raw, "that is more than ten years")
+    if seconds > LONGEST_DELAY.total_seconds():
+        raise DelayTooLong(raw)
     return DelayInput(iso_duration(timedelta(seconds=seconds)), business)
 
 

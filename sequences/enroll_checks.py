@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .enrollment import LIVE, SUPPRESSED, EnrollmentRefused, enroll
+from .enrollment import LIVE, SUPPRESSED, EnrollmentRefused, enroll, reenroll_interval
 from .models import Enrollment, Event, Prospect, Sequence, Step, Team
 from .rendering import PROSPECT_NAMES, RenderError, prospect_context, render
-from .schedule import parse_duration
+from .schedule import LONGEST_DELAY, DelayTooLong, ScheduleError, parse_duration
 from .schedule_words import duration_text
 
 # The outcomes of a check, and the HTTP status each one answers with.
@@ -28,7 +28,12 @@ HTTP_STATUS = {WOULD_ENROLL: 200, NEEDS_FORCE: 409, REFUSED: 422, ENROLLED: 201,
 DEFAULT_RECONTACT_DAYS = 30
 # Placeholder values a trial render gives the sender; the real ones exist at send time.
 _SENDER = {"name": "Sam Sender", "first_name": "Sam", "email": "sam@example.com", "signature": ""}
-_PART_WORDS = {"subject": "subject", "body_html": "body", "body_text": "plain-text body"}
+_PART_WORDS = {
+    "subject": "subject",
+    "body_html": "body",
+    "body_text": "plain-text body",
+    "delay": "delay",
+}
 # What a sensible fallback reads like, for the fix we suggest.
 _FALLBACKS = {"first_name": "there", "company": "your team", "last_name": "", "phone": ""}
 # Events after which a new sequence would talk over a live conversation.
@@ -263,8 +268,33 @@ def _last_event(session: Session, prospect_id: int, types: list[str]) -> Event |
 
 
 def recontact_days(session: Session, team_id: int) -> int:
+    """The team's re-contact interval in days, at most LONGEST_DELAY's (a huge stored value
+    would put `now - timedelta(days=...)` before year 1)."""
     team = session.get(Team, team_id)
-    return team.recontact_days if team is not None else DEFAULT_RECONTACT_DAYS
+    days = team.recontact_days if team is not None else DEFAULT_RECONTACT_DAYS
+    return max(0, min(days, LONGEST_DELAY.days))
+
+
+def delay_problems(sequence: Sequence) -> list[StepProblem]:
+    """Steps whose stored delay the scheduler cannot use (a row saved before the ten-year
+    bound, or written to the database by hand), each with the fix."""
+    problems = []
+    for number, step in enumerate(sequence.steps, start=1):
+        try:
+            parse_duration(step.delay)
+        except ScheduleError as exc:
+            why = "is longer than 10 years" if isinstance(exc, DelayTooLong) else "cannot be read"
+            problems.append(
+                StepProblem(
+                    number,
+                    "delay",
+                    None,
+                    f"its delay {str(step.delay)[:60]!r} {why}",
+                    f"open the sequence and give step {number} a delay of at most 10 years "
+                    "(e.g. '3 days' or 'P3D'), then enroll again",
+                )
+            )
+    return problems
 
 
 def _state_refusal(session: Session, prospect: Prospect) -> Reason | None:
@@ -316,15 +346,15 @@ def _history(session: Session, prospect: Prospect, sequence: Sequence, now: date
             .order_by(Enrollment.id)
         ).all()
     ]
-    interval = (sequence.settings or {}).get("min_reenroll_interval")
-    if interval:
+    interval = reenroll_interval(sequence)
+    if interval is not None:
         history.recently_enrolled = session.scalar(
             select(Enrollment.created_at)
             .where(
                 Enrollment.prospect_id == prospect.id,
                 Enrollment.sequence_id == sequence.id,
                 Enrollment.status.notin_(LIVE),
-                Enrollment.created_at > now - parse_duration(interval),
+                Enrollment.created_at > now - interval,
             )
             .order_by(Enrollment.created_at.desc())
             .limit(1)
@@ -342,7 +372,7 @@ def load_histories(
     """The History of many prospects of the sequence's team in a few queries per 1,000."""
     days = recontact_days(session, sequence.team_id)
     out = {pid: History(days) for pid in prospect_ids}
-    interval = (sequence.settings or {}).get("min_reenroll_interval")
+    interval = reenroll_interval(sequence)
     for start in range(0, len(prospect_ids), _CHUNK):
         chunk = prospect_ids[start : start + _CHUNK]
         latest: dict[int, tuple[datetime, int, str]] = {}
@@ -366,14 +396,14 @@ def load_histories(
             .order_by(Enrollment.id)
         ):
             out[enrollment.prospect_id].live.append((enrollment, name))
-        if interval:
+        if interval is not None:
             for pid, at in session.execute(
                 select(Enrollment.prospect_id, func.max(Enrollment.created_at))
                 .where(
                     Enrollment.prospect_id.in_(chunk),
                     Enrollment.sequence_id == sequence.id,
                     Enrollment.status.notin_(LIVE),
-                    Enrollment.created_at > now - parse_duration(interval),
+                    Enrollment.created_at > now - interval,
                 )
                 .group_by(Enrollment.prospect_id)
             ):
@@ -448,6 +478,16 @@ def check_enrollment(
     if not sequence.steps:
         verdict.outcome = REFUSED
         verdict.reasons = [Reason("empty_sequence", "the sequence has no steps yet; add one")]
+        return verdict
+    verdict.problems = delay_problems(sequence)
+    if verdict.problems:
+        verdict.outcome = REFUSED
+        verdict.reasons = [
+            Reason(
+                "bad_delay",
+                "; ".join(f"step {p.step}: {p.message}; {p.fix}" for p in verdict.problems),
+            )
+        ]
         return verdict
     verdict.problems = render_problems(sequence, prospect, sender)
     if verdict.problems:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .consequences import wired
+from .failures import BAD_DELAY, Problem, explain
 from .models import (
     Enrollment,
     EnrollmentStatus,
@@ -25,6 +26,9 @@ from .models import (
     Step,
 )
 from .schedule import (
+    LONGEST_DELAY,
+    DelayTooLong,
+    ScheduleError,
     apply_delay,
     country_holidays,
     jitter,
@@ -118,6 +122,57 @@ def sequence_holidays(sequence: Sequence) -> Container[date]:
     )
 
 
+def reenroll_interval(sequence: Sequence) -> timedelta | None:
+    """The sequence's `min_reenroll_interval`, None without one. A row stored before the
+    ten-year bound with a longer one is read as LONGEST_DELAY; an unreadable one as none."""
+    interval = (sequence.settings or {}).get("min_reenroll_interval")
+    if not interval:
+        return None
+    try:
+        return parse_duration(interval)
+    except DelayTooLong:
+        return LONGEST_DELAY
+    except ScheduleError:
+        return None
+
+
+def delay_fault(step: Step) -> bool:
+    """True when the step's stored delay itself is what the scheduler cannot use."""
+    try:
+        parse_duration(step.delay)
+    except ScheduleError:
+        return True
+    return False
+
+
+def bad_delay_problem(step: Step, detail: object = None) -> Problem:
+    """The Needs-attention problem of a step whose stored delay the scheduler cannot use."""
+    return explain(
+        BAD_DELAY, step.position + 1, detail=detail or f"delay {step.delay!r} cannot be scheduled"
+    )
+
+
+def fail_bad_delay(session: Session, enrollment: Enrollment, step: Step, now: datetime) -> None:
+    """Stop an enrollment whose next step has a delay the scheduler cannot use (an old row
+    stored before the ten-year bound): failed, with a `bad_delay` Needs-attention item."""
+    problem = bad_delay_problem(step)
+    enrollment.current_step = step.position
+    enrollment.enqueued_at = None
+    _set_status(session, enrollment, EnrollmentStatus.FAILED, now, problem.text)
+    _report(session, enrollment, problem, now)
+
+
+def _report(session: Session, enrollment: Enrollment, problem: Problem, now: datetime) -> None:
+    record(
+        session,
+        "attention",
+        now,
+        prospect_id=enrollment.prospect_id,
+        enrollment_id=enrollment.id,
+        extra=problem.to_json(),
+    )
+
+
 def due_time(
     sequence: Sequence, step: Step, prospect: Prospect, after: datetime, jitter_seconds: int = 0
 ) -> datetime:
@@ -125,6 +180,8 @@ def due_time(
 
     The window is in the prospect's time zone, falling back to the sequence's. Jitter is added
     inside the window, so a batch enrolled together does not leave in the same second.
+    ScheduleError for a stored delay the scheduler cannot use (beyond ten years): callers
+    refuse the enrollment or fail it with a `bad_delay` problem, never crash on it.
     """
     tz = zone(prospect.timezone, sequence.timezone)
     holidays = sequence_holidays(sequence)
@@ -182,8 +239,9 @@ def enroll(
             f"prospect is already {live.status} in this sequence (enrollment {live.id})"
         )
     interval = (sequence.settings or {}).get("min_reenroll_interval")
-    if interval and not force and not new_prospect:
-        since = now - parse_duration(interval)
+    length = reenroll_interval(sequence)
+    if length is not None and not force and not new_prospect:
+        since = now - length
         recent = session.scalar(
             select(Enrollment.created_at)
             .where(
@@ -197,19 +255,29 @@ def enroll(
         if recent is not None:
             raise EnrollmentRefused(
                 f"prospect was enrolled in this sequence on {recent.date().isoformat()}; "
-                f"the sequence allows re-enrolling only after {duration_text(interval)}"
+                f"the sequence allows re-enrolling only after {duration_text(str(interval))}"
             )
+    first = sequence.steps[0]
+    try:
+        first_due = due_time(
+            sequence, first, prospect, now, int((sequence.settings or {}).get("jitter_seconds", 0))
+        )
+    except ScheduleError:
+        if not delay_fault(first):
+            raise
+        raise EnrollmentRefused(
+            f"step {first.position + 1}'s delay {str(first.delay)[:60]!r} is longer than 10 "
+            "years or unreadable; open the sequence, write a delay of at most 10 years "
+            "(e.g. '3 days'), then enroll"
+        ) from None
     if live is not None:
         _set_status(session, live, EnrollmentStatus.UNENROLLED, now, "re-enrolled with force")
-    first = sequence.steps[0]
     enrollment = Enrollment(
         prospect_id=prospect.id,
         sequence_id=sequence.id,
         status=EnrollmentStatus.ACTIVE,
         current_step=first.position,
-        next_due_at=due_time(
-            sequence, first, prospect, now, int((sequence.settings or {}).get("jitter_seconds", 0))
-        ),
+        next_due_at=first_due,
         created_at=now,
         updated_at=now,
     )
@@ -242,7 +310,9 @@ def advanced(
     now: datetime,
 ) -> dict[str, Any] | None:
     """The column values an enrollment in this state gets when the step at `done_position` is
-    done (None: it already moved on). A "status" in them is a status change to record."""
+    done (None: it already moved on). A "status" in them is a status change to record; a
+    "problem" (a Problem) goes on the timeline as an "attention" event: the next step's stored
+    delay cannot be scheduled, and the enrollment fails rather than crash the send path."""
     if current_step != done_position:
         return None  # already advanced (a redelivered message); nothing to do twice
     later = [s for s in sequence.steps if s.position > done_position]
@@ -259,9 +329,24 @@ def advanced(
     step = later[0]
     values = {"current_step": step.position, "enqueued_at": None, "updated_at": now}
     if status == EnrollmentStatus.ACTIVE:
-        values["next_due_at"] = due_time(
-            sequence, step, prospect, now, int((sequence.settings or {}).get("jitter_seconds", 0))
-        )
+        try:
+            values["next_due_at"] = due_time(
+                sequence,
+                step,
+                prospect,
+                now,
+                int((sequence.settings or {}).get("jitter_seconds", 0)),
+            )
+        except ScheduleError as exc:
+            if not delay_fault(step):
+                raise
+            problem = bad_delay_problem(step, exc)
+            values.update(
+                status=EnrollmentStatus.FAILED,
+                reason=problem.text,
+                next_due_at=None,
+                problem=problem,
+            )
     return values
 
 
@@ -286,10 +371,13 @@ def advance(session: Session, enrollment: Enrollment, done_position: int, now: d
         return
     status = values.pop("status", None)
     reason = values.pop("reason", None)
+    problem = values.pop("problem", None)
     for name, value in values.items():
         setattr(enrollment, name, value)
     if status is not None:
         _set_status(session, enrollment, status, now, reason)
+    if problem is not None:
+        _report(session, enrollment, problem, now)
 
 
 def stop_prospect(

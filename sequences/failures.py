@@ -24,6 +24,7 @@ GAVE_UP = "gave_up"  # temporary failures until the attempts ran out
 UNKNOWN = "delivery_unknown"  # cut off during DATA: may or may not have been delivered
 MAILBOX_PAUSED = "mailbox_paused"  # the step waits while its mailbox is paused
 MAILBOX_CAP = "mailbox_cap"  # the step waits for the mailbox's next free slot
+BAD_DELAY = "bad_delay"  # a stored delay the scheduler cannot use (beyond ten years, unreadable)
 
 RETRY, SKIP, EDIT_PROSPECT, OPEN_TEMPLATE = "retry", "skip", "edit_prospect", "open_template"
 RESUME_MAILBOX = "resume_mailbox"
@@ -37,9 +38,12 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     UNKNOWN: (RETRY, SKIP),
     MAILBOX_PAUSED: (RESUME_MAILBOX, SKIP),
     MAILBOX_CAP: (),
+    BAD_DELAY: (OPEN_TEMPLATE, RETRY, SKIP),
 }
 # Kinds that stop the enrollment until a rep acts (the others wait or are final).
-STOPPING = frozenset({RENDER_FIELD, RENDER_TEMPLATE, BAD_VALUE, REFUSED, GAVE_UP, UNKNOWN})
+STOPPING = frozenset(
+    {RENDER_FIELD, RENDER_TEMPLATE, BAD_VALUE, REFUSED, GAVE_UP, UNKNOWN, BAD_DELAY}
+)
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,12 @@ def _words(kind: str, step: int, who: str, field: str | None, code: int | None) 
         return (
             f"Step {step} is waiting: its mailbox reached its sending limit",
             "nothing to do: it goes out when the mailbox has a free slot",
+        )
+    if kind == BAD_DELAY:
+        return (
+            f"Step {step} was not scheduled: its delay is longer than 10 years or unreadable",
+            f"open step {step} in the editor and write a delay of at most 10 years "
+            "(e.g. '3 days' or 'P3D'); then retry sends it now, skip moves on",
         )
     return (f"Step {step} was not sent", "retry, or skip this step")
 

@@ -12,18 +12,35 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import isodate
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The longest delay or interval anything accepts: a longer one is a typo, not a plan, and a
+# due date ten thousand years on would not even fit a datetime (P999999999D overflows).
+LONGEST_DELAY = timedelta(days=3650)
+_DELAY_EXAMPLES = "Write e.g. '3 days' or 'P3D'."
 
 
 class ScheduleError(ValueError):
     """A delay, window or time zone that cannot be used."""
 
 
+class DelayTooLong(ScheduleError):
+    """A delay beyond LONGEST_DELAY (ten years), or one too large to compute at all."""
+
+    def __init__(self, text: object) -> None:
+        shown = str(text).strip()[:60]
+        super().__init__(f"A delay can be at most 10 years; '{shown}' is longer. {_DELAY_EXAMPLES}")
+
+
 def parse_duration(text: str) -> timedelta:
-    """P3D, PT4H, PT30S, P1W... Months and years are refused: their length is ambiguous."""
+    """P3D, PT4H, PT30S, P1W... Months and years are refused: their length is ambiguous; a
+    delay beyond LONGEST_DELAY is refused with DelayTooLong (a ScheduleError)."""
+    if isinstance(text, str) and text.startswith("-P"):
+        raise ScheduleError(f"a delay cannot be negative: {text!r}. {_DELAY_EXAMPLES}")
     if not isinstance(text, str) or not text.startswith("P"):
         raise ScheduleError(f"not an ISO 8601 duration: {text!r} (examples: PT0S, PT4H, P3D)")
     try:
         value = isodate.parse_duration(text)
+    except OverflowError:  # P999999999999D: more days than a timedelta holds
+        raise DelayTooLong(text) from None
     except (isodate.ISO8601Error, ValueError):
         raise ScheduleError(
             f"not an ISO 8601 duration: {text!r} (examples: PT0S, PT4H, P3D)"
@@ -31,7 +48,9 @@ def parse_duration(text: str) -> timedelta:
     if not isinstance(value, timedelta):
         raise ScheduleError(f"months and years are ambiguous; use days or weeks: {text!r}")
     if value < timedelta(0):
-        raise ScheduleError(f"a delay cannot be negative: {text!r}")
+        raise ScheduleError(f"a delay cannot be negative: {text!r}. {_DELAY_EXAMPLES}")
+    if value > LONGEST_DELAY:
+        raise DelayTooLong(text)
     return value
 
 

@@ -128,7 +128,7 @@ def test_invalid_sequence_is_422_with_step_and_line(client: Any, cast: Cast) -> 
     assert "favourite_colour" in details[1]["message"]
     for steps, field in (
         (
-            [{"type": "email", "delay": "3 days", "subject": "s", "body_html": "b"}],
+            [{"type": "email", "delay": "3 months", "subject": "s", "body_html": "b"}],
             "steps[0].delay",
         ),
         ([{"type": "fax"}], "steps[0].type"),

@@ -206,7 +206,13 @@ def test_every_status_change_is_a_timeline_event(client: Any, cast: Cast) -> Non
 def test_sequence_settings_and_options_are_validated(client: Any, cast: Cast) -> None:
     bad = [
         ({"settings": {"holidays_country": "XX"}}, "settings.holidays_country"),
-        ({"settings": {"min_reenroll_interval": "30 days"}}, "settings.min_reenroll_interval"),
+        # Words are read (a test below), but business days make no sense for this interval.
+        (
+            {"settings": {"min_reenroll_interval": "2 business days"}},
+            "settings.min_reenroll_interval",
+        ),
+        ({"settings": {"min_reenroll_interval": "P999999999D"}}, "settings.min_reenroll_interval"),
+        ({"settings": {"min_reenroll_interval": 30}}, "settings.min_reenroll_interval"),
         ({"settings": {"jitter_seconds": -1}}, "settings.jitter_seconds"),
         ({"settings": {"pause_company_on_reply": "yes"}}, "settings.pause_company_on_reply"),
         (

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..enrollment import due_time, record, resume
+from ..enrollment import delay_fault, due_time, fail_bad_delay, record, resume
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import Enrollment, EnrollmentStatus, Lead, LeadState, Message, Prospect, User
+from ..schedule import ScheduleError
 from .assignment import AWAITING, Rotation, _close_task, _forget_owner, reassign
 from .deadlines import next_due
 
@@ -51,13 +52,20 @@ def _start_sequences(session: Session, prospect: Prospect, now: datetime) -> lis
         )
         steps = enrollment.sequence.steps
         if sent is None and steps and enrollment.current_step == steps[0].position:
-            enrollment.next_due_at = due_time(
-                enrollment.sequence,
-                steps[0],
-                prospect,
-                now,
-                int((enrollment.sequence.settings or {}).get("jitter_seconds", 0)),
-            )
+            try:
+                enrollment.next_due_at = due_time(
+                    enrollment.sequence,
+                    steps[0],
+                    prospect,
+                    now,
+                    int((enrollment.sequence.settings or {}).get("jitter_seconds", 0)),
+                )
+            except ScheduleError:
+                if not delay_fault(steps[0]):
+                    raise
+                # An old row's delay beyond ten years: failed, not a crash.
+                fail_bad_delay(session, enrollment, steps[0], now)
+                continue
         started.append(enrollment.id)
     return started
 

@@ -275,6 +275,7 @@ def _record_sent(session: Session, sent: list[tuple[Job, datetime]]) -> None:
         values = advanced(before, enrollment["current_step"], sequence, prospect, job.position, at)
         if values is None:
             continue
+        problem = values.pop("problem", None)
         enrollment.update(values)
         changes.setdefault(job.enrollment_id, {"id": job.enrollment_id}).update(values)
         if values.get("status", before) != before:
@@ -288,6 +289,17 @@ def _record_sent(session: Session, sent: list[tuple[Job, datetime]]) -> None:
                     "data": status_change_data(
                         enrollment["sequence_id"], before, values["status"], values["reason"]
                     ),
+                }
+            )
+        if problem is not None:  # the next step's stored delay cannot be scheduled (bad_delay)
+            events.append(
+                {
+                    "type": "attention",
+                    "at": at,
+                    "prospect_id": enrollment["prospect_id"],
+                    "enrollment_id": job.enrollment_id,
+                    "message_id": None,
+                    "data": problem.to_json(),
                 }
             )
     conn = session.connection()

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from ..enroll_checks import render_problems
+from ..enroll_checks import delay_problems, render_problems
 from ..enrollment import InvalidTransition, record, retry_step
 from ..errors import Forbidden
 from ..failures import MAILBOX_PAUSED, Problem, explain
@@ -156,7 +156,12 @@ def retry(session: Session, enrollment: Enrollment, now: datetime) -> None:
         (i for i, s in enumerate(steps, start=1) if s.position == enrollment.current_step), None
     )
     still = [
-        p for p in render_problems(enrollment.sequence, enrollment.prospect) if p.step == number
+        p
+        for p in [
+            *delay_problems(enrollment.sequence),
+            *render_problems(enrollment.sequence, enrollment.prospect),
+        ]
+        if p.step == number
     ]
     if still:
         raise InvalidTransition(
