@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
@@ -156,6 +157,37 @@ def make_hit(
     if url is not None:
         record_["url"] = url
     return record_
+
+
+# The encoder json uses for every string when ensure_ascii=True (the C one when available).
+_string = encode_basestring_ascii
+
+
+def hit_line(
+    kind: str,
+    token: str,
+    now: datetime,
+    *,
+    method: str,
+    ip: str | None,
+    user_agent: str,
+    truncate: bool = False,
+    url: str | None = None,
+) -> bytes:
+    """The spool line of one hit: the bytes `Spool.append(make_hit(...))` writes, built directly.
+
+    The pixel's hot path: formatting the few fields into the line costs a fraction of building
+    the dict and encoding it with json (tests assert the bytes are the same for any input).
+    """
+    clean = _clean_ip(ip, truncate)
+    line = (
+        f'{{"id":"{_hit_ids.next()}","kind":{_string(kind)},"token":{_string(token)},'
+        f'"at":{_string(now.isoformat())},"method":{_string(method[:10])},'
+        f'"ip":{"null" if clean is None else _string(clean)},"ua":{_string(user_agent[:1000])}'
+    )
+    if url is not None:
+        line += f',"url":{_string(url)}'
+    return (line + "}\n").encode("ascii")
 
 
 # -- reading what was stored at send time ---------------------------------------------------
