@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ..enrollment import mark_prospect, record, stop_prospect
 from ..models import (
@@ -456,9 +456,23 @@ def _recent_hits(session: Session, ids: list[int], since: datetime) -> Subquery:
             kinds.append(select(latest).select_from(message).join(latest, true()))
         candidates = union_all(*kinds)
     else:
-        candidates = select(*_HISTORY_COLUMNS).where(
-            Event.message_id.in_(ids), Event.type.in_(("open", "click")), Event.at >= since
-        )
+        # SQLite has no LATERAL: the same newest few of each (message, type), as a correlated
+        # list of ids per message, each read by a short backward scan of the index. Reading
+        # every hit in the window instead made each batch slower as a message's hits grew.
+        message = func.json_each(json.dumps(ids)).table_valued("value")
+        newer = aliased(Event)
+        kinds = []
+        for kind in ("open", "click"):
+            latest = (
+                select(newer.id)
+                .where(newer.message_id == message.c.value, newer.type == kind, newer.at >= since)
+                .order_by(newer.at.desc(), newer.id.desc())
+                .limit(HISTORY_PER_MESSAGE)
+            )
+            kinds.append(
+                select(*_HISTORY_COLUMNS).select_from(message).join(Event, Event.id.in_(latest))
+            )
+        candidates = union_all(*kinds)
     hits = candidates.subquery()
     return select(
         hits,
