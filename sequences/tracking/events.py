@@ -463,14 +463,14 @@ def _recent_hits(session: Session, ids: list[int], since: datetime) -> Subquery:
         newer = aliased(Event)
         kinds = []
         for kind in ("open", "click"):
-            latest = (
+            newest = (
                 select(newer.id)
                 .where(newer.message_id == message.c.value, newer.type == kind, newer.at >= since)
                 .order_by(newer.at.desc(), newer.id.desc())
                 .limit(HISTORY_PER_MESSAGE)
             )
             kinds.append(
-                select(*_HISTORY_COLUMNS).select_from(message).join(Event, Event.id.in_(latest))
+                select(*_HISTORY_COLUMNS).select_from(message).join(Event, Event.id.in_(newest))
             )
         candidates = union_all(*kinds)
     hits = candidates.subquery()
