@@ -169,3 +169,51 @@ def test_hits_appended_by_two_processes_beside_a_draining_one_are_each_recorded_
             )
         ).one()
     assert (total, distinct) == (2 * n, 2 * n)
+
+
+def test_the_sqlite_batch_insert_stores_what_the_orm_insert_stores(tmp_path: Path) -> None:
+    from sqlalchemy import insert, text
+
+    from sequences.models import Base
+    from sequences.tracking.events import COLUMNS, _insert_many
+
+    engine = create_engine(f"sqlite:///{tmp_path}/events.db")
+    Base.metadata.create_all(engine)
+    rows = [
+        {
+            "type": "open",
+            "at": datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC),  # no microseconds
+            "prospect_id": None,
+            "enrollment_id": None,
+            "message_id": None,
+            "data": {},
+            "verdict": "human",
+            "reason": None,
+            "ip": None,
+            "user_agent": "",
+        },
+        {
+            "type": "click",
+            "at": datetime(
+                2026, 5, 6, 7, 8, 9, 120, tzinfo=timezone(timedelta(hours=5, minutes=45))
+            ),
+            "prospect_id": None,
+            "enrollment_id": None,
+            "message_id": None,
+            "data": {"url": 'https://exämple.com/"q"', "link": 2, "why": "Zoë ☃", "repeat": True},
+            "verdict": "machine",
+            "reason": "scanner",
+            "ip": "2001:db8::1",
+            "user_agent": BROWSER,
+        },
+    ]
+    with sessionmaker(engine)() as session:
+        session.execute(insert(Event), [{**r, "hit_id": f"orm{n}"} for n, r in enumerate(rows)])
+        _insert_many(session, [{**r, "hit_id": f"raw{n}"} for n, r in enumerate(rows)])
+        session.commit()
+        columns = ", ".join(c for c in COLUMNS if c != "hit_id")
+        stored = session.execute(text(f"SELECT hit_id, {columns} FROM events")).all()
+        read_back = session.scalars(select(Event).order_by(Event.hit_id)).all()
+    by_id = {row[0]: tuple(row[1:]) for row in stored}
+    assert [by_id[f"raw{n}"] for n in range(2)] == [by_id[f"orm{n}"] for n in range(2)]
+    assert [(e.at, e.data) for e in read_back[:2]] == [(e.at, e.data) for e in read_back[2:]]
