@@ -44,10 +44,20 @@ def count_takeover(status: str) -> None:
     ).labels(status).inc()
 
 
+# The per-route request counters, looked up once: `labels()` takes a lock and builds a key on
+# every call, a good part of what counting cost the pixel. (A cached child stays right across a
+# fork: in multiprocess mode each value notices a new pid and opens its own file.)
+_requests: dict[str, Any] = {}
+
+
 def count_request(route: str) -> None:
     """The web answered one request; `route` is "pixel", "click" or "app" (everything Flask
     answers). Counted in the web process itself, so it shows what reached the server even when
     the spool or the database has not caught up."""
-    _metric("Counter", "followup_http_requests", "Requests the web answered.", ("route",)).labels(
-        route
-    ).inc()
+    child = _requests.get(route)
+    if child is None:
+        counter = _metric(
+            "Counter", "followup_http_requests", "Requests the web answered.", ("route",)
+        )
+        child = _requests[route] = counter.labels(route)
+    child.inc()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from .events import (
     Request,
     document_for,
+    hit_line,
     infer_open,
     make_hit,
     spool_writer,
@@ -37,6 +38,7 @@ __all__ = [
     "Spool",
     "apply_recheck",
     "document_for",
+    "hit_line",
     "html_to_text",
     "infer_open",
     "make_hit",

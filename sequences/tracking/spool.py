@@ -70,7 +70,10 @@ class Spool:
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one hit durably (to the kernel, or to the disk with fsync=True)."""
-        line = (_encode(record) + "\n").encode()
+        self.append_line((_encode(record) + "\n").encode())
+
+    def append_line(self, line: bytes) -> None:
+        """Write one complete JSON line (ending in a newline), e.g. from `hit_line`, durably."""
         with self._lock:
             segment = self._segment
             if segment is None or segment.pid != os.getpid():

@@ -6,6 +6,7 @@ waiting (after a database outage), or to write it out when no web process will r
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -77,6 +78,7 @@ def _forever(hits: Spool, rt: runtime.Runtime, interval: float, niceness: int, p
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     drainer = Drainer(hits, spool_writer(rt.sessions, rt.settings.secret_keys))
     logs.say(f"spool: draining {hits.directory} every {interval}s")
+    frozen = False
     try:
         while not stop.is_set():
             if parent and os.getppid() != parent:
@@ -85,6 +87,11 @@ def _forever(hits: Spool, rt: runtime.Runtime, interval: float, niceness: int, p
             # under load, hits gather meanwhile and the next pass writes them in one batch, so
             # what each batch costs (a few queries, a commit) is shared by many hits.
             drainer.drain_once()
+            if not frozen:
+                # After the first pass has imported and compiled what every pass uses: the
+                # collector's full passes then skip it and scan only what a batch allocates.
+                gc.freeze()
+                frozen = True
             stop.wait(interval)
     finally:
         rt.dispose()
