@@ -345,3 +345,15 @@ def test_every_case_the_issue_names_is_in_the_corpus_and_on_the_right_side(
     shown = {c["id"]: category(judge(c)) for c in cases}
     wrong = {i: seen for i, seen in shown.items() if (seen == "person") != (label == "person")}
     assert wrong == {}, what
+
+
+def test_fresh2s_labels_read_again_carry_their_reason_and_are_only_those_its_builder_names() -> (
+    None
+):
+    from bench.tracking_fresh2_build import RELABELLED
+
+    relabelled = [c for c in load("fresh2") if "relabelled" in c["source"]]
+    assert {c["ua"] for c in relabelled} == set(RELABELLED)
+    for case in relabelled:
+        label, why = RELABELLED[case["ua"]]
+        assert case["label"] == label and why in case["source"] and "uap-core's family" in why
