@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -244,10 +245,23 @@ def test_messenger_link_previews_are_machines(ua: str, name: str) -> None:
         "Chrome/120.0 Safari/537.36 (Macintosh; Intel Mac OS X 10_15_7)",  # two systems
         "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)",  # ancient MSIE
         "Mozilla/5.0 (Windows NT 6.1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/41.0 Safari/537.36",
+        # a WebKit version that never shipped (the first Safari's was 85), with a current browser
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/2.0 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/84 (KHTML, like Gecko) "
+        "Version/17.0 Safari/605.1.15",
     ],
 )
 def test_bare_contradictory_and_obsolete_agents_are_scanners(ua: str) -> None:
     assert verdict(ua, kind="click") == ("machine", "security_scanner")
+
+
+def test_a_current_webkit_version_is_no_contradiction() -> None:
+    # Only versions below 85 never shipped: 605, 537 and 85 itself are WebKit's own numbers.
+    mac = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+    assert verdict(mac + " Version/17.4 Safari/605.1.15", kind="click") == ("human", None)
+    win = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    assert verdict(win + " Chrome/131.0.0.0 Safari/537.36", kind="click") == ("human", None)
 
 
 def test_apple_mail_agent_is_the_proxy_seconds_after_delivery_or_from_the_relay() -> None:
@@ -524,10 +538,10 @@ def test_refreshing_the_crawler_list_keeps_patterns_and_drops_phone_build_number
             "mail client: a mail reader Debian ships",
         ),
         ("KMail2/5.22.3", "mail client: a mail reader Debian ships"),
-        ("FairEmail/1.2140", "mail client: names itself a mail app"),
+        ("FairEmail/1.2140", "mail client"),  # ua-parser-js's list names it too
         ("Tuta Mail/250.1", "mail client: names itself a mail app"),
         ("Mailfence Webmail/2.1", "mail client: names itself a mail app"),
-        ("Android/14-email", "mail client: names itself a mail app"),
+        ("Android/14-email", "mail client"),  # ua-parser-js's list names it too
     ],
 )
 def test_mail_clients_of_the_maintained_lists_and_self_named_mail_apps_are_people(
@@ -535,6 +549,32 @@ def test_mail_clients_of_the_maintained_lists_and_self_named_mail_apps_are_peopl
 ) -> None:
     v = classify(Hit("open", "GET", ua, None, LATER))
     assert (v.verdict, v.reason) == ("human", None) and v.why.startswith(why), v
+
+
+# Mail clients of faisalman/ua-parser-js's bundled `Emails` list that device-detector's does not
+# name (other versions than the corpus holds), also on Windows XP, before the obsolete-system rule.
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "Alpine/2.26 (LNX 2022-06-02)",
+        "Gnus/5.14 (Gnus v5.14) Emacs/29.1 (x86_64-pc-linux-gnu)",
+        "Horde::IMP/7.0.0 (FreeBSD)",
+        "RainLoop/1.16.0",
+        "Zimbra/10.0.5_GA_4574",
+        "IncrediMail/6.29 (Windows NT 6.1)",
+        "Mozilla/5.0 (Windows; U; Windows NT 5.1; de-DE; rv:1.9.2.28) Gecko/20120306 Eudora/3.0.5",
+    ],
+)
+def test_mail_clients_of_ua_parser_js_list_are_people_even_on_an_old_windows(ua: str) -> None:
+    v = classify(Hit("open", "GET", ua, None, LATER))
+    assert (v.verdict, v.reason) == ("human", None), v
+    assert v.why.startswith("mail client: ") and "ua-parser-js" in v.why, v
+
+
+def test_a_mail_clients_name_inside_a_longer_word_is_not_that_client() -> None:
+    # "nine" and "mutt" of the list, only as a whole name: Canine's agent stays a program's.
+    assert verdict("Canine/1.0") == ("machine", "bot")
+    assert verdict("Smutty/2.0") == ("machine", "bot")
 
 
 @pytest.mark.parametrize(
@@ -870,3 +910,12 @@ def test_a_bare_agent_naming_a_mail_app_is_still_that_mail_app() -> None:
         Hit("open", "GET", "Mozilla/5.0 (compatible; OpenMail/3.1)", "198.51.100.20", LATER)
     )
     assert (v.verdict, v.why) == ("human", "mail client: names itself a mail app"), v
+
+
+def test_the_bundled_ua_parser_js_mail_list_names_its_source_and_licence_and_loads() -> None:
+    from sequences.tracking.agents import device_detector_list
+
+    path = Path(__file__).resolve().parent.parent / "sequences" / "data" / "ua_parser_js_email.yml"
+    text = path.read_text(encoding="utf-8")
+    assert "faisalman/ua-parser-js" in text and "AGPL-3.0-or-later" in text and "@" in text
+    assert len(device_detector_list(text, "pim")) == 4

@@ -451,7 +451,7 @@ def test_an_outlook_mobile_in_app_open_is_a_persons_open_on_the_prospects_activi
         # Mail clients that send their own agent, no Mozilla token: the "neither a browser nor a
         # known mail client" rule took them for programs before the maintained lists.
         ("Evolution/3.50.2", "mail client: a mail reader Debian ships"),
-        ("K-9 Mail/6.710", "mail client: names itself a mail app"),
+        ("K-9 Mail/6.710", "mail client: a mail client of ua-parser-js's list"),
     ],
 )
 def test_a_self_identifying_mail_clients_open_is_a_persons_open_on_the_prospects_activity(

@@ -17,39 +17,41 @@ SIDE_FLOOR = {
     "tuning": 0.98,
     "held_out": 0.95,
     "fresh": 0.95,
-    "fresh2": 0.90,
-    "fresh3": 0.95,
+    "fresh2": 0.97,  # since its labels were read again: person 98.0% (the NT 5.2 Chromes)
+    "fresh3": 0.98,  # since ua-parser-js's mail list: person 100%, crawler 99.0%
     "fresh4": 0.98,
     "fresh5": 0.99,  # tuned since: 100% each (blind it was person 97.5%, crawler 99.4%)
     "fresh6": 0.99,  # tuned since: person 100%, crawler 99.5% (blind person 89.5%)
     "fresh7": 0.99,  # blind: person 100%, crawler 100%
+    "fresh8": 0.97,  # since its fix: crawler 97.1% (blind person 100%, 75; crawler 94.1%)
 }
 CATEGORY_FLOOR = {
     "tuning": 0.95,
     "held_out": 0.90,
     "fresh": 0.93,
-    "fresh2": 0.95,
-    "fresh3": 0.96,
+    "fresh2": 0.98,  # 99.1% since its labels were read again (98.1% before)
+    "fresh3": 0.98,  # 98.6% since ua-parser-js's mail list (96.8% before)
     "fresh4": 0.98,
     "fresh5": 0.97,  # tuned since: 329 of 339, 97.1% (blind it was 322, 95.0%)
     "fresh6": 0.96,  # tuned since: 252 of 261, 96.6% (blind 248, 95.0%)
     "fresh7": 0.99,  # blind: 204 of 205, 99.5% (205 since its fix)
+    "fresh8": 0.93,  # blind: 102 of 109, 93.6%
 }
 # The fresh part's crawlers still shown as people after its mistakes were fixed by family
 # rules (11 at its first measurement, 2 after the fix, 1 since crawler-user-agents' list).
 FRESH_MACHINES_SHOWN_AS_PEOPLE = 1
 # fresh2 after its mistakes were read and fixed by family rules (6 people and 3 machines at
-# its first measurement; docs/tracking.md). What is left on the wrong side, each for a reason
-# the docs give: two current Chromes on Windows NT 5.2, and three agents its builder's
-# version filter labelled people although they name a machine (Dynatrace's synthetic monitor,
-# Google's inspection tool, the Teams client).
-FRESH2_PEOPLE_SHOWN_AS_MACHINES = 5
+# its first measurement; docs/tracking.md). Three labels were read again since (uap-core's own
+# family names Dynatrace's synthetic monitor, Google's inspection crawler and the Teams client,
+# which the builder's version filter had called people): left on the wrong side, for the reason
+# the docs give, are two current Chromes on Windows NT 5.2.
+FRESH2_PEOPLE_SHOWN_AS_MACHINES = 2
 FRESH2_MACHINES_SHOWN_AS_PEOPLE = 0
 # fresh3 after its mistakes were read and fixed by family rules (27 people and 9 machines at
-# its first, blind measurement; docs/tracking.md): what is left are mail clients no maintained
-# list used here names (Alpine, Gnus, Horde IMP, Nine, RainLoop, Trojita, Turnpike, Zimbra),
-# Eudora on Windows XP, and three machines with a browser's agent.
-FRESH3_PEOPLE_SHOWN_AS_MACHINES = 9
+# its first, blind measurement; docs/tracking.md), and since ua-parser-js's mail-client list was
+# bundled (Alpine, Gnus, Horde IMP, Nine, RainLoop, Trojita, Turnpike, Zimbra, Eudora on Windows
+# XP are people now): left are three machines with a browser's agent.
+FRESH3_PEOPLE_SHOWN_AS_MACHINES = 0
 FRESH3_MACHINES_SHOWN_AS_PEOPLE = 3
 # fresh4 after its mistakes were read and fixed by family rules (10 people and 5 machines at its
 # first, blind measurement; docs/tracking.md): no person is left on the machine side; left are a
@@ -71,6 +73,13 @@ FRESH6_MACHINES_SHOWN_AS_PEOPLE = 1
 # category mistake (a bare agent naming an HTTP library) was fixed since by a family rule.
 FRESH7_PEOPLE_SHOWN_AS_MACHINES = 0
 FRESH7_MACHINES_SHOWN_AS_PEOPLE = 0
+# fresh8's first measurement (docs/tracking.md), blind: no person (none of its 75 mail clients and
+# image proxies) shown as a machine; 2 machines shown as people (Bromium's vSentry and profiller,
+# an embedded WebKit with a bare name and Safari's token). Since its fix (a WebKit version that
+# never shipped is a contradiction) Bromium's is a machine; left is profiller, QtWebKit's default
+# agent, which KMail 2's shares.
+FRESH8_PEOPLE_SHOWN_AS_MACHINES = 0
+FRESH8_MACHINES_SHOWN_AS_PEOPLE = 1
 LABELS = {
     "fresh": {"person", "crawler"},
     "fresh2": {"person", "preview", "crawler"},
@@ -79,13 +88,15 @@ LABELS = {
     "fresh5": {"person", "preview", "crawler"},
     "fresh6": {"person", "preview", "crawler"},
     "fresh7": {"person", "crawler"},
+    "fresh8": {"person", "crawler"},
 }
 
 
 def test_corpus_is_big_split_and_sourced() -> None:
     cases = {part: load(part) for part in PARTS}
     assert sum(len(c) for c in cases.values()) >= 300
-    assert all(len(c) >= 150 for c in cases.values())
+    # fresh8 was read file by file (its source is too big to fetch here): smaller, on purpose.
+    assert all(len(c) >= (100 if part == "fresh8" else 150) for part, c in cases.items())
     for part in PARTS:
         labels = {c["label"] for c in cases[part]}
         assert labels == LABELS.get(part, set(CATEGORIES))
@@ -157,6 +168,34 @@ def test_fresh6_shows_no_person_as_a_machine_and_no_more_machines_as_people_afte
     machines_shown = [case["id"] for case, _ in score.harmful if case["label"] != "person"]
     assert len(people_lost) <= FRESH6_PEOPLE_SHOWN_AS_MACHINES, people_lost
     assert len(machines_shown) <= FRESH6_MACHINES_SHOWN_AS_PEOPLE, machines_shown
+
+
+def test_fresh8_shows_no_mail_client_or_proxy_as_a_machine_and_no_more_machines_as_people() -> None:
+    score = tracking_matrix(("fresh8",), echo=False)["fresh8"]
+    people_lost = [case["id"] for case, _ in score.harmful if case["label"] == "person"]
+    machines_shown = [case["id"] for case, _ in score.harmful if case["label"] != "person"]
+    assert len(people_lost) <= FRESH8_PEOPLE_SHOWN_AS_MACHINES, people_lost
+    assert len(machines_shown) <= FRESH8_MACHINES_SHOWN_AS_PEOPLE, machines_shown
+
+
+def test_fresh8_was_built_from_a_source_no_earlier_part_or_rule_used() -> None:
+    # Blind only if nothing it holds was read before: its agents and its repository are new, and
+    # no rule list was taken from it; it is centred on mail clients and webmail image proxies.
+    before = {c["ua"] for part in PARTS if part != "fresh8" for c in load(part)}
+    fresh8 = load("fresh8")
+    assert len(fresh8) >= 100
+    assert sum(c["label"] == "person" for c in fresh8) >= 70
+    assert sum("(pim: " in c["source"] or "(email-client: " in c["source"] for c in fresh8) >= 45
+    assert sum("image proxy" in c["source"] for c in fresh8) >= 3
+    assert sum(c["label"] != "person" for c in fresh8) >= 30
+    assert not {c["ua"] for c in fresh8} & before
+    assert all(
+        c["source"].startswith("github.com/mimmi20/browser-detector tests/data/") for c in fresh8
+    )
+    names = re.compile(r"mimmi20|browser-detector", re.IGNORECASE)
+    assert not any(names.search(c["source"]) for p in PARTS if p != "fresh8" for c in load(p))
+    rules = (ROOT / "sequences" / "data").glob("*.*")
+    assert not any(names.search(f.read_text(encoding="utf-8")) for f in rules if f.is_file())
 
 
 def test_fresh7_shows_no_person_as_a_machine_and_no_machine_as_a_person() -> None:
@@ -306,3 +345,15 @@ def test_every_case_the_issue_names_is_in_the_corpus_and_on_the_right_side(
     shown = {c["id"]: category(judge(c)) for c in cases}
     wrong = {i: seen for i, seen in shown.items() if (seen == "person") != (label == "person")}
     assert wrong == {}, what
+
+
+def test_fresh2s_labels_read_again_carry_their_reason_and_are_only_those_its_builder_names() -> (
+    None
+):
+    from bench.tracking_fresh2_build import RELABELLED
+
+    relabelled = [c for c in load("fresh2") if "relabelled" in c["source"]]
+    assert {c["ua"] for c in relabelled} == set(RELABELLED)
+    for case in relabelled:
+        label, why = RELABELLED[case["ua"]]
+        assert case["label"] == label and why in case["source"] and "uap-core's family" in why

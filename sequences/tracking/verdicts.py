@@ -104,7 +104,8 @@ def parse_rules(raw: dict[str, Any], data_dir: Path = DATA_DIR) -> Rules:
         apple_window=timedelta(seconds=float(apple.get("seconds", 0))),
         agents=AgentRules(
             people=patterns(raw.get("people"), "mail client")
-            + listed("mail_client_list_file", "pim"),
+            + listed("mail_client_list_file", "pim")
+            + listed("second_mail_client_list_file", "pim"),
             previews=patterns(raw.get("link_previews"), "link preview"),
             scanners=patterns(raw.get("scanner_agents"), "a security scanner"),
             apple_bare=tuple(rx(p) for p in apple.get("agents", [])),
