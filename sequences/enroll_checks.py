@@ -10,10 +10,25 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .enrollment import LIVE, SUPPRESSED, EnrollmentRefused, enroll, reenroll_interval
+from .enrollment import (
+    LIVE,
+    NEVER_OPENS,
+    SUPPRESSED,
+    EnrollmentRefused,
+    due_time,
+    enroll,
+    reenroll_interval,
+    schedule_fault,
+)
 from .models import Enrollment, Event, Prospect, Sequence, Step, Team
 from .rendering import PROSPECT_NAMES, RenderError, prospect_context, render
-from .schedule import LONGEST_DELAY, DelayTooLong, ScheduleError, parse_duration
+from .schedule import (
+    LONGEST_DELAY,
+    DelayTooLong,
+    ScheduleError,
+    is_valid_timezone,
+    parse_duration,
+)
 from .schedule_words import duration_text
 
 # The outcomes of a check, and the HTTP status each one answers with.
@@ -297,6 +312,41 @@ def delay_problems(sequence: Sequence) -> list[StepProblem]:
     return problems
 
 
+def schedule_reasons(sequence: Sequence, prospect: Prospect, now: datetime) -> list[str]:
+    """What in the stored schedule would keep a step from being scheduled or timed right
+    (an unknown holiday calendar or time zone, a send window with no day, unreadable or never
+    open, an unreadable re-enroll interval: rows stored before these were checked, or edited
+    by hand), each with the fix. Empty when the scheduler can use it all."""
+    reasons = []
+    fault = schedule_fault(sequence)
+    if fault is not None:
+        reasons.append(f"{fault[0]}; {fault[1]}")
+    zone = sequence.timezone
+    if zone and not (isinstance(zone, str) and is_valid_timezone(zone)):
+        reasons.append(
+            f"the sequence's time zone '{str(zone)[:64]}' is unknown; open the sequence and "
+            "choose its time zone again (e.g. Europe/Berlin or America/New_York)"
+        )
+    if prospect.timezone and not is_valid_timezone(prospect.timezone):
+        reasons.append(
+            f"the prospect's time zone '{prospect.timezone[:64]}' is unknown; edit the prospect "
+            "and give a time zone like Europe/Berlin, or none to use the sequence's"
+        )
+    interval = (sequence.settings or {}).get("min_reenroll_interval")
+    if interval and reenroll_interval(sequence) is None:
+        reasons.append(
+            f"the sequence's re-enroll interval '{str(interval)[:60]}' cannot be read; open the "
+            "sequence's settings and write it like '30 days' or 'P30D'"
+        )
+    if not reasons and sequence.steps:  # every setting reads: does the window ever open?
+        first = sequence.steps[0]
+        try:
+            due_time(sequence, first, prospect, now)
+        except ScheduleError:  # check_enrollment reports a bad delay (bad_delay) before this
+            reasons.append(f"{NEVER_OPENS[0]}; {NEVER_OPENS[1]}")
+    return reasons
+
+
 def _state_refusal(session: Session, prospect: Prospect) -> Reason | None:
     if prospect.status not in SUPPRESSED:
         return None
@@ -488,6 +538,11 @@ def check_enrollment(
                 "; ".join(f"step {p.step}: {p.message}; {p.fix}" for p in verdict.problems),
             )
         ]
+        return verdict
+    broken = schedule_reasons(sequence, prospect, now)
+    if broken:
+        verdict.outcome = REFUSED
+        verdict.reasons = [Reason("bad_schedule", "; and ".join(broken))]
         return verdict
     verdict.problems = render_problems(sequence, prospect, sender)
     if verdict.problems:

@@ -84,6 +84,9 @@ def country_holidays(country: str | None, subdivision: str | None = None) -> Con
     """The public holidays of a country (ISO 3166 code, e.g. "DE", "US" with "CA"); () for None."""
     if not country:
         return ()
+    if not isinstance(country, str) or not isinstance(subdivision, str | None):
+        # A hand-edited row (the API takes text only): as unknown as a misspelt code.
+        raise ScheduleError(f"no holiday calendar for {str(country)[:20]!r}")
     try:
         return _country_holidays(country.upper(), subdivision.upper() if subdivision else None)  # type: ignore[no-any-return]
     except (NotImplementedError, KeyError) as exc:
