@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sequences import runtime
-from sequences.enrollment import EnrollmentRefused, enroll, pause
+from sequences.enrollment import EnrollmentRefused, enroll, pause, schedule_problem
 from sequences.leads import accept, intake, update_settings
 from sequences.models import (
     Enrollment,
@@ -25,12 +25,22 @@ from sequences.models import (
     User,
     Webhook,
 )
+from sequences.schedule import ScheduleError
 from sequences.scheduler import tick
 from sequences.sending import run_batch
 from sequences.workspace.accounts import create_user, default_team
 
 from .conftest import Cast, Sink
-from .sending_helpers import email, enroll_ids, enrollment, events, make_prospect, make_sequence
+from .sending_helpers import (
+    email,
+    enroll_ids,
+    enrollment,
+    events,
+    make_mailbox,
+    make_prospect,
+    make_sequence,
+)
+from .webkit import CHEAP_HASH, login
 
 RAW = ("Traceback", "ScheduleError", "ZoneInfo", "KeyError", "never opens within a year")
 
@@ -106,7 +116,15 @@ def test_the_scheduler_fails_a_broken_schedule_with_bad_schedule_and_sends_the_o
     assert item["actions"] == ["open_template", "retry", "skip"]
     assert words in item["message"] and fix in item["fix"]
     assert not any(raw in listed.text for raw in RAW)
-    # Retry and skip are refused until the sequence is fixed; then the step is scheduled.
+    if path == "bulk" and fault == "unknown_calendar":  # the dashboard, with the way to the fix
+        with rt.sessions.begin() as s:
+            s.execute(update(User).where(User.id == cast.rep_id).values(password_hash=CHEAP_HASH))
+        login(client, "rita@example.com")
+        page = client.get("/")
+        assert page.status_code == 200 and "Needs attention" in page.text
+        assert "Step 2 was not scheduled" in page.text and "Open the sequence" in page.text
+        assert not any(raw in page.text for raw in RAW)
+    # Retry is refused until the sequence is fixed; then the step is scheduled.
     early = client.post(f"/api/v1/enrollments/{first}/retry", headers=cast.auth())
     assert early.status_code == 409 and words in early.json["error"]["message"]
     assert not any(raw in early.text for raw in RAW)
@@ -224,3 +242,33 @@ def test_a_broken_schedule_is_refused_at_enrollment_with_the_fix(
             assert found is not None and person is not None
             with pytest.raises(EnrollmentRefused, match=words):
                 enroll(s, person, found, rt.clock.now())
+
+
+def test_a_mailbox_roll_into_a_broken_window_fails_the_row_and_the_batch_goes_on(
+    rt: runtime.Runtime, smtp_sink: Sink
+) -> None:
+    mailbox = make_mailbox(rt, hourly_limit=1)
+    sequence = make_sequence(rt, [email()], mailbox_id=mailbox, name="Capped")
+    [sent, rolled] = enroll_ids(
+        rt, [make_prospect(rt, f"p{i}@acme.example") for i in range(2)], sequence
+    )
+    _corrupt(rt, sequence, send_window={"days": [], "start": "08:00", "end": "17:00"})
+    outcomes = sorted(_tick_one_batch(rt))
+    assert outcomes == ["failed: cannot be scheduled", "sent"]
+    assert len(smtp_sink.messages()) == 1
+    failed = [e for e in (sent, rolled) if enrollment(rt, e).status == EnrollmentStatus.FAILED]
+    assert len(failed) == 1
+    assert "send window has no day" in (enrollment(rt, failed[0]).reason or "")
+    assert [e.data["kind"] for e in events(rt, "attention")] == ["bad_schedule"]
+    assert _tick_one_batch(rt) == []
+
+
+def test_a_window_that_never_opens_is_named_as_such() -> None:
+    sequence = Sequence(name="Closed", send_window={"days": ["sat"]}, settings={})
+    step = Step(position=0, type="email", delay="P1D")
+    sequence.steps = [step]
+    problem = schedule_problem(sequence, step, ScheduleError("send window never opens"))
+    assert problem.kind == "bad_schedule" and problem.step == 1
+    assert "never opens in the coming year" in problem.message
+    assert "allow more days in its send window" in problem.fix
+    assert not any(raw in problem.text for raw in RAW)
