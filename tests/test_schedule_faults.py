@@ -272,3 +272,26 @@ def test_a_window_that_never_opens_is_named_as_such() -> None:
     assert "never opens in the coming year" in problem.message
     assert "allow more days in its send window" in problem.fix
     assert not any(raw in problem.text for raw in RAW)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"send_window": {"days": [], "start": "08:00", "end": "17:00"}}, "send_window"),
+        ({"send_window": {"days": ["mon"], "start": "25:00", "end": "17:00"}}, "send_window"),
+        ({"send_window": "mon"}, "send_window"),
+        ({"settings": {"holidays_country": "XX"}}, "settings.holidays_country"),
+        ({"settings": {"holidays_country": 49}}, "settings.holidays_country"),
+        ({"settings": {"min_reenroll_interval": "soonish"}}, "settings.min_reenroll_interval"),
+        ({"timezone": "Mars/Base"}, "timezone"),
+    ],
+)
+def test_the_api_refuses_a_schedule_the_scheduler_could_not_use_at_the_door(
+    client: Any, cast: Cast, body: dict[str, Any], field: str
+) -> None:
+    made = client.post(
+        "/api/v1/sequences", json={"name": "Door", "steps": [email()], **body}, headers=cast.auth()
+    )
+    assert made.status_code == 422, made.json
+    assert made.json["error"]["field"] == field
+    assert not any(raw in made.text for raw in RAW)
