@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from .enrollment import (
     LIVE,
-    NEVER_OPENS,
     SUPPRESSED,
     EnrollmentRefused,
     due_time,
     enroll,
+    never_opens,
     reenroll_interval,
     schedule_fault,
 )
@@ -342,8 +342,9 @@ def schedule_reasons(sequence: Sequence, prospect: Prospect, now: datetime) -> l
         first = sequence.steps[0]
         try:
             due_time(sequence, first, prospect, now)
-        except ScheduleError:  # check_enrollment reports a bad delay (bad_delay) before this
-            reasons.append(f"{NEVER_OPENS[0]}; {NEVER_OPENS[1]}")
+        except ScheduleError as exc:  # check_enrollment reports a bad delay before this
+            what, fix = never_opens(exc)
+            reasons.append(f"{what}; {fix}")
     return reasons
 
 

@@ -28,6 +28,7 @@ from .models import (
 from .schedule import (
     LONGEST_DELAY,
     DelayTooLong,
+    NeverOpens,
     ScheduleError,
     apply_delay,
     country_holidays,
@@ -163,11 +164,22 @@ def bad_delay_problem(step: Step, detail: object = None) -> Problem:
     )
 
 
+# Business days that never come: every weekday is a holiday for a year (schedule.NeverOpens).
+NO_WORKING_DAY = (
+    "the sequence's holiday calendar leaves no working day in the coming year for a delay in "
+    "business days",
+    "open the sequence and choose another holiday calendar, or count the delay in calendar days",
+)
 # A window that parses but never opens: every day it allows is a holiday for a year.
 NEVER_OPENS = (
     "the sequence's send window never opens in the coming year (every day it allows is a holiday)",
     "open the sequence and allow more days in its send window, or choose another holiday calendar",
 )
+
+
+def never_opens(exc: Exception) -> tuple[str, str]:
+    """(what is wrong, the fix) for a schedule whose settings all read but leave no day open."""
+    return NO_WORKING_DAY if isinstance(exc, NeverOpens) and exc.working_days else NEVER_OPENS
 
 
 def _window_fault(window: object) -> tuple[str, str] | None:
@@ -218,7 +230,7 @@ def schedule_problem(sequence: Sequence, step: Step, exc: Exception) -> Problem:
     if delay_fault(step):
         return bad_delay_problem(step, exc)
     number = step.position + 1
-    what, fix = schedule_fault(sequence) or NEVER_OPENS
+    what, fix = schedule_fault(sequence) or never_opens(exc)
     return explain(
         BAD_SCHEDULE,
         number,
@@ -344,14 +356,14 @@ def enroll(
     first = sequence.steps[0]
     try:
         first_due = due_time(sequence, first, prospect, now, sequence_jitter(sequence))
-    except ScheduleError:
+    except ScheduleError as exc:
         if delay_fault(first):
             raise EnrollmentRefused(
                 f"step {first.position + 1}'s delay {str(first.delay)[:60]!r} is longer than 10 "
                 "years or unreadable; open the sequence, write a delay of at most 10 years "
                 "(e.g. '3 days'), then enroll"
             ) from None
-        what, fix = schedule_fault(sequence) or NEVER_OPENS
+        what, fix = schedule_fault(sequence) or never_opens(exc)
         raise EnrollmentRefused(f"{what}; {fix}, then enroll") from None
     if live is not None:
         _set_status(session, live, EnrollmentStatus.UNENROLLED, now, "re-enrolled with force")

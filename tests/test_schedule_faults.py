@@ -5,8 +5,9 @@ on both send paths, on resume and at lead acceptance: the tick goes on, never a 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
@@ -25,7 +26,7 @@ from sequences.models import (
     User,
     Webhook,
 )
-from sequences.schedule import ScheduleError
+from sequences.schedule import NeverOpens, ScheduleError, add_business_days
 from sequences.scheduler import tick
 from sequences.sending import run_batch
 from sequences.workspace.accounts import create_user, default_team
@@ -295,3 +296,21 @@ def test_the_api_refuses_a_schedule_the_scheduler_could_not_use_at_the_door(
     assert made.status_code == 422, made.json
     assert made.json["error"]["field"] == field
     assert not any(raw in made.text for raw in RAW)
+
+
+def test_business_days_in_a_calendar_of_only_holidays_end_with_the_words_not_a_hang() -> None:
+    class Everything:
+        def __contains__(self, day: object) -> bool:
+            return True
+
+    with pytest.raises(NeverOpens) as raised:
+        add_business_days(datetime(2026, 1, 5, tzinfo=UTC), 2, ZoneInfo("UTC"), Everything())
+    sequence = Sequence(name="Closed", send_window=None, settings={})
+    step = Step(position=1, type="email", delay="P2D", business_days=True)
+    sequence.steps = [step]
+    problem = schedule_problem(sequence, step, raised.value)
+    assert problem.message == (
+        "Step 2 was not scheduled: the sequence's holiday calendar leaves no working day in the "
+        "coming year for a delay in business days"
+    )
+    assert "count the delay in calendar days" in problem.fix
