@@ -543,7 +543,7 @@ def check_enrollment(
     broken = schedule_reasons(sequence, prospect, now)
     if broken:
         verdict.outcome = REFUSED
-        verdict.reasons = [Reason("bad_schedule", "; and ".join(broken))]
+        verdict.reasons = [Reason("bad_schedule", reason) for reason in broken]
         return verdict
     verdict.problems = render_problems(sequence, prospect, sender)
     if verdict.problems:
