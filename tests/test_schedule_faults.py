@@ -314,3 +314,23 @@ def test_business_days_in_a_calendar_of_only_holidays_end_with_the_words_not_a_h
         "coming year for a delay in business days"
     )
     assert "count the delay in calendar days" in problem.fix
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_the_sequence_pages_open_on_a_broken_schedule_so_a_rep_can_fix_it(
+    rt: runtime.Runtime, client: Any, cast: Cast, fault: str
+) -> None:
+    values, _, _ = FAULTS[fault]
+    sequence = make_sequence(rt, [email(), email(delay="P2D")])
+    _corrupt(rt, sequence, **values)
+    with rt.sessions.begin() as s:
+        s.execute(update(User).where(User.id == cast.manager_id).values(password_hash=CHEAP_HASH))
+    login(client, "max@example.com")  # a manager may open the editor
+    for page in (
+        f"/sequences/{sequence}",
+        f"/sequences/{sequence}/edit",
+        f"/sequences/{sequence}/enroll",
+    ):
+        answer = client.get(page)
+        assert answer.status_code == 200, page
+        assert not any(raw in answer.text for raw in RAW)
