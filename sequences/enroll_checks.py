@@ -10,10 +10,23 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .enrollment import LIVE, SUPPRESSED, EnrollmentRefused, enroll, reenroll_interval
+from .enrollment import (
+    LIVE,
+    SUPPRESSED,
+    EnrollmentRefused,
+    enroll,
+    reenroll_interval,
+    schedule_fault,
+)
 from .models import Enrollment, Event, Prospect, Sequence, Step, Team
 from .rendering import PROSPECT_NAMES, RenderError, prospect_context, render
-from .schedule import LONGEST_DELAY, DelayTooLong, ScheduleError, parse_duration
+from .schedule import (
+    LONGEST_DELAY,
+    DelayTooLong,
+    ScheduleError,
+    is_valid_timezone,
+    parse_duration,
+)
 from .schedule_words import duration_text
 
 # The outcomes of a check, and the HTTP status each one answers with.
@@ -297,6 +310,39 @@ def delay_problems(sequence: Sequence) -> list[StepProblem]:
     return problems
 
 
+def schedule_reasons(sequence: Sequence, prospect: Prospect) -> list[str]:
+    """What in the stored schedule would keep a step from being scheduled or timed right
+    (an unknown holiday calendar or time zone, a send window with no day, unreadable or never
+    open, an unreadable re-enroll interval: rows stored before these were checked, or edited
+    by hand), each with the fix. Empty when the scheduler can use it all."""
+    reasons = []
+    fault = schedule_fault(sequence)
+    if fault is not None:
+        reasons.append(f"{fault[0]}; {fault[1]}")
+    zone = sequence.timezone
+    if zone and not (isinstance(zone, str) and is_valid_timezone(zone)):
+        reasons.append(
+            f"the sequence's time zone '{str(zone)[:64]}' is unknown; open the sequence and "
+            "choose its time zone again (e.g. Europe/Berlin or America/New_York)"
+        )
+    if prospect.timezone and not is_valid_timezone(prospect.timezone):
+        reasons.append(
+            f"the prospect's time zone '{prospect.timezone[:64]}' is unknown; edit the prospect "
+            "and give a time zone like Europe/Berlin, or none to use the sequence's"
+        )
+    settings = sequence.settings if isinstance(sequence.settings, Mapping) else {}
+    interval = settings.get("min_reenroll_interval")
+    if interval and reenroll_interval(sequence) is None:
+        reasons.append(
+            f"the sequence's re-enroll interval '{str(interval)[:60]}' cannot be read; open the "
+            "sequence's settings and write it like '30 days' or 'P30D'"
+        )
+    # A window whose every day is a holiday for a year reads fine here: `enroll` itself
+    # refuses it with the same words (it computes the due time anyway; a check per prospect of
+    # a 10,000-row import need not compute it twice).
+    return reasons
+
+
 def _state_refusal(session: Session, prospect: Prospect) -> Reason | None:
     if prospect.status not in SUPPRESSED:
         return None
@@ -488,6 +534,11 @@ def check_enrollment(
                 "; ".join(f"step {p.step}: {p.message}; {p.fix}" for p in verdict.problems),
             )
         ]
+        return verdict
+    broken = schedule_reasons(sequence, prospect)
+    if broken:
+        verdict.outcome = REFUSED
+        verdict.reasons = [Reason("bad_schedule", reason) for reason in broken]
         return verdict
     verdict.problems = render_problems(sequence, prospect, sender)
     if verdict.problems:

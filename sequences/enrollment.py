@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .consequences import wired
-from .failures import BAD_DELAY, Problem, explain
+from .failures import BAD_DELAY, BAD_SCHEDULE, Problem, explain
 from .models import (
     Enrollment,
     EnrollmentStatus,
@@ -28,12 +28,14 @@ from .models import (
 from .schedule import (
     LONGEST_DELAY,
     DelayTooLong,
+    NeverOpens,
     ScheduleError,
     apply_delay,
     country_holidays,
     jitter,
     next_opening,
     parse_duration,
+    parse_window,
     zone,
 )
 from .schedule_words import duration_text
@@ -116,10 +118,20 @@ def _set_status(
 
 def sequence_holidays(sequence: Sequence) -> Container[date]:
     """The holiday calendar a sequence's business days and send window skip (settings)."""
-    settings = sequence.settings or {}
+    settings = sequence.settings if isinstance(sequence.settings, Mapping) else {}
     return country_holidays(
         settings.get("holidays_country"), settings.get("holidays_subdivision") or None
     )
+
+
+def sequence_jitter(sequence: Sequence) -> int:
+    """The sequence's `jitter_seconds` (0 to 3600, as the API takes it); 0 for a stored value
+    that is not a number, so a hand-edited row spreads nothing rather than crash a send."""
+    settings = sequence.settings if isinstance(sequence.settings, Mapping) else {}
+    value = settings.get("jitter_seconds", 0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return max(0, min(int(value), 3600))
 
 
 def reenroll_interval(sequence: Sequence) -> timedelta | None:
@@ -152,14 +164,97 @@ def bad_delay_problem(step: Step, detail: object = None) -> Problem:
     )
 
 
-def fail_bad_delay(session: Session, enrollment: Enrollment, step: Step, now: datetime) -> None:
-    """Stop an enrollment whose next step has a delay the scheduler cannot use (an old row
-    stored before the ten-year bound): failed, with a `bad_delay` Needs-attention item."""
-    problem = bad_delay_problem(step)
+# Business days that never come: every weekday is a holiday for a year (schedule.NeverOpens).
+NO_WORKING_DAY = (
+    "the sequence's holiday calendar leaves no working day in the coming year for a delay in "
+    "business days",
+    "open the sequence and choose another holiday calendar, or count the delay in calendar days",
+)
+# A window that parses but never opens: every day it allows is a holiday for a year.
+NEVER_OPENS = (
+    "the sequence's send window never opens in the coming year (every day it allows is a holiday)",
+    "open the sequence and allow more days in its send window, or choose another holiday calendar",
+)
+
+
+def never_opens(exc: Exception) -> tuple[str, str]:
+    """(what is wrong, the fix) for a schedule whose settings all read but leave no day open."""
+    return NO_WORKING_DAY if isinstance(exc, NeverOpens) and exc.working_days else NEVER_OPENS
+
+
+def _window_fault(window: object) -> tuple[str, str] | None:
+    """(what is wrong, the fix) for a stored send window `parse_window` refuses."""
+    if window is not None and not isinstance(window, Mapping):
+        window = {"days": "?"}  # not even an object: unreadable
+    try:
+        parse_window(window)
+    except ScheduleError:
+        days = window.get("days") if isinstance(window, Mapping) else None
+        if isinstance(days, list | tuple) and not days:
+            return (
+                "the sequence's send window has no day",
+                "open the sequence and tick at least one day of its send window (or clear the "
+                "window to send at any time)",
+            )
+        return (
+            "the sequence's send window cannot be read",
+            "open the sequence and set the send window again (its days, a start and an end "
+            "time, e.g. mon to fri, 08:00 to 17:00)",
+        )
+    return None
+
+
+def schedule_fault(sequence: Sequence) -> tuple[str, str] | None:
+    """(what is wrong, the fix), in a rep's words, when a stored setting of the sequence that
+    every due time reads cannot be used: an unknown holiday calendar or a send window that
+    cannot be read (a row stored before these were checked, or edited by hand). None if fine."""
+    settings = sequence.settings if isinstance(sequence.settings, Mapping) else {}
+    try:
+        sequence_holidays(sequence)
+    except (ScheduleError, AttributeError, TypeError):
+        country = str(settings.get("holidays_country"))[:20]
+        subdivision = settings.get("holidays_subdivision")
+        named = f"{country}-{str(subdivision)[:20]}" if subdivision else country
+        return (
+            f"the sequence's holiday calendar '{named}' is unknown",
+            "open the sequence's settings and choose a country with a holiday calendar "
+            "(e.g. DE or US), or none",
+        )
+    return _window_fault(sequence.send_window)
+
+
+def schedule_problem(sequence: Sequence, step: Step, exc: Exception) -> Problem:
+    """The Needs-attention problem for a ScheduleError raised while computing `step`'s due
+    time: `bad_delay` when the step's own delay is unusable, else `bad_schedule` naming the
+    sequence's setting and the fix. The exception itself goes to the log only."""
+    if delay_fault(step):
+        return bad_delay_problem(step, exc)
+    number = step.position + 1
+    what, fix = schedule_fault(sequence) or never_opens(exc)
+    return explain(
+        BAD_SCHEDULE,
+        number,
+        detail=exc,
+        message=f"Step {number} was not scheduled: {what}",
+        fix=f"{fix}; then retry schedules it, skip moves on",
+    )
+
+
+def fail_unscheduled(
+    session: Session, enrollment: Enrollment, step: Step, now: datetime, problem: Problem
+) -> None:
+    """Stop an enrollment whose step cannot be scheduled (`schedule_problem`): failed at that
+    step, with the problem as a Needs-attention item; the scheduler never picks it again."""
     enrollment.current_step = step.position
     enrollment.enqueued_at = None
     _set_status(session, enrollment, EnrollmentStatus.FAILED, now, problem.text)
     _report(session, enrollment, problem, now)
+
+
+def fail_bad_delay(session: Session, enrollment: Enrollment, step: Step, now: datetime) -> None:
+    """Stop an enrollment whose next step has a delay the scheduler cannot use (an old row
+    stored before the ten-year bound): failed, with a `bad_delay` Needs-attention item."""
+    fail_unscheduled(session, enrollment, step, now, bad_delay_problem(step))
 
 
 def _report(session: Session, enrollment: Enrollment, problem: Problem, now: datetime) -> None:
@@ -180,8 +275,9 @@ def due_time(
 
     The window is in the prospect's time zone, falling back to the sequence's. Jitter is added
     inside the window, so a batch enrolled together does not leave in the same second.
-    ScheduleError for a stored delay the scheduler cannot use (beyond ten years): callers
-    refuse the enrollment or fail it with a `bad_delay` problem, never crash on it.
+    ScheduleError for a stored delay, holiday calendar or send window the scheduler cannot use
+    (an old or hand-edited row): callers refuse the enrollment or fail it with
+    `schedule_problem` (bad_delay, bad_schedule), never crash on it.
     """
     tz = zone(prospect.timezone, sequence.timezone)
     holidays = sequence_holidays(sequence)
@@ -259,17 +355,16 @@ def enroll(
             )
     first = sequence.steps[0]
     try:
-        first_due = due_time(
-            sequence, first, prospect, now, int((sequence.settings or {}).get("jitter_seconds", 0))
-        )
-    except ScheduleError:
-        if not delay_fault(first):
-            raise
-        raise EnrollmentRefused(
-            f"step {first.position + 1}'s delay {str(first.delay)[:60]!r} is longer than 10 "
-            "years or unreadable; open the sequence, write a delay of at most 10 years "
-            "(e.g. '3 days'), then enroll"
-        ) from None
+        first_due = due_time(sequence, first, prospect, now, sequence_jitter(sequence))
+    except ScheduleError as exc:
+        if delay_fault(first):
+            raise EnrollmentRefused(
+                f"step {first.position + 1}'s delay {str(first.delay)[:60]!r} is longer than 10 "
+                "years or unreadable; open the sequence, write a delay of at most 10 years "
+                "(e.g. '3 days'), then enroll"
+            ) from None
+        what, fix = schedule_fault(sequence) or never_opens(exc)
+        raise EnrollmentRefused(f"{what}; {fix}, then enroll") from None
     if live is not None:
         _set_status(session, live, EnrollmentStatus.UNENROLLED, now, "re-enrolled with force")
     enrollment = Enrollment(
@@ -311,8 +406,9 @@ def advanced(
 ) -> dict[str, Any] | None:
     """The column values an enrollment in this state gets when the step at `done_position` is
     done (None: it already moved on). A "status" in them is a status change to record; a
-    "problem" (a Problem) goes on the timeline as an "attention" event: the next step's stored
-    delay cannot be scheduled, and the enrollment fails rather than crash the send path."""
+    "problem" (a Problem) goes on the timeline as an "attention" event: the next step cannot be
+    scheduled (its delay, the sequence's calendar or window), and the enrollment fails rather
+    than crash the send path."""
     if current_step != done_position:
         return None  # already advanced (a redelivered message); nothing to do twice
     later = [s for s in sequence.steps if s.position > done_position]
@@ -335,12 +431,10 @@ def advanced(
                 step,
                 prospect,
                 now,
-                int((sequence.settings or {}).get("jitter_seconds", 0)),
+                sequence_jitter(sequence),
             )
         except ScheduleError as exc:
-            if not delay_fault(step):
-                raise
-            problem = bad_delay_problem(step, exc)
+            problem = schedule_problem(sequence, step, exc)
             values.update(
                 status=EnrollmentStatus.FAILED,
                 reason=problem.text,
@@ -411,18 +505,23 @@ def pause(
 
 
 def _due_again(session: Session, enrollment: Enrollment, now: datetime) -> None:
-    """Make the current step due again (its send window's next opening), or finish if none is left."""
+    """Make the current step due again (its send window's next opening), or finish if none is
+    left; fail it with a `bad_schedule` item when the sequence's calendar or window is broken."""
     step = next(
         (s for s in enrollment.sequence.steps if s.position == enrollment.current_step), None
     )
     if step is None:
         _set_status(session, enrollment, EnrollmentStatus.FINISHED, now, "all steps done")
         return
-    enrollment.next_due_at = (
-        email_opening(enrollment.sequence, enrollment.prospect, now)
-        if step.type == "email"
-        else now
-    )
+    if step.type != "email":
+        enrollment.next_due_at = now
+        return
+    try:
+        enrollment.next_due_at = email_opening(enrollment.sequence, enrollment.prospect, now)
+    except ScheduleError as exc:  # a broken calendar or window: failed, never a crashed tick
+        fail_unscheduled(
+            session, enrollment, step, now, schedule_problem(enrollment.sequence, step, exc)
+        )
 
 
 def resume(session: Session, enrollment: Enrollment, now: datetime) -> None:
@@ -458,6 +557,11 @@ def retry_step(session: Session, enrollment: Enrollment, now: datetime) -> None:
         )
     if enrollment.prospect.status in SUPPRESSED:
         raise InvalidTransition(f"prospect's address is {enrollment.prospect.status}")
+    fault = schedule_fault(enrollment.sequence)
+    if fault is not None:  # retrying would only fail again the same way
+        raise InvalidTransition(
+            f"step {enrollment.current_step + 1} still cannot be scheduled: {fault[0]}; {fault[1]}"
+        )
     message = session.scalar(
         select(Message).where(
             Message.enrollment_id == enrollment.id,

@@ -25,6 +25,9 @@ UNKNOWN = "delivery_unknown"  # cut off during DATA: may or may not have been de
 MAILBOX_PAUSED = "mailbox_paused"  # the step waits while its mailbox is paused
 MAILBOX_CAP = "mailbox_cap"  # the step waits for the mailbox's next free slot
 BAD_DELAY = "bad_delay"  # a stored delay the scheduler cannot use (beyond ten years, unreadable)
+# A stored sequence setting every due time reads is unusable (an unknown holiday calendar, a
+# send window with no day or unreadable, or one that never opens): the message names which.
+BAD_SCHEDULE = "bad_schedule"
 
 RETRY, SKIP, EDIT_PROSPECT, OPEN_TEMPLATE = "retry", "skip", "edit_prospect", "open_template"
 RESUME_MAILBOX = "resume_mailbox"
@@ -39,10 +42,11 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     MAILBOX_PAUSED: (RESUME_MAILBOX, SKIP),
     MAILBOX_CAP: (),
     BAD_DELAY: (OPEN_TEMPLATE, RETRY, SKIP),
+    BAD_SCHEDULE: (OPEN_TEMPLATE, RETRY, SKIP),
 }
 # Kinds that stop the enrollment until a rep acts (the others wait or are final).
 STOPPING = frozenset(
-    {RENDER_FIELD, RENDER_TEMPLATE, BAD_VALUE, REFUSED, GAVE_UP, UNKNOWN, BAD_DELAY}
+    {RENDER_FIELD, RENDER_TEMPLATE, BAD_VALUE, REFUSED, GAVE_UP, UNKNOWN, BAD_DELAY, BAD_SCHEDULE}
 )
 
 
@@ -97,14 +101,23 @@ def explain(
     field: str | None = None,
     fix: str | None = None,
     code: int | None = None,
+    message: str | None = None,
 ) -> Problem:
     """Turn a failure into a Problem; the technical detail (an exception, a server's reply)
-    goes to the log only, under the error id the Problem carries."""
+    goes to the log only, under the error id the Problem carries. `message` and `fix` replace
+    the kind's own words when the caller knows more precisely what went wrong."""
     error_id = new_error_id()
     if detail is not None:
         log.warning("error %s: step %s, %s: %s", error_id, step, kind, detail)
-    message, default_fix = _words(kind, step, who, field, code)
-    return Problem(kind, step, message, fix or default_fix, ACTIONS.get(kind, ()), error_id)
+    default_message, default_fix = _words(kind, step, who, field, code)
+    return Problem(
+        kind,
+        step,
+        message or default_message,
+        fix or default_fix,
+        ACTIONS.get(kind, ()),
+        error_id,
+    )
 
 
 def _words(kind: str, step: int, who: str, field: str | None, code: int | None) -> tuple[str, str]:
@@ -161,6 +174,12 @@ def _words(kind: str, step: int, who: str, field: str | None, code: int | None) 
             f"Step {step} was not scheduled: its delay is longer than 10 years or unreadable",
             f"open step {step} in the editor and write a delay of at most 10 years "
             "(e.g. '3 days' or 'P3D'); then retry sends it now, skip moves on",
+        )
+    if kind == BAD_SCHEDULE:  # callers name the setting (enrollment.schedule_problem)
+        return (
+            f"Step {step} was not scheduled: its sequence's send window or holiday calendar "
+            "cannot be used",
+            "open the sequence and correct its send window and holiday calendar; then retry",
         )
     return (f"Step {step} was not sent", "retry, or skip this step")
 

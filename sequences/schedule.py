@@ -30,6 +30,15 @@ class DelayTooLong(ScheduleError):
         super().__init__(f"A delay can be at most 10 years; '{shown}' is longer. {_DELAY_EXAMPLES}")
 
 
+class NeverOpens(ScheduleError):
+    """A send window, or business days, with no open day within a year: every day allowed is
+    a holiday (a stored calendar and window that leave nothing)."""
+
+    def __init__(self, message: str, *, working_days: bool = False) -> None:
+        super().__init__(message)
+        self.working_days = working_days  # True: business days, not the window, never come
+
+
 def parse_duration(text: str) -> timedelta:
     """P3D, PT4H, PT30S, P1W... Months and years are refused: their length is ambiguous; a
     delay beyond LONGEST_DELAY is refused with DelayTooLong (a ScheduleError)."""
@@ -84,6 +93,9 @@ def country_holidays(country: str | None, subdivision: str | None = None) -> Con
     """The public holidays of a country (ISO 3166 code, e.g. "DE", "US" with "CA"); () for None."""
     if not country:
         return ()
+    if not isinstance(country, str) or not isinstance(subdivision, str | None):
+        # A hand-edited row (the API takes text only): as unknown as a misspelt code.
+        raise ScheduleError(f"no holiday calendar for {str(country)[:20]!r}")
     try:
         return _country_holidays(country.upper(), subdivision.upper() if subdivision else None)  # type: ignore[no-any-return]
     except (NotImplementedError, KeyError) as exc:
@@ -105,11 +117,13 @@ def add_business_days(
 ) -> datetime:
     """Move `days` working days forward in `tz`, skipping weekends and holidays."""
     local = start.astimezone(tz)
-    moved = 0
+    moved = closed = 0
     while moved < days:
         local += timedelta(days=1)
         if local.weekday() < 5 and local.date() not in holidays:
-            moved += 1
+            moved, closed = moved + 1, 0
+        elif (closed := closed + 1) > 370:  # a calendar of nothing but holidays: never ends
+            raise NeverOpens("no working day within a year", working_days=True)
     return local.astimezone(start.tzinfo)
 
 
@@ -175,7 +189,7 @@ def next_opening(
             return when
         if local < opens:
             return opens.astimezone(when.tzinfo)
-    raise ScheduleError("send window never opens within a year")
+    raise NeverOpens("send window never opens within a year")
 
 
 def jitter(when: datetime, max_seconds: int, rng: random.Random | None = None) -> datetime:

@@ -8,7 +8,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..enrollment import delay_fault, due_time, fail_bad_delay, record, resume
+from ..enrollment import (
+    due_time,
+    fail_unscheduled,
+    record,
+    resume,
+    schedule_problem,
+    sequence_jitter,
+)
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import Enrollment, EnrollmentStatus, Lead, LeadState, Message, Prospect, User
 from ..schedule import ScheduleError
@@ -47,6 +54,8 @@ def _start_sequences(session: Session, prospect: Prospect, now: datetime) -> lis
         )
     ):
         resume(session, enrollment, now)
+        if enrollment.status != EnrollmentStatus.ACTIVE:
+            continue  # its schedule is broken: resume failed it with a Needs-attention item
         sent = session.scalar(
             select(Message.id).where(Message.enrollment_id == enrollment.id).limit(1)
         )
@@ -58,13 +67,13 @@ def _start_sequences(session: Session, prospect: Prospect, now: datetime) -> lis
                     steps[0],
                     prospect,
                     now,
-                    int((enrollment.sequence.settings or {}).get("jitter_seconds", 0)),
+                    sequence_jitter(enrollment.sequence),
                 )
-            except ScheduleError:
-                if not delay_fault(steps[0]):
-                    raise
-                # An old row's delay beyond ten years: failed, not a crash.
-                fail_bad_delay(session, enrollment, steps[0], now)
+            except ScheduleError as exc:
+                # An old row's delay beyond ten years, an unknown calendar, a broken window:
+                # failed with a Needs-attention item, not a crash of the acceptance.
+                problem = schedule_problem(enrollment.sequence, steps[0], exc)
+                fail_unscheduled(session, enrollment, steps[0], now, problem)
                 continue
         started.append(enrollment.id)
     return started

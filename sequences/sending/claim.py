@@ -15,6 +15,7 @@ from ..enrollment import (
     advance,
     email_opening,
     record,
+    schedule_problem,
     stop_prospect,
 )
 from ..failures import GAVE_UP, MAILBOX_CAP, MAILBOX_PAUSED, UNKNOWN, Problem, explain
@@ -30,6 +31,7 @@ from ..models import (
     Task,
 )
 from ..runtime import Runtime
+from ..schedule import ScheduleError
 from ..tasks import skip as skip_task
 from ..tracking import new_token_id
 from .limits import reserve
@@ -196,7 +198,14 @@ def take_slot(
     if slot.taken:
         return None
     assert slot.retry_at is not None
-    enrollment.next_due_at = email_opening(enrollment.sequence, enrollment.prospect, slot.retry_at)
+    try:
+        enrollment.next_due_at = email_opening(
+            enrollment.sequence, enrollment.prospect, slot.retry_at
+        )
+    except ScheduleError as exc:  # a broken calendar or window: failed, the batch goes on
+        step = next(s for s in enrollment.sequence.steps if s.position == enrollment.current_step)
+        fail_enrollment(session, enrollment, schedule_problem(enrollment.sequence, step, exc), now)
+        return "failed: cannot be scheduled"
     enrollment.enqueued_at = None
     # The wait goes on the timeline once, when it starts (not at every roll of the same wait).
     reason = slot.reason or ""
