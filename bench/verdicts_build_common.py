@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
+from collections.abc import Callable, Mapping
 from email import message_from_bytes, policy
 from email.message import Message
 from pathlib import Path
@@ -65,3 +67,18 @@ def write_part(out: Path, header: str, entries: list[dict[str, Any]]) -> None:
     for entry in entries:
         counts[entry["expected"]] = counts.get(entry["expected"], 0) + 1
     print(len(entries), "messages", counts)
+
+
+def run_builder(
+    argv: list[str],
+    sources: Mapping[str, tuple[Any, ...]],
+    out: Path,
+    header: str,
+    build: Callable[[dict[str, Path]], list[dict[str, Any]]],
+) -> None:
+    """The builders' command line: one `--KEY GITDIR` per source, then the part written to `out`."""
+    ap = argparse.ArgumentParser()
+    for key, (repo, *_rest) in sources.items():
+        ap.add_argument(f"--{key}", type=Path, required=True, help=f"git dir of {repo}")
+    args = ap.parse_args(argv)
+    write_part(out, header, build({key: getattr(args, key) for key in sources}))

@@ -42,14 +42,13 @@ library's own synthetic test messages (`mimekit@example.com`, `name@company.com`
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.verdicts_build_common import bounce_label, dsn_status, git_show, write_part
+from bench.verdicts_build_common import bounce_label, dsn_status, git_show, run_builder
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "data" / "verdicts" / "inbound_fresh3"
@@ -312,11 +311,7 @@ HEADER = """\
 
 
 def main(argv: list[str]) -> None:
-    ap = argparse.ArgumentParser()
-    for key, (repo, *_rest) in SOURCES.items():
-        ap.add_argument(f"--{key}", type=Path, required=True, help=f"git dir of {repo}")
-    args = ap.parse_args(argv)
-    write_part(OUT, HEADER, build({key: getattr(args, key) for key in SOURCES}))
+    run_builder(argv, SOURCES, OUT, HEADER, build)
 
 
 if __name__ == "__main__":
