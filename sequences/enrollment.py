@@ -248,7 +248,7 @@ def fail_unscheduled(
     enrollment.current_step = step.position
     enrollment.enqueued_at = None
     _set_status(session, enrollment, EnrollmentStatus.FAILED, now, problem.text)
-    _report(session, enrollment, problem, now)
+    report_problem(session, enrollment, problem, now)
 
 
 def fail_bad_delay(session: Session, enrollment: Enrollment, step: Step, now: datetime) -> None:
@@ -257,7 +257,10 @@ def fail_bad_delay(session: Session, enrollment: Enrollment, step: Step, now: da
     fail_unscheduled(session, enrollment, step, now, bad_delay_problem(step))
 
 
-def _report(session: Session, enrollment: Enrollment, problem: Problem, now: datetime) -> None:
+def report_problem(
+    session: Session, enrollment: Enrollment, problem: Problem, now: datetime
+) -> None:
+    """Put a problem on the prospect's timeline (an "attention" event): the Needs-attention item."""
     record(
         session,
         "attention",
@@ -471,7 +474,7 @@ def advance(session: Session, enrollment: Enrollment, done_position: int, now: d
     if status is not None:
         _set_status(session, enrollment, status, now, reason)
     if problem is not None:
-        _report(session, enrollment, problem, now)
+        report_problem(session, enrollment, problem, now)
 
 
 def stop_prospect(

@@ -15,6 +15,7 @@ from ..enrollment import (
     advance,
     email_opening,
     record,
+    report_problem,
     schedule_problem,
     stop_prospect,
 )
@@ -213,7 +214,7 @@ def take_slot(
     problem = explain(kind, enrollment.current_step + 1, who=who(enrollment))
     if not (enrollment.reason or "").startswith(problem.message):
         enrollment.reason = problem.text
-        report(session, enrollment, problem, now)
+        report_problem(session, enrollment, problem, now)
     return f"rolled to {enrollment.next_due_at.isoformat()} ({slot.reason})"
 
 
@@ -303,7 +304,7 @@ def claim_step(
                 message_id=message.id,
                 step=position,
             )
-            report(session, enrollment, problem, now)
+            report_problem(session, enrollment, problem, now)
             return "unknown: flagged for review"
     elif message.attempts >= rt.settings.max_send_attempts:
         # claimed with an expired or released lease, or cancelled earlier: too often
@@ -361,19 +362,7 @@ def fail_enrollment(
             enrollment_id=enrollment.id,
             extra={"from": "active", "to": "failed", "reason": enrollment.reason},
         )
-    report(session, enrollment, problem, now)
-
-
-def report(session: Session, enrollment: Enrollment, problem: Problem, now: datetime) -> None:
-    """Put a problem on the prospect's timeline (an "attention" event)."""
-    record(
-        session,
-        "attention",
-        now,
-        prospect_id=enrollment.prospect_id,
-        enrollment_id=enrollment.id,
-        extra=problem.to_json(),
-    )
+    report_problem(session, enrollment, problem, now)
 
 
 def who(enrollment: Enrollment) -> str:

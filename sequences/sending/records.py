@@ -21,6 +21,7 @@ from ..enrollment import (
     advanced,
     mark_prospect,
     record,
+    report_problem,
     status_change_data,
     stop_prospect,
 )
@@ -39,7 +40,7 @@ from ..models import (
 )
 from ..runtime import Runtime
 from .bulk import insert_rows, update_rows
-from .claim import fail_enrollment, report, who
+from .claim import fail_enrollment, who
 from .limits import check_bounce_rate
 from .mime import OutgoingEmail, build, new_message_id
 
@@ -352,7 +353,7 @@ def fail(rt: Runtime, conn: Connection, job: Job, code: int, reply: str, bounced
         if not bounced:
             fail_enrollment(session, enrollment, problem, now)
             return
-        report(session, enrollment, problem, now)
+        report_problem(session, enrollment, problem, now)
         mark_prospect(session, enrollment.prospect_id, ProspectStatus.BOUNCED, now)
         record(
             session,
