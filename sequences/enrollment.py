@@ -251,12 +251,6 @@ def fail_unscheduled(
     report_problem(session, enrollment, problem, now)
 
 
-def fail_bad_delay(session: Session, enrollment: Enrollment, step: Step, now: datetime) -> None:
-    """Stop an enrollment whose next step has a delay the scheduler cannot use (an old row
-    stored before the ten-year bound): failed, with a `bad_delay` Needs-attention item."""
-    fail_unscheduled(session, enrollment, step, now, bad_delay_problem(step))
-
-
 def report_problem(
     session: Session, enrollment: Enrollment, problem: Problem, now: datetime
 ) -> None:

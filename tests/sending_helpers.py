@@ -5,14 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sequences import runtime
 from sequences.definitions import create_sequence
 from sequences.enrollment import enroll
-from sequences.models import Enrollment, Event, Mailbox, Message, Prospect, Sequence
+from sequences.leads import intake, update_settings
+from sequences.models import (
+    Enrollment,
+    EnrollmentStatus,
+    Event,
+    Lead,
+    Mailbox,
+    Message,
+    Prospect,
+    Sequence,
+    Step,
+    User,
+)
 from sequences.scheduler import tick
 from sequences.sending.batch import RetryLater, run_step
-from sequences.workspace.accounts import default_team
+from sequences.workspace.accounts import create_user, default_team
 
 
 def email(
@@ -107,3 +120,29 @@ def events(rt: runtime.Runtime, type_: str | None = None) -> list[Event]:
         if type_ is not None:
             query = query.where(Event.type == type_)
         return list(s.scalars(query))
+
+
+def held_for_acceptance(
+    session: Session, rt: runtime.Runtime
+) -> tuple[Lead, User, Sequence, Enrollment]:
+    """A lead that waits for its rep's acceptance (the team requires it), enrolled in a one-step
+    sequence: the enrollment is held (paused) until `accept`. (lead, owner, sequence, held)."""
+    team = default_team(session)
+    create_user(session, "rep@example.com", name="Rep", team=team)
+    session.commit()
+    update_settings(
+        session, team.id, {"acceptance_required": True, "accept_within_minutes": 60}, rt.clock.now()
+    )
+    lead, _ = intake(session, team.id, {"email": "p@p.example"}, rt.clock.now())
+    owner = session.get(User, lead.owner_id)
+    assert owner is not None
+    sequence = Sequence(team_id=team.id, name="Welcome", settings={})
+    sequence.steps = [
+        Step(position=0, type="email", delay="P1D", subject="Hi", body_html="<p>Hi</p>")
+    ]
+    session.add(sequence)
+    session.flush()
+    held = enroll(session, lead, sequence, rt.clock.now())
+    session.commit()
+    assert held.status == EnrollmentStatus.PAUSED
+    return lead, owner, sequence, held

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from sequences import runtime
 from sequences.enrollment import EnrollmentRefused, enroll
-from sequences.leads import accept, intake, update_settings
+from sequences.leads import accept
 from sequences.models import (
     Enrollment,
     EnrollmentStatus,
@@ -28,11 +28,19 @@ from sequences.models import (
 )
 from sequences.scheduler import tick
 from sequences.sending import run_batch
-from sequences.workspace.accounts import create_user, default_team
+from sequences.workspace.accounts import default_team
 from tracker.cli.main import main
 
 from .conftest import Cast, Sink, make_env
-from .sending_helpers import email, enroll_ids, enrollment, events, make_prospect, make_sequence
+from .sending_helpers import (
+    email,
+    enroll_ids,
+    enrollment,
+    events,
+    held_for_acceptance,
+    make_prospect,
+    make_sequence,
+)
 from .webkit import CHEAP_HASH, login
 
 TOO_LONG = "A delay can be at most 10 years; 'P999999999D' is longer. Write e.g. '3 days' or 'P3D'."
@@ -282,24 +290,7 @@ def test_the_scheduler_fails_an_old_huge_delay_with_bad_delay_and_sends_the_othe
 def test_lead_acceptance_fails_an_old_huge_first_delay_instead_of_crashing(
     session: Session, rt: runtime.Runtime
 ) -> None:
-    team = default_team(session)
-    create_user(session, "rep@example.com", name="Rep", team=team)
-    session.commit()
-    update_settings(
-        session, team.id, {"acceptance_required": True, "accept_within_minutes": 60}, rt.clock.now()
-    )
-    lead, _ = intake(session, team.id, {"email": "p@p.example"}, rt.clock.now())
-    owner = session.get(User, lead.owner_id)
-    assert owner is not None
-    sequence = Sequence(team_id=team.id, name="Welcome", settings={})
-    sequence.steps = [
-        Step(position=0, type="email", delay="P1D", subject="Hi", body_html="<p>Hi</p>")
-    ]
-    session.add(sequence)
-    session.flush()
-    held = enroll(session, lead, sequence, rt.clock.now())
-    session.commit()
-    assert held.status == EnrollmentStatus.PAUSED
+    lead, owner, sequence, held = held_for_acceptance(session, rt)
     session.execute(update(Step).where(Step.sequence_id == sequence.id).values(delay="P999999999D"))
     session.commit()
     session.expire_all()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from sequences import runtime
 from sequences.enrollment import EnrollmentRefused, enroll, pause, schedule_problem
-from sequences.leads import accept, intake, update_settings
+from sequences.leads import accept
 from sequences.models import (
     Enrollment,
     EnrollmentStatus,
@@ -29,7 +29,7 @@ from sequences.models import (
 from sequences.schedule import NeverOpens, ScheduleError, add_business_days
 from sequences.scheduler import tick
 from sequences.sending import run_batch
-from sequences.workspace.accounts import create_user, default_team
+from sequences.workspace.accounts import default_team
 
 from .conftest import Cast, Sink
 from .sending_helpers import (
@@ -37,6 +37,7 @@ from .sending_helpers import (
     enroll_ids,
     enrollment,
     events,
+    held_for_acceptance,
     make_mailbox,
     make_prospect,
     make_sequence,
@@ -163,24 +164,7 @@ def test_a_paused_row_resuming_into_a_broken_schedule_fails_and_the_tick_goes_on
 def test_lead_acceptance_fails_a_broken_schedule_instead_of_crashing(
     session: Session, rt: runtime.Runtime
 ) -> None:
-    team = default_team(session)
-    create_user(session, "rep@example.com", name="Rep", team=team)
-    session.commit()
-    update_settings(
-        session, team.id, {"acceptance_required": True, "accept_within_minutes": 60}, rt.clock.now()
-    )
-    lead, _ = intake(session, team.id, {"email": "p@p.example"}, rt.clock.now())
-    owner = session.get(User, lead.owner_id)
-    assert owner is not None
-    sequence = Sequence(team_id=team.id, name="Welcome", settings={})
-    sequence.steps = [
-        Step(position=0, type="email", delay="P1D", subject="Hi", body_html="<p>Hi</p>")
-    ]
-    session.add(sequence)
-    session.flush()
-    held = enroll(session, lead, sequence, rt.clock.now())
-    session.commit()
-    assert held.status == EnrollmentStatus.PAUSED
+    lead, owner, sequence, held = held_for_acceptance(session, rt)
     session.execute(
         update(Sequence)
         .where(Sequence.id == sequence.id)
